@@ -1,0 +1,420 @@
+"""The configuration: YAML → validated models, with errors that point at file, line and field.
+
+Loading is in two passes. The first checks the shape of the file (types, required fields,
+``${ENV_VAR}`` interpolation). The second, :func:`check_config`, needs the loaded plugins: it
+checks each source's settings against the model its plugin declares, that every KPI and
+objective refers to something that exists, and that brand assets are present. Both passes
+collect every problem before raising one :class:`~kpireport.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kpireport.errors import ConfigError, Problem
+from kpireport.secrets import register_secret
+
+HEX_COLOUR = r"^#(?:[0-9a-fA-F]{3}){1,2}$"
+LOCALE = r"^[a-z]{2,3}(?:_[A-Z]{2})?$"
+ID = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Colours(Model):
+    primary: Annotated[str, Field(pattern=HEX_COLOUR)] = "#1f3a5f"
+    accent: Annotated[str, Field(pattern=HEX_COLOUR)] = "#e07a1f"
+    text: Annotated[str, Field(pattern=HEX_COLOUR)] = "#1d232b"
+
+
+class Branding(Model):
+    """Brand settings of the agency, which a client may override field by field."""
+
+    logo: str | None = None
+    colours: Colours | None = None
+    theme: str | None = None
+    footer: str | None = None
+
+
+class AgencyConfig(Branding):
+    name: str
+    locale: Annotated[str, Field(pattern=LOCALE)] = "en_GB"
+    website: str | None = None
+    template_dir: str | None = None
+    """A folder whose templates override the theme's, block by block."""
+
+
+class Defaults(Model):
+    period: str = "last-month"
+    theme: str = "default"
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    output: str = "reports"
+    timezone: str = "UTC"
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        from kpireport.periods import PeriodError, resolve
+
+        try:
+            resolve(value, dt.date(2000, 1, 15))
+        except PeriodError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        _check_zone(value)
+        return value
+
+
+class SourceRef(Model):
+    plugin: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class KpiRef(Model):
+    """A KPI in a client's report. ``source`` names the client source that serves its metrics,
+    or maps each metric to a source; without it, the one source offering them is used."""
+
+    kpi: str
+    id: Annotated[str | None, Field(pattern=ID)] = None
+    source: str | dict[str, str] | None = None
+    label: str | None = None
+    limit: Annotated[int | None, Field(ge=1, le=100)] = None
+
+    @property
+    def key(self) -> str:
+        return self.id or self.kpi
+
+
+class ObjectiveConfig(Model):
+    """A SMART objective on one KPI.
+
+    ``kind: level`` is a value to reach in a period ("150 leads a month by June");
+    ``kind: cumulative`` a total to reach between ``start`` and ``deadline`` ("1 000 leads in
+    2026"). ``baseline`` defaults to the KPI's value in the month before ``start`` (level) or 0
+    (cumulative); ``direction`` defaults to the KPI's own.
+    """
+
+    id: Annotated[str | None, Field(pattern=ID)] = None
+    title: str | None = None
+    kpi: str
+    kind: Literal["level", "cumulative"] = "level"
+    baseline: float | None = None
+    target: float
+    direction: Literal["increase", "decrease"] | None = None
+    start: dt.date
+    deadline: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> ObjectiveConfig:
+        if self.deadline is not None and self.deadline <= self.start:
+            raise ValueError(f"deadline {self.deadline} must come after start {self.start}")
+        return self
+
+
+class KeyResultConfig(Model):
+    kpi: str
+    title: str | None = None
+    start: float
+    target: float
+    direction: Literal["increase", "decrease", "stay_above", "stay_below"] = "increase"
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class OkrConfig(Model):
+    id: Annotated[str | None, Field(pattern=ID)] = None
+    objective: str
+    start: dt.date | None = None
+    deadline: dt.date | None = None
+    key_results: Annotated[list[KeyResultConfig], Field(min_length=1)]
+
+
+class DeliveryRef(Model):
+    target: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClientConfig(Branding):
+    id: Annotated[str, Field(pattern=ID)]
+    name: str
+    timezone: str | None = None
+    locale: Annotated[str | None, Field(pattern=LOCALE)] = None
+    currency: Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")] = None
+    sources: dict[str, SourceRef] = Field(min_length=1)
+    kpis: list[KpiRef] = Field(min_length=1)
+    objectives: list[ObjectiveConfig] = Field(default_factory=list)
+    okrs: list[OkrConfig] = Field(default_factory=list)
+    delivery: list[DeliveryRef] = Field(default_factory=lambda: [DeliveryRef(target="folder")])
+    recommendations: bool = True
+    on_source_error: Literal["fail", "partial"] = "fail"
+    """When a source still fails after its retries: fail this client's report, or deliver it
+    with the gap stated where the figures are missing."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_zone(value)
+        return value
+
+    @field_validator("kpis", mode="before")
+    @classmethod
+    def _kpi_shorthand(cls, value: Any) -> Any:
+        # "- sessions" is short for "- kpi: sessions".
+        if isinstance(value, list):
+            return [{"kpi": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class PluginsConfig(Model):
+    disable: list[str] = Field(default_factory=list)
+
+
+class Config(Model):
+    agency: AgencyConfig
+    defaults: Defaults = Field(default_factory=Defaults)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    clients: list[ClientConfig] = Field(min_length=1)
+
+    # Set by the loader: where the file is, and where each value stood in it.
+    _path: Path = Path("config.yaml")
+    _positions: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    @model_validator(mode="after")
+    def _unique_clients(self) -> Config:
+        seen: set[str] = set()
+        for client in self.clients:
+            if client.id in seen:
+                raise ValueError(f"client id {client.id!r} is used twice")
+            seen.add(client.id)
+        return self
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent
+
+    def client(self, client_id: str) -> ClientConfig:
+        for client in self.clients:
+            if client.id == client_id:
+                return client
+        known = ", ".join(c.id for c in self.clients)
+        raise ConfigError([Problem(str(self._path), None, "clients",
+                                   f"no client {client_id!r} (clients: {known})")])
+
+    def position(self, path: tuple[Any, ...]) -> int | None:
+        """The 1-based line of a value in the file, or of its nearest enclosing value."""
+        for i in range(len(path), -1, -1):
+            if (pos := self._positions.get(tuple(path[:i]))) is not None:
+                return pos[0]
+        return None
+
+    def problem(self, path: tuple[Any, ...], message: str) -> Problem:
+        return Problem(str(self._path), self.position(path), dotted(path), message)
+
+    # Effective settings of a client, the agency's where the client says nothing.
+    def timezone_of(self, client: ClientConfig) -> str:
+        return client.timezone or self.defaults.timezone
+
+    def locale_of(self, client: ClientConfig) -> str:
+        return client.locale or self.agency.locale
+
+    def currency_of(self, client: ClientConfig) -> str:
+        return client.currency or self.defaults.currency
+
+    def theme_of(self, client: ClientConfig) -> str:
+        return client.theme or self.agency.theme or self.defaults.theme
+
+    def colours_of(self, client: ClientConfig) -> Colours:
+        return client.colours or self.agency.colours or Colours()
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _check_zone(value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
+                         "Europe/Paris)") from None
+
+
+def dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# --- Loading ------------------------------------------------------------------------------
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Read, interpolate and validate a config file's shape. Raises ConfigError."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(file, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(file, None, "", f"cannot read the file: {exc}")]) from None
+    data, positions = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(file, 1, "", "expected a mapping with agency and clients")])
+    problems: list[Problem] = []
+    data = _interpolate(data, (), environ if environ is not None else dict(os.environ),
+                        positions, file, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, data, positions, file))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    config._path = path
+    config._positions = positions
+    return config
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
+    """Parse YAML, returning the data and the (line, column) of every key and item."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        raise ConfigError([Problem(file, line, "", f"YAML syntax error: {what}", column)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(file, None, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    positions: dict[tuple[Any, ...], tuple[int, int]] = {}
+    if node is not None:
+        _walk(node, (), positions)
+    return data, positions
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...], out: dict) -> None:
+    out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), out)
+
+
+def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],
+                 positions: dict, file: str, problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, k), environ, positions, file, problems)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), environ, positions, file, problems)
+                for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match[1], match[2]
+            if name in environ:
+                register_secret(environ[name])
+                return environ[name]
+            if default is not None:
+                return default
+            line = positions.get(path, (None, None))[0]
+            problems.append(Problem(file, line, dotted(path),
+                                    f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV.sub(substitute, value)
+    return value
+
+
+def _problems_from(exc: ValidationError, data: Any, positions: dict, file: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        path = _data_path(err["loc"], data)
+        line = None
+        for i in range(len(path), -1, -1):
+            if (pos := positions.get(tuple(path[:i]))) is not None:
+                line = pos[0]
+                break
+        problems.append(Problem(file, line, dotted(path), _describe(err)))
+    return problems
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Pydantic's error location without the union/validator tags that are not in the data."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and err_is_field(part, node):
+            path.append(part)  # a missing field: point at it by name
+            node = None
+    return tuple(path)
+
+
+def err_is_field(part: str, node: dict) -> bool:
+    # Union members and validator names look like "str", "KpiRef", "function-after[...]".
+    return not (part[:1].isupper() or "[" in part or part in {"str", "int", "float", "dict"})
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    given = err.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        expected = {HEX_COLOUR: "a colour such as #1f3a5f", LOCALE: "a locale such as fr_FR",
+                    ID: "lower-case letters, digits, - and _"}.get(pattern, f"to match {pattern}")
+        return f"expected {expected}, got {given!r}"
+    if kind.startswith("value_error"):
+        return msg.removeprefix("Value error, ")
+    if isinstance(given, dict | list):
+        return f"{msg}"
+    return f"{msg}, got {given!r}"
+
+
+def config_hash(client: ClientConfig) -> str:
+    """A stable hash of a client's configuration (for ledgers and caches)."""
+    import hashlib
+    import json
+
+    dumped = json.dumps(client.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]

@@ -1,0 +1,279 @@
+"""The data that flows between sources, KPIs and the engine.
+
+A source answers a :class:`Query` with a :class:`Table` of tidy rows. Every metric a source
+offers is described by a :class:`MetricSpec`, whose :class:`Aggregation` says how values of
+several days (or several dimension values) combine into one: this is what makes a monthly KPI
+equal to what the source itself would report for the month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Aggregation(StrEnum):
+    """How a metric combines across days or dimension values."""
+
+    SUM = "sum"
+    """Additive: sessions, clicks, leads, revenue."""
+    WEIGHTED_MEAN = "weighted_mean"
+    """Mean weighted by another metric: position by impressions, session duration by sessions."""
+    RATIO = "ratio"
+    """Ratio of two additive metrics, computed from their sums: CTR = Σclicks / Σimpressions."""
+    DISTINCT = "distinct"
+    """Distinct count (unique visitors): never summed, asked of the source for the whole range."""
+
+
+class Granularity(StrEnum):
+    DAY = "day"
+    MONTH = "month"
+    TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a source offers.
+
+    ``weight`` names the metric that weights a ``weighted_mean``; ``numerator`` and
+    ``denominator`` name the additive metrics whose sums make a ``ratio``.
+    """
+
+    name: str
+    aggregation: Aggregation = Aggregation.SUM
+    weight: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.aggregation is Aggregation.WEIGHTED_MEAN and not self.weight:
+            raise ValueError(f"metric {self.name!r}: a weighted mean needs 'weight'")
+        if self.aggregation is Aggregation.RATIO and not (self.numerator and self.denominator):
+            raise ValueError(f"metric {self.name!r}: a ratio needs 'numerator' and 'denominator'")
+
+    def components(self) -> tuple[str, ...]:
+        """The additive metrics needed to aggregate this one (itself if additive or distinct)."""
+        if self.aggregation is Aggregation.WEIGHTED_MEAN:
+            return (self.name, self.weight)  # type: ignore[return-value]
+        if self.aggregation is Aggregation.RATIO:
+            return (self.numerator, self.denominator)  # type: ignore[return-value]
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """An inclusive range of calendar days."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"date range ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day <= self.end
+
+    def iter_days(self) -> Iterable[dt.date]:
+        for i in range(self.days):
+            yield self.start + dt.timedelta(days=i)
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+@dataclass(frozen=True)
+class TopN:
+    """Keep the ``n`` rows with the highest ``metric`` (after aggregation)."""
+
+    metric: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a source is asked: these metrics, split by these dimensions, over this range.
+
+    ``granularity`` is ``day`` (one row per day and dimension values, column ``date``),
+    ``month`` (column ``month`` holding the first day of each calendar month) or ``total``
+    (one row per dimension values for the whole range). Distinct counts must be answered for
+    the bucket asked, never summed from smaller buckets.
+    """
+
+    metrics: tuple[str, ...]
+    range: DateRange
+    dimensions: tuple[str, ...] = ()
+    granularity: Granularity = Granularity.TOTAL
+    top: TopN | None = None
+
+    def shape(self) -> tuple[Any, ...]:
+        """Queries with the same shape can be merged into one call by uniting their metrics."""
+        return (self.range, self.dimensions, self.granularity, self.top)
+
+
+class NoteKind(StrEnum):
+    MISSING_DAYS = "missing_days"
+    INCOMPLETE = "incomplete"
+    """Data not final yet (Search Console's last days, late ad conversions)."""
+    SAMPLED = "sampled"
+    THRESHOLDED = "thresholded"
+    UNAVAILABLE = "unavailable"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class DataNote:
+    """Something the reader of a figure should know about the data behind it."""
+
+    kind: NoteKind
+    message: str
+    source: str = ""
+    dates: tuple[dt.date, ...] = ()
+
+
+@dataclass
+class Table:
+    """Tidy rows answering one :class:`Query`.
+
+    Each row is a mapping with the time column (``date`` or ``month``, absent for ``total``),
+    then one key per dimension, then one key per metric. A metric value is a float, or None
+    when the source has no value for it. ``notes`` carry data-quality facts.
+    """
+
+    query: Query
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[DataNote] = field(default_factory=list)
+
+    def value(self, metric: str) -> float | None:
+        """The metric's value in a single-row ``total`` table (None when there is no row)."""
+        if not self.rows:
+            return None
+        if len(self.rows) != 1:
+            raise ValueError("value() needs a table of one row; use rows for more")
+        return self.rows[0].get(metric)
+
+
+def time_key(granularity: Granularity) -> str | None:
+    return {Granularity.DAY: "date", Granularity.MONTH: "month"}.get(granularity)
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def aggregate_rows(
+    rows: Iterable[Mapping[str, Any]],
+    specs: Mapping[str, MetricSpec],
+    query: Query,
+    *,
+    date_key: str = "date",
+) -> list[dict[str, Any]]:
+    """Aggregate daily rows into the buckets a query asks for.
+
+    ``rows`` are daily rows (``date_key`` holds a :class:`datetime.date`) carrying at least the
+    query's dimensions and the additive components of its metrics (see
+    :meth:`MetricSpec.components`); rows outside the query's range are ignored. Distinct metrics
+    cannot be aggregated from days and raise :class:`ValueError`, except at day granularity.
+
+    Sources that receive daily or per-record data (files, CRMs) use this so that every plugin
+    does the arithmetic the same way.
+    """
+    wanted = [specs[m] for m in query.metrics]
+    components: list[str] = []
+    for spec in wanted:
+        if spec.aggregation is Aggregation.DISTINCT and query.granularity is not Granularity.DAY:
+            raise ValueError(
+                f"metric {spec.name!r} is a distinct count: it cannot be summed from days; "
+                f"the source must give it for {query.range} as a whole"
+            )
+        for comp in spec.components():
+            if comp not in components:
+                components.append(comp)
+    tkey = time_key(query.granularity)
+    sums: dict[tuple[Any, ...], dict[str, float]] = {}
+    seen: dict[tuple[Any, ...], set[str]] = {}
+    for row in rows:
+        day = row[date_key]
+        if day not in query.range:
+            continue
+        bucket: tuple[Any, ...] = ()
+        if tkey == "date":
+            bucket = (day,)
+        elif tkey == "month":
+            bucket = (month_start(day),)
+        key = bucket + tuple(row.get(d) for d in query.dimensions)
+        acc = sums.setdefault(key, {})
+        present = seen.setdefault(key, set())
+        for comp in components:
+            value = row.get(comp)
+            if value is None:
+                continue
+            spec = specs.get(comp)
+            if spec is not None and spec.aggregation is Aggregation.WEIGHTED_MEAN:
+                weight = row.get(spec.weight)  # type: ignore[arg-type]
+                if weight is None:
+                    continue
+                acc[comp] = acc.get(comp, 0.0) + float(value) * float(weight)
+                acc[f"__w_{comp}"] = acc.get(f"__w_{comp}", 0.0) + float(weight)
+            else:
+                acc[comp] = acc.get(comp, 0.0) + float(value)
+            present.add(comp)
+    out: list[dict[str, Any]] = []
+    for key in sorted(sums, key=_sort_key):
+        acc = sums[key]
+        row: dict[str, Any] = {}
+        offset = 0
+        if tkey:
+            row[tkey] = key[0]
+            offset = 1
+        for i, dim in enumerate(query.dimensions):
+            row[dim] = key[offset + i]
+        for spec in wanted:
+            row[spec.name] = finish(spec, acc, seen[key])
+        out.append(row)
+    if query.top is not None:
+        out.sort(key=lambda r: (r.get(query.top.metric) is None, -(r.get(query.top.metric) or 0)))
+        out = out[: query.top.n]
+    return out
+
+
+def finish(spec: MetricSpec, acc: Mapping[str, float], present: set[str]) -> float | None:
+    """Turn accumulated sums into the metric's value for one bucket."""
+    if spec.aggregation is Aggregation.WEIGHTED_MEAN:
+        total_weight = acc.get(f"__w_{spec.name}", 0.0)
+        if spec.name not in present or not total_weight:
+            return None
+        return acc[spec.name] / total_weight
+    if spec.aggregation is Aggregation.RATIO:
+        num, den = acc.get(spec.numerator or ""), acc.get(spec.denominator or "")
+        if num is None or not den:
+            return None
+        return num / den
+    return acc.get(spec.name) if spec.name in present else None
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is None, "" if v is None else v) for v in key)
+
+
+def merge_queries(queries: Sequence[Query]) -> list[Query]:
+    """Merge queries of the same shape into one, uniting their metrics (order kept)."""
+    merged: dict[tuple[Any, ...], list[str]] = {}
+    for query in queries:
+        metrics = merged.setdefault(query.shape(), [])
+        for metric in query.metrics:
+            if metric not in metrics:
+                metrics.append(metric)
+    out = []
+    for shape, metrics in merged.items():
+        rng, dims, gran, top = shape
+        out.append(Query(tuple(metrics), rng, dims, gran, top))
+    return out

@@ -1,0 +1,83 @@
+"""What a delivery plugin registers, what it receives, and atomic file writing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DeliverySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """A rendered report: the PDF and HTML bytes, and what names it.
+
+    ``names`` holds the values a delivery may use in file names and messages:
+    ``client`` (id), ``client_name``, ``period`` (key such as ``2026-10``), ``start``, ``end``,
+    ``language``.
+    """
+
+    pdf: bytes
+    html: str
+    names: dict[str, str]
+    pages: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    target: str
+    location: str
+
+
+@dataclass
+class DeliveryContext:
+    base_dir: Path
+    output_dir: Path
+    """The run's output folder (``--output`` or ``defaults.output``)."""
+
+
+class DeliveryTarget:
+    """Base class of delivery targets. Register subclasses with ``register_delivery_targets``.
+
+    ``name`` is the ``target:`` value in a client's ``delivery`` list; ``Settings`` validates
+    its settings. :meth:`deliver` must not leave partial output behind: write with
+    :func:`atomic_write`, so a killed run never replaces a good report with half a file.
+    """
+
+    name: ClassVar[str] = ""
+    Settings: ClassVar[type[DeliverySettings]] = DeliverySettings
+
+    def __init__(self, settings: Any, context: DeliveryContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    def deliver(self, artifacts: Artifacts) -> str:
+        """Deliver the report; return where it went (a path, an address)."""
+        raise NotImplementedError
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old content or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

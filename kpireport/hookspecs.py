@@ -1,0 +1,169 @@
+"""The kpireport plugin contract.
+
+This module is the reference documentation of every hook. A plugin is a module (or object) with
+functions decorated by :data:`hookimpl` and named like the specifications below; it is found
+through the ``kpireport`` entry-point group, exactly as the built-in plugins are::
+
+    # pyproject.toml of a third-party plugin
+    [project.entry-points.kpireport]
+    my_source = "kpireport_my_source"
+
+    # kpireport_my_source/__init__.py
+    from kpireport import hookimpl
+
+    @hookimpl
+    def register_sources(register):
+        register(MySource)
+
+An implementation may accept fewer arguments than the specification names. Hooks are grouped
+by the stage of the pipeline they serve: registration (what exists), rendering (how it looks),
+lifecycle (what happened). Installed plugins are code the agency chose to trust: they run with
+the same rights as kpireport itself.
+
+Registration hooks take a ``register`` callback rather than returning values, so that the core
+checks each item as it arrives, records which plugin supplied it, and refuses a second item with
+the same id with an error that names both plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from kpireport.config import ClientConfig
+    from kpireport.delivery import Artifacts, Delivery, DeliveryTarget
+    from kpireport.kpis import KpiDefinition
+    from kpireport.periods import Period
+    from kpireport.recommendations import Rule
+    from kpireport.report import Report
+    from kpireport.sources import Source
+    from kpireport.themes import Theme
+
+hookspec = pluggy.HookspecMarker("kpireport")
+hookimpl = pluggy.HookimplMarker("kpireport")
+
+
+# --- Registration -------------------------------------------------------------------------
+
+
+@hookspec
+def register_sources(register: Callable[[type[Source]], None]) -> None:
+    """Register source classes: ``register(SourceSubclass)``.
+
+    Called once when the plugin manager is built. Each class is a
+    :class:`kpireport.sources.Source` subclass with a unique ``name`` (the ``plugin:`` value in a
+    client's config) and a ``Settings`` model validating its settings. A second class with a name
+    already registered is refused with an error naming both plugins.
+    """
+
+
+@hookspec
+def register_kpis(register: Callable[[KpiDefinition], None]) -> None:
+    """Register KPI definitions: ``register(KpiDefinition(...))``.
+
+    Called once when the plugin manager is built. Each :class:`kpireport.kpis.KpiDefinition` has
+    a unique ``id`` (what a client lists under ``kpis:``), the standard metrics it reads, a unit, a
+    direction and labels (English at least). Duplicate ids are refused, naming both plugins.
+    """
+
+
+@hookspec
+def register_recommendation_rules(register: Callable[[Rule], None]) -> None:
+    """Register recommendation rules: ``register(Rule(id=..., evaluate=...))``.
+
+    A :class:`kpireport.recommendations.Rule` looks at a computed report (KPI values and
+    objective assessments) and returns :class:`kpireport.recommendations.Finding` items, each
+    with a severity, the figures that triggered it and its text per language. A rule that
+    raises is reported by name in the run's log; the report goes on without its findings.
+    """
+
+
+@hookspec
+def register_delivery_targets(register: Callable[[type[DeliveryTarget]], None]) -> None:
+    """Register delivery targets: ``register(DeliveryTargetSubclass)``.
+
+    A :class:`kpireport.delivery.DeliveryTarget` has a unique ``name`` (``target:`` in config),
+    a ``Settings`` model, and ``deliver(artifacts)`` which puts a rendered report somewhere
+    (a folder, an email) and returns where. ``folder`` is built in and is the default.
+    """
+
+
+@hookspec
+def register_themes(register: Callable[[Theme], None]) -> None:
+    """Register report themes: ``register(Theme(name=..., path=...))``.
+
+    A theme is a folder of Jinja2 templates (``report.html.j2`` at least), CSS, images and
+    ``locale/<lang>/LC_MESSAGES/kpireport.po`` catalogues. Rendering looks in the agency's own
+    template folder first, then the theme, then the ``default`` theme, so a theme or an agency
+    overrides single blocks without copying the rest.
+    """
+
+
+# --- Rendering ----------------------------------------------------------------------------
+
+
+@hookspec
+def prepare_jinja2_environment(env: jinja2.Environment, theme: Theme, language: str) -> None:
+    """Add filters, tests and globals to the Jinja2 environment a report is rendered with.
+
+    Called for each environment the renderer builds (one per theme and language). Modify
+    ``env`` in place; the return value is ignored. Autoescaping is on and stays on: text from
+    remote APIs is untrusted.
+    """
+
+
+@hookspec
+def extra_template_context(report: Report, language: str) -> dict[str, Any] | None:
+    """Return extra variables for the report's template context.
+
+    Called once per rendering; the dictionaries of all plugins are merged (a later plugin's key
+    wins). Keys already set by the engine (``report``, ``client``, ``agency``, ``kpis``…) cannot be
+    replaced.
+    """
+
+
+# --- Lifecycle ----------------------------------------------------------------------------
+
+
+@hookspec
+def report_started(client: ClientConfig, period: Period) -> None:
+    """Called when a client's report begins, before any source is asked for data.
+
+    ``period`` is the resolved reporting period (with its comparison ranges).
+    """
+
+
+@hookspec
+def report_computed(report: Report) -> None:
+    """Called when a report's KPIs, objectives and findings are computed, before rendering.
+
+    Plugins may inspect the report (and, with care, add ``report.notes``).
+    """
+
+
+@hookspec
+def report_rendered(report: Report, artifacts: Artifacts) -> None:
+    """Called when the PDF and HTML are rendered, before delivery. ``artifacts`` holds the bytes."""
+
+
+@hookspec
+def report_delivered(report: Report, delivery: Delivery) -> None:
+    """Called after each successful delivery of a report.
+
+    ``delivery.target`` names the delivery target and ``delivery.location`` says where the
+    report went (a path, an address). Called once per target of the client.
+    """
+
+
+@hookspec
+def report_failed(client: ClientConfig, period: Period, error: BaseException) -> None:
+    """Called when a client's report fails, with the exception that stopped it.
+
+    Other clients' reports go on. A plugin can use this to alert someone; the error's message
+    has already had secrets removed when it is printed or logged by kpireport.
+    """

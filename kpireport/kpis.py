@@ -1,0 +1,155 @@
+"""What a KPI plugin registers: :class:`KpiDefinition`, and the values the engine computes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kpireport.data import DataNote
+
+
+class Unit(StrEnum):
+    COUNT = "count"
+    CURRENCY = "currency"
+    PERCENT = "percent"
+    """Stored as a fraction (0.034), shown as 3.4 %."""
+    DURATION = "duration"
+    """Seconds (or days when the KPI's ``duration_unit`` says so)."""
+    POSITION = "position"
+    RATIO = "ratio"
+    """A multiple, such as ROAS 3.2×."""
+    NUMBER = "number"
+
+
+class Direction(StrEnum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+Labels = Mapping[str, str]
+"""Text by language code: ``{"en": "Sessions", "fr": "Sessions"}``."""
+
+Formula = Callable[[Mapping[str, float | None]], float | None]
+
+
+def ratio(numerator: str, denominator: str) -> Formula:
+    """A formula: Σnumerator / Σdenominator over the bucket (None when the denominator is 0)."""
+
+    def formula(values: Mapping[str, float | None]) -> float | None:
+        num, den = values.get(numerator), values.get(denominator)
+        if num is None or not den:
+            return None
+        return num / den
+
+    formula.__name__ = f"ratio({numerator}/{denominator})"
+    return formula
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A table KPI: the top ``limit`` values of ``dimensions`` ranked by ``metric``.
+
+    ``columns`` are the metrics shown in the table (``metric`` first when empty).
+    """
+
+    dimensions: tuple[str, ...]
+    metric: str
+    limit: int = 10
+    columns: tuple[str, ...] = ()
+    column_labels: Mapping[str, Labels] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    """A key performance indicator.
+
+    ``metrics`` are the standard metric names it reads from a source. Its value for any range is
+    ``formula`` applied to those metrics aggregated over the range by the source (each with the
+    metric's own aggregation), or the first metric itself when there is no formula. So a ratio
+    KPI is a ratio of sums, never a mean of daily ratios.
+
+    ``unit`` and ``direction`` drive formatting, colours and objective maths; ``family`` groups
+    KPIs in the report (``web``, ``seo``, ``commercial``, ``ads``…); ``label`` and
+    ``description`` are given per language (English at least). ``duration_unit`` is ``seconds``
+    or ``days`` for duration KPIs. A KPI with a ``breakdown`` is a table (top pages, traffic
+    sources) and has no single value.
+    """
+
+    id: str
+    label: Labels
+    unit: Unit
+    metrics: tuple[str, ...]
+    direction: Direction = Direction.HIGHER
+    family: str = "web"
+    formula: Formula | None = None
+    description: Labels = field(default_factory=dict)
+    breakdown: Breakdown | None = None
+    duration_unit: str = "seconds"
+
+    def __post_init__(self) -> None:
+        if not self.metrics:
+            raise ValueError(f"KPI {self.id!r} reads no metric")
+        if "en" not in self.label:
+            raise ValueError(f"KPI {self.id!r} needs an English label")
+
+    def compute(self, values: Mapping[str, float | None]) -> float | None:
+        """The KPI's value from its metrics aggregated over one bucket."""
+        if self.formula is not None:
+            return self.formula(values)
+        return values.get(self.metrics[0])
+
+    def text(self, labels: Labels, language: str) -> str:
+        return labels.get(language) or labels.get(language.split("_")[0]) or labels["en"]
+
+
+@dataclass
+class SeriesPoint:
+    start: dt.date
+    value: float | None
+
+
+@dataclass
+class KpiValue:
+    """One KPI computed for a report: value, comparisons, series and the data's caveats.
+
+    ``error`` says why the KPI could not be computed (it is then shown as unavailable, never
+    silently dropped).
+    """
+
+    key: str
+    """The KPI's key in the client's report (its id, or the id the client gave it)."""
+    definition: KpiDefinition
+    label: str
+    value: float | None = None
+    previous: float | None = None
+    last_year: float | None = None
+    daily: list[SeriesPoint] = field(default_factory=list)
+    monthly: list[SeriesPoint] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[DataNote] = field(default_factory=list)
+    sources: tuple[str, ...] = ()
+    error: str | None = None
+
+    @staticmethod
+    def change(current: float | None, reference: float | None) -> float | None:
+        """Relative change (0.12 = +12 %); None when either is missing or the reference is 0."""
+        if current is None or reference is None or reference == 0:
+            return None
+        return (current - reference) / abs(reference)
+
+    @property
+    def change_previous(self) -> float | None:
+        return self.change(self.value, self.previous)
+
+    @property
+    def change_last_year(self) -> float | None:
+        return self.change(self.value, self.last_year)
+
+    def is_better(self, change: float | None) -> bool | None:
+        """Whether a change is good news for this KPI's direction."""
+        if change is None or change == 0:
+            return None
+        return (change > 0) == (self.definition.direction is Direction.HIGHER)

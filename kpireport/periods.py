@@ -1,0 +1,161 @@
+"""Reporting periods and their comparison periods, in the client's time zone.
+
+A period spec is one of ``last-month`` (the default), ``month-to-date``, ``last-quarter``,
+``year-to-date``, a month ``2026-10``, or an explicit range ``2026-10-01..2026-10-31``.
+Relative specs are resolved from *today in the client's time zone*, so a report run at 01:00
+in Paris on 1 November covers October even though it is still 31 October in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from kpireport.data import DateRange
+
+RELATIVE = ("last-month", "month-to-date", "last-quarter", "year-to-date")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+
+class PeriodError(ValueError):
+    """A period spec that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The range a report covers, with the ranges it is compared with.
+
+    ``kind`` is ``month``, ``quarter``, ``month-to-date``, ``year-to-date`` or ``range``;
+    ``key`` is a stable, file-name-safe id (``2026-10``, ``2026-Q3``, ``2026-01-01..2026-10-31``).
+    """
+
+    kind: str
+    range: DateRange
+    previous: DateRange
+    last_year: DateRange
+    key: str
+
+    @property
+    def start(self) -> dt.date:
+        return self.range.start
+
+    @property
+    def end(self) -> dt.date:
+        return self.range.end
+
+
+def today_in(timezone: str | ZoneInfo, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in a time zone (``now`` is an aware datetime, for tests and replays)."""
+    tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+    now = now or dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(tz).date()
+
+
+def month_range(year: int, month: int) -> DateRange:
+    start = dt.date(year, month, 1)
+    return DateRange(start, add_months(start, 1) - dt.timedelta(days=1))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Shift by whole months, clamping the day to the target month's length."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+def shift_year(day: dt.date, years: int = -1) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def _year_before(rng: DateRange) -> DateRange:
+    return DateRange(shift_year(rng.start), shift_year(rng.end))
+
+
+def _preceding(rng: DateRange) -> DateRange:
+    end = rng.start - dt.timedelta(days=1)
+    return DateRange(end - dt.timedelta(days=rng.days - 1), end)
+
+
+def _is_whole_month(rng: DateRange) -> bool:
+    return rng.start.day == 1 and rng == month_range(rng.start.year, rng.start.month)
+
+
+def resolve(spec: str, today: dt.date) -> Period:
+    """Resolve a period spec against ``today`` (already in the client's time zone)."""
+    spec = (spec or "last-month").strip()
+    if spec == "last-month":
+        first = add_months(today.replace(day=1), -1)
+        return _month_period(first.year, first.month)
+    if spec == "month-to-date":
+        # Up to yesterday: today's data is never complete.
+        end = today - dt.timedelta(days=1)
+        if end.month != today.month:
+            return _month_period(end.year, end.month)
+        rng = DateRange(today.replace(day=1), end)
+        prev_start = add_months(rng.start, -1)
+        prev = DateRange(prev_start, min(add_months(rng.end, -1),
+                                         month_range(prev_start.year, prev_start.month).end))
+        return Period("month-to-date", rng, prev, _year_before(rng), f"{rng.start:%Y-%m}-mtd")
+    if spec == "last-quarter":
+        q_index = (today.month - 1) // 3  # current quarter, 0-based
+        start = add_months(dt.date(today.year, q_index * 3 + 1, 1), -3)
+        rng = DateRange(start, add_months(start, 3) - dt.timedelta(days=1))
+        prev_start = add_months(start, -3)
+        prev = DateRange(prev_start, start - dt.timedelta(days=1))
+        key = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        return Period("quarter", rng, prev, _year_before(rng), key)
+    if spec == "year-to-date":
+        end = today - dt.timedelta(days=1)
+        rng = DateRange(dt.date(end.year, 1, 1), end)
+        return Period("year-to-date", rng, _preceding(rng), _year_before(rng), f"{end.year}-ytd")
+    if m := _MONTH.match(spec):
+        year, month = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"{spec!r}: month must be 01 to 12")
+        return _month_period(year, month)
+    if m := _RANGE.match(spec):
+        try:
+            start, end = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
+            rng = DateRange(start, end)
+        except ValueError as exc:
+            raise PeriodError(f"{spec!r}: {exc}") from None
+        if _is_whole_month(rng):
+            return _month_period(start.year, start.month)
+        return Period("range", rng, _preceding(rng), _year_before(rng), str(rng))
+    raise PeriodError(
+        f"{spec!r} is not a period: expected one of {', '.join(RELATIVE)}, "
+        "a month such as 2026-10, or a range such as 2026-10-01..2026-10-31"
+    )
+
+
+def _month_period(year: int, month: int) -> Period:
+    rng = month_range(year, month)
+    prev_first = add_months(rng.start, -1)
+    return Period(
+        "month",
+        rng,
+        month_range(prev_first.year, prev_first.month),
+        month_range(year - 1, month),
+        f"{year:04d}-{month:02d}",
+    )
+
+
+def months_between(start: dt.date, end: dt.date) -> list[DateRange]:
+    """The calendar months touching ``start``..``end``, each clipped to that range."""
+    out = []
+    cursor = start.replace(day=1)
+    while cursor <= end:
+        m = month_range(cursor.year, cursor.month)
+        out.append(DateRange(max(m.start, start), min(m.end, end)))
+        cursor = add_months(cursor, 1)
+    return out

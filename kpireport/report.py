@@ -1,0 +1,111 @@
+"""A computed report: everything the templates and the rules see, as plain data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from kpireport.data import DataNote
+from kpireport.kpis import KpiValue
+from kpireport.recommendations import Finding
+
+if TYPE_CHECKING:
+    from kpireport.config import AgencyConfig, ClientConfig, Colours
+    from kpireport.periods import Period
+
+
+class Status(StrEnum):
+    ACHIEVED = "achieved"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    MISSED = "missed"
+    NO_DATA = "no_data"
+
+
+@dataclass
+class Assessment:
+    """A SMART objective evaluated for the report's period.
+
+    For a ``level`` objective ``value`` is the KPI's value in the period; for a ``cumulative``
+    one it is the total from the objective's start to the period's end. ``progress`` is the share
+    of the way from baseline to target (1.0 = reached; may exceed 1 or be negative).
+    ``expected`` is the value a straight path from baseline (at start) to target (at deadline)
+    would have reached by the period's end, ``forecast`` the value expected at the deadline at
+    the current run rate (cumulative) or trend (level). ``required_rate`` is what each remaining
+    month must bring (cumulative) or gain (level) to still reach the target.
+    """
+
+    key: str
+    title: str
+    kpi: str
+    kind: str
+    direction: str
+    baseline: float | None
+    target: float
+    start: dt.date
+    deadline: dt.date | None
+    value: float | None
+    status: Status
+    progress: float | None = None
+    expected: float | None = None
+    expected_progress: float | None = None
+    forecast: float | None = None
+    required_rate: float | None = None
+    days_left: int | None = None
+    smart: list[str] = field(default_factory=list)
+    """SMART problems found (not time-bound, unrealistic…), as sentences with their figures."""
+
+
+@dataclass
+class KeyResultScore:
+    kpi: str
+    title: str
+    direction: str
+    start: float
+    target: float
+    weight: float
+    value: float | None
+    score: float | None
+
+
+@dataclass
+class OkrScore:
+    key: str
+    objective: str
+    key_results: list[KeyResultScore]
+    score: float | None
+    """Weighted mean of the key results' scores (those with data), 0.0 to 1.0."""
+
+
+@dataclass
+class Report:
+    """One client's report for one period, computed and ready to render."""
+
+    agency: AgencyConfig
+    client: ClientConfig
+    period: Period
+    language: str
+    locale: str
+    currency: str
+    timezone: str
+    colours: Colours
+    theme: str
+    generated_at: dt.datetime
+    kpis: dict[str, KpiValue] = field(default_factory=dict)
+    objectives: list[Assessment] = field(default_factory=list)
+    okrs: list[OkrScore] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[DataNote] = field(default_factory=list)
+    logos: dict[str, str] = field(default_factory=dict)
+    """Data URIs of the agency's and the client's logos (``agency``, ``client``)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"{self.client.name} — {self.period.key}"
+
+    def kpi_list(self, family: str | None = None) -> list[KpiValue]:
+        return [k for k in self.kpis.values() if family is None or k.definition.family == family]

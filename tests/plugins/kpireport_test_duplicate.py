@@ -1,0 +1,9 @@
+"""A plugin registering a KPI id that a built-in plugin already has."""
+
+from kpireport import hookimpl
+from kpireport.kpis import KpiDefinition, Unit
+
+
+@hookimpl
+def register_kpis(register):
+    register(KpiDefinition("sessions", {"en": "Other sessions"}, Unit.COUNT, ("sessions",)))

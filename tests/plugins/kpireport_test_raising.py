@@ -1,0 +1,13 @@
+"""A plugin that raises while registering, and in a lifecycle hook."""
+
+from kpireport import hookimpl
+
+
+@hookimpl
+def register_sources(register):
+    raise RuntimeError("cannot reach my licence server")
+
+
+@hookimpl
+def report_started(client, period):
+    raise RuntimeError("lifecycle hook exploded")
