@@ -1,0 +1,145 @@
+"""Built-in web, e-commerce and SEO KPIs.
+
+Each KPI reads standard metrics (see ``kpireport.metrics``) from whichever source of the client
+offers them: GA4, Search Console, or CSV files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kpireport import hookimpl
+from kpireport.kpis import Breakdown, Direction, KpiDefinition, Unit, ratio
+
+WEB_KPIS = [
+    KpiDefinition(
+        "sessions", {"en": "Sessions", "fr": "Sessions"}, Unit.COUNT, ("sessions",),
+        description={"en": "Visits to the site, summed over the period.",
+                     "fr": "Visites du site, additionnées sur la période."},
+    ),
+    KpiDefinition(
+        "users", {"en": "Unique visitors", "fr": "Visiteurs uniques"}, Unit.COUNT, ("users",),
+        description={"en": "People who visited, counted once over the whole period (not summed "
+                           "from days).",
+                     "fr": "Personnes venues sur le site, comptées une fois sur toute la période "
+                           "(jamais additionnées jour par jour)."},
+    ),
+    KpiDefinition(
+        "pageviews", {"en": "Pages viewed", "fr": "Pages vues"}, Unit.COUNT, ("pageviews",),
+        description={"en": "Pages and screens viewed.", "fr": "Pages et écrans consultés."},
+    ),
+    KpiDefinition(
+        "avg_session_duration",
+        {"en": "Average session duration", "fr": "Durée moyenne des sessions"},
+        Unit.DURATION, ("avg_session_duration",),
+        description={"en": "Mean session length, weighted by the sessions of each day.",
+                     "fr": "Durée moyenne d'une session, pondérée par les sessions de chaque "
+                           "jour."},
+    ),
+    KpiDefinition(
+        "time_on_page", {"en": "Average time on page", "fr": "Temps moyen par page"},
+        Unit.DURATION, ("time_on_page",),
+        description={"en": "Mean time spent on a page, weighted by page views.",
+                     "fr": "Temps moyen passé sur une page, pondéré par les pages vues."},
+    ),
+    KpiDefinition(
+        "leads", {"en": "Leads", "fr": "Prospects"}, Unit.COUNT, ("leads",),
+        description={"en": "Contact requests, sign-ups or new CRM leads.",
+                     "fr": "Demandes de contact, inscriptions ou nouveaux prospects du CRM."},
+    ),
+    KpiDefinition(
+        "conversion_rate", {"en": "Conversion rate", "fr": "Taux de conversion"},
+        Unit.PERCENT, ("conversions", "sessions"), formula=ratio("conversions", "sessions"),
+        description={"en": "Conversions divided by sessions, both summed over the period.",
+                     "fr": "Conversions divisées par les sessions, toutes deux additionnées sur "
+                           "la période."},
+    ),
+    KpiDefinition(
+        "orders", {"en": "Orders", "fr": "Commandes"}, Unit.COUNT, ("transactions",),
+        description={"en": "E-commerce orders.", "fr": "Commandes en ligne."},
+    ),
+    KpiDefinition(
+        "revenue", {"en": "Online revenue", "fr": "Chiffre d'affaires en ligne"},
+        Unit.CURRENCY, ("revenue",),
+        description={"en": "Revenue of online orders.", "fr": "Montant des commandes en ligne."},
+    ),
+    KpiDefinition(
+        "top_pages", {"en": "Top pages", "fr": "Pages les plus vues"}, Unit.COUNT,
+        ("pageviews", "time_on_page"),
+        breakdown=Breakdown(
+            ("page", "page_title"), "pageviews", 10, ("pageviews", "time_on_page"),
+            column_labels={
+                "page": {"en": "Page", "fr": "Page"},
+                "page_title": {"en": "Title", "fr": "Titre"},
+                "pageviews": {"en": "Views", "fr": "Vues"},
+                "time_on_page": {"en": "Time on page", "fr": "Temps par page"},
+            },
+        ),
+        description={"en": "The most viewed pages of the period.",
+                     "fr": "Les pages les plus consultées de la période."},
+    ),
+    KpiDefinition(
+        "traffic_sources", {"en": "Traffic sources", "fr": "Sources de trafic"}, Unit.COUNT,
+        ("sessions", "conversions"),
+        breakdown=Breakdown(
+            ("channel",), "sessions", 10, ("sessions", "conversions"),
+            column_labels={
+                "channel": {"en": "Channel", "fr": "Canal"},
+                "sessions": {"en": "Sessions", "fr": "Sessions"},
+                "conversions": {"en": "Conversions", "fr": "Conversions"},
+            },
+        ),
+        description={"en": "Sessions and conversions by channel.",
+                     "fr": "Sessions et conversions par canal."},
+    ),
+]
+
+SEO_KPIS = [
+    KpiDefinition(
+        "organic_clicks", {"en": "Organic clicks", "fr": "Clics naturels"}, Unit.COUNT,
+        ("clicks",), family="seo",
+        description={"en": "Clicks from Google Search results.",
+                     "fr": "Clics depuis les résultats de recherche Google."},
+    ),
+    KpiDefinition(
+        "impressions", {"en": "Search impressions", "fr": "Impressions dans la recherche"},
+        Unit.COUNT, ("impressions",), family="seo",
+        description={"en": "Times the site appeared in Google Search results.",
+                     "fr": "Apparitions du site dans les résultats de recherche Google."},
+    ),
+    KpiDefinition(
+        "ctr", {"en": "Click-through rate", "fr": "Taux de clic"}, Unit.PERCENT,
+        ("clicks", "impressions"), family="seo", formula=ratio("clicks", "impressions"),
+        description={"en": "Clicks divided by impressions, both summed over the period.",
+                     "fr": "Clics divisés par impressions, tous deux additionnés sur la période."},
+    ),
+    KpiDefinition(
+        "avg_position", {"en": "Average position", "fr": "Position moyenne"}, Unit.POSITION,
+        ("position",), direction=Direction.LOWER, family="seo",
+        description={"en": "Mean ranking in Google Search, weighted by impressions (lower is "
+                           "better).",
+                     "fr": "Classement moyen dans Google, pondéré par les impressions (plus bas "
+                           "est meilleur)."},
+    ),
+    KpiDefinition(
+        "top_queries", {"en": "Top search queries", "fr": "Principales requêtes"}, Unit.COUNT,
+        ("clicks", "impressions", "position"), family="seo",
+        breakdown=Breakdown(
+            ("query",), "clicks", 10, ("clicks", "impressions", "position"),
+            column_labels={
+                "query": {"en": "Query", "fr": "Requête"},
+                "clicks": {"en": "Clicks", "fr": "Clics"},
+                "impressions": {"en": "Impressions", "fr": "Impressions"},
+                "position": {"en": "Position", "fr": "Position"},
+            },
+        ),
+        description={"en": "Search queries that brought the most clicks.",
+                     "fr": "Les requêtes qui ont apporté le plus de clics."},
+    ),
+]
+
+
+@hookimpl
+def register_kpis(register: Callable[[KpiDefinition], None]) -> None:
+    for kpi in (*WEB_KPIS, *SEO_KPIS):
+        register(kpi)
