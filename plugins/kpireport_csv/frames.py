@@ -1,0 +1,317 @@
+"""Answering a query from frames: the tables and exports the source holds, whatever their file.
+
+A :class:`Frame` is rows at one grain: by day (``date``), by calendar month (``month``), or one
+total for a fixed range (a Search Console dimension file). Each metric of a query is answered by
+the frame that fits best; the rows of the chosen frames are joined on (time key, dimensions).
+
+Additive components (sums, weighted means, ratios of sums) can be combined into any bucket with
+``aggregate_rows``. Distinct counts cannot: they are read only where the frame's bucket is
+exactly the bucket asked (a day, a calendar month) and its dimensions exactly those asked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from kpireport.data import (
+    Aggregation,
+    DataNote,
+    DateRange,
+    Granularity,
+    MetricSpec,
+    NoteKind,
+    Query,
+    Table,
+    aggregate_rows,
+    time_key,
+)
+from kpireport.errors import SourceError
+
+DAY, MONTH, TOTAL = Granularity.DAY, Granularity.MONTH, Granularity.TOTAL
+
+
+class Grain(IntEnum):
+    """What one row of a frame covers; the order is the preference between equal frames."""
+
+    DAY = 0
+    MONTH = 1
+    RANGE = 2
+
+
+def _no_span() -> DateRange | None:
+    return None
+
+
+@dataclass(eq=False)
+class Frame:
+    """Rows at one grain with fixed dimensions and metric columns, loaded on first use.
+
+    ``times`` gives the days (or month starts) that have rows; ``span`` the fixed range of a
+    ``RANGE`` frame. ``rank`` is the configuration order, which breaks ties.
+    """
+
+    label: str
+    grain: Grain
+    dimensions: tuple[str, ...]
+    columns: frozenset[str]
+    rows: Callable[[], list[dict[str, Any]]]
+    times: Callable[[], set[dt.date]] = set
+    span: Callable[[], DateRange | None] = _no_span
+    rank: int = 0
+
+    def offers(self, spec: MetricSpec) -> bool:
+        """Whether the metric can be computed from this frame's columns (for some bucket)."""
+        return all(part in self.columns for part in spec.components())
+
+    def fits(self, spec: MetricSpec, dimensions: Sequence[str]) -> bool:
+        """Whether the frame has the dimensions asked; extra ones can be summed away only for
+        additive components, and a fixed-range total is exactly as exported."""
+        asked, have = set(dimensions), set(self.dimensions)
+        if spec.aggregation is Aggregation.DISTINCT or self.grain is Grain.RANGE:
+            return asked == have
+        return asked <= have
+
+    def serves(self, spec: MetricSpec, query: Query) -> bool:
+        """Whether the frame can give the metric for the query's buckets."""
+        g, rng = query.granularity, query.range
+        distinct = spec.aggregation is Aggregation.DISTINCT
+        if self.grain is Grain.DAY:
+            return not distinct or g is DAY or (g is TOTAL and rng.days == 1)
+        if self.grain is Grain.MONTH:
+            months = whole_months(rng)
+            if g is MONTH:
+                return bool(months)
+            return (g is TOTAL and bool(months) and months[0] == rng.start
+                    and month_end(months[-1]) == rng.end and (not distinct or len(months) == 1))
+        return g is TOTAL and self.span() == rng
+
+    def describe(self) -> str:
+        grain = {Grain.DAY: "by day", Grain.MONTH: "by month",
+                 Grain.RANGE: "one total for the export's range"}[self.grain]
+        split = f", split by {', '.join(self.dimensions)}" if self.dimensions else ""
+        return f"{self.label} ({grain}{split})"
+
+
+def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec],
+           source: str) -> Table:
+    """Answer ``query`` from ``frames``; raise SourceError when no frame has a metric at all."""
+    notes: list[DataNote] = []
+    plan: dict[int, tuple[Frame, list[str]]] = {}
+    metrics = list(dict.fromkeys(query.metrics))
+    for metric in metrics:
+        spec = specs.get(metric)
+        holders = [f for f in frames if spec is not None and f.offers(spec)]
+        if spec is None or not holders:
+            offered = sorted(s.name for s in specs.values() if any(f.offers(s) for f in frames))
+            raise SourceError(source, f"no table or export offers metric {metric!r} "
+                                      f"(offered: {', '.join(offered) or 'none'})")
+        candidates = sorted(
+            (f for f in holders if f.fits(spec, query.dimensions)),
+            key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
+        if not candidates:
+            raise SourceError(source, _no_dimensions(spec, query, holders))
+        chosen = next((f for f in candidates if f.serves(spec, query)), None)
+        if chosen is None:
+            if all(f.grain is Grain.RANGE for f in candidates):
+                raise SourceError(source, _no_range(spec, query, candidates))
+            notes.append(DataNote(NoteKind.UNAVAILABLE, _unavailable(spec, query, candidates),
+                                  source))
+            continue
+        plan.setdefault(id(chosen), (chosen, []))[1].append(metric)
+    parts = []
+    for frame, names in plan.values():
+        rows, frame_notes = _frame_rows(frame, names, specs, query, source)
+        parts.append((rows, names))
+        notes.extend(frame_notes)
+    rows = _join(parts, metrics, query)
+    if query.top is not None:
+        top = query.top.metric
+        rows.sort(key=lambda r: (r.get(top) is None, -(r.get(top) or 0)))
+        rows = rows[: query.top.n]
+    return Table(query, rows, list(dict.fromkeys(notes)))
+
+
+# --- Rows of one frame ------------------------------------------------------------------------
+
+
+def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec],
+                query: Query, source: str) -> tuple[list[dict[str, Any]], list[DataNote]]:
+    tkey = time_key(query.granularity)
+    if frame.grain is Grain.RANGE:
+        return [_pick(row, None, tkey, metrics, specs, query) for row in frame.rows()], []
+    notes: list[DataNote] = []
+    if frame.grain is Grain.DAY:
+        column, rng = "date", query.range
+        notes.extend(_missing_days(frame, rng, source))
+    else:
+        column = "month"
+        months = whole_months(query.range)
+        rng = DateRange(months[0], month_end(months[-1]))
+        notes.extend(_month_notes(frame, metrics, query, months, source))
+    additive = tuple(m for m in metrics if specs[m].aggregation is not Aggregation.DISTINCT)
+    distinct = [m for m in metrics if specs[m].aggregation is Aggregation.DISTINCT]
+    rows: list[dict[str, Any]] = []
+    if additive:
+        sub = Query(additive, rng, query.dimensions, query.granularity)
+        rows.extend(aggregate_rows(frame.rows(), specs, sub, date_key=column))
+    if distinct:
+        # Exact buckets only (checked by Frame.serves): each row already is the bucket asked.
+        rows.extend(_pick(row, column, tkey, distinct, specs, query)
+                    for row in frame.rows() if row[column] in rng)
+    return rows, notes
+
+
+def _pick(row: Mapping[str, Any], column: str | None, tkey: str | None, metrics: list[str],
+          specs: Mapping[str, MetricSpec], query: Query) -> dict[str, Any]:
+    """One row as it is (no aggregation), with ratios computed from the row's own terms."""
+    out: dict[str, Any] = {}
+    if tkey and column:
+        out[tkey] = row[column]
+    for dim in query.dimensions:
+        out[dim] = row.get(dim)
+    for metric in metrics:
+        spec = specs[metric]
+        if spec.aggregation is Aggregation.RATIO:
+            num, den = row.get(spec.numerator or ""), row.get(spec.denominator or "")
+            out[metric] = num / den if num is not None and den else None
+        else:
+            out[metric] = row.get(metric)
+    return out
+
+
+def _join(parts: Iterable[tuple[list[dict[str, Any]], list[str]]], metrics: list[str],
+          query: Query) -> list[dict[str, Any]]:
+    """Rows of several frames joined on (time key, dimensions); a metric no frame gave is None."""
+    tkey = time_key(query.granularity)
+    keys = ([tkey] if tkey else []) + list(query.dimensions)
+    joined: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rows, names in parts:
+        for row in rows:
+            key = tuple(row.get(k) for k in keys)
+            target = joined.get(key)
+            if target is None:
+                target = joined[key] = {k: row.get(k) for k in keys} | dict.fromkeys(metrics)
+            for name in names:
+                if name in row:
+                    target[name] = row[name]
+    return [joined[k] for k in sorted(joined, key=_sort_key)]
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((v is None, "" if v is None else v) for v in key)
+
+
+# --- Notes -----------------------------------------------------------------------------------
+
+
+def _missing_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
+    present = frame.times()
+    missing = tuple(day for day in rng.iter_days() if day not in present)
+    if not missing:
+        return []
+    return [DataNote(NoteKind.MISSING_DAYS,
+                     f"{frame.label} has no rows for {len(missing)} of the {rng.days} days of "
+                     f"{rng}: {spans(missing)}", source, missing)]
+
+
+def _month_notes(frame: Frame, metrics: list[str], query: Query, months: list[dt.date],
+                 source: str) -> list[DataNote]:
+    notes = []
+    present = frame.times()
+    absent = [m for m in months if m not in present]
+    if absent:
+        days = tuple(d for m in absent for d in DateRange(m, month_end(m)).iter_days())
+        notes.append(DataNote(NoteKind.MISSING_DAYS,
+                              f"{frame.label} has no row for "
+                              f"{', '.join(m.strftime('%Y-%m') for m in absent)}", source, days))
+    partial = [m for m in months_touching(query.range) if m not in months]
+    if partial and query.granularity is MONTH:
+        which = ", ".join(m.strftime("%Y-%m") for m in partial)
+        notes.append(DataNote(NoteKind.UNAVAILABLE,
+                              f"{frame.label} gives {', '.join(metrics)} per calendar month: "
+                              f"{which} only partly inside {query.range} has no value "
+                              f"(a month's figure cannot be split into days)", source))
+    return notes
+
+
+def _unavailable(spec: MetricSpec, query: Query, candidates: Sequence[Frame]) -> str:
+    m, rng, g = spec.name, query.range, query.granularity
+    found = "; ".join(f.describe() for f in candidates)
+    if spec.aggregation is Aggregation.DISTINCT:
+        head = f"{m} is a distinct count: it cannot be summed from days"
+        if g is TOTAL:
+            months = whole_months(rng)
+            one = len(months) == 1 and months[0] == rng.start and month_end(months[0]) == rng.end
+            need = (f"a value for {rng} needs a month table (a 'month' column) with {m} for "
+                    f"{rng.start:%Y-%m}" if one else
+                    f"it is available only for a single day or a whole calendar month, and "
+                    f"{rng} is neither")
+        elif g is MONTH:
+            need = (f"no calendar month lies wholly inside {rng}"
+                    if any(f.grain is Grain.MONTH for f in candidates) else
+                    f"monthly values need a month table (a 'month' column) with {m}")
+        else:
+            need = f"daily values need a daily table (a 'date' column) with {m}"
+    else:
+        head = f"{m} is given per calendar month only"
+        need = {DAY: "daily values need a daily table (a 'date' column)",
+                MONTH: f"no calendar month lies wholly inside {rng}",
+                TOTAL: f"{rng} does not start and end on calendar month boundaries"}[g]
+    return f"{head}; {need} (found: {found})"
+
+
+def _no_dimensions(spec: MetricSpec, query: Query, holders: Sequence[Frame]) -> str:
+    asked = ", ".join(query.dimensions) or "no dimension"
+    where = "; ".join(f.describe() for f in holders)
+    message = f"no table has {spec.name!r} split by {asked} (it is in: {where})"
+    if spec.aggregation is Aggregation.DISTINCT:
+        message += (f"; a distinct count cannot be summed over dimension values, so it needs "
+                    f"a table split by exactly {asked}")
+    elif query.dimensions:
+        message += f"; add a table with {spec.name} and a column for each of {asked}"
+    return message
+
+
+def _no_range(spec: MetricSpec, query: Query, candidates: Sequence[Frame]) -> str:
+    ranges = sorted({(str(f.span() or "no dates"), f.label) for f in candidates})
+    listing = "; ".join(f"{rng} ({label})" for rng, label in ranges)
+    return (f"Search Console exports give {spec.name} by {', '.join(query.dimensions)} only as "
+            f"one total for each export's own date range: {listing}; asked {query.range} "
+            f"({query.granularity}). Export the Performance report for exactly {query.range}")
+
+
+# --- Calendar helpers --------------------------------------------------------------------------
+
+
+def month_end(month: dt.date) -> dt.date:
+    nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return nxt - dt.timedelta(days=1)
+
+
+def months_touching(rng: DateRange) -> list[dt.date]:
+    """First days of the calendar months that overlap the range."""
+    out, cursor = [], rng.start.replace(day=1)
+    while cursor <= rng.end:
+        out.append(cursor)
+        cursor = month_end(cursor) + dt.timedelta(days=1)
+    return out
+
+
+def whole_months(rng: DateRange) -> list[dt.date]:
+    """First days of the calendar months lying wholly inside the range."""
+    return [m for m in months_touching(rng) if m >= rng.start and month_end(m) <= rng.end]
+
+
+def spans(days: Sequence[dt.date]) -> str:
+    """Days as compact runs: ``2024-07-01..2024-07-05, 2024-07-09``."""
+    runs: list[list[dt.date]] = []
+    for day in sorted(days):
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)

@@ -1,0 +1,195 @@
+"""Tidy CSV tables: a time column (``date`` or ``month``), dimension columns, metric columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpireport.data import Aggregation, MetricSpec
+from kpireport.errors import DataFileError
+
+from .frames import Frame, Grain
+from .settings import TIME_COLUMNS, TableSettings
+from .values import (
+    cached,
+    cell_error,
+    check_width,
+    decode,
+    parse_day,
+    parse_month,
+    parse_number,
+    read_bytes,
+    records,
+)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header row of a tidy file, with each column's role after renames."""
+
+    line: int
+    headers: tuple[str, ...]
+    """Each column's header as written in the file."""
+    names: tuple[str, ...]
+    """Each column's name after ``columns`` renames."""
+    time_column: str
+    dimensions: tuple[str, ...]
+    metrics: tuple[str, ...]
+
+
+class TidyFile:
+    """One tidy CSV file, read and parsed at most once, when first needed."""
+
+    def __init__(self, path: Path, table: TableSettings, specs: Mapping[str, MetricSpec],
+                 rank: int = 0) -> None:
+        self.path = path
+        self.label = table.path
+        self.file = str(path)
+        self.table = table
+        self.specs = specs
+        self.rank = rank
+        self._cache: dict[str, Any] = {}
+
+    def header(self) -> Header:
+        return cached(self._cache, "header", self._parse_header)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return cached(self._cache, "rows", self._parse_rows)
+
+    def times(self) -> set[dt.date]:
+        column = self.header().time_column
+        return cached(self._cache, "times", lambda: {row[column] for row in self.rows()})
+
+    def frame(self) -> Frame:
+        header = self.header()
+        grain = Grain.DAY if header.time_column == "date" else Grain.MONTH
+        return Frame(self.label, grain, header.dimensions, frozenset(header.metrics),
+                     self.rows, self.times, rank=self.rank)
+
+    def check(self) -> list[str]:
+        try:
+            self.rows()
+        except DataFileError as exc:
+            return [str(exc)]
+        return []
+
+    # --- parsing ---------------------------------------------------------------------------
+
+    def _text(self) -> str:
+        return cached(self._cache, "text",
+                      lambda: decode(read_bytes(self.path, self.file), self.file))
+
+    def _records(self) -> Iterator[tuple[int, list[str]]]:
+        return records(self._text(), self.file, self.table.delimiter)
+
+    def _parse_header(self) -> Header:
+        for line, cells in self._records():
+            # GA4's web-UI exports open with '#' comment lines before the header.
+            if cells[0].lstrip().startswith("#"):
+                continue
+            return self._header_from(line, cells)
+        raise DataFileError(self.file, "the file is empty: it needs a header row", 1)
+
+    def _header_from(self, line: int, cells: list[str]) -> Header:
+        headers = tuple(cell.strip() for cell in cells)
+        renames = self.table.columns
+        for old in renames:
+            if old not in headers:
+                raise DataFileError(self.file, f"columns: there is no column {old!r} to rename "
+                                               f"(the header has: {', '.join(headers)})", line)
+        names = tuple(renames.get(h, h) for h in headers)
+        if not set(names) & set(TIME_COLUMNS):
+            raise DataFileError(self.file, "no time column: add a 'date' column (YYYY-MM-DD, one "
+                                           "row per day) or a 'month' column (YYYY-MM, one row "
+                                           "per calendar month), or rename yours with columns: "
+                                           "{Day: date}", line)
+        wanted_dims = set(self.table.dimensions)
+        time_columns: list[str] = []
+        dims: list[str] = []
+        metrics: list[str] = []
+        for i, (header, name) in enumerate(zip(headers, names, strict=True)):
+            if not name:
+                raise cell_error(self.file, line, i, "header", "this column has no name")
+            if names.index(name) != i:
+                raise cell_error(self.file, line, i, header,
+                                 f"a second column named {name!r}")
+            if name in TIME_COLUMNS:
+                time_columns.append(name)
+            elif name in wanted_dims:
+                dims.append(name)
+            elif name in self.specs:
+                metrics.append(name)
+            else:
+                raise cell_error(self.file, line, i, header, self._unknown(header))
+        if len(time_columns) != 1:
+            raise DataFileError(self.file, "both a 'date' and a 'month' column: a table is "
+                                           "either daily or monthly", line)
+        for dim in self.table.dimensions:
+            if dim not in dims:
+                raise DataFileError(self.file, f"dimensions: there is no column {dim!r} (the "
+                                               f"header has: {', '.join(headers)})", line)
+        for metric in metrics:
+            # A mean or a ratio is combined across days from its terms, never averaged: its
+            # terms must be in the same rows.
+            spec = self.specs[metric]
+            lacking = [p for p in spec.components() if p not in names]
+            if lacking:
+                how = (f"a mean weighted by {spec.weight}"
+                       if spec.aggregation is Aggregation.WEIGHTED_MEAN else
+                       f"computed as {spec.numerator} / {spec.denominator}")
+                i = names.index(metric)
+                raise cell_error(self.file, line, i, headers[i],
+                                 f"{metric} is {how}; add a column {' and '.join(lacking)} to "
+                                 f"this file so that it can be combined across days correctly, "
+                                 f"or drop this column")
+        return Header(line, headers, names, time_columns[0], tuple(dims), tuple(metrics))
+
+    def _unknown(self, header: str) -> str:
+        close = difflib.get_close_matches(header.lower(), list(self.specs), n=1)
+        rename = close[0] if close else "<standard metric>"
+        return (f"not a known metric, dimension or time column. Declare it in the source's "
+                f"settings: as a dimension of this table (dimensions: [{header}]), as a "
+                f"non-standard metric (metrics: {{{header}: {{aggregation: sum}}}}), or rename "
+                f"it (columns: {{{header}: {rename}}})")
+
+    def _parse_rows(self) -> list[dict[str, Any]]:
+        header = self.header()
+        parse_time = parse_day if header.time_column == "date" else parse_month
+        dims, metrics = set(header.dimensions), set(header.metrics)
+        # A distinct count is read as it is, per row: two rows for the same key would be
+        # ambiguous, so they are refused when the file has one.
+        distinct = any(self.specs[m].aggregation is Aggregation.DISTINCT for m in metrics)
+        seen: dict[tuple[Any, ...], int] = {}
+        width = len(header.names)
+        rows: list[dict[str, Any]] = []
+        for line, cells in self._records():
+            if line <= header.line:
+                continue
+            check_width(self.file, line, cells, width)
+            row: dict[str, Any] = {}
+            for i, (name, cell) in enumerate(zip(header.names, cells, strict=True)):
+                try:
+                    if name in metrics:
+                        row[name] = parse_number(cell)
+                    elif name in dims:
+                        row[name] = cell.strip() or None
+                    else:
+                        row[name] = parse_time(cell)
+                except ValueError as exc:
+                    raise cell_error(self.file, line, i, header.headers[i], str(exc),
+                                     cells) from None
+            if distinct:
+                key = (row[header.time_column], *(row[d] for d in header.dimensions))
+                if key in seen:
+                    raise DataFileError(self.file, f"same {header.time_column} and dimensions "
+                                                   f"as line {seen[key]}; a file with a "
+                                                   f"distinct count needs one row per key",
+                                        line, header.names.index(header.time_column) + 1)
+                seen[key] = line
+            rows.append(row)
+        self._cache.pop("text", None)  # the rows hold everything now
+        return rows
