@@ -298,9 +298,18 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     return config
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but dates stay text: the models parse them, so that ``2026-02-30`` is an
+    error with its field and line rather than a crash inside the YAML library."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                        lambda loader, node: loader.construct_scalar(node))
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
     """Parse YAML, returning the data and the (line, column) of every key and item."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

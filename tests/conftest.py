@@ -15,3 +15,16 @@ def _isolated_plugins(monkeypatch):
     for name in ("KPIREPORT_PLUGINS", "KPIREPORT_DISABLE_PLUGINS", "KPIREPORT_STRICT_PLUGINS",
                  "KPIREPORT_LOAD_ENTRYPOINTS", "KPIREPORT_TRACE_PLUGINS"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    # ``kpireport.cli.main`` installs its own root handler on the stream pytest captures; put
+    # the root logger back so later tests do not log to a closed stream.
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -13,13 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from kpireport_csv import CsvSettings, CsvSource
 from pydantic import ValidationError
 
 from kpireport.data import DateRange, Granularity, NoteKind, Query, TopN
 from kpireport.errors import DataFileError, SourceError
 from kpireport.plugins import load_plugins
 from kpireport.sources import SourceContext
+from kpireport_csv import CsvSettings, CsvSource
 
 DATA = Path(__file__).parent / "data" / "csv"
 D = dt.date

@@ -114,7 +114,8 @@ def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
     before = _fmt(report, cycle.last_year, "duration", "days")
     yield Finding(
         "sales-cycle-lengthening", Severity.WARNING,
-        {"en": "Deals take longer to close", "fr": "Les affaires mettent plus de temps à se conclure"},
+        {"en": "Deals take longer to close",
+         "fr": "Les affaires mettent plus de temps à se conclure"},
         {"en": f"Won deals took {days} to close against {before} a year ago: review follow-up "
                "after proposals and the qualification of new opportunities.",
          "fr": f"Les affaires gagnées ont mis {days} à se conclure contre {before} il y a un an : "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from kpireport import hookimpl
 from kpireport.data import Aggregation, MetricSpec, Table, aggregate_rows
@@ -25,7 +26,7 @@ class ConstantSource(Source):
     name = "constant"
     label = "Constant (tests)"
     Settings = ConstantSettings
-    SPECS = {"signups": MetricSpec("signups", Aggregation.SUM)}
+    SPECS: ClassVar[dict[str, MetricSpec]] = {"signups": MetricSpec("signups", Aggregation.SUM)}
 
     def metrics(self):
         return self.SPECS

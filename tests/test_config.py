@@ -1,0 +1,196 @@
+import textwrap
+
+import pytest
+
+from kpireport.cli import main
+from kpireport.config import load_config
+from kpireport.engine import check_config
+from kpireport.errors import ConfigError
+from kpireport.plugins import load_plugins
+from kpireport.secrets import redact
+
+GOOD = """\
+agency:
+  name: Test Agency
+  colours: {primary: "#112233", accent: "#ff8800"}
+defaults:
+  period: 2026-10
+clients:
+  - id: shop
+    name: The Shop
+    timezone: Europe/Paris
+    locale: fr_FR
+    sources:
+      signups:
+        plugin: constant
+        settings: {per_day: 3}
+    kpis:
+      - signups
+    objectives:
+      - kpi: signups
+        target: 120
+        start: 2026-01-01
+        deadline: 2026-12-31
+"""
+
+
+def write(tmp_path, text, name="config.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(path, *, plugins=None):
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return exc.problems
+    return check_config(config, plugins or load_plugins(["kpireport_test_extras"]))
+
+
+def test_a_good_config_loads(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    [client] = config.clients
+    assert client.kpis[0].kpi == "signups"  # the "- signups" shorthand
+    assert config.locale_of(client) == "fr_FR"
+    assert config.colours_of(client).primary == "#112233"
+    assert problems_of(write(tmp_path, GOOD)) == []
+
+
+def test_wrong_types_and_missing_fields_name_file_line_and_field(tmp_path):
+    text = GOOD.replace("per_day: 3", "per_day: lots").replace("  name: Test Agency\n", "")
+    text = text.replace("target: 120", "target: [1, 2]")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    got = {(p.line, p.field): p.message for p in err.value.problems}
+    assert (1, "agency.name") in got and got[(1, "agency.name")] == "required field is missing"
+    # The line of "target:" (the agency's name line was removed above).
+    assert any(f == "clients[0].objectives[0].target" and line == 18 for line, f in got)
+    assert err.value.exit_code == 2
+    assert str(path) in str(err.value)
+
+
+def test_several_problems_are_reported_at_once(tmp_path):
+    text = GOOD.replace("Europe/Paris", "Europe/Atlantis").replace("fr_FR", "french")
+    text = text.replace('"#112233"', "blue").replace("start: 2026-01-01", "start: 2026-02-30")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    fields = {p.field: (p.line, p.message) for p in err.value.problems}
+    assert fields["agency.colours.primary"][0] == 3
+    assert "#1f3a5f" in fields["agency.colours.primary"][1]
+    assert fields["clients[0].timezone"] == (
+        9, "unknown time zone 'Europe/Atlantis' (expected an IANA name such as Europe/Paris)")
+    assert fields["clients[0].locale"][0] == 10
+    assert "fr_FR" in fields["clients[0].locale"][1]
+    assert fields["clients[0].objectives[0].start"][0] == 20  # a bad date, on its line
+    assert "date" in fields["clients[0].objectives[0].start"][1]
+
+
+def test_bad_period_and_deadline_before_start(tmp_path):
+    text = GOOD.replace("period: 2026-10", "period: last-fortnight")
+    text = text.replace("deadline: 2026-12-31", "deadline: 2025-12-31")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    fields = {p.field: (p.line, p.message) for p in err.value.problems}
+    assert fields["defaults.period"][0] == 5 and "last-month" in fields["defaults.period"][1]
+    assert "must come after start" in fields["clients[0].objectives[0]"][1]
+
+
+def test_unknown_field_is_a_typo(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD.replace("    locale: fr_FR", "    locael: fr_FR")))
+    [problem] = err.value.problems
+    assert (problem.line, problem.field) == (10, "clients[0].locael")
+    assert "unknown field" in problem.message
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD.replace("{per_day: 3}", "{per_day: 3")))
+    [problem] = err.value.problems
+    assert problem.line in (14, 15) and problem.column is not None
+    assert "YAML syntax error" in problem.message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_unknown_plugin_kpi_and_settings_are_caught_with_plugins(tmp_path):
+    text = GOOD.replace("plugin: constant", "plugin: constnat")
+    [problem] = problems_of(write(tmp_path, text))
+    assert (problem.line, problem.field) == (13, "clients[0].sources.signups.plugin")
+    assert "unknown source plugin 'constnat'" in problem.message and "csv" in problem.message
+
+    text = GOOD.replace("per_day: 3", "per_dya: 3")
+    [problem] = problems_of(write(tmp_path, text))
+    assert (problem.line, problem.field) == (14, "clients[0].sources.signups.settings.per_dya")
+
+    text = GOOD.replace("      - signups\n    objectives", "      - signups\n      - sesions\n"
+                                                             "    objectives")
+    [problem] = problems_of(write(tmp_path, text))
+    assert problem.field == "clients[0].kpis[1]" and "unknown KPI 'sesions'" in problem.message
+
+
+def test_a_kpi_no_source_offers_and_an_unmeasurable_objective(tmp_path):
+    text = GOOD.replace("      - signups\n    objectives", "      - signups\n      - sessions\n"
+                                                             "    objectives")
+    text = text.replace("      - kpi: signups\n        target", "      - kpi: revenue\n"
+                                                               "        target")
+    found = {p.field: p.message for p in problems_of(write(tmp_path, text))}
+    assert "needs metric 'sessions', which no source of this client offers" in \
+        found["clients[0].kpis[1]"]
+    assert found["clients[0].objectives[0].kpi"].startswith("not measurable")
+
+
+def test_cumulative_goal_on_a_rate_is_refused(tmp_path):
+    cumulative = "      - kpi: signups\n        kind: cumulative\n"
+    text = GOOD.replace("      - kpi: signups\n", cumulative)
+    assert problems_of(write(tmp_path, text)) == []  # signups add up: a total makes sense
+    (tmp_path / "web.csv").write_text("date,sessions,conversions\n2026-01-01,10,1\n")
+    text = GOOD.replace("plugin: constant", "plugin: csv").replace(
+        "settings: {per_day: 3}", "settings: {tables: [{path: web.csv}]}")
+    text = text.replace("      - signups\n    objectives",
+                        "      - conversion_rate\n    objectives")
+    text = text.replace("      - kpi: signups\n", "      - kpi: conversion_rate\n"
+                                                   "        kind: cumulative\n")
+    [problem] = problems_of(write(tmp_path, text))
+    assert problem.field == "clients[0].objectives[0].kind" and problem.line == 19
+    assert "additive" in problem.message and "conversion_rate" in problem.message
+
+
+def test_missing_brand_asset(tmp_path):
+    text = GOOD.replace("  name: Test Agency\n", "  name: Test Agency\n  logo: missing.svg\n")
+    [problem] = problems_of(write(tmp_path, text))
+    assert (problem.line, problem.field) == (3, "agency.logo")
+    assert "missing.svg" in problem.message
+
+
+def test_environment_interpolation_and_redaction(tmp_path):
+    text = GOOD.replace("name: The Shop", "name: ${SHOP_NAME}").replace(
+        "per_day: 3", "per_day: \"${PER_DAY:-4}\"")
+    config = load_config(write(tmp_path, text), environ={"SHOP_NAME": "Boutique-Secrète"})
+    assert config.clients[0].name == "Boutique-Secrète"
+    assert config.clients[0].sources["signups"].settings["per_day"] == "4"
+    assert redact("token Boutique-Secrète leaked") == "token *** leaked"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    [problem] = err.value.problems
+    assert (problem.line, problem.field) == (8, "clients[0].name")
+    assert problem.message == "environment variable SHOP_NAME is not set"
+
+
+def test_cli_validate_and_run_exit_2_and_write_nothing(tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("plugin: constant", "plugin: nope"))
+    out = tmp_path / "out"
+    assert main(["-p", "kpireport_test_extras", "validate", str(path), "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:13: clients[0].sources.signups.plugin: unknown source plugin 'nope'" in err
+    assert main(["-p", "kpireport_test_extras", "run", str(path), "--output", str(out)]) == 2
+    assert not out.exists()
+    bad_yaml = write(tmp_path, "agency: [\n", "broken.yaml")
+    assert main(["run", str(bad_yaml), "--output", str(out)]) == 2
+    assert "YAML syntax error" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,129 @@
+import datetime as dt
+import textwrap
+
+import pytest
+
+from kpireport.config import load_config
+from kpireport.engine import compute_report, run_client
+from kpireport.errors import SourceError
+from kpireport.plugins import load_plugins
+from kpireport.report import Status
+
+CONFIG = """\
+agency:
+  name: Test Agency
+defaults:
+  period: 2026-10
+clients:
+  - id: steady
+    name: Steady Co
+    timezone: Europe/Paris
+    sources:
+      a: {plugin: constant, settings: {per_day: 3}}
+    kpis: [signups]
+    objectives:
+      - id: level
+        kpi: signups
+        target: 120
+        start: 2026-01-01
+        deadline: 2026-12-31
+      - id: total
+        kpi: signups
+        kind: cumulative
+        target: 1000
+        start: 2026-01-01
+        deadline: 2026-12-31
+    okrs:
+      - objective: Grow signups
+        start: 2026-10-01
+        deadline: 2026-12-31
+        key_results:
+          - {kpi: signups, start: 60, target: 120, weight: 1}
+          - {kpi: signups, start: 50, target: 80, direction: stay_above, weight: 3}
+  - id: broken
+    name: Broken Co
+    on_source_error: partial
+    sources:
+      a: {plugin: constant, settings: {per_day: 5, fail: true}}
+    kpis: [signups]
+"""
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(CONFIG))
+    return load_config(path), load_plugins(["kpireport_test_extras"])
+
+
+NOW = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
+
+
+def test_values_comparisons_and_series(setup):
+    config, plugins = setup
+    report = compute_report(config, config.client("steady"), plugins, now=NOW)
+    kpi = report.kpis["signups"]
+    assert report.period.key == "2026-10"
+    assert (kpi.value, kpi.previous, kpi.last_year) == (93, 90, 93)  # 31, 30 and 31 days × 3
+    assert kpi.change_previous == pytest.approx(3 / 90)
+    assert len(kpi.daily) == 31 and {p.value for p in kpi.daily} == {3}
+    # The monthly series reaches back to the history needed by the objectives (24 months
+    # before their start) and ends with the period's month.
+    assert kpi.monthly[-1].start == dt.date(2026, 10, 1) and kpi.monthly[-1].value == 93
+    assert kpi.monthly[0].start == dt.date(2024, 1, 1)
+    assert report.language == "en" and report.timezone == "Europe/Paris"
+
+
+def test_objectives_are_assessed_from_the_data(setup):
+    config, plugins = setup
+    report = compute_report(config, config.client("steady"), plugins, now=NOW)
+    level, total = report.objectives
+    # Level: baseline defaults to December 2025 (93); October is still 93: no progress.
+    assert (level.baseline, level.value, level.progress) == (93, 93, 0)
+    assert level.status is Status.OFF_TRACK
+    # Cumulative: 1 January to 31 October = 304 days × 3 = 912 towards 1000.
+    assert total.value == 912
+    assert total.forecast == pytest.approx(912 / 304 * 365)
+    assert total.status is Status.ON_TRACK
+    [okr] = report.okrs
+    first, second = okr.key_results
+    assert first.score == pytest.approx((93 - 60) / (120 - 60))
+    assert second.score == 1.0  # October's 93 stays above 80
+    assert okr.score == pytest.approx((first.score * 1 + 1.0 * 3) / 4)
+
+
+def test_rules_from_plugins_add_findings(setup):
+    config, plugins = setup
+    report = compute_report(config, config.client("steady"), plugins, now=NOW)
+    rules = {f.rule for f in report.findings}
+    assert "objective-pace" in rules  # the off-track level objective
+    assert "many-signups" not in rules  # 93 is not above 100
+    pace = next(f for f in report.findings if f.rule == "objective-pace")
+    assert pace.figures["days_left"] == 61 and pace.figures["target"] == 120
+
+
+def test_a_failing_source_fails_the_client_by_default(setup):
+    config, plugins = setup
+    client = config.client("broken").model_copy(update={"on_source_error": "fail"})
+    with pytest.raises(SourceError, match="HTTP 503"):
+        compute_report(config, client, plugins, now=NOW)
+
+
+def test_partial_policy_states_the_gap(setup):
+    config, plugins = setup
+    report = compute_report(config, config.client("broken"), plugins, now=NOW)
+    kpi = report.kpis["signups"]
+    assert kpi.value is None and "HTTP 503" in kpi.error
+    assert any("HTTP 503" in n.message for n in report.notes)
+
+
+def test_run_client_never_raises_and_reports_the_error(setup, tmp_path):
+    config, plugins = setup
+    from kpireport_test_extras import EVENTS
+
+    EVENTS.clear()
+    client = config.client("broken").model_copy(update={"on_source_error": "fail"})
+    result = run_client(config, client, plugins, output_dir=tmp_path / "out", now=NOW)
+    assert result.status == "failed" and "HTTP 503" in result.error
+    assert EVENTS == [("started", "broken"), ("failed", "broken")]
+    assert not (tmp_path / "out").exists()
