@@ -1,0 +1,159 @@
+"""Vector charts as inline SVG, written by hand.
+
+A report has a dozen charts; building them as strings costs microseconds where a plotting
+library costs a second of import and more per chart. Series are told apart by dash pattern
+and weight as well as colour, so they read in greyscale print too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from kpireport.formatting import format_month, format_value
+from kpireport.kpis import SeriesPoint, Unit
+
+
+@dataclass(frozen=True)
+class ChartStyle:
+    line: str = "#1f3a5f"
+    accent: str = "#e07a1f"
+    grid: str = "#d9dde3"
+    text: str = "#4a5360"
+    last_year: str = "#9aa3ad"
+    font: str = "DejaVu Sans, sans-serif"
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten apart)."""
+    if high <= low:
+        high = low + (abs(low) or 1.0)
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    start = math.floor(low / step) * step
+    ticks, value = [], start
+    while value < high + step * 0.5:
+        ticks.append(round(value, 10))
+        value += step
+        if ticks[-1] >= high:
+            break
+    return ticks
+
+
+def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
+               currency: str = "EUR", duration_unit: str = "seconds",
+               target: float | None = None, last_year: Sequence[SeriesPoint] | None = None,
+               style: ChartStyle | None = None, width: int = 520, height: int = 170,
+               labels: dict[str, str] | None = None) -> str:
+    """A monthly line chart: the series, last year's series (dashed) and a target line.
+
+    ``labels`` names the series in the legend (``value``, ``last_year``, ``target``).
+    """
+    style = style or ChartStyle()
+    labels = labels or {}
+    values = [p.value for p in points if p.value is not None]
+    ly_values = [p.value for p in (last_year or []) if p.value is not None]
+    everything = values + ly_values + ([target] if target is not None else [])
+    if not values:
+        return ""
+
+    def fmt(v: float) -> str:
+        return format_value(v, unit, locale, currency, duration_unit)
+
+    low, high = min(everything), max(everything)
+    low = min(low, 0.0) if low >= 0 and low < (high - low) * 2 else low - (high - low) * 0.1
+    ticks = nice_ticks(low, high)
+    y_min, y_max = ticks[0], ticks[-1]
+    tick_texts = [fmt(t) for t in ticks]
+    left = 10 + 6.2 * max(len(t) for t in tick_texts)
+    right, top, bottom = 8, 8, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(points)
+
+    def x(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - y_min) / ((y_max - y_min) or 1))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} '
+           f'{height}" width="{width}" height="{height}" role="img" '
+           f'font-family="{escape(style.font)}" font-size="9">']
+    for tick, text in zip(ticks, tick_texts, strict=True):
+        ty = y(tick)
+        out.append(f'<line x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
+                   f'stroke="{style.grid}" stroke-width="0.6"/>')
+        out.append(f'<text x="{left - 4:.1f}" y="{ty + 3:.1f}" text-anchor="end" '
+                   f'fill="{style.text}">{escape(text)}</text>')
+    step = max(1, math.ceil(n / 13))
+    for i, p in enumerate(points):
+        if i % step == 0 or i == n - 1:
+            label = format_month(p.start, locale, "short")
+            if p.start.month == 1 or i == 0:
+                label += f" {p.start.year % 100:02d}"
+            out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 13}" text-anchor="middle" '
+                       f'fill="{style.text}">{escape(label)}</text>')
+    if last_year:
+        out.append(_path(last_year, x, y, style.last_year, 1.2, "4 3"))
+    if target is not None:
+        ty = y(target)
+        out.append(f'<line class="target" x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" '
+                   f'y2="{ty:.1f}" stroke="{style.accent}" stroke-width="1.4" '
+                   f'stroke-dasharray="7 3 2 3"/>')
+    out.append(_path(points, x, y, style.line, 2.2, None))
+    last = next((i for i in range(n - 1, -1, -1) if points[i].value is not None), None)
+    if last is not None:
+        lv = points[last].value
+        assert lv is not None
+        out.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
+    legend = [(labels.get("value"), style.line, None, 2.2),
+              (labels.get("last_year") if last_year else None, style.last_year, "4 3", 1.2),
+              (labels.get("target") if target is not None else None, style.accent, "7 3 2 3",
+               1.4)]
+    lx = left
+    for text, colour, dash, stroke in legend:
+        if not text:
+            continue
+        ly = height - 6
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(f'<line x1="{lx:.1f}" y1="{ly - 3}" x2="{lx + 18:.1f}" y2="{ly - 3}" '
+                   f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/>')
+        out.append(f'<text x="{lx + 22:.1f}" y="{ly}" fill="{style.text}">{escape(text)}</text>')
+        lx += 30 + 5.4 * len(text)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _path(points: Sequence[SeriesPoint], x: Callable[[int], float], y: Callable[[float], float],
+          colour: str, width: float, dash: str | None) -> str:
+    """Polyline segments; a missing month breaks the line instead of inventing a value."""
+    parts, pen_down = [], False
+    for i, p in enumerate(points):
+        if p.value is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{x(i):.1f},{y(p.value):.1f}")
+        pen_down = True
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<path d="{" ".join(parts)}" fill="none" stroke="{colour}" stroke-width="{width}" '
+            f'stroke-linejoin="round" stroke-linecap="round"{dash_attr}/>')
+
+
+def progress_bar(progress: float | None, expected: float | None, *, colour: str,
+                 marker: str = "#1d232b", width: int = 160, height: int = 10) -> str:
+    """A progress bar (0 → 1) with a tick where a straight path would be by now."""
+    fill = 0.0 if progress is None else max(0.0, min(1.0, progress))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="bar" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" rx="2" fill="#e6e9ee"/>',
+           f'<rect x="0" y="0" width="{width * fill:.1f}" height="{height}" rx="2" '
+           f'fill="{colour}"/>']
+    if expected is not None:
+        ex = width * max(0.0, min(1.0, expected))
+        out.append(f'<line x1="{ex:.1f}" y1="-1" x2="{ex:.1f}" y2="{height + 1}" '
+                   f'stroke="{marker}" stroke-width="1.6"/>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,148 @@
+"""Numbers, amounts, percentages, durations and dates in the report's locale, through Babel.
+
+Every figure a report prints goes through here (templates get these as Jinja2 filters), so a
+French report writes ``1 234,5 €`` and ``3,4 %`` and an American one ``$1,234.50`` and
+``3.4%``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from babel import Locale, dates, numbers
+
+from kpireport.kpis import Unit
+
+if TYPE_CHECKING:
+    from kpireport.periods import Period
+
+MISSING = "—"
+
+
+@lru_cache(maxsize=32)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+def format_number(value: float | None, locale: str, decimals: int = 0) -> str:
+    if value is None:
+        return MISSING
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return numbers.format_decimal(value, format=pattern, locale=_locale(locale))
+
+
+def format_count(value: float | None, locale: str) -> str:
+    """Whole numbers grouped (``12 345``); a fractional count keeps one decimal."""
+    if value is None:
+        return MISSING
+    return format_number(value, locale, 0 if float(value).is_integer() else 1)
+
+
+def format_currency(value: float | None, locale: str, currency: str) -> str:
+    """Amounts above 1 000 (and whole amounts) without cents: ``12 345 €`` reads better."""
+    if value is None:
+        return MISSING
+    if abs(value) >= 1000 or float(value).is_integer():
+        return numbers.format_currency(value, currency, locale=_locale(locale),
+                                       format=_pattern(locale, "currency", 0),
+                                       currency_digits=False)
+    return numbers.format_currency(value, currency, locale=_locale(locale))
+
+
+@lru_cache(maxsize=64)
+def _pattern(locale: str, kind: str, decimals: int) -> str:
+    """The locale's own pattern (spacing, symbol side) with the decimals we want."""
+    loc = _locale(locale)
+    pattern = (loc.currency_formats["standard"] if kind == "currency"
+               else loc.percent_formats[None]).pattern.split(";")[0]
+    pattern = pattern.replace(".00", "")
+    if decimals:
+        i = pattern.rfind("0")
+        pattern = pattern[:i + 1] + "." + "0" * decimals + pattern[i + 1:]
+    return pattern
+
+
+def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
+    """A fraction (0.034) as a percentage (3.4 %)."""
+    if value is None:
+        return MISSING
+    return numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
+                                  locale=_locale(locale))
+
+
+def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -> str:
+    """Seconds as ``2 min 35 s``; with ``unit="days"`` a number of days (``34.5 days``)."""
+    if seconds is None:
+        return MISSING
+    if unit == "days":
+        return _units(seconds, "duration-day", locale)
+    total = round(seconds)
+    minutes, secs = divmod(total, 60)
+    if minutes == 0:
+        return _units(secs, "duration-second", locale, "short")
+    return (f"{_units(minutes, 'duration-minute', locale, 'short')} "
+            f"{_units(secs, 'duration-second', locale, 'short')}")
+
+
+def _units(value: float, unit: str, locale: str, length: str = "long") -> str:
+    from babel.units import format_unit
+
+    decimals = 0 if float(value).is_integer() else 1
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_unit(round(value, decimals), unit, length=length, format=pattern,
+                       locale=_locale(locale))
+
+
+def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",
+                 duration_unit: str = "seconds") -> str:
+    """A KPI's value formatted for its unit."""
+    if value is None:
+        return MISSING
+    unit = Unit(unit)
+    if unit is Unit.CURRENCY:
+        return format_currency(value, locale, currency)
+    if unit is Unit.PERCENT:
+        return format_percent(value, locale, 2 if abs(value) < 0.1 else 1)
+    if unit is Unit.DURATION:
+        return format_duration(value, locale, duration_unit)
+    if unit is Unit.POSITION:
+        return format_number(value, locale, 1)
+    if unit is Unit.RATIO:
+        return format_number(value, locale, 2) + "×"
+    if unit is Unit.NUMBER:
+        return format_number(value, locale, 2 if abs(value) < 10 else 0)
+    return format_count(value, locale)
+
+
+def format_change(change: float | None, locale: str) -> str:
+    """A relative change with its sign: ``+12.3 %`` / ``−4.0 %``."""
+    if change is None:
+        return MISSING
+    text = format_percent(abs(change), locale, 1)
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    return sign + text
+
+
+def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:
+    if day is None:
+        return MISSING
+    return dates.format_date(day, format=form, locale=_locale(locale))
+
+
+def format_month(day: dt.date, locale: str, form: str = "long") -> str:
+    """``October 2026`` / ``octobre 2026``; ``form="short"`` gives ``Oct`` / ``oct.``."""
+    if form == "short":
+        return dates.format_date(day, format="MMM", locale=_locale(locale))
+    return dates.format_skeleton("yMMMM", day, locale=_locale(locale))
+
+
+def format_period(period: Period, locale: str) -> str:
+    """A period in words: a month's name, or its first and last day."""
+    start, end = period.start, period.end
+    last_of_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
+        dt.timedelta(days=1)
+    if start.day == 1 and end == last_of_month:
+        return format_month(start, locale)
+    return dates.format_interval(start, end, skeleton="yMMMd", locale=_locale(locale))

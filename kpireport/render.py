@@ -1,0 +1,299 @@
+"""Report → HTML (Jinja2) → PDF (WeasyPrint).
+
+Templates are looked up in the agency's template folder first, then in the report's theme,
+then in the default theme, so an agency overrides one block with a two-line template that
+``{% extends "default/report.html.j2" %}`` (or the theme's own name) without copying it.
+Autoescaping is on: everything that comes from data is text, never markup.
+
+WeasyPrint gets a URL fetcher that serves ``data:`` URIs and files inside the theme and agency
+folders only: data holding ``<img src="http://…">`` or ``file:///etc/passwd`` fetches nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from kpireport import charts, formatting
+from kpireport.kpis import KpiValue, SeriesPoint, Unit
+from kpireport.periods import add_months
+from kpireport.report import Assessment, Report, Status
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
+
+    from kpireport.plugins import PluginSet
+    from kpireport.themes import Theme
+
+log = logging.getLogger("kpireport.render")
+
+FAMILIES = ("commercial", "web", "seo", "ads")
+"""The order of KPI sections; families a plugin invents come after these."""
+STATUS_COLOURS = {
+    Status.ACHIEVED: "#1b7a3d", Status.ON_TRACK: "#2e8b57", Status.AT_RISK: "#c77700",
+    Status.OFF_TRACK: "#b3261e", Status.MISSED: "#7a1410", Status.NO_DATA: "#7b8591",
+}
+BETTER, WORSE = "#1b7a3d", "#b3261e"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    pdf: bytes
+    pages: int
+
+
+# --- Translations -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def translations(locale_dir: Path, language: str) -> NullTranslations:
+    """The theme's ``locale/<lang>/LC_MESSAGES/kpireport.po``, compiled in memory.
+
+    Catalogues stay as ``.po`` text in the repository: a new language is one file, and no build
+    step can forget to compile it.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
+    po = locale_dir / language / "LC_MESSAGES" / "kpireport.po"
+    if not po.is_file():
+        return NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain="kpireport")
+
+
+# --- The Jinja2 environment -------------------------------------------------------------------
+
+
+def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | None,
+                      language: str) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if agency_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(agency_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(theme.path)))
+    # Themes are also reachable by name, so an override can extend "default/report.html.j2".
+    prefixed = {theme.name: jinja2.FileSystemLoader(str(theme.path))}
+    if default is not None and default.name != theme.name:
+        loaders.append(jinja2.FileSystemLoader(str(default.path)))
+        prefixed[default.name] = jinja2.FileSystemLoader(str(default.path))
+    loaders.append(jinja2.PrefixLoader(prefixed))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    tr = translations(Path(theme.path) / "locale", language)
+    if default is not None and not (Path(theme.path) / "locale" / language).is_dir():
+        tr = translations(Path(default.path) / "locale", language)
+    env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["translations"] = tr
+    return env
+
+
+def _filters(report: Report) -> dict[str, Any]:
+    locale, currency = report.locale, report.currency
+
+    def value(v: float | None, kpi: KpiValue | None = None, unit: str | None = None) -> str:
+        if kpi is not None:
+            return formatting.format_value(v, kpi.definition.unit, locale, currency,
+                                           kpi.definition.duration_unit)
+        return formatting.format_value(v, unit or Unit.COUNT, locale, currency)
+
+    return {
+        "value": value,
+        "change": lambda c: formatting.format_change(c, locale),
+        "percent": lambda v, d=0: formatting.format_percent(v, locale, d),
+        "number": lambda v, d=0: formatting.format_number(v, locale, d),
+        "date": lambda d, form="long": formatting.format_date(d, locale, form),
+        "month": lambda d, form="long": formatting.format_month(d, locale, form),
+        "period": lambda p: formatting.format_period(p, locale),
+    }
+
+
+# --- What the templates get -----------------------------------------------------------------
+
+
+def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
+    gettext = env.globals["translations"].gettext
+    all_kpis: dict[str, KpiValue] = report.extra.get("all_kpis", report.kpis)
+    targets = _chart_targets(report)
+    colours = report.colours
+    style = charts.ChartStyle(line=colours.primary, accent=colours.accent)
+    legend = {"value": str(gettext("This year")), "last_year": str(gettext("Last year")),
+              "target": str(gettext("Target"))}
+    kpi_charts = {}
+    for key, kpi in report.kpis.items():
+        if kpi.definition.breakdown is not None or not kpi.monthly:
+            continue
+        current, previous = _last_13_months(kpi.monthly, report.period.start)
+        svg = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
+                                currency=report.currency,
+                                duration_unit=kpi.definition.duration_unit,
+                                target=targets.get(key), last_year=previous, style=style,
+                                labels=legend)
+        kpi_charts[key] = Markup(svg)
+    families = sorted({k.definition.family for k in report.kpis.values()},
+                      key=lambda f: (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), f))
+    sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
+                     and k.definition.breakdown is None]) for f in families]
+    tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
+    bars = {a.key: Markup(charts.progress_bar(a.progress, a.expected_progress,
+                                              colour=STATUS_COLOURS[a.status]))
+            for a in report.objectives}
+    okr_bars = {o.key: Markup(charts.progress_bar(o.score, None, colour=colours.accent))
+                for o in report.okrs}
+    return {
+        "report": report,
+        "agency": report.agency,
+        "client": report.client,
+        "period": report.period,
+        "colours": colours,
+        "lang": report.language,
+        "kpis": report.kpis,
+        "all_kpis": all_kpis,
+        "sections": [(f, ks) for f, ks in sections if ks],
+        "tables": tables,
+        "charts": kpi_charts,
+        "bars": bars,
+        "okr_bars": okr_bars,
+        "status_colour": {s.value: c for s, c in STATUS_COLOURS.items()},
+        "better": BETTER,
+        "worse": WORSE,
+        "column_label": lambda kpi, name: kpi.definition.text(
+            kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
+        "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v),
+        "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
+        "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
+        "finding_text": lambda f: f.in_language(report.language),
+        "generated": formatting.format_date(report.generated_at.date(), report.locale),
+    }
+
+
+def _last_13_months(monthly: list[SeriesPoint],
+                    period_start: dt.date) -> tuple[list[SeriesPoint], list[SeriesPoint]]:
+    last = period_start.replace(day=1)
+    first = add_months(last, -12)
+    by_month = {p.start: p.value for p in monthly}
+    current = [SeriesPoint(add_months(first, i), by_month.get(add_months(first, i)))
+               for i in range(13)]
+    previous = [SeriesPoint(add_months(first, i), by_month.get(add_months(first, i - 12)))
+                for i in range(13)]
+    if all(p.value is None for p in previous):
+        previous = []
+    return current, previous
+
+
+def _chart_targets(report: Report) -> dict[str, float]:
+    """A level objective's target is drawn on its KPI's chart."""
+    out: dict[str, float] = {}
+    for a in report.objectives:
+        if a.kind == "level" and a.kpi not in out:
+            out[a.kpi] = a.target
+    return out
+
+
+def _column_value(report: Report, kpi: KpiValue, name: str, value: Any) -> str:
+    if value is None:
+        return formatting.MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.date):
+        return formatting.format_date(value, report.locale, "medium")
+    if name == "position":
+        return formatting.format_value(value, Unit.POSITION, report.locale)
+    if name in ("time_on_page", "avg_session_duration"):
+        return formatting.format_value(value, Unit.DURATION, report.locale)
+    if name in ("ctr", "conversion_rate"):
+        return formatting.format_value(value, Unit.PERCENT, report.locale)
+    if name in ("revenue", "won_revenue", "spend", "conversion_value"):
+        return formatting.format_value(value, Unit.CURRENCY, report.locale, report.currency)
+    return formatting.format_value(value, Unit.COUNT, report.locale)
+
+
+def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
+                     value: float | None) -> str:
+    kpi = kpis.get(a.kpi)
+    if kpi is None:
+        return formatting.format_number(value, report.locale, 1)
+    if value is not None and kpi.definition.unit is Unit.COUNT:
+        value = round(value)  # "expected by now: 43 578.5 clicks" is false precision
+    return formatting.format_value(value, kpi.definition.unit, report.locale, report.currency,
+                                   kpi.definition.duration_unit)
+
+
+# --- Safe fetching ---------------------------------------------------------------------------
+
+
+def safe_fetcher(allowed_dirs: list[Path]) -> Any:
+    """A WeasyPrint URL fetcher limited to ``data:`` URIs and files under ``allowed_dirs``."""
+    from weasyprint.urls import URLFetcher
+
+    roots = [d.resolve() for d in allowed_dirs]
+
+    class SafeFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                path = Path(unquote(urlsplit(url).path)).resolve()
+                if any(path.is_relative_to(root) for root in roots) and path.is_file():
+                    return super().fetch(url, headers)
+            # Never the network, never a file outside the theme: the report's content is
+            # partly untrusted data.
+            log.warning("not fetched (outside the theme): %s", url[:200])
+            raise ValueError(f"kpireport does not fetch {url[:200]!r}")
+
+    return SafeFetcher(allowed_protocols=("data", "file"), allow_redirects=False)
+
+
+# --- The whole thing ------------------------------------------------------------------------
+
+
+def render_html(report: Report, plugins: PluginSet,
+                agency_template_dir: Path | None = None) -> tuple[str, Theme, list[Path]]:
+    theme = plugins.themes[report.theme].item
+    default = plugins.themes["default"].item if "default" in plugins.themes else None
+    env = build_environment(theme, default, agency_template_dir, report.language)
+    env.filters.update(_filters(report))
+    plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
+                      language=report.language)
+    context = template_context(report, env)
+    for _plugin, extra in plugins.call_each("extra_template_context", report=report,
+                                            language=report.language):
+        if extra:
+            context.update(extra)
+    html = env.get_template("report.html.j2").render(context)
+    dirs = [Path(theme.path)] + ([Path(default.path)] if default else [])
+    if agency_template_dir is not None:
+        dirs.append(agency_template_dir)
+    return html, theme, dirs
+
+
+def render_report(report: Report, plugins: PluginSet,
+                  agency_template_dir: Path | None = None) -> Rendered:
+    """Render a computed report to HTML and PDF (with its page count)."""
+    from weasyprint import HTML
+
+    html, theme, dirs = render_html(report, plugins, agency_template_dir)
+    document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                    url_fetcher=safe_fetcher(dirs)).render()
+    pdf = document.write_pdf()
+    return Rendered(html=html, pdf=pdf, pages=len(document.pages))

@@ -1,0 +1,18 @@
+"""The built-in report themes, registered through the ``kpireport`` entry-point group like
+any third-party theme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kpireport import hookimpl
+from kpireport.themes import Theme
+
+HERE = Path(__file__).resolve().parent
+
+
+@hookimpl
+def register_themes(register: Callable[[Theme], None]) -> None:
+    register(Theme("default", HERE / "default",
+                   "Clean A4 report: cover, summary, objectives, KPI sections, tables"))
