@@ -1,0 +1,162 @@
+"""The ``kpireport`` command. Kept light: heavy modules are imported by the command that needs
+them, so ``kpireport --help`` and ``kpireport plugins`` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from kpireport import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kpireport", description="Objectives → KPIs → branded PDF reports.")
+    parser.add_argument("--version", action="version", version=f"kpireport {__version__}")
+    parser.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
+                        help="load an extra plugin module (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="render and deliver reports")
+    run.add_argument("config", type=Path)
+    run.add_argument("--client", action="append", metavar="ID",
+                     help="only this client (repeatable; default: every client)")
+    run.add_argument("--period", help="last-month (default), month-to-date, last-quarter, "
+                                      "year-to-date, 2026-10 or 2026-10-01..2026-10-31")
+    run.add_argument("--output", type=Path, metavar="DIR",
+                     help="output folder (default: defaults.output in the config)")
+    run.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE",
+                     help="run as if today were DATE (relative periods are computed from it)")
+
+    validate = sub.add_parser("validate", help="check a config without rendering anything")
+    validate.add_argument("config", type=Path)
+    validate.add_argument("--no-data", action="store_true",
+                          help="skip the SMART checks that read the clients' history")
+    validate.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE")
+
+    plugins = sub.add_parser("plugins", help="list loaded plugins and what they register")
+    plugins.add_argument("--hook", help="only plugins implementing this hook")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from kpireport.errors import KpiReportError
+    from kpireport.secrets import redact
+
+    try:
+        return int(COMMANDS[args.command](args))
+    except KpiReportError as exc:
+        if args.traceback:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _setup_logging(verbose: bool) -> None:
+    from kpireport.secrets import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           "%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    # WeasyPrint is chatty about CSS it ignores; our own warnings matter more.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR if not verbose else logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+
+def _now(as_of: dt.date | None) -> dt.datetime | None:
+    # Noon UTC is the same calendar day in every time zone from UTC-11 to UTC+11.
+    return dt.datetime.combine(as_of, dt.time(12), dt.UTC) if as_of else None
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from kpireport.config import load_config
+    from kpireport.engine import ensure_valid
+    from kpireport.plugins import load_plugins
+
+    config = load_config(args.config)
+    plugins = load_plugins(args.plugin, disable=config.plugins.disable)
+    for failure in plugins.failures:
+        print(f"warning: {failure}", file=sys.stderr)
+    today = _now(args.as_of).date() if getattr(args, "as_of", None) else None
+    ensure_valid(config, plugins, today=today)
+    return config, plugins
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kpireport.engine import run
+
+    config, plugins = _load(args)
+    results = run(config, plugins, args.client, period_spec=args.period,
+                  output_dir=args.output, now=_now(args.as_of))
+    rows = [("client", "period", "status", "pages", "time", "output / error")]
+    for r in results:
+        rows.append((r.client, r.period, r.status, str(r.pages or "-"), f"{r.seconds:.1f}s",
+                     ", ".join(r.outputs) if r.outputs else (r.error or "")))
+    _print_table(rows)
+    return EXIT_OK if all(r.status == "delivered" for r in results) else EXIT_FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config, plugins = _load(args)
+    print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
+    if args.no_data:
+        return EXIT_OK
+    from kpireport.smart import smart_review
+
+    findings = smart_review(config, plugins, now=_now(args.as_of))
+    errors = 0
+    for finding in findings:
+        print(f"{finding.severity}: {finding.where}: {finding.message}")
+        errors += finding.severity == "error"
+    if not findings:
+        print("objectives: all pass the SMART checks")
+    return EXIT_CONFIG if errors else EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from kpireport.plugins import load_plugins
+
+    plugins = load_plugins(args.plugin)
+    for info in sorted(plugins.infos.values(), key=lambda i: i.name):
+        if args.hook and args.hook not in info.hooks:
+            continue
+        dist = f" ({info.distribution} {info.version})" if info.distribution else ""
+        print(f"{info.name}{dist}  module {info.module}")
+        print(f"  hooks: {', '.join(info.hooks) or '-'}")
+        for kind, items in sorted(info.registered.items()):
+            print(f"  {kind.replace('_', ' ')}: {', '.join(items)}")
+    for failure in plugins.failures:
+        print(f"FAILED {failure}")
+    return EXIT_FAILED if plugins.failures else EXIT_OK
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins}
+
+if __name__ == "__main__":
+    sys.exit(main())
