@@ -1,0 +1,183 @@
+"""Formatting, charts, templates and the safe fetcher, on real output."""
+
+import datetime as dt
+import http.server
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from kpireport.charts import line_chart, nice_ticks
+from kpireport.cli import main
+from kpireport.config import load_config
+from kpireport.engine import compute_report
+from kpireport.formatting import format_change, format_month, format_value
+from kpireport.kpis import SeriesPoint, Unit
+from kpireport.plugins import load_plugins
+from kpireport.render import render_html, render_report, safe_fetcher
+
+ROOT = Path(__file__).resolve().parent.parent
+THEME = ROOT / "report_templates" / "default"
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+NNBSP, NBSP = "\u202f", "\xa0"
+
+
+@pytest.mark.parametrize("value,unit,locale,currency,expected", [
+    (1689398.74, Unit.CURRENCY, "fr_FR", "EUR", f"1{NNBSP}689{NNBSP}399{NBSP}€"),
+    (1689398.74, Unit.CURRENCY, "en_US", "USD", "$1,689,399"),
+    (512.4, Unit.CURRENCY, "en_GB", "GBP", "£512.40"),
+    (0.02217, Unit.PERCENT, "fr_FR", "EUR", f"2,22{NBSP}%"),
+    (0.45, Unit.PERCENT, "en_US", "USD", "45.0%"),
+    (155.3, Unit.DURATION, "fr_FR", "EUR", f"2{NBSP}min 35{NNBSP}s"),
+    (12345, Unit.COUNT, "fr_FR", "EUR", f"12{NNBSP}345"),
+    (12345, Unit.COUNT, "en_US", "USD", "12,345"),
+    (10.43, Unit.POSITION, "fr_FR", "EUR", "10,4"),
+    (None, Unit.COUNT, "en_US", "USD", "—"),
+])
+def test_values_are_formatted_for_the_locale(value, unit, locale, currency, expected):
+    assert format_value(value, unit, locale, currency) == expected
+
+
+def test_changes_durations_in_days_and_months():
+    assert format_change(0.123, "en_GB") == "+12.3%"
+    assert format_change(-0.04, "fr_FR") == f"−4,0{NBSP}%"
+    assert format_value(22.7, Unit.DURATION, "en_US", duration_unit="days") == "22.7 days"
+    assert format_value(22.7, Unit.DURATION, "fr_FR", duration_unit="days") == f"22,7{NBSP}jours"
+    assert format_month(dt.date(2026, 10, 1), "fr_FR") == "octobre 2026"
+    assert format_month(dt.date(2026, 10, 1), "en_US", "short") == "Oct"
+
+
+def test_nice_ticks_cover_the_range_with_round_steps():
+    assert nice_ticks(0, 93) == [0, 25, 50, 75, 100]
+    assert nice_ticks(0.0185, 0.0241)[0] <= 0.0185 and nice_ticks(0.0185, 0.0241)[-1] >= 0.0241
+
+
+def test_line_chart_is_valid_svg_with_target_gaps_and_escaped_labels():
+    months = [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1),
+              dt.date(2026, 1, 1)]
+    points = [SeriesPoint(m, v) for m, v in zip(months, [10, None, 30, 40], strict=True)]
+    svg = line_chart(points, locale="fr_FR", unit=Unit.COUNT, target=50,
+                     last_year=[SeriesPoint(m, 5) for m in months],
+                     labels={"value": "<b>Cette année</b>", "target": "Cible"})
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    paths = [p.get("d") for p in root.iter(f"{ns}path")]
+    main_line = paths[-1]
+    assert main_line.count("M") == 2  # the missing November breaks the line
+    assert root.find(f".//{ns}line[@class='target']") is not None
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "<b>Cette année</b>" in texts  # text, not markup
+    assert "oct. 25" in texts and "janv. 26" in texts
+    assert texts[:4] == ["0", "20", "40", "60"]  # the axis reaches the target (50)
+
+
+@pytest.fixture(scope="module")
+def northwind():
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    return compute_report(config, config.client("northwind-dental"), plugins, now=NOW), plugins
+
+
+def pdf_text(pdf: bytes) -> tuple[PdfReader, str]:
+    import io
+
+    reader = PdfReader(io.BytesIO(pdf))
+    return reader, " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+
+
+def test_report_sections_metadata_and_page_numbers(northwind):
+    report, plugins = northwind
+    rendered = render_report(report, plugins)
+    reader, text = pdf_text(rendered.pdf)
+    assert rendered.pages == len(reader.pages) >= 8
+    assert f"2 / {rendered.pages}" in text
+    for expected in ("Northwind Dental Group", "Summary", "Objectives", "OKRs",
+                     "Fill the chairs for the winter season", "Sales and pipeline",
+                     "Website and e-commerce", "Top pages", "Traffic sources",
+                     "New patients", "How to read this report"):
+        assert expected in text, expected
+    # American formatting of the client's own currency.
+    assert "$231,210" in text
+    meta = reader.metadata
+    assert meta.title == "Northwind Dental Group — October 2026"
+    assert meta.author == "Northstar Digital"
+    assert "Northwind Dental Group" in meta.get("/Keywords", "")
+    assert str(reader.trailer["/Root"]["/Lang"]) == "en"
+
+
+def test_an_agency_folder_overrides_one_block_only(northwind, tmp_path):
+    report, plugins = northwind
+    (tmp_path / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}\n'
+        '{% block appendix %}<section><h2>Our method</h2><p>Ask us anything.</p></section>'
+        '{% endblock %}\n', encoding="utf-8")
+    html, _, _ = render_html(report, plugins, agency_template_dir=tmp_path)
+    plain, _, _ = render_html(report, plugins)
+    assert "Our method" in html and "How to read this report" not in html
+    assert "How to read this report" in plain
+    # Everything before the appendix is the same document.
+    cut = plain.index('<section class="appendix">')
+    assert html[:cut] == plain[:cut]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_fetcher_serves_theme_files_and_data_uris_only(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Recorder.hits = []
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    fetcher = safe_fetcher([THEME])
+    try:
+        assert fetcher.fetch("data:text/plain;base64,aGk=").read() == b"hi"
+        assert b"@page" in fetcher.fetch((THEME / "style.css").as_uri()).read()
+        for url in (secret.as_uri(), "file:///etc/passwd",
+                    f"http://127.0.0.1:{server.server_address[1]}/x.png",
+                    (THEME / ".." / ".." / "pyproject.toml").as_uri()):
+            with pytest.raises(ValueError, match="does not fetch"):
+                fetcher.fetch(url)
+        assert _Recorder.hits == []
+    finally:
+        server.shutdown()
+
+
+def test_validate_flags_objectives_that_are_not_smart(tmp_path, capsys):
+    data = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
+    for key in ("logo",):
+        data["agency"][key] = str(ROOT / data["agency"][key])
+    for client in data["clients"]:
+        client["logo"] = str(ROOT / client["logo"])
+        for source in client["sources"].values():
+            settings = source["settings"]
+            for table in settings.get("tables", []):
+                table["path"] = str(ROOT / table["path"])
+            if "search_console" in settings:
+                settings["search_console"] = str(ROOT / settings["search_console"])
+    northwind = data["clients"][1]
+    northwind["objectives"] = [
+        {"id": "moonshot", "kpi": "qualified_leads", "baseline": 464, "target": 5000,
+         "start": "2026-01-01", "deadline": "2026-06-30"},
+        {"id": "someday", "kpi": "sessions", "target": 30000, "start": "2026-01-01"},
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["validate", str(path), "--as-of", "2026-11-25"]) == 0
+    out = capsys.readouterr().out
+    assert "northwind-dental: objective moonshot (qualified_leads) [achievable]" in out
+    assert "unrealistic: needs +" in out and "a month for 6 months" in out
+    assert "objective someday (sessions) [time-bound]" in out and "no deadline" in out
