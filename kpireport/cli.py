@@ -28,14 +28,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="render and deliver reports")
     run.add_argument("config", type=Path)
-    run.add_argument("--client", action="append", metavar="ID",
-                     help="only this client (repeatable; default: every client)")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--client", action="append", metavar="ID",
+                       help="only this client (repeatable)")
+    which.add_argument("--all", action="store_true",
+                       help="every client of the config (the default)")
     run.add_argument("--period", help="last-month (default), month-to-date, last-quarter, "
                                       "year-to-date, 2026-10 or 2026-10-01..2026-10-31")
     run.add_argument("--output", type=Path, metavar="DIR",
                      help="output folder (default: defaults.output in the config)")
     run.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE",
                      help="run as if today were DATE (relative periods are computed from it)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="worker processes (default: runs.workers, else the CPU count)")
+    run.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="per-report time limit (default: runs.timeout, 600)")
+    run.add_argument("--force", action="store_true",
+                     help="render and deliver again what was already delivered (or held)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="say what would be done, do nothing")
+
+    history = sub.add_parser("history", help="show the run ledger")
+    history.add_argument("config", type=Path)
+    history.add_argument("--client", metavar="ID")
+    history.add_argument("--output", type=Path, metavar="DIR")
+    history.add_argument("--limit", type=int, default=50)
+
+    rerender = sub.add_parser("rerender",
+                              help="rebuild a past report from its snapshot, offline")
+    rerender.add_argument("config", type=Path)
+    rerender.add_argument("--client", required=True, metavar="ID")
+    rerender.add_argument("--period", required=True, metavar="KEY", help="e.g. 2026-10")
+    rerender.add_argument("--output", type=Path, metavar="DIR")
+    rerender.add_argument("--to", type=Path, metavar="FILE", help="where to write the PDF")
 
     validate = sub.add_parser("validate", help="check a config without rendering anything")
     validate.add_argument("config", type=Path)
@@ -102,17 +127,82 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kpireport.engine import run
+    from kpireport.batch import run_batch
 
     config, plugins = _load(args)
-    results = run(config, plugins, args.client, period_spec=args.period,
-                  output_dir=args.output, now=_now(args.as_of))
+    progress = _progress_printer()
+    results, lines = run_batch(config, plugins, args.client, period_spec=args.period,
+                               output_dir=args.output, now=_now(args.as_of),
+                               workers=args.workers, timeout=args.timeout, force=args.force,
+                               dry_run=args.dry_run, progress=progress)
+    if args.dry_run:
+        for line in lines:
+            print(line)
+        return EXIT_OK
     rows = [("client", "period", "status", "pages", "time", "output / error")]
     for r in results:
+        detail = ", ".join(r.outputs) if r.status in ("delivered", "skipped") else ""
+        if r.error and r.status != "delivered":
+            detail = f"{detail} ({r.error})" if detail else r.error
         rows.append((r.client, r.period, r.status, str(r.pages or "-"), f"{r.seconds:.1f}s",
-                     ", ".join(r.outputs) if r.outputs else (r.error or "")))
+                     detail))
     _print_table(rows)
-    return EXIT_OK if all(r.status == "delivered" for r in results) else EXIT_FAILED
+    ok = ("delivered", "skipped", "held")
+    return EXIT_OK if all(r.status in ok for r in results) else EXIT_FAILED
+
+
+def _progress_printer() -> Any:
+    """A progress line on a terminal; plain timestamped lines under cron."""
+    interactive = sys.stderr.isatty()
+
+    def progress(event: str, client: str, done: int, total: int) -> None:
+        if interactive:
+            width = 24
+            filled = int(width * done / total) if total else width
+            bar = "#" * filled + "-" * (width - filled)
+            what = f"rendering {client}" if event == "start" else f"finished {client}"
+            end = "\n" if done == total and event == "done" else ""
+            sys.stderr.write(f"\r[{bar}] {done}/{total} {what}".ljust(79) + end)
+        else:
+            stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+            sys.stderr.write(f"{stamp} {event} {client} ({done}/{total})\n")
+        sys.stderr.flush()
+
+    return progress
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from kpireport.batch import state_paths
+    from kpireport.config import load_config
+    from kpireport.ledger import Ledger
+
+    config = load_config(args.config)
+    paths = state_paths(config, args.output)
+    if not paths.ledger.is_file():
+        print(f"no runs recorded yet ({paths.ledger})")
+        return EXIT_OK
+    with Ledger(paths.ledger) as ledger:
+        attempts = ledger.history(args.client, args.limit)
+    rows = [("id", "started", "client", "period", "status", "time", "pages", "output / error")]
+    for a in attempts:
+        rows.append((str(a.id), a.started, a.client, a.period, a.status,
+                     f"{a.duration:.1f}s" if a.duration is not None else "-",
+                     str(a.pages or "-"), a.error or ", ".join(a.outputs)))
+    _print_table(rows)
+    return EXIT_OK
+
+
+def cmd_rerender(args: argparse.Namespace) -> int:
+    from kpireport.batch import rerender
+    from kpireport.config import load_config
+    from kpireport.plugins import load_plugins
+
+    config = load_config(args.config)
+    plugins = load_plugins(args.plugin, disable=config.plugins.disable)
+    path, pages = rerender(config, plugins, args.client, args.period, output_dir=args.output,
+                           target=args.to)
+    print(f"{path} ({pages} pages, from the snapshot of {args.client} {args.period})")
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -156,7 +246,8 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join([*cells, row[-1]]).rstrip())
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
+            "history": cmd_history, "rerender": cmd_rerender}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -161,6 +161,9 @@ class ClientConfig(Branding):
     on_source_error: Literal["fail", "partial"] = "fail"
     """When a source still fails after its retries: fail this client's report, or deliver it
     with the gap stated where the figures are missing."""
+    deliver_after_day: Annotated[int | None, Field(ge=1, le=28)] = None
+    """Hold last month's report until this day of the month (in the client's time zone), so
+    that late data (ad conversions, Search Console's last days) has settled."""
 
     @field_validator("timezone")
     @classmethod
@@ -182,10 +185,28 @@ class PluginsConfig(Model):
     disable: list[str] = Field(default_factory=list)
 
 
+class RunsConfig(Model):
+    """How unattended runs keep their state (relative paths are from the config file)."""
+
+    state_dir: str | None = None
+    """Lock, run ledger, spool and snapshots; default: ``<output>/.kpireport``."""
+    ledger: str | None = None
+    """The SQLite run ledger; default: ``<state_dir>/ledger.sqlite``."""
+    workers: Annotated[int | None, Field(ge=1, le=256)] = None
+    """Worker processes for ``run --all``; default: the CPU count."""
+    timeout: Annotated[float, Field(gt=0)] = 600
+    """Seconds one report may take before its worker is stopped and the client failed."""
+    snapshots: bool = True
+    """Store what the sources returned for each report (for ``kpireport rerender``)."""
+    keep_snapshots: Annotated[int, Field(ge=0)] = 24
+    """Snapshots kept per client (the newest periods); 0 keeps them all."""
+
+
 class Config(Model):
     agency: AgencyConfig
     defaults: Defaults = Field(default_factory=Defaults)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    runs: RunsConfig = Field(default_factory=RunsConfig)
     clients: list[ClientConfig] = Field(min_length=1)
 
     # Set by the loader: where the file is, and where each value stood in it.

@@ -564,22 +564,39 @@ def data_uri(path: Path) -> str:
 
 
 def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
-                   period_spec: str | None = None, now: dt.datetime | None = None) -> Report:
-    """Fetch, compute and assess one client's report (no rendering, no delivery)."""
+                   period_spec: str | None = None, now: dt.datetime | None = None,
+                   snapshot: Mapping[str, Any] | None = None) -> Report:
+    """Fetch, compute and assess one client's report (no rendering, no delivery).
+
+    With ``snapshot`` (see :mod:`kpireport.snapshots`) nothing is fetched: the tables, the
+    metrics the sources offered and the logos come from it, so the figures are those of the
+    original run. ``report.extra`` keeps what a snapshot of this run needs (``fetched``,
+    ``specs``).
+    """
     tz_name = config.timezone_of(client)
     today = today_in(tz_name, now)
     period = resolve(period_spec or config.defaults.period, today)
     locale = config.locale_of(client)
     language = language_of(locale)
-    plan = plan_client(config, client, plugins, today)
+    if snapshot is not None:
+        index = next(i for i, c in enumerate(config.clients) if c.id == client.id)
+        specs = dict(snapshot["specs"])
+        bindings, problems = bind_kpis(config, client, index, plugins, specs)
+        problems += _objective_problems(config, client, index, bindings, specs)
+        plan = ClientPlan(client, {}, specs, bindings, problems)
+    else:
+        plan = plan_client(config, client, plugins, today)
     if plan.problems:
         plan.close()
         raise ConfigError(plan.problems)
     plugins.call_each("report_started", client=client, period=period)
-    try:
-        fetched = fetch_all(plan, period)
-    finally:
-        plan.close()
+    if snapshot is not None:
+        fetched = FetchResult(dict(snapshot["tables"]), dict(snapshot["errors"]))
+    else:
+        try:
+            fetched = fetch_all(plan, period)
+        finally:
+            plan.close()
     if fetched.errors and client_policy(client) == "fail":
         failures = "; ".join(f"{name}: {msg}" for name, msg in fetched.errors.items())
         raise SourceError(", ".join(fetched.errors), failures)
@@ -593,6 +610,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     )
     report.kpis = {k: v for k, v in kpis.items() if plan.bindings[k].listed}
     report.extra["all_kpis"] = kpis
+    report.extra["fetched"] = fetched
+    report.extra["specs"] = plan.specs
     for name, message in fetched.errors.items():
         report.notes.append(DataNote(NoteKind.UNAVAILABLE, message, name))
     report.objectives = assess_objectives(plan, period, kpis, fetched, language)
@@ -601,10 +620,13 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     for kpi in kpis.values():
         report.notes.extend(n for n in kpi.notes if n.kind is not NoteKind.UNAVAILABLE)
     report.notes = _dedupe(report.notes)
-    if config.agency.logo:
-        report.logos["agency"] = data_uri(config.resolve_path(config.agency.logo))
-    if client.logo:
-        report.logos["client"] = data_uri(config.resolve_path(client.logo))
+    if snapshot is not None:
+        report.logos.update(snapshot.get("logos", {}))
+    else:
+        if config.agency.logo:
+            report.logos["agency"] = data_uri(config.resolve_path(config.agency.logo))
+        if client.logo:
+            report.logos["client"] = data_uri(config.resolve_path(client.logo))
     if client.recommendations:
         report.findings = run_rules(report, plugins)
     plugins.call_each("report_computed", report=report)

@@ -15,6 +15,11 @@ from kpireport.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def delivered_pdfs(folder: Path) -> list[Path]:
+    """PDFs delivered to a folder (the run's own state lives in .kpireport/)."""
+    return [p for p in folder.rglob("*.pdf") if ".kpireport" not in p.parts]
+
+
 def pdf_text(path: Path) -> tuple[PdfReader, str]:
     reader = PdfReader(path)
     text = "\n".join(page.extract_text() for page in reader.pages)
@@ -31,12 +36,12 @@ def example_run(tmp_path_factory):
 def test_example_run_writes_one_pdf_per_client(example_run):
     code, out = example_run
     assert code == 0
-    pdfs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf"))
+    pdfs = sorted(p.relative_to(out).as_posix() for p in delivered_pdfs(out))
     assert pdfs == ["acme-robotics/acme-robotics-2026-10.pdf",
                     "maison-lumiere/maison-lumiere-2026-10.pdf",
                     "northwind-dental/northwind-dental-2026-10.pdf"]
     assert not list(out.rglob("*.part"))
-    assert len(list(out.rglob("*.html"))) == 3
+    assert len([p for p in out.rglob("*.html") if ".kpireport" not in p.parts]) == 3
 
 
 def test_english_report_holds_names_labels_and_statuses(example_run):
@@ -68,7 +73,7 @@ def test_one_client_only_and_an_unknown_client(tmp_path, capsys):
     code = main(["run", str(ROOT / "config.example.yaml"), "--client", "northwind-dental",
                  "--output", str(tmp_path)])
     assert code == 0
-    assert [p.name for p in tmp_path.rglob("*.pdf")] == ["northwind-dental-2026-10.pdf"]
+    assert [p.name for p in delivered_pdfs(tmp_path)] == ["northwind-dental-2026-10.pdf"]
     code = main(["run", str(ROOT / "config.example.yaml"), "--client", "nobody",
                  "--output", str(tmp_path / "x")])
     assert code == 2 and "nobody" in capsys.readouterr().err
@@ -147,5 +152,5 @@ def test_a_failed_render_keeps_the_previous_pdf(tmp_path, monkeypatch):
         raise RuntimeError("layout exploded")
 
     monkeypatch.setattr(kpireport.render, "render_report", broken)
-    assert main(args) == 1
+    assert main([*args, "--force"]) == 1
     assert pdf.read_bytes() == good

@@ -76,7 +76,8 @@ def test_extra_modules_from_the_environment(monkeypatch):
     plugins = load_plugins()
     assert plugins.sources["constant"].plugin == "kpireport_test_extras"
     assert plugins.infos["kpireport_test_extras"].registered == {
-        "sources": ["constant"], "kpis": ["signups"], "rules": ["many-signups"]}
+        "sources": ["constant"], "kpis": ["signups"], "rules": ["many-signups"],
+        "delivery_targets": ["recording"]}
 
 
 def test_call_each_isolates_a_raising_hook(caplog):
@@ -95,8 +96,8 @@ def test_plugins_command_lists_hooks_and_registrations(capsys):
     assert "web_kpis (kpireport 0.1.0)" in out
     assert "kpis: sessions, users" in out
     assert "kpireport_test_extras" in out and "sources: constant" in out
-    assert "hooks: register_kpis, register_recommendation_rules, register_sources, " \
-           "report_delivered, report_failed, report_started" in out
+    assert "hooks: register_delivery_targets, register_kpis, register_recommendation_rules, " \
+           "register_sources, report_delivered, report_failed, report_started" in out
 
 
 def test_plugins_command_reports_a_broken_plugin(capsys):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
+from pathlib import Path
 from typing import ClassVar
 
 from kpireport import hookimpl
 from kpireport.data import Aggregation, MetricSpec, Table, aggregate_rows
-from kpireport.errors import SourceError
+from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
+from kpireport.errors import KpiReportError, SourceError
 from kpireport.kpis import KpiDefinition, Unit
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.sources import Source, SourceSettings
@@ -18,6 +22,9 @@ EVENTS: list[tuple[str, str]] = []
 class ConstantSettings(SourceSettings):
     per_day: float = 10.0
     fail: bool = False
+    crash: bool = False
+    """Kill the worker process outright (as a segfault in a native library would)."""
+    hang: bool = False
 
 
 class ConstantSource(Source):
@@ -32,6 +39,10 @@ class ConstantSource(Source):
         return self.SPECS
 
     def fetch(self, query):
+        if self.settings.crash:
+            os._exit(70)
+        if self.settings.hang:
+            time.sleep(3600)
         if self.settings.fail:
             raise SourceError(self.context.name, "HTTP 503 from the upstream API after 4 retries")
         rows = []
@@ -59,6 +70,31 @@ def register_sources(register):
 def register_kpis(register):
     register(KpiDefinition("signups", {"en": "Signups", "fr": "Inscriptions"}, Unit.COUNT,
                            ("signups",)))
+
+
+class RecordingSettings(DeliverySettings):
+    log: str
+    """A file that gets one line per delivery (workers are other processes)."""
+    fail_while: str | None = None
+    """Fail while this file exists (a mail server that is down)."""
+
+
+class RecordingTarget(DeliveryTarget):
+    name = "recording"
+    Settings = RecordingSettings
+
+    def deliver(self, artifacts: Artifacts) -> str:
+        if self.settings.fail_while and Path(self.settings.fail_while).exists():
+            raise KpiReportError("recording target: connection refused by the server")
+        with open(self.settings.log, "a", encoding="utf-8") as f:
+            f.write(f"{artifacts.names['client']} {artifacts.names['period']} "
+                    f"{len(artifacts.pdf)}\n")
+        return f"recording:{self.settings.log}"
+
+
+@hookimpl
+def register_delivery_targets(register):
+    register(RecordingTarget)
 
 
 @hookimpl

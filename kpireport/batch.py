@@ -1,0 +1,452 @@
+"""Unattended runs: every client in worker processes, under a lock, recorded in the ledger.
+
+Each report runs in its own short-lived process (forked from the parent, which has already
+loaded the config, the plugins and WeasyPrint), so a crash, a hang or a leak costs that
+client only, and a worker's memory does not grow with the number of clients. The process
+computes and renders the report, writes the PDF, HTML and snapshot to the spool, then
+delivers to each target still owed and tells the parent the moment each delivery succeeds;
+the parent alone writes the ledger. A report is a pure function of (config, client, period),
+which is what lets a distributed task queue run the same job (see README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from kpireport.config import ClientConfig, Config
+from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_write
+from kpireport.engine import ClientResult
+from kpireport.errors import KpiReportError
+from kpireport.ledger import Ledger
+from kpireport.periods import Period, add_months, resolve, today_in
+from kpireport.plugins import PluginSet
+from kpireport.secrets import redact
+
+log = logging.getLogger("kpireport.batch")
+
+Progress = Callable[[str, str, int, int], None]
+"""``progress(event, client, done, total)``; events: ``start``, ``done``."""
+
+
+class LockHeld(KpiReportError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+    ledger: Path
+
+    def spool(self, client: str, period: str, suffix: str) -> Path:
+        return self.root / "spool" / client / f"{period}{suffix}"
+
+    def snapshot(self, client: str, period: str) -> Path:
+        return self.root / "snapshots" / client / f"{period}.json.gz"
+
+
+def state_paths(config: Config, output_dir: Path | None) -> StatePaths:
+    output = output_dir or config.resolve_path(config.defaults.output)
+    root = (config.resolve_path(config.runs.state_dir) if config.runs.state_dir
+            else output / ".kpireport")
+    ledger = (config.resolve_path(config.runs.ledger) if config.runs.ledger
+              else root / "ledger.sqlite")
+    return StatePaths(root, ledger)
+
+
+def config_hash(config: Config, client: ClientConfig) -> str:
+    """Changes when anything that shapes this client's report changes."""
+    payload = {"agency": config.agency.model_dump(mode="json"),
+               "defaults": config.defaults.model_dump(mode="json"),
+               "client": client.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def target_keys(client: ClientConfig) -> list[str]:
+    """One key per delivery entry: ``folder``, or ``email#2`` when a target is listed twice."""
+    keys, seen = [], {}
+    for ref in client.delivery:
+        seen[ref.target] = seen.get(ref.target, 0) + 1
+        keys.append(ref.target if seen[ref.target] == 1 else f"{ref.target}#{seen[ref.target]}")
+    return keys
+
+
+def release_date(client: ClientConfig, period: Period) -> dt.date | None:
+    """The day a period's report may go out when the client holds it for late data."""
+    if client.deliver_after_day is None:
+        return None
+    return add_months(period.end.replace(day=1), 1).replace(day=client.deliver_after_day)
+
+
+@dataclass
+class Job:
+    client: str
+    period: str
+    """The resolved period key (``2026-10``), so every worker agrees on it."""
+    attempt_id: int = 0
+    skip_targets: list[str] = field(default_factory=list)
+    reuse_spool: bool = False
+    """Only deliveries are owed: deliver the spooled PDF, do not render again."""
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    results: list[ClientResult]
+    """Clients decided without work: skipped (already delivered) or held."""
+    lines: list[str]
+    """What would be done, in words (``--dry-run``)."""
+
+
+def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec: str | None,
+               now: dt.datetime | None, ledger: Ledger, paths: StatePaths,
+               force: bool) -> Plan:
+    clients = [config.client(c) for c in client_ids] if client_ids else list(config.clients)
+    plan = Plan([], [], [])
+    for client in clients:
+        today = today_in(config.timezone_of(client), now)
+        period = resolve(period_spec or config.defaults.period, today)
+        key = period.key
+        release = release_date(client, period)
+        if release and today < release and not force:
+            plan.results.append(ClientResult(client.id, key, "held", 0.0,
+                                             error=f"held until {release.isoformat()}"))
+            plan.lines.append(f"{client.id} {key}: hold until {release.isoformat()} "
+                              "(deliver_after_day)")
+            continue
+        wanted = target_keys(client)
+        done = ledger.delivered_targets(client.id, key)
+        if force:
+            plan.jobs.append(Job(client.id, key))
+            plan.lines.append(f"{client.id} {key}: render and deliver to {', '.join(wanted)}"
+                              + (" (again: --force)" if done else ""))
+            continue
+        owed = [t for t in wanted if t not in done]
+        if not owed:
+            plan.results.append(ClientResult(client.id, key, "skipped", 0.0,
+                                             outputs=list(done.values()),
+                                             error="already delivered"))
+            plan.lines.append(f"{client.id} {key}: skip (already delivered)")
+            continue
+        spooled = paths.spool(client.id, key, ".pdf").is_file() and paths.spool(
+            client.id, key, ".json").is_file()
+        reuse = bool(done) and spooled
+        plan.jobs.append(Job(client.id, key, skip_targets=list(done), reuse_spool=reuse))
+        verb = "deliver the rendered report" if reuse else "render and deliver"
+        plan.lines.append(f"{client.id} {key}: {verb} to {', '.join(owed)}")
+    return plan
+
+
+# --- The worker side ------------------------------------------------------------------------
+
+_PRELOADED: dict[str, Any] = {}
+
+
+def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
+    """Runs in the child process: render (or reuse the spool), then deliver what is owed."""
+    try:
+        config: Config = _PRELOADED["config"]
+        plugins: PluginSet = _PRELOADED["plugins"]
+        client = config.client(job.client)
+        paths: StatePaths = options["paths"]
+        report = None
+        if job.reuse_spool:
+            meta = json.loads(paths.spool(job.client, job.period, ".json").read_text())
+            pdf = paths.spool(job.client, job.period, ".pdf").read_bytes()
+            html_path = paths.spool(job.client, job.period, ".html")
+            html = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
+            artifacts = Artifacts(pdf=pdf, html=html, names=meta["names"], pages=meta["pages"])
+        else:
+            report, artifacts = _render(config, client, plugins, job, options)
+        conn.send(("rendered", {"pages": artifacts.pages,
+                                "content_hash": hashlib.sha256(artifacts.pdf).hexdigest()}))
+        context = DeliveryContext(base_dir=config.base_dir, output_dir=options["output_dir"])
+        for key, ref in zip(target_keys(client), client.delivery, strict=True):
+            if key in job.skip_targets:
+                continue
+            cls = plugins.delivery_targets[ref.target].item
+            try:
+                target = cls(cls.Settings.model_validate(ref.settings), context)
+                location = target.deliver(artifacts)
+            except Exception as exc:
+                message = str(exc) if isinstance(exc, KpiReportError) else repr(exc)
+                conn.send(("delivery_failed", {"target": key, "error": redact(message)}))
+                continue
+            conn.send(("delivered", {"target": key, "location": location}))
+            if report is not None:
+                plugins.call_each("report_delivered", report=report,
+                                  delivery=Delivery(ref.target, location))
+        conn.send(("finished", {}))
+    except BaseException as exc:  # everything goes back to the parent, which decides
+        message = str(exc) if isinstance(exc, KpiReportError) else f"internal error: {exc!r}"
+        if not isinstance(exc, KpiReportError):
+            log.debug("worker traceback:\n%s", traceback.format_exc())
+        try:
+            conn.send(("failed", {"error": redact(message)}))
+        except Exception:  # the parent will see a crash instead
+            pass
+    finally:
+        conn.close()
+
+
+def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
+            options: dict[str, Any]) -> tuple[Any, Artifacts]:
+    from kpireport import snapshots
+    from kpireport.engine import compute_report
+    from kpireport.render import render_report
+
+    now = options["now"] or dt.datetime.now(dt.UTC)
+    try:
+        report = compute_report(config, client, plugins, period_spec=job.period, now=now)
+        template_dir = (config.resolve_path(config.agency.template_dir)
+                        if config.agency.template_dir else None)
+        rendered = render_report(report, plugins, agency_template_dir=template_dir)
+    except BaseException as exc:
+        period = resolve(job.period, today_in(config.timezone_of(client), now))
+        plugins.call_each("report_failed", client=client, period=period, error=exc)
+        raise
+    names = {"client": client.id, "client_name": client.name, "period": report.period.key,
+             "start": report.period.start.isoformat(), "end": report.period.end.isoformat(),
+             "language": report.language}
+    artifacts = Artifacts(pdf=rendered.pdf, html=rendered.html, names=names,
+                          pages=rendered.pages)
+    plugins.call_each("report_rendered", report=report, artifacts=artifacts)
+    paths: StatePaths = options["paths"]
+    atomic_write(paths.spool(client.id, job.period, ".pdf"), rendered.pdf)
+    atomic_write(paths.spool(client.id, job.period, ".html"), rendered.html)
+    atomic_write(paths.spool(client.id, job.period, ".json"),
+                 json.dumps({"names": names, "pages": rendered.pages}))
+    if config.runs.snapshots:
+        snapshots.write(paths.snapshot(client.id, job.period), snapshot_bytes(config, client,
+                                                                              report, now))
+        if config.runs.keep_snapshots:
+            snapshots.prune(paths.snapshot(client.id, job.period).parent,
+                            config.runs.keep_snapshots)
+    return report, artifacts
+
+
+def snapshot_bytes(config: Config, client: ClientConfig, report: Any,
+                   now: dt.datetime) -> bytes:
+    from kpireport import snapshots
+
+    # Settings may hold resolved secrets and are not needed to rebuild: leave them out.
+    client_data = client.model_dump(mode="json")
+    for source in client_data["sources"].values():
+        source["settings"] = {}
+    for ref in client_data["delivery"]:
+        ref["settings"] = {}
+    client_data["logo"] = None
+    agency = config.agency.model_dump(mode="json")
+    agency["logo"] = None
+    agency["template_dir"] = None
+    fetched = report.extra["fetched"]
+    return snapshots.dump(client=client_data, agency=agency,
+                          defaults=config.defaults.model_dump(mode="json"),
+                          period=report.period.key, now=now, specs=report.extra["specs"],
+                          tables=fetched.tables, errors=fetched.errors, logos=report.logos)
+
+
+# --- The parent side ------------------------------------------------------------------------
+
+
+@dataclass
+class _Running:
+    job: Job
+    process: Any
+    conn: Connection
+    started: float
+    deadline: float
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | None = None, *,
+              period_spec: str | None = None, output_dir: Path | None = None,
+              now: dt.datetime | None = None, workers: int | None = None,
+              timeout: float | None = None, force: bool = False, dry_run: bool = False,
+              progress: Progress | None = None) -> tuple[list[ClientResult], list[str]]:
+    """Run clients under the lock; returns their results and the plan in words."""
+    from filelock import FileLock, Timeout
+
+    for client_id in client_ids or ():
+        config.client(client_id)  # an unknown id is a config error, before anything is written
+    output = output_dir or config.resolve_path(config.defaults.output)
+    paths = state_paths(config, output_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    lock_path = paths.root / "run.lock"
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = (paths.root / "run.pid").read_text().strip() if (
+            paths.root / "run.pid").is_file() else "?"
+        raise LockHeld(f"another kpireport run holds the lock {lock_path} (pid {holder}); "
+                       "not starting") from None
+    try:
+        (paths.root / "run.pid").write_text(str(os.getpid()))
+        with Ledger(paths.ledger) as ledger:
+            plan = plan_batch(config, client_ids, period_spec=period_spec, now=now,
+                              ledger=ledger, paths=paths, force=force)
+            if dry_run:
+                return plan.results + [ClientResult(j.client, j.period, "planned", 0.0)
+                                       for j in plan.jobs], plan.lines
+            run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+            versions = {name: info.version or "" for name, info in plugins.infos.items()}
+            for result in plan.results:
+                ledger.record(run_id=run_id, client=result.client, period=result.period,
+                              status=result.status, error=result.error,
+                              config_hash=config_hash(config, config.client(result.client)))
+            for job in plan.jobs:
+                if force:
+                    ledger.forget(job.client, job.period)
+                job.attempt_id = ledger.start(
+                    run_id=run_id, client=job.client, period=job.period,
+                    config_hash=config_hash(config, config.client(job.client)),
+                    plugin_versions=versions)
+            options = {"paths": paths, "output_dir": output, "now": now}
+            results = _execute(config, plugins, plan.jobs, options, ledger,
+                               workers or config.runs.workers or os.cpu_count() or 1,
+                               timeout or config.runs.timeout, progress)
+            return plan.results + results, plan.lines
+    finally:
+        lock.release()
+
+
+def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[str, Any],
+             ledger: Ledger, workers: int, timeout: float,
+             progress: Progress | None) -> list[ClientResult]:
+    # Import what every worker needs once, before forking, so each starts warm.
+    import weasyprint  # noqa: F401
+
+    import kpireport.render  # noqa: F401
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    _PRELOADED.update(config=config, plugins=plugins)
+    queue = deque(jobs)
+    running: dict[int, _Running] = {}
+    results: list[ClientResult] = []
+    total, done = len(jobs), 0
+    while queue or running:
+        while queue and len(running) < workers:
+            job = queue.popleft()
+            parent_conn, child_conn = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=_worker, args=(child_conn, job, options),
+                                  name=f"kpireport-{job.client}", daemon=True)
+            process.start()
+            child_conn.close()
+            started = time.monotonic()
+            running[process.sentinel] = _Running(job, process, parent_conn, started,
+                                                 started + timeout)
+            if progress:
+                progress("start", job.client, done, total)
+        nearest = min(r.deadline for r in running.values())
+        ready = wait([*running.keys(), *(r.conn for r in running.values())],
+                     timeout=max(0.0, nearest - time.monotonic()))
+        for item in ready:
+            for r in list(running.values()):
+                if item is r.conn:
+                    _drain(r, ledger)
+        finished = []
+        for sentinel, r in running.items():
+            if not r.process.is_alive():
+                _drain(r, ledger)
+                finished.append(sentinel)
+            elif time.monotonic() >= r.deadline:
+                r.process.terminate()
+                r.process.join(5)
+                if r.process.is_alive():
+                    r.process.kill()
+                    r.process.join()
+                _drain(r, ledger)
+                r.messages.append(("failed", {"error": f"timed out after {timeout:g} s"}))
+                finished.append(sentinel)
+        for sentinel in finished:
+            r = running.pop(sentinel)
+            r.process.join()
+            result = _conclude(r, ledger, config)
+            results.append(result)
+            done += 1
+            if progress:
+                progress("done", r.job.client, done, total)
+    return results
+
+
+def _drain(r: _Running, ledger: Ledger) -> None:
+    """Read what the worker said; record each delivery the moment it is known."""
+    while True:
+        try:
+            if not r.conn.poll():
+                return
+            kind, data = r.conn.recv()
+        except (EOFError, OSError):
+            return
+        r.messages.append((kind, data))
+        if kind in ("delivered", "delivery_failed"):
+            ledger.record_delivery(client=r.job.client, period=r.job.period,
+                                   target=data["target"],
+                                   status="delivered" if kind == "delivered" else "failed",
+                                   attempt_id=r.job.attempt_id, location=data.get("location"),
+                                   error=data.get("error"))
+
+
+def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
+    seconds = time.monotonic() - r.started
+    kinds = {k for k, _ in r.messages}
+    rendered = next((d for k, d in r.messages if k == "rendered"), {})
+    outputs = [d["location"] for k, d in r.messages if k == "delivered"]
+    failures = [f"{d['target']}: {d['error']}" for k, d in r.messages if k == "delivery_failed"]
+    error = next((d["error"] for k, d in r.messages if k == "failed"), None)
+    if error is None and "finished" not in kinds:
+        error = f"worker crashed (exit code {r.process.exitcode})"
+    if error is None and failures:
+        error = "delivery failed: " + "; ".join(failures)
+    status = "failed" if error else "delivered"
+    if status == "delivered" and not outputs and r.job.skip_targets:
+        outputs = list(ledger.delivered_targets(r.job.client, r.job.period).values())
+    ledger.finish(r.job.attempt_id, status=status, duration=seconds, error=error,
+                  outputs=outputs, pages=rendered.get("pages"),
+                  content_hash=rendered.get("content_hash"))
+    level = logging.INFO if status == "delivered" else logging.ERROR
+    log.log(level, "%s %s: %s%s", r.job.client, r.job.period, status,
+            f" ({error})" if error else "")
+    return ClientResult(r.job.client, r.job.period, status, seconds, outputs,
+                        rendered.get("pages") or 0, error)
+
+
+def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str, *,
+             output_dir: Path | None = None, target: Path | None = None) -> tuple[Path, int]:
+    """Rebuild a past report from its snapshot alone (no source is asked); returns the PDF's
+    path and page count. The current templates are used, with the figures of the time."""
+    from kpireport import snapshots
+    from kpireport.engine import compute_report
+    from kpireport.render import render_report
+
+    config.client(client_id)
+    paths = state_paths(config, output_dir)
+    snap = snapshots.load(paths.snapshot(client_id, period_key))
+    rebuilt = Config.model_validate({"agency": snap["agency"], "defaults": snap["defaults"],
+                                     "runs": config.runs.model_dump(mode="json"),
+                                     "clients": [snap["client"]]})
+    rebuilt._path = config.path
+    client = rebuilt.clients[0]
+    report = compute_report(rebuilt, client, plugins, period_spec=snap["period"],
+                            now=snap["now"], snapshot=snap)
+    template_dir = (config.resolve_path(config.agency.template_dir)
+                    if config.agency.template_dir else None)
+    rendered = render_report(report, plugins, agency_template_dir=template_dir)
+    output = output_dir or config.resolve_path(config.defaults.output)
+    path = target or output / client_id / f"{client_id}-{period_key}.rerendered.pdf"
+    atomic_write(path, rendered.pdf)
+    return path, rendered.pages

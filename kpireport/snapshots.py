@@ -1,0 +1,139 @@
+"""What the sources returned for a report, stored as gzipped JSON so it can be rebuilt offline.
+
+A snapshot holds the client's configuration as it was, the metrics each source offered, every
+table the sources returned (rows and data notes), the sources' errors, the logos and the run's
+clock. ``kpireport rerender`` computes and renders the report again from that alone: same
+figures, no network, no credentials, even when the files or the API have moved on since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from kpireport.data import (
+    Aggregation,
+    DataNote,
+    DateRange,
+    Granularity,
+    MetricSpec,
+    NoteKind,
+    Query,
+    Table,
+    TopN,
+)
+from kpireport.delivery import atomic_write
+from kpireport.errors import KpiReportError
+
+FORMAT = 1
+
+
+class SnapshotError(KpiReportError):
+    exit_code = 2
+
+
+def _date(value: Any) -> Any:
+    return {"$date": value.isoformat()} if isinstance(value, dt.date) else value
+
+
+def _undate(value: Any) -> Any:
+    if isinstance(value, dict) and "$date" in value:
+        return dt.date.fromisoformat(value["$date"])
+    return value
+
+
+def _query(query: Query) -> dict[str, Any]:
+    return {"metrics": list(query.metrics), "start": query.range.start.isoformat(),
+            "end": query.range.end.isoformat(), "dimensions": list(query.dimensions),
+            "granularity": query.granularity.value,
+            "top": [query.top.metric, query.top.n] if query.top else None}
+
+
+def _unquery(data: dict[str, Any]) -> Query:
+    top = data.get("top")
+    rng = DateRange(dt.date.fromisoformat(data["start"]), dt.date.fromisoformat(data["end"]))
+    return Query(tuple(data["metrics"]), rng,
+                 tuple(data["dimensions"]), Granularity(data["granularity"]),
+                 TopN(top[0], top[1]) if top else None)
+
+
+def _note(note: DataNote) -> dict[str, Any]:
+    return {"kind": note.kind.value, "message": note.message, "source": note.source,
+            "dates": [d.isoformat() for d in note.dates]}
+
+
+def _unnote(data: dict[str, Any]) -> DataNote:
+    return DataNote(NoteKind(data["kind"]), data["message"], data.get("source", ""),
+                    tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])))
+
+
+def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],
+         period: str, now: dt.datetime, specs: dict[str, dict[str, MetricSpec]],
+         tables: dict[tuple[str, tuple[Any, ...]], Table], errors: dict[str, str],
+         logos: dict[str, str]) -> bytes:
+    """Serialise what a report was computed from (deterministic bytes for equal input)."""
+    payload = {
+        "format": FORMAT,
+        "period": period,
+        "now": now.isoformat(),
+        "agency": agency,
+        "defaults": defaults,
+        "client": client,
+        "specs": {source: {name: {"aggregation": s.aggregation.value, "weight": s.weight,
+                                  "numerator": s.numerator, "denominator": s.denominator}
+                           for name, s in metrics.items()}
+                  for source, metrics in specs.items()},
+        "tables": [{"source": source, "query": _query(table.query),
+                    "rows": [{k: _date(v) for k, v in row.items()} for row in table.rows],
+                    "notes": [_note(n) for n in table.notes]}
+                   for (source, _shape), table in tables.items()],
+        "errors": errors,
+        "logos": logos,
+    }
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def write(path: Path, data: bytes) -> None:
+    atomic_write(path, data)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a snapshot back into plain data, tables and specs rebuilt."""
+    try:
+        payload = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    except FileNotFoundError:
+        raise SnapshotError(f"{path}: no snapshot (was the report run with snapshots on?)") \
+            from None
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{path}: not a readable snapshot ({exc})") from None
+    if payload.get("format") != FORMAT:
+        raise SnapshotError(f"{path}: snapshot format {payload.get('format')!r} is not "
+                            f"{FORMAT}")
+    tables: dict[tuple[str, tuple[Any, ...]], Table] = {}
+    for item in payload["tables"]:
+        query = _unquery(item["query"])
+        rows = [{k: _undate(v) for k, v in row.items()} for row in item["rows"]]
+        tables[(item["source"], query.shape())] = Table(query, rows,
+                                                       [_unnote(n) for n in item["notes"]])
+    payload["tables"] = tables
+    payload["specs"] = {
+        source: {name: MetricSpec(name, Aggregation(s["aggregation"]), s.get("weight"),
+                                  s.get("numerator"), s.get("denominator"))
+                 for name, s in metrics.items()}
+        for source, metrics in payload["specs"].items()}
+    payload["now"] = dt.datetime.fromisoformat(payload["now"])
+    return payload
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Keep the ``keep`` newest snapshots (by period key) of a client's folder; return the
+    deleted ones."""
+    files = sorted(folder.glob("*.json.gz"))
+    doomed = files[:-keep] if keep > 0 else []
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed

@@ -1,0 +1,252 @@
+"""Unattended runs: workers, failures isolated, lock, ledger, idempotence, snapshots, holds."""
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from kpireport.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIG = """\
+agency:
+  name: Batch Agency
+defaults:
+  period: 2026-10
+  output: out
+runs:
+  timeout: {timeout}
+clients:
+  - id: alpha
+    name: Alpha
+    sources: {{a: {{plugin: constant, settings: {{per_day: 3}}}}}}
+    kpis: [signups]
+    delivery:
+      - target: folder
+      - target: recording
+        settings: {{log: {log}, fail_while: {down}}}
+  - id: beta
+    name: Beta
+    locale: fr_FR
+    sources: {{a: {{plugin: constant, settings: {{per_day: 5}}}}}}
+    kpis: [signups]
+{extra}"""
+
+
+def write_config(tmp_path: Path, extra: str = "", timeout: float = 60) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(timeout=timeout, log=tmp_path / "sent.log",
+                                  down=tmp_path / "server-down",
+                                  extra=textwrap.indent(textwrap.dedent(extra), "  ")),
+                    encoding="utf-8")
+    return path
+
+
+def run(path: Path, *args: str) -> int:
+    return main(["-p", "kpireport_test_extras", "run", str(path), *args])
+
+
+def ledger_rows(tmp_path: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
+    db.row_factory = sqlite3.Row
+    return db.execute("SELECT * FROM attempts ORDER BY id").fetchall()
+
+
+def sent(tmp_path: Path) -> list[str]:
+    log = tmp_path / "sent.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_all_clients_in_workers_then_nothing_twice(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--all", "--workers", "2") == 0
+    out = capsys.readouterr()
+    assert "alpha" in out.out and "delivered" in out.out
+    # Without a terminal, progress is plain timestamped lines.
+    assert "start alpha" in out.err and "done beta" in out.err
+    assert (tmp_path / "out" / "alpha" / "alpha-2026-10.pdf").is_file()
+    assert (tmp_path / "out" / "beta" / "beta-2026-10.pdf").is_file()
+    assert [line.split()[:2] for line in sent(tmp_path)] == [["alpha", "2026-10"]]
+    rows = ledger_rows(tmp_path)
+    assert [(r["client"], r["status"]) for r in rows] == [("alpha", "delivered"),
+                                                          ("beta", "delivered")]
+    alpha = rows[0]
+    assert alpha["pages"] >= 2 and len(alpha["content_hash"]) == 64
+    assert alpha["config_hash"] and "csv" in alpha["plugin_versions"]
+    assert "alpha-2026-10.pdf" in alpha["outputs"]
+
+    # A second run skips what was delivered; --force sends again.
+    assert run(path, "--all") == 0
+    assert "already delivered" in capsys.readouterr().out
+    assert len(sent(tmp_path)) == 1
+    assert run(path, "--client", "alpha", "--force") == 0
+    assert len(sent(tmp_path)) == 2
+    assert [r["status"] for r in ledger_rows(tmp_path)][-3:] == ["skipped", "skipped",
+                                                                 "delivered"]
+
+
+def test_dry_run_says_what_would_be_done_and_does_nothing(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "alpha 2026-10: render and deliver to folder, recording" in out
+    assert "beta 2026-10: render and deliver to folder" in out
+    assert not list((tmp_path / "out").rglob("*.pdf")) and not sent(tmp_path)
+
+
+def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, monkeypatch):
+    path = write_config(tmp_path)
+    (tmp_path / "server-down").touch()
+    assert run(path, "--client", "alpha") == 1
+    out = capsys.readouterr().out
+    assert "recording: recording target: connection refused" in out
+    assert (tmp_path / "out" / "alpha" / "alpha-2026-10.pdf").is_file()  # folder delivered
+    (tmp_path / "server-down").unlink()
+
+    import kpireport.render
+
+    def must_not_render(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(kpireport.render, "render_report", must_not_render)
+    assert run(path, "--client", "alpha") == 0
+    [line] = sent(tmp_path)
+    spooled = tmp_path / "out" / ".kpireport" / "spool" / "alpha" / "2026-10.pdf"
+    assert line == f"alpha 2026-10 {spooled.stat().st_size}"
+    db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
+    assert db.execute("SELECT target, status FROM deliveries ORDER BY target").fetchall() == [
+        ("folder", "delivered"), ("recording", "delivered")]
+
+
+def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
+    extra = """\
+      - id: crashes
+        name: Crashes
+        sources: {a: {plugin: constant, settings: {crash: true}}}
+        kpis: [signups]
+      - id: hangs
+        name: Hangs
+        sources: {a: {plugin: constant, settings: {hang: true}}}
+        kpis: [signups]
+      - id: failing
+        name: Failing
+        sources: {a: {plugin: constant, settings: {fail: true}}}
+        kpis: [signups]
+    """
+    path = write_config(tmp_path, extra, timeout=4)
+    started = time.monotonic()
+    assert run(path, "--workers", "3") == 1
+    assert time.monotonic() - started < 30
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "delivered" in lines["alpha"] and "delivered" in lines["beta"]
+    assert "worker crashed (exit code 70)" in lines["crashes"]
+    assert "timed out after 4 s" in lines["hangs"]
+    assert "HTTP 503" in lines["failing"]
+    statuses = {r["client"]: (r["status"], r["error"]) for r in ledger_rows(tmp_path)}
+    assert statuses["failing"][0] == "failed" and "HTTP 503" in statuses["failing"][1]
+    assert statuses["alpha"] == ("delivered", None)
+
+
+def test_the_lock_stops_an_overlapping_run(tmp_path):
+    extra = """\
+      - id: slow
+        name: Slow
+        sources: {a: {plugin: constant, settings: {hang: true}}}
+        kpis: [signups]
+    """
+    path = write_config(tmp_path, extra, timeout=6)
+    env_path = str(ROOT / "tests" / "plugins")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "kpireport", "-p", "kpireport_test_extras", "run", str(path),
+         "--client", "slow"], env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lock = tmp_path / "out" / ".kpireport" / "run.pid"
+        for _ in range(200):
+            if lock.exists():
+                break
+            time.sleep(0.05)
+        second = subprocess.run(
+            [sys.executable, "-m", "kpireport", "-p", "kpireport_test_extras", "run",
+             str(path), "--client", "alpha"], env={"PYTHONPATH": env_path, "PATH": "/usr/bin"},
+            capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "holds the lock" in second.stderr and str(first.pid) in second.stderr
+    finally:
+        first.wait(60)
+    assert first.returncode == 1  # the hanging client timed out; the lock is then released
+    assert run(path, "--client", "alpha") == 0
+
+
+def test_snapshot_rebuilds_the_same_report_offline(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--client", "beta") == 0
+    snapshot = tmp_path / "out" / ".kpireport" / "snapshots" / "beta" / "2026-10.json.gz"
+    assert snapshot.is_file()
+    # The source is now broken: the rerender must not ask it anything.
+    path.write_text(path.read_text().replace("per_day: 5", "per_day: 5, fail: true"))
+    target = tmp_path / "again.pdf"
+    assert main(["-p", "kpireport_test_extras", "rerender", str(path), "--client", "beta",
+                 "--period", "2026-10", "--to", str(target)]) == 0
+    original = PdfReader(tmp_path / "out" / "beta" / "beta-2026-10.pdf")
+    again = PdfReader(target)
+    assert [p.extract_text() for p in again.pages] == [p.extract_text() for p in original.pages]
+    assert "155" in again.pages[1].extract_text() + again.pages[2].extract_text()  # 31 × 5
+
+
+def test_history_lists_attempts(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--client", "beta") == 0
+    capsys.readouterr()
+    assert main(["history", str(path), "--client", "beta"]) == 0
+    out = capsys.readouterr().out
+    assert "beta" in out and "delivered" in out and "alpha" not in out
+
+
+def test_deliver_after_day_holds_last_month(tmp_path, capsys):
+    extra = """\
+      - id: late
+        name: Late Data
+        deliver_after_day: 5
+        sources: {a: {plugin: constant}}
+        kpis: [signups]
+    """
+    path = write_config(tmp_path, extra)
+    path.write_text(path.read_text().replace("period: 2026-10", "period: last-month"))
+    assert run(path, "--client", "late", "--as-of", "2026-11-03") == 0
+    assert "held until 2026-11-05" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "late").exists()
+    assert run(path, "--client", "late", "--as-of", "2026-11-05") == 0
+    assert (tmp_path / "out" / "late" / "late-2026-10.pdf").is_file()
+
+
+@pytest.mark.parametrize("policy,code", [("fail", 1), ("partial", 0)])
+def test_partial_data_policy(tmp_path, capsys, policy, code):
+    extra = f"""\
+      - id: gap
+        name: Gap
+        on_source_error: {policy}
+        sources:
+          ok: {{plugin: constant, settings: {{per_day: 2}}}}
+          broken: {{plugin: constant, settings: {{fail: true}}}}
+        kpis:
+          - {{kpi: signups, id: good, source: ok, label: Good signups}}
+          - {{kpi: signups, id: bad, source: broken, label: Lost signups}}
+    """
+    path = write_config(tmp_path, extra)
+    assert run(path, "--client", "gap") == code
+    out = capsys.readouterr().out
+    pdf = tmp_path / "out" / "gap" / "gap-2026-10.pdf"
+    if policy == "fail":
+        assert "HTTP 503" in out and not pdf.exists()
+        return
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
+    assert "Good signups" in text and "62" in text  # 31 days × 2
+    assert "Lost signups" in text and "Unavailable: source 'broken': HTTP 503" in text
