@@ -4,8 +4,8 @@ Each report runs in its own short-lived process (forked from the parent, which h
 loaded the config, the plugins and WeasyPrint), so a crash, a hang or a leak costs that
 client only, and a worker's memory does not grow with the number of clients. The process
 computes and renders the report, writes the PDF, HTML and snapshot to the spool, then
-delivers to each target still owed and tells the parent the moment each delivery succeeds;
-the parent alone writes the ledger. A report is a pure function of (config, client, period),
+delivers to each target still owed, recording each delivery in the ledger the moment it
+succeeds; the parent records the attempts. A report is a pure function of (config, client, period),
 which is what lets a distributed task queue run the same job (see README).
 """
 
@@ -173,21 +173,31 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         conn.send(("rendered", {"pages": artifacts.pages,
                                 "content_hash": hashlib.sha256(artifacts.pdf).hexdigest()}))
         context = DeliveryContext(base_dir=config.base_dir, output_dir=options["output_dir"])
-        for key, ref in zip(target_keys(client), client.delivery, strict=True):
-            if key in job.skip_targets:
-                continue
-            cls = plugins.delivery_targets[ref.target].item
-            try:
-                target = cls(cls.Settings.model_validate(ref.settings), context)
-                location = target.deliver(artifacts)
-            except Exception as exc:
-                message = str(exc) if isinstance(exc, KpiReportError) else repr(exc)
-                conn.send(("delivery_failed", {"target": key, "error": redact(message)}))
-                continue
-            conn.send(("delivered", {"target": key, "location": location}))
-            if report is not None:
-                plugins.call_each("report_delivered", report=report,
-                                  delivery=Delivery(ref.target, location))
+        # The worker records its own deliveries, the moment each succeeds: if the parent is
+        # killed meanwhile, the next run still knows not to send this one again.
+        with Ledger(paths.ledger) as ledger:
+            for key, ref in zip(target_keys(client), client.delivery, strict=True):
+                if key in job.skip_targets:
+                    continue
+                cls = plugins.delivery_targets[ref.target].item
+                try:
+                    target = cls(cls.Settings.model_validate(ref.settings), context)
+                    location = target.deliver(artifacts)
+                except Exception as exc:
+                    message = redact(str(exc) if isinstance(exc, KpiReportError)
+                                     else repr(exc))
+                    ledger.record_delivery(client=job.client, period=job.period, target=key,
+                                           status="failed", attempt_id=job.attempt_id,
+                                           error=message)
+                    conn.send(("delivery_failed", {"target": key, "error": message}))
+                    continue
+                ledger.record_delivery(client=job.client, period=job.period, target=key,
+                                       status="delivered", attempt_id=job.attempt_id,
+                                       location=location)
+                conn.send(("delivered", {"target": key, "location": location}))
+                if report is not None:
+                    plugins.call_each("report_delivered", report=report,
+                                      delivery=Delivery(ref.target, location))
         conn.send(("finished", {}))
     except BaseException as exc:  # everything goes back to the parent, which decides
         message = str(exc) if isinstance(exc, KpiReportError) else f"internal error: {exc!r}"
@@ -296,6 +306,8 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
     try:
         (paths.root / "run.pid").write_text(str(os.getpid()))
         with Ledger(paths.ledger) as ledger:
+            if not dry_run and (stale := ledger.mark_interrupted()):
+                log.warning("%d report(s) of an interrupted run marked as such", stale)
             plan = plan_batch(config, client_ids, period_spec=period_spec, now=now,
                               ledger=ledger, paths=paths, force=force)
             if dry_run:
@@ -357,11 +369,11 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
         for item in ready:
             for r in list(running.values()):
                 if item is r.conn:
-                    _drain(r, ledger)
+                    _drain(r)
         finished = []
         for sentinel, r in running.items():
             if not r.process.is_alive():
-                _drain(r, ledger)
+                _drain(r)
                 finished.append(sentinel)
             elif time.monotonic() >= r.deadline:
                 r.process.terminate()
@@ -369,7 +381,7 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
                 if r.process.is_alive():
                     r.process.kill()
                     r.process.join()
-                _drain(r, ledger)
+                _drain(r)
                 r.messages.append(("failed", {"error": f"timed out after {timeout:g} s"}))
                 finished.append(sentinel)
         for sentinel in finished:
@@ -383,8 +395,8 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
     return results
 
 
-def _drain(r: _Running, ledger: Ledger) -> None:
-    """Read what the worker said; record each delivery the moment it is known."""
+def _drain(r: _Running) -> None:
+    """Read what the worker said (it has recorded its deliveries itself)."""
     while True:
         try:
             if not r.conn.poll():
@@ -393,12 +405,6 @@ def _drain(r: _Running, ledger: Ledger) -> None:
         except (EOFError, OSError):
             return
         r.messages.append((kind, data))
-        if kind in ("delivered", "delivery_failed"):
-            ledger.record_delivery(client=r.job.client, period=r.job.period,
-                                   target=data["target"],
-                                   status="delivered" if kind == "delivered" else "failed",
-                                   attempt_id=r.job.attempt_id, location=data.get("location"),
-                                   error=data.get("error"))
 
 
 def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:

@@ -132,6 +132,14 @@ class Ledger:
                 (run_id, client, period, _now(), status, error, config_hash))
             return int(cur.lastrowid or 0)
 
+    def mark_interrupted(self) -> int:
+        """Attempts left ``running`` by a run that was killed (call while holding the lock)."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE attempts SET status = 'interrupted', error = "
+                             "'the run was stopped before this report finished' "
+                             "WHERE status = 'running'")
+            return cur.rowcount
+
     def history(self, client: str | None = None, limit: int = 50) -> list[Attempt]:
         sql = "SELECT * FROM attempts"
         args: list[Any] = []

@@ -250,3 +250,36 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
     assert "Good signups" in text and "62" in text  # 31 days × 2
     assert "Lost signups" in text and "Unavailable: source 'broken': HTTP 503" in text
+
+
+def test_a_killed_run_is_finished_by_the_next_without_redoing_anything(tmp_path):
+    extra = "".join(textwrap.dedent(f"""\
+      - id: c{i}
+        name: Client {i}
+        sources: {{a: {{plugin: constant}}}}
+        kpis: [signups]
+        delivery: [{{target: recording, settings: {{log: {tmp_path / 'sent.log'}}}}}]
+    """) for i in range(6))
+    path = write_config(tmp_path, extra)
+    env = {"PYTHONPATH": str(ROOT / "tests" / "plugins"), "PATH": "/usr/bin:/bin"}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "kpireport", "-p", "kpireport_test_extras", "run", str(path),
+         "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if len([s for s in sent(tmp_path) if s.startswith("c")]) >= 2:
+            break
+        time.sleep(0.05)
+    first.kill()
+    _, err = first.communicate()
+    before = sent(tmp_path)
+    assert 2 <= len(before) < 7, err
+    assert run(path, "--workers", "2") == 0
+    after = sent(tmp_path)
+    # Everyone got exactly one report: nothing sent twice, nothing left out.
+    assert sorted(line.split()[0] for line in after) == ["alpha", "c0", "c1", "c2", "c3",
+                                                        "c4", "c5"]
+    rows = ledger_rows(tmp_path)
+    assert all(r["status"] in ("delivered", "interrupted", "skipped") for r in rows)
+    delivered = [r["client"] for r in rows if r["status"] == "delivered"]
+    assert sorted(delivered) == sorted(set(delivered))
+    assert {"alpha", "beta", "c0", "c5"} <= set(delivered)

@@ -1,0 +1,1 @@
+"""Email delivery over SMTP (being written)."""
