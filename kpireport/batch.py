@@ -261,11 +261,16 @@ def snapshot_bytes(config: Config, client: ClientConfig, report: Any,
     agency = config.agency.model_dump(mode="json")
     agency["logo"] = None
     agency["template_dir"] = None
+    # Brand files travel as data URIs in the snapshot's brand, not as paths.
+    for owner in (agency, client_data):
+        owner["fonts"] = None
+        owner["cover_image"] = None
     fetched = report.extra["fetched"]
     return snapshots.dump(client=client_data, agency=agency,
                           defaults=config.defaults.model_dump(mode="json"),
                           period=report.period.key, now=now, specs=report.extra["specs"],
-                          tables=fetched.tables, errors=fetched.errors, logos=report.logos)
+                          tables=fetched.tables, errors=fetched.errors, logos=report.logos,
+                          brand=report.brand)
 
 
 # --- The parent side ------------------------------------------------------------------------

@@ -36,6 +36,20 @@ class Colours(Model):
     text: Annotated[str, Field(pattern=HEX_COLOUR)] = "#1d232b"
 
 
+SECTIONS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
+            "recommendations", "commentary", "data_notes", "appendix")
+"""The default theme's sections, in their default order (each is a template block)."""
+
+
+class FontFace(Model):
+    """A font file the agency supplies, embedded in the PDF with ``@font-face``."""
+
+    family: Annotated[str, Field(min_length=1, max_length=80)]
+    path: str
+    weight: Annotated[int, Field(ge=100, le=900)] = 400
+    style: Literal["normal", "italic"] = "normal"
+
+
 class Branding(Model):
     """Brand settings of the agency, which a client may override field by field."""
 
@@ -43,6 +57,30 @@ class Branding(Model):
     colours: Colours | None = None
     theme: str | None = None
     footer: str | None = None
+    """Text at the foot of every page."""
+    fonts: list[FontFace] | None = None
+    """Font files to embed; the first family becomes the report's font."""
+    cover_image: str | None = None
+    """An image (PNG, JPEG, SVG) across the cover."""
+    sections: list[str] | None = None
+    """Sections to print, in order (default: all of ``SECTIONS``); a template may add its own
+    blocks and list them here."""
+    archival: bool | None = None
+    """Write PDF/A-3b with the report's figures attached as CSV."""
+    tagged: bool | None = None
+    """Tag the PDF for accessibility (default: on)."""
+
+    @field_validator("sections")
+    @classmethod
+    def _known_or_custom(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for name in value:
+                if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                    raise ValueError(f"section {name!r}: expected a block name such as "
+                                     f"{', '.join(SECTIONS[:3])}")
+            if len(set(value)) != len(value):
+                raise ValueError("a section is listed twice")
+        return value
 
 
 class AgencyConfig(Branding):
@@ -59,6 +97,9 @@ class Defaults(Model):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     output: str = "reports"
     timezone: str = "UTC"
+    commentary: str = "commentary/{client}/{period}.md"
+    """The analyst's Markdown commentary for a client and period, printed when the file
+    exists (fields: client, period)."""
 
     @field_validator("period")
     @classmethod
@@ -263,6 +304,11 @@ class Config(Model):
 
     def colours_of(self, client: ClientConfig) -> Colours:
         return client.colours or self.agency.colours or Colours()
+
+    def brand_of(self, client: ClientConfig, name: str) -> Any:
+        """A branding field: the client's when set, else the agency's."""
+        value = getattr(client, name)
+        return value if value is not None else getattr(self.agency, name)
 
     def resolve_path(self, value: str) -> Path:
         p = Path(value).expanduser()

@@ -314,9 +314,14 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
 
 
 def _asset_paths(config: Config) -> Iterable[tuple[tuple[Any, ...], str | None]]:
-    yield ("agency", "logo"), config.agency.logo
-    for i, client in enumerate(config.clients):
-        yield ("clients", i, "logo"), client.logo
+    """Every brand file the config names: a missing one fails validation, never a PDF."""
+    owners: list[tuple[tuple[Any, ...], Any]] = [(("agency",), config.agency)]
+    owners += [(("clients", i), client) for i, client in enumerate(config.clients)]
+    for base, owner in owners:
+        yield (*base, "logo"), owner.logo
+        yield (*base, "cover_image"), owner.cover_image
+        for j, font in enumerate(owner.fonts or []):
+            yield (*base, "fonts", j, "path"), font.path
 
 
 def ensure_valid(config: Config, plugins: PluginSet, **kwargs: Any) -> None:
@@ -622,15 +627,40 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     report.notes = _dedupe(report.notes)
     if snapshot is not None:
         report.logos.update(snapshot.get("logos", {}))
+        report.brand.update(snapshot.get("brand", {}))
     else:
         if config.agency.logo:
             report.logos["agency"] = data_uri(config.resolve_path(config.agency.logo))
         if client.logo:
             report.logos["client"] = data_uri(config.resolve_path(client.logo))
+        report.brand = brand_of(config, client, period)
     if client.recommendations:
         report.findings = run_rules(report, plugins)
     plugins.call_each("report_computed", report=report)
     return report
+
+
+def brand_of(config: Config, client: ClientConfig, period: Period) -> dict[str, Any]:
+    """The client's branding with files read in (data URIs), so rendering reads no path."""
+    from kpireport.config import SECTIONS
+
+    fonts = [{"family": f.family, "weight": f.weight, "style": f.style,
+              "src": data_uri(config.resolve_path(f.path))}
+             for f in (config.brand_of(client, "fonts") or [])]
+    cover = config.brand_of(client, "cover_image")
+    commentary_path = config.resolve_path(config.defaults.commentary.format(
+        client=client.id, period=period.key))
+    tagged = config.brand_of(client, "tagged")
+    return {
+        "footer": config.brand_of(client, "footer") or config.agency.name,
+        "fonts": fonts,
+        "cover_image": data_uri(config.resolve_path(cover)) if cover else None,
+        "sections": list(config.brand_of(client, "sections") or SECTIONS),
+        "archival": bool(config.brand_of(client, "archival")),
+        "tagged": True if tagged is None else tagged,
+        "commentary": (commentary_path.read_text(encoding="utf-8")
+                       if commentary_path.is_file() else None),
+    }
 
 
 def client_policy(client: ClientConfig) -> str:

@@ -43,6 +43,75 @@ STATUS_COLOURS = {
     Status.OFF_TRACK: "#b3261e", Status.MISSED: "#7a1410", Status.NO_DATA: "#7b8591",
 }
 BETTER, WORSE = "#1b7a3d", "#b3261e"
+SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
+                    "recommendations", "commentary", "data_notes", "appendix")
+
+
+def css_string(value: object) -> Markup:
+    """A CSS string literal: safe inside ``<style>`` whatever the config says."""
+    text = str(value)
+    out = ['"']
+    for ch in text:
+        if ch in '"\\<>&\n\r' or ord(ch) < 32:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    out.append('"')
+    return Markup("".join(out))
+
+
+def commentary_html(text: str | None) -> Markup | None:
+    """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed."""
+    if not text:
+        return None
+    import markdown
+    from markupsafe import escape
+
+    return Markup(markdown.markdown(str(escape(text)), extensions=["sane_lists"],
+                                    output_format="html"))
+
+
+def figures_csv(report: Report) -> str:
+    """Every figure the report prints, raw and as printed, for the archival attachment."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "key", "label", "field", "value", "printed"])
+    locale, currency = report.locale, report.currency
+
+    def fmt(kpi: KpiValue, v: float | None) -> str:
+        return formatting.format_value(v, kpi.definition.unit, locale, currency,
+                                       kpi.definition.duration_unit)
+
+    for key, kpi in report.kpis.items():
+        if kpi.definition.breakdown is not None:
+            for i, row in enumerate(kpi.rows, 1):
+                for name, v in row.items():
+                    writer.writerow(["table", key, kpi.label, f"{i}.{name}",
+                                     "" if v is None else v,
+                                     _column_value(report, kpi, name, v)])
+            continue
+        for name in ("value", "previous", "last_year"):
+            v = getattr(kpi, name)
+            writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                             fmt(kpi, v)])
+        for name in ("change_previous", "change_last_year"):
+            v = getattr(kpi, name)
+            writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                             formatting.format_change(v, locale)])
+    all_kpis = report.extra.get("all_kpis", report.kpis)
+    for a in report.objectives:
+        for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
+            v = getattr(a, name)
+            writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
+                             _objective_value(report, all_kpis, a, v)])
+        writer.writerow(["objective", a.key, a.title, "status", a.status.value, ""])
+    for okr in report.okrs:
+        writer.writerow(["okr", okr.key, okr.objective, "score",
+                         "" if okr.score is None else repr(okr.score),
+                         formatting.format_number(okr.score, locale, 2)])
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -159,7 +228,14 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             for a in report.objectives}
     okr_bars = {o.key: Markup(charts.progress_bar(o.score, None, colour=colours.accent))
                 for o in report.okrs}
+    from kpireport.narrative import summarise
+
+    brand = report.brand
     return {
+        "brand": brand,
+        "sections": list(brand.get("sections") or SECTION_DEFAULTS),
+        "narrative": summarise(report, gettext),
+        "commentary": commentary_html(brand.get("commentary")),
         "report": report,
         "agency": report.agency,
         "client": report.client,
@@ -168,7 +244,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "lang": report.language,
         "kpis": report.kpis,
         "all_kpis": all_kpis,
-        "sections": [(f, ks) for f, ks in sections if ks],
+        "families": [(f, ks) for f, ks in sections if ks],
         "tables": tables,
         "charts": kpi_charts,
         "bars": bars,
@@ -273,6 +349,7 @@ def render_html(report: Report, plugins: PluginSet,
     default = plugins.themes["default"].item if "default" in plugins.themes else None
     env = build_environment(theme, default, agency_template_dir, report.language)
     env.filters.update(_filters(report))
+    env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)
     context = template_context(report, env)
@@ -293,7 +370,17 @@ def render_report(report: Report, plugins: PluginSet,
     from weasyprint import HTML
 
     html, theme, dirs = render_html(report, plugins, agency_template_dir)
+    options: dict[str, Any] = {"pdf_tags": bool(report.brand.get("tagged", True))}
+    if report.brand.get("archival"):
+        from weasyprint import Attachment
+
+        # PDF/A-3 allows embedded files: the figures travel with the document they explain.
+        options["pdf_variant"] = "pdf/a-3b"
+        options["attachments"] = [Attachment(
+            string=figures_csv(report), name=f"{report.client.id}-{report.period.key}-figures.csv",
+            description="Figures of this report (raw and as printed)",
+            relationship="Data")]
     document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                    url_fetcher=safe_fetcher(dirs)).render()
-    pdf = document.write_pdf()
+                    url_fetcher=safe_fetcher(dirs)).render(**options)
+    pdf = document.write_pdf(**options)
     return Rendered(html=html, pdf=pdf, pages=len(document.pages))

@@ -101,6 +101,10 @@ class Report:
     notes: list[DataNote] = field(default_factory=list)
     logos: dict[str, str] = field(default_factory=dict)
     """Data URIs of the agency's and the client's logos (``agency``, ``client``)."""
+    brand: dict[str, Any] = field(default_factory=dict)
+    """Resolved branding: ``footer``, ``fonts`` (family, weight, style, data URI),
+    ``cover_image`` (data URI), ``sections``, ``archival``, ``tagged``, ``commentary``
+    (the analyst's Markdown for this period, if any)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -73,7 +73,7 @@ def _unnote(data: dict[str, Any]) -> DataNote:
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],
          period: str, now: dt.datetime, specs: dict[str, dict[str, MetricSpec]],
          tables: dict[tuple[str, tuple[Any, ...]], Table], errors: dict[str, str],
-         logos: dict[str, str]) -> bytes:
+         logos: dict[str, str], brand: dict[str, Any] | None = None) -> bytes:
     """Serialise what a report was computed from (deterministic bytes for equal input)."""
     payload = {
         "format": FORMAT,
@@ -92,6 +92,7 @@ def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, 
                    for (source, _shape), table in tables.items()],
         "errors": errors,
         "logos": logos,
+        "brand": brand or {},
     }
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     return gzip.compress(text.encode("utf-8"), mtime=0)

@@ -1,0 +1,80 @@
+"""The executive summary's words: what rose, what fell, what needs attention, from the numbers.
+
+Sentences are built from message-catalogue templates (so they translate like the rest of the
+theme) and numbers formatted for the report's locale. Thresholds are constants: a change
+smaller than ``NOTABLE`` is not news.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kpireport import formatting
+from kpireport.kpis import KpiValue
+from kpireport.report import Report, Status
+
+NOTABLE = 0.05
+"""Relative change vs the previous period worth a sentence (5 %)."""
+PER_LIST = 3
+
+Gettext = Callable[[str], str]
+
+
+@dataclass
+class Narrative:
+    rose: list[str] = field(default_factory=list)
+    fell: list[str] = field(default_factory=list)
+    attention: list[str] = field(default_factory=list)
+    headline: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.rose or self.fell or self.attention or self.headline)
+
+
+def _value(report: Report, kpi: KpiValue, value: float | None) -> str:
+    return formatting.format_value(value, kpi.definition.unit, report.locale, report.currency,
+                                   kpi.definition.duration_unit)
+
+
+def summarise(report: Report, gettext: Gettext) -> Narrative:
+    """Sentences for the executive summary, in the report's language."""
+    out = Narrative()
+    month = formatting.format_month(report.period.previous.start, report.locale)
+    movers = [k for k in report.kpis.values()
+              if k.definition.breakdown is None and k.change_previous is not None
+              and abs(k.change_previous) >= NOTABLE]
+    movers.sort(key=lambda k: -abs(k.change_previous or 0))
+    for kpi in movers:
+        change = kpi.change_previous or 0
+        good = kpi.is_better(change)
+        sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
+            "kpi": kpi.label, "value": _value(report, kpi, kpi.value),
+            "change": formatting.format_change(change, report.locale), "month": month}
+        if good is False:
+            sentence += " — " + gettext("needs attention")
+        target = out.rose if change > 0 else out.fell
+        if len(target) < PER_LIST:
+            target.append(sentence)
+    all_kpis = report.extra.get("all_kpis", report.kpis)
+    for a in report.objectives:
+        if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):
+            continue
+        kpi = all_kpis.get(a.kpi)
+        value = _value(report, kpi, a.value) if kpi else formatting.format_number(a.value,
+                                                                                 report.locale)
+        target = _value(report, kpi, a.target) if kpi else formatting.format_number(
+            a.target, report.locale)
+        status = {Status.AT_RISK: gettext("at risk"), Status.OFF_TRACK: gettext("off track"),
+                  Status.MISSED: gettext("missed")}[a.status]
+        out.attention.append(gettext("%(objective)s is %(status)s: %(value)s against a "
+                                     "target of %(target)s.") % {
+            "objective": a.title, "status": status, "value": value, "target": target})
+    for finding in report.findings:
+        if str(finding.severity) == "critical":
+            out.attention.append(finding.in_language(report.language)[0])
+    done = sum(a.status in (Status.ACHIEVED, Status.ON_TRACK) for a in report.objectives)
+    if report.objectives:
+        out.headline = gettext("Objectives achieved or on track: %(done)d of %(total)d.") % {
+            "done": done, "total": len(report.objectives)}
+    return out

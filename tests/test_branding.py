@@ -1,0 +1,174 @@
+"""Branding, sections, narrative, commentary, languages and the archival PDF."""
+
+import csv
+import datetime as dt
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from kpireport.config import load_config
+from kpireport.engine import check_config, compute_report
+from kpireport.plugins import load_plugins
+from kpireport.render import render_report
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+
+
+def example_copy(tmp_path: Path, edit=None) -> Path:
+    """config.example.yaml with absolute data paths, edited, written to tmp_path."""
+    data = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
+    data["agency"]["logo"] = str(ROOT / data["agency"]["logo"])
+    for client in data["clients"]:
+        client["logo"] = str(ROOT / client["logo"])
+        for source in client["sources"].values():
+            settings = source["settings"]
+            for table in settings.get("tables", []):
+                table["path"] = str(ROOT / table["path"])
+            if "search_console" in settings:
+                settings["search_console"] = str(ROOT / settings["search_console"])
+    if edit:
+        edit(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def render(path: Path, client: str):
+    config = load_config(path)
+    plugins = load_plugins()
+    assert check_config(config, plugins, today=NOW.date()) == []
+    report = compute_report(config, config.client(client), plugins, now=NOW)
+    return report, render_report(report, plugins)
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+
+
+def test_fonts_cover_image_footer_and_sections_come_from_config(tmp_path):
+    shutil.copy(FONT, tmp_path / "brand.ttf")
+    shutil.copy(ROOT / "examples" / "assets" / "acme-robotics.svg", tmp_path / "cover.svg")
+
+    def edit(data):
+        data["agency"]["fonts"] = [{"family": 'Brand "Serif"', "path": "brand.ttf"}]
+        acme = data["clients"][2]
+        acme["cover_image"] = "cover.svg"
+        acme["footer"] = "Acme × Northstar — confidential"
+        acme["sections"] = ["cover", "objectives", "summary", "appendix"]
+
+    _, rendered = render(example_copy(tmp_path, edit), "acme-robotics")
+    reader = PdfReader(io.BytesIO(rendered.pdf))
+    fonts = {str(f.get_object()["/BaseFont"]) for page in reader.pages
+             for f in (page["/Resources"].get("/Font") or {}).values()}
+    # The agency's file is embedded under the family name the config gives it.
+    assert any('Brand-"Serif"' in f for f in fonts), fonts
+    text = text_of(rendered.pdf)
+    assert "Acme × Northstar — confidential" in text
+    # The configured order: objectives before the summary; no KPI sections, no OKRs.
+    assert text.index("£4.5m of robots sold in 2026") < text.index("Summary")
+    assert "Sales and pipeline" not in text and "OKRs" not in text
+    assert "data:image/svg+xml;base64," in rendered.html and "cover-image" in rendered.html
+
+
+def test_a_missing_font_or_cover_image_fails_validation(tmp_path):
+    def edit(data):
+        data["agency"]["fonts"] = [{"family": "Brand", "path": "nowhere.woff2"}]
+        data["clients"][0]["cover_image"] = "missing-cover.jpg"
+
+    config = load_config(example_copy(tmp_path, edit))
+    problems = check_config(config, load_plugins(), today=NOW.date())
+    fields = {p.field: p.message for p in problems}
+    assert "nowhere.woff2" in fields["agency.fonts[0].path"]
+    assert "missing-cover.jpg" in fields["clients[0].cover_image"]
+
+
+def test_an_unknown_section_is_a_clear_error(tmp_path):
+    def edit(data):
+        data["clients"][1]["sections"] = ["cover", "summry"]
+
+    config = load_config(example_copy(tmp_path, edit))
+    plugins = load_plugins()
+    report = compute_report(config, config.client("northwind-dental"), plugins, now=NOW)
+    with pytest.raises(Exception, match="summry"):
+        render_report(report, plugins)
+
+
+def test_narrative_commentary_and_escaping(tmp_path):
+    commentary = tmp_path / "commentary" / "northwind-dental" / "2026-10.md"
+    commentary.parent.mkdir(parents=True)
+    commentary.write_text("## Our take\n\nNew patients **up** again. <img src='x'> stays text.\n\n"
+                          "- Call back within 24 h\n- Review the booking form\n",
+                          encoding="utf-8")
+    _, rendered = render(example_copy(tmp_path), "northwind-dental")
+    text = text_of(rendered.pdf)
+    assert "What rose" in text
+    assert "Objectives achieved or on track: 1 of 3." in text
+    assert "Needs attention" in text
+    assert "550 qualified leads a month by year end is off track" in text
+    assert "Our take" in text and "Call back within 24 h" in text
+    assert "<img src='x'> stays text." in text
+    assert "<strong>up</strong>" in rendered.html and "<img src='x'>" not in rendered.html
+
+
+ENGLISH_WORDS = re.compile(r"\b(Summary|Objectives|Target|Achieved|On track|At risk|Off track|"
+                           r"Missed|Sessions per|Recommendations|Contents|This year|Last year|"
+                           r"How to read)\b")
+FRENCH_WORDS = re.compile(r"\b(Synthèse|Objectifs|Cible|Atteint|En bonne voie|À risque|"
+                          r"En retard|Manqué|Recommandations|Sommaire|Cette année)\b")
+
+
+def test_french_report_has_no_english_template_words_and_the_reverse(tmp_path):
+    _, fr = render(example_copy(tmp_path), "maison-lumiere")
+    fr_text = text_of(fr.pdf)
+    assert FRENCH_WORDS.search(fr_text)
+    assert not ENGLISH_WORDS.search(fr_text), ENGLISH_WORDS.search(fr_text)
+    _, en = render(example_copy(tmp_path), "acme-robotics")
+    en_text = text_of(en.pdf)
+    assert ENGLISH_WORDS.search(en_text) and not FRENCH_WORDS.search(en_text)
+
+
+def test_contents_has_page_numbers_and_the_pdf_has_an_outline(tmp_path):
+    _, rendered = render(example_copy(tmp_path), "acme-robotics")
+    reader = PdfReader(io.BytesIO(rendered.pdf))
+    contents = reader.pages[1].extract_text(extraction_mode="layout")
+    assert "Contents" in contents
+    objectives_page = next(i for i, p in enumerate(reader.pages, 1)
+                           if p.extract_text().lstrip().startswith("Objectives"))
+    assert re.search(rf"Objectives\s*{objectives_page}\b", contents)
+    titles = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert "Acme Robotics" in titles and "Summary" in titles and "Objectives" in titles
+    assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged for accessibility
+
+
+def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
+    def edit(data):
+        data["clients"][1]["archival"] = True
+
+    report, rendered = render(example_copy(tmp_path, edit), "northwind-dental")
+    path = tmp_path / "archival.pdf"
+    path.write_bytes(rendered.pdf)
+    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    reader = PdfReader(path)
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    [(name, [data])] = list(reader.attachments.items())
+    assert name == "northwind-dental-2026-10-figures.csv"
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    text = text_of(rendered.pdf)
+    printed = {(r["key"], r["field"]): r for r in rows}
+    leads = printed[("qualified_leads", "value")]
+    assert float(leads["value"]) == report.kpis["qualified_leads"].value
+    assert leads["printed"] in text
+    for row in rows:
+        if row["section"] in ("kpi", "objective") and row["printed"] not in ("", "—"):
+            assert row["printed"] in text, row
