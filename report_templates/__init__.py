@@ -15,4 +15,6 @@ HERE = Path(__file__).resolve().parent
 @hookimpl
 def register_themes(register: Callable[[Theme], None]) -> None:
     register(Theme("default", HERE / "default",
-                   "Clean A4 report: cover, summary, objectives, KPI sections, tables"))
+                   "Clean A4 report: cover page, contents, summary, objectives, KPI sections"))
+    register(Theme("compact", HERE / "compact",
+                   "The same report, denser: cover band, sections flowing on, KPIs two a row"))

@@ -172,3 +172,18 @@ def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
     for row in rows:
         if row["section"] in ("kpi", "objective") and row["printed"] not in ("", "—"):
             assert row["printed"] in text, row
+
+
+def test_the_compact_theme_is_the_same_report_denser(tmp_path):
+    def edit(data):
+        data["clients"][1]["theme"] = "compact"
+
+    report, compact = render(example_copy(tmp_path, edit), "northwind-dental")
+    _, default = render(example_copy(tmp_path), "northwind-dental")
+    assert report.theme == "compact"
+    assert compact.pages < default.pages
+    text = text_of(compact.pdf)
+    for expected in ("Northwind Dental Group", "Monthly performance report", "Qualified leads",
+                     "Off track", "Top pages", "Contents"):
+        assert expected in text, expected
+    assert "compact-cover" in compact.html and "compact-cover" not in default.html
