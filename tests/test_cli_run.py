@@ -154,3 +154,33 @@ def test_a_failed_render_keeps_the_previous_pdf(tmp_path, monkeypatch):
     monkeypatch.setattr(kpireport.render, "render_report", broken)
     assert main([*args, "--force"]) == 1
     assert pdf.read_bytes() == good
+
+
+def test_long_words_and_right_to_left_text_stay_on_the_page(tmp_path):
+    data = tmp_path / "pages.csv"
+    long_word = "Supercalifragilistic" * 15
+    arabic = "روبوتات صناعية للمصانع"
+    rows = ["date,page,page_title,pageviews,time_on_page"]
+    for day in range(1, 32):
+        rows.append(f"2026-10-{day:02d},/{long_word},{arabic},9,30")
+        rows.append(f"2026-10-{day:02d},/plain,Plain page,5,20")
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent("""\
+        agency: {name: Test Agency}
+        defaults: {period: 2026-10}
+        clients:
+          - id: wide
+            name: Wide
+            sources: {web: {plugin: csv, settings: {tables: [{path: pages.csv,
+                     dimensions: [page, page_title]}]}}}
+            kpis: [top_pages]
+        """), encoding="utf-8")
+    assert main(["run", str(config), "--output", str(tmp_path / "out")]) == 0
+    reader, text = pdf_text(tmp_path / "out" / "wide" / "wide-2026-10.pdf")
+    squeezed = text.replace(" ", "")
+    assert long_word in squeezed  # wrapped across lines, not cut
+    assert arabic.replace(" ", "") in squeezed or "روبوتات" in text
+    # Wrapped: no line holds the whole word (unwrapped, it would run off the page's edge).
+    lines = [line for page in reader.pages for line in page.extract_text().splitlines()]
+    assert not any(long_word in line.replace(" ", "") for line in lines)
