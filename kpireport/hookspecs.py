@@ -128,6 +128,11 @@ def extra_template_context(report: Report, language: str) -> dict[str, Any] | No
 
 
 # --- Lifecycle ----------------------------------------------------------------------------
+#
+# ``kpireport run`` computes, renders and delivers each report in its own worker process
+# (forked from the one that loaded the plugins): lifecycle hooks run there. A plugin that
+# collects something across reports must write it somewhere shared (a file, a database, a
+# queue), not keep it in memory.
 
 
 @hookspec
