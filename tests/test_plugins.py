@@ -10,7 +10,8 @@ from kpireport.cli import main
 from kpireport.errors import PluginError
 from kpireport.plugins import load_plugins
 
-BUILTINS = {"csv", "web_kpis", "commercial_kpis", "folder_delivery", "rules", "default_theme"}
+BUILTINS = {"csv", "web_kpis", "commercial_kpis", "folder_delivery", "email_delivery", "rules",
+            "default_theme"}
 
 
 def test_builtins_load_through_the_entry_point_group():
