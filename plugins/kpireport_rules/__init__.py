@@ -125,6 +125,151 @@ def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
     )
 
 
+ORGANIC_DROP = -0.20
+"""Organic clicks this far below the same period last year call for an SEO check."""
+CONVERSIONS_DROP = -0.20
+SPEND_STEADY = 0.10
+"""Ad conversions falling this much while spend moves less than this: suspect tracking."""
+ROAS_FLOOR = 1.0
+LEADS_UP = 0.10
+QUALIFIED_SHARE_DROP = 0.10
+"""Leads up this much while the qualified share falls this many points: lead quality."""
+EARLY_DAYS = 30
+REVENUE_DROP = -0.15
+
+
+def organic_traffic_drop(report: Report) -> Iterator[Finding]:
+    """Organic clicks 20 % or more below the same period last year: rankings, indexing or a
+    Google update may be at play."""
+    clicks = report.kpis.get("organic_clicks")
+    if not clicks or clicks.change_last_year is None or clicks.change_last_year > ORGANIC_DROP:
+        return
+    change = _pct(report, clicks.change_last_year)
+    now, before = (_fmt(report, v, "count") for v in (clicks.value, clicks.last_year))
+    yield Finding(
+        "organic-traffic-drop", Severity.WARNING,
+        {"en": "Organic search is losing ground", "fr": "Le référencement naturel recule"},
+        {"en": f"Organic clicks are at {now} against {before} a year ago ({change}): check "
+               "rankings of the top queries, indexing errors in Search Console and recent "
+               "Google updates.",
+         "fr": f"Les clics naturels sont à {now} contre {before} il y a un an ({change}) : "
+               "vérifier le classement des principales requêtes, les erreurs d'indexation dans "
+               "la Search Console et les dernières mises à jour de Google."},
+        {"clicks": clicks.value, "clicks_last_year": clicks.last_year,
+         "change_last_year": clicks.change_last_year},
+        ("organic_clicks",),
+    )
+
+
+def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
+    """Ad conversions down 20 % or more while spend holds within ±10 %: tracking (pixel,
+    Conversions API) is the first suspect."""
+    conv, spend = report.kpis.get("ad_conversions"), report.kpis.get("ad_spend")
+    if not conv or not spend:
+        return
+    c, s = conv.change_previous, spend.change_previous
+    if c is None or s is None or c > CONVERSIONS_DROP or abs(s) > SPEND_STEADY:
+        return
+    yield Finding(
+        "conversions-falling-spend-holding", Severity.CRITICAL,
+        {"en": "Check conversion tracking", "fr": "Vérifier le suivi des conversions"},
+        {"en": f"Ad conversions moved {_pct(report, c)} while spend moved only "
+               f"{_pct(report, s)}: check that the pixel and the Conversions API still fire "
+               "on the thank-you pages before changing the campaigns.",
+         "fr": f"Les conversions publicitaires évoluent de {_pct(report, c)} alors que les "
+               f"dépenses ne varient que de {_pct(report, s)} : vérifier que le pixel et "
+               "l'API Conversions se déclenchent toujours sur les pages de remerciement avant "
+               "de modifier les campagnes."},
+        {"ad_conversions_change": c, "ad_spend_change": s},
+        ("ad_conversions", "ad_spend"),
+    )
+
+
+def roas_below_one(report: Report) -> Iterator[Finding]:
+    """Ads return less than they cost (ROAS under 1×)."""
+    roas = report.kpis.get("roas")
+    if not roas or roas.value is None or roas.value >= ROAS_FLOOR:
+        return
+    value = _fmt(report, roas.value, "ratio")
+    yield Finding(
+        "roas-below-one", Severity.WARNING,
+        {"en": "Ads cost more than they return", "fr": "La publicité coûte plus qu'elle ne "
+                                                        "rapporte"},
+        {"en": f"Return on ad spend is {value}: pause the campaigns with the lowest return and "
+               "move budget to those above 1×.",
+         "fr": f"Le retour sur dépenses publicitaires est de {value} : suspendre les campagnes "
+               "les moins rentables et reporter le budget sur celles au-dessus de 1×."},
+        {"roas": roas.value},
+        ("roas",),
+    )
+
+
+def leads_quality_drop(report: Report) -> Iterator[Finding]:
+    """Leads up 10 % or more but the qualified share down 10 points or more: more volume,
+    less quality."""
+    leads, qualified = report.kpis.get("leads"), report.kpis.get("qualified_leads")
+    if not leads or not qualified or None in (leads.value, leads.previous, qualified.value,
+                                               qualified.previous):
+        return
+    if not leads.value or not leads.previous or (leads.change_previous or 0) < LEADS_UP:
+        return
+    share, before = qualified.value / leads.value, qualified.previous / leads.previous
+    if before - share < QUALIFIED_SHARE_DROP:
+        return
+    now_s, before_s = _fmt(report, share, "percent"), _fmt(report, before, "percent")
+    yield Finding(
+        "leads-quality-drop", Severity.WARNING,
+        {"en": "More leads, fewer qualified", "fr": "Plus de prospects, moins de qualifiés"},
+        {"en": f"Leads rose {_pct(report, leads.change_previous or 0)} but only {now_s} were "
+               f"qualified against {before_s} the month before: review the forms and the "
+               "campaigns that bring the new leads.",
+         "fr": f"Les prospects augmentent de {_pct(report, leads.change_previous or 0)} mais "
+               f"seuls {now_s} sont qualifiés contre {before_s} le mois précédent : revoir les "
+               "formulaires et les campagnes qui amènent les nouveaux prospects."},
+        {"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
+        ("leads", "qualified_leads"),
+    )
+
+
+def objective_achieved_early(report: Report) -> Iterator[Finding]:
+    """An objective already achieved with more than a month to go: time to raise the bar."""
+    for a in report.objectives:
+        if a.status is not Status.ACHIEVED or not a.days_left or a.days_left <= EARLY_DAYS:
+            continue
+        yield Finding(
+            "objective-achieved-early", Severity.INFO,
+            {"en": f"“{a.title}” is already achieved",
+             "fr": f"« {a.title} » est déjà atteint"},
+            {"en": f"The target is reached with {a.days_left} days to go: set a more "
+                   "ambitious one to keep the momentum.",
+             "fr": f"La cible est atteinte alors qu'il reste {a.days_left} jours : fixer un "
+                   "objectif plus ambitieux pour garder l'élan."},
+            {"value": a.value, "target": a.target, "days_left": a.days_left},
+            (a.kpi,),
+        )
+
+
+def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
+    """Online revenue 15 % or more below the same period last year."""
+    revenue = report.kpis.get("revenue")
+    if not revenue or revenue.change_last_year is None or \
+            revenue.change_last_year > REVENUE_DROP:
+        return
+    now = _fmt(report, revenue.value, "currency")
+    before = _fmt(report, revenue.last_year, "currency")
+    yield Finding(
+        "revenue-down-year-on-year", Severity.CRITICAL,
+        {"en": "Revenue below last year", "fr": "Chiffre d'affaires inférieur à l'an dernier"},
+        {"en": f"Online revenue is {now} against {before} a year ago: look at orders versus "
+               "average basket, and at the channels that fell most.",
+         "fr": f"Le chiffre d'affaires en ligne est de {now} contre {before} il y a un an : "
+               "distinguer commandes et panier moyen, et regarder les canaux en plus forte "
+               "baisse."},
+        {"revenue": revenue.value, "revenue_last_year": revenue.last_year},
+        ("revenue",),
+    )
+
+
 RULES = [
     Rule("objective-pace", objective_pace, objective_pace.__doc__ or ""),
     Rule("traffic-up-conversion-down", traffic_up_conversion_down,
@@ -132,6 +277,15 @@ RULES = [
     Rule("good-position-low-ctr", good_position_low_ctr, good_position_low_ctr.__doc__ or ""),
     Rule("sales-cycle-lengthening", sales_cycle_lengthening,
          sales_cycle_lengthening.__doc__ or ""),
+    Rule("organic-traffic-drop", organic_traffic_drop, organic_traffic_drop.__doc__ or ""),
+    Rule("conversions-falling-spend-holding", conversions_falling_spend_holding,
+         conversions_falling_spend_holding.__doc__ or ""),
+    Rule("roas-below-one", roas_below_one, roas_below_one.__doc__ or ""),
+    Rule("leads-quality-drop", leads_quality_drop, leads_quality_drop.__doc__ or ""),
+    Rule("objective-achieved-early", objective_achieved_early,
+         objective_achieved_early.__doc__ or ""),
+    Rule("revenue-down-year-on-year", revenue_down_year_on_year,
+         revenue_down_year_on_year.__doc__ or ""),
 ]
 
 

@@ -138,8 +138,39 @@ SEO_KPIS = [
     ),
 ]
 
+ADS_KPIS = [
+    KpiDefinition(
+        "ad_spend", {"en": "Ad spend", "fr": "Dépenses publicitaires"}, Unit.CURRENCY,
+        ("spend",), direction=Direction.LOWER, family="ads",
+        description={"en": "Amount spent on ads in the period.",
+                     "fr": "Montant dépensé en publicité sur la période."},
+    ),
+    KpiDefinition(
+        "ad_conversions", {"en": "Ad conversions", "fr": "Conversions publicitaires"},
+        Unit.COUNT, ("ad_conversions",), family="ads",
+        description={"en": "Conversions attributed to ads (pixel or API events).",
+                     "fr": "Conversions attribuées aux publicités (pixel ou événements API)."},
+    ),
+    KpiDefinition(
+        "cost_per_result", {"en": "Cost per result", "fr": "Coût par résultat"},
+        Unit.CURRENCY, ("spend", "ad_conversions"), direction=Direction.LOWER, family="ads",
+        formula=ratio("spend", "ad_conversions"),
+        description={"en": "Spend divided by conversions, both summed over the period.",
+                     "fr": "Dépenses divisées par les conversions, toutes deux additionnées "
+                           "sur la période."},
+    ),
+    KpiDefinition(
+        "roas", {"en": "Return on ad spend", "fr": "Retour sur dépenses publicitaires"},
+        Unit.RATIO, ("conversion_value", "spend"), family="ads",
+        formula=ratio("conversion_value", "spend"),
+        description={"en": "Value of ad conversions divided by spend (3.0× = 3 for 1).",
+                     "fr": "Valeur des conversions publicitaires divisée par les dépenses "
+                           "(3,0× = 3 pour 1)."},
+    ),
+]
+
 
 @hookimpl
 def register_kpis(register: Callable[[KpiDefinition], None]) -> None:
-    for kpi in (*WEB_KPIS, *SEO_KPIS):
+    for kpi in (*WEB_KPIS, *SEO_KPIS, *ADS_KPIS):
         register(kpi)
