@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from pypdf import PdfReader
+from shared import example_copy
 
 from kpireport.config import load_config
 from kpireport.engine import check_config, compute_report
@@ -20,25 +20,6 @@ from kpireport.render import render_report
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
-
-
-def example_copy(tmp_path: Path, edit=None) -> Path:
-    """config.example.yaml with absolute data paths, edited, written to tmp_path."""
-    data = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
-    data["agency"]["logo"] = str(ROOT / data["agency"]["logo"])
-    for client in data["clients"]:
-        client["logo"] = str(ROOT / client["logo"])
-        for source in client["sources"].values():
-            settings = source["settings"]
-            for table in settings.get("tables", []):
-                table["path"] = str(ROOT / table["path"])
-            if "search_console" in settings:
-                settings["search_console"] = str(ROOT / settings["search_console"])
-    if edit:
-        edit(data)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def render(path: Path, client: str):

@@ -1,14 +1,12 @@
 """``kpireport run`` end to end: config → CSV → KPIs → objectives → PDF on disk."""
 
-import http.server
 import shutil
 import textwrap
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
+from shared import recording_server
 
 from kpireport.cli import main
 
@@ -80,25 +78,8 @@ def test_one_client_only_and_an_unknown_client(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: ClassVar[list[str]] = []
-
-    def do_GET(self):
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_html_and_urls_in_data_are_text_and_fetch_nothing(tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    _Recorder.hits = []
-    try:
+    with recording_server() as (port, hits):
         evil = (f'<img src="http://127.0.0.1:{port}/pixel.png">'
                 '<img src="file:///etc/passwd"><b>Bold</b> & co')
         data = tmp_path / "data"
@@ -133,9 +114,7 @@ def test_html_and_urls_in_data_are_text_and_fetch_nothing(tmp_path):
         assert f"http://127.0.0.1:{port}/pixel.png" in text
         assert "file:///etc/passwd" in text
         assert "Evil <script>alert(1)</script> Ltd" in text
-        assert _Recorder.hits == []
-    finally:
-        server.shutdown()
+        assert hits == []
 
 
 def test_a_failed_render_keeps_the_previous_pdf(tmp_path, monkeypatch):

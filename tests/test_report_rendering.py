@@ -1,15 +1,12 @@
 """Formatting, charts, templates and the safe fetcher, on real output."""
 
 import datetime as dt
-import http.server
-import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-import yaml
 from pypdf import PdfReader
+from shared import example_copy, recording_server
 
 from kpireport.charts import line_chart, nice_ticks
 from kpireport.cli import main
@@ -125,58 +122,29 @@ def test_an_agency_folder_overrides_one_block_only(northwind, tmp_path):
     assert html[:cut] == plain[:cut]
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: ClassVar[list[str]] = []
-
-    def do_GET(self):
-        self.hits.append(self.path)
-        self.send_response(404)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_the_fetcher_serves_theme_files_and_data_uris_only(tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Recorder.hits = []
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     fetcher = safe_fetcher([THEME])
-    try:
+    with recording_server() as (port, hits):
         assert fetcher.fetch("data:text/plain;base64,aGk=").read() == b"hi"
         assert b"@page" in fetcher.fetch((THEME / "style.css").as_uri()).read()
-        for url in (secret.as_uri(), "file:///etc/passwd",
-                    f"http://127.0.0.1:{server.server_address[1]}/x.png",
+        for url in (secret.as_uri(), "file:///etc/passwd", f"http://127.0.0.1:{port}/x.png",
                     (THEME / ".." / ".." / "pyproject.toml").as_uri()):
             with pytest.raises(ValueError, match="does not fetch"):
                 fetcher.fetch(url)
-        assert _Recorder.hits == []
-    finally:
-        server.shutdown()
+        assert hits == []
 
 
 def test_validate_flags_objectives_that_are_not_smart(tmp_path, capsys):
-    data = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
-    for key in ("logo",):
-        data["agency"][key] = str(ROOT / data["agency"][key])
-    for client in data["clients"]:
-        client["logo"] = str(ROOT / client["logo"])
-        for source in client["sources"].values():
-            settings = source["settings"]
-            for table in settings.get("tables", []):
-                table["path"] = str(ROOT / table["path"])
-            if "search_console" in settings:
-                settings["search_console"] = str(ROOT / settings["search_console"])
-    northwind = data["clients"][1]
-    northwind["objectives"] = [
-        {"id": "moonshot", "kpi": "qualified_leads", "baseline": 464, "target": 5000,
-         "start": "2026-01-01", "deadline": "2026-06-30"},
-        {"id": "someday", "kpi": "sessions", "target": 30000, "start": "2026-01-01"},
-    ]
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    def edit(data):
+        data["clients"][1]["objectives"] = [
+            {"id": "moonshot", "kpi": "qualified_leads", "baseline": 464, "target": 5000,
+             "start": "2026-01-01", "deadline": "2026-06-30"},
+            {"id": "someday", "kpi": "sessions", "target": 30000, "start": "2026-01-01"},
+        ]
+
+    path = example_copy(tmp_path, edit)
     assert main(["validate", str(path), "--as-of", "2026-11-25"]) == 0
     out = capsys.readouterr().out
     assert "northwind-dental: objective moonshot (qualified_leads) [achievable]" in out

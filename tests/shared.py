@@ -1,0 +1,56 @@
+"""Helpers shared by the tests: the example config made portable, and a server that records
+every request it gets (to prove that nothing was fetched)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def example_copy(tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """config.example.yaml with absolute data and logo paths, edited, written to tmp_path."""
+    data = yaml.safe_load((ROOT / "config.example.yaml").read_text(encoding="utf-8"))
+    data["agency"]["logo"] = str(ROOT / data["agency"]["logo"])
+    for client in data["clients"]:
+        client["logo"] = str(ROOT / client["logo"])
+        for source in client["sources"].values():
+            settings = source["settings"]
+            for table in settings.get("tables", []):
+                table["path"] = str(ROOT / table["path"])
+            if "search_console" in settings:
+                settings["search_console"] = str(ROOT / settings["search_console"])
+    if edit:
+        edit(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def recording_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on 127.0.0.1: yields its port and the list of paths requested."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], hits
+    finally:
+        server.shutdown()
