@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="skip the SMART checks that read the clients' history")
     validate.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE")
 
+    preview = sub.add_parser("preview", help="serve a client's report on localhost, "
+                                             "re-rendered when templates or config change")
+    preview.add_argument("config", type=Path)
+    preview.add_argument("--client", required=True, metavar="ID")
+    preview.add_argument("--period")
+    preview.add_argument("--host", default="127.0.0.1")
+    preview.add_argument("--port", type=int, default=8000)
+    preview.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE")
+
     plugins = sub.add_parser("plugins", help="list loaded plugins and what they register")
     plugins.add_argument("--hook", help="only plugins implementing this hook")
     return parser
@@ -222,6 +231,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if errors else EXIT_OK
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from kpireport.preview import serve
+
+    config, _ = _load(args)
+    config.client(args.client)
+    server = serve(args.config, args.client, period=args.period, host=args.host,
+                   port=args.port, extra_plugins=args.plugin, now=_now(args.as_of))
+    print(f"previewing {args.client} at {server.url} (PDF: {server.url}report.pdf); "
+          "Ctrl-C to stop", file=sys.stderr)
+    server.serve_forever()
+    return EXIT_OK
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from kpireport.plugins import load_plugins
 
@@ -247,7 +269,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-            "history": cmd_history, "rerender": cmd_rerender}
+            "history": cmd_history, "rerender": cmd_rerender, "preview": cmd_preview}
 
 if __name__ == "__main__":
     sys.exit(main())

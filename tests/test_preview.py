@@ -1,0 +1,80 @@
+"""``kpireport preview``: served on 127.0.0.1, re-rendered on change, errors shown not fatal."""
+
+import datetime as dt
+import io
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from pypdf import PdfReader
+from shared import example_copy
+
+from kpireport.preview import serve
+
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def wait_for_version(server, after: int) -> None:
+    for _ in range(200):
+        if int(get(server.url + "version")) > after:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no re-render")
+
+
+@pytest.fixture()
+def preview(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}'
+        "{% block appendix %}<p>Version A</p>{% endblock %}", encoding="utf-8")
+
+    def edit(data):
+        data["agency"]["template_dir"] = str(templates)
+
+    server = serve(example_copy(tmp_path, edit), "northwind-dental", port=0, now=NOW,
+                   poll_interval=0.05).start()
+    yield server, templates / "report.html.j2"
+    server.stop()
+
+
+def test_serves_the_report_and_re_renders_when_a_template_changes(preview):
+    server, template = preview
+    assert server.host == "127.0.0.1"
+    page = get(server.url).decode()
+    assert "Northwind Dental Group" in page and "Version A" in page and "/version" in page
+    version = int(get(server.url + "version"))
+    template.write_text('{% extends "default/report.html.j2" %}'
+                        "{% block appendix %}<p>Version B</p>{% endblock %}", encoding="utf-8")
+    wait_for_version(server, version)
+    page = get(server.url).decode()
+    assert "Version B" in page and "Version A" not in page
+
+
+def test_a_broken_template_keeps_the_last_good_page_with_the_error(preview):
+    server, template = preview
+    version = int(get(server.url + "version"))
+    template.write_text('{% extends "default/report.html.j2" %}{% block appendix %}<p>oops',
+                        encoding="utf-8")
+    wait_for_version(server, version)
+    page = get(server.url).decode()
+    assert "Version A" in page  # the last good render
+    assert "TemplateSyntaxError" in page and "appendix" in page
+
+
+def test_pdf_and_nothing_else(preview):
+    server, _ = preview
+    pdf = get(server.url + "report.pdf")
+    assert pdf.startswith(b"%PDF")
+    assert "Northwind Dental Group" in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    for path in ("config.yaml", "../pyproject.toml", "style.css"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get(server.url + path)
+        assert err.value.code == 404
