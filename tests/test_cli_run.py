@@ -110,9 +110,10 @@ def test_html_and_urls_in_data_are_text_and_fetch_nothing(tmp_path):
         code = main(["run", str(config), "--output", str(tmp_path / "out")])
         assert code == 0
         _, text = pdf_text(tmp_path / "out" / "evil" / "evil-2026-10.pdf")
-        assert "<b>Bold</b> & co" in text
-        assert f"http://127.0.0.1:{port}/pixel.png" in text
-        assert "file:///etc/passwd" in text
+        squeezed = text.replace(" ", "")  # long cells wrap: compare without line breaks
+        assert "<b>Bold</b>&co" in squeezed
+        assert f"http://127.0.0.1:{port}/pixel.png" in squeezed
+        assert "file:///etc/passwd" in squeezed
         assert "Evil <script>alert(1)</script> Ltd" in text
         assert hits == []
 
