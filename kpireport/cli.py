@@ -131,7 +131,12 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     for failure in plugins.failures:
         print(f"warning: {failure}", file=sys.stderr)
     today = _now(args.as_of).date() if getattr(args, "as_of", None) else None
-    ensure_valid(config, plugins, today=today)
+    clients = getattr(args, "client", None)
+    if isinstance(clients, str):
+        clients = [clients]
+    for client_id in clients or ():
+        config.client(client_id)  # an unknown id: a config error before anything else
+    ensure_valid(config, plugins, today=today, client_ids=clients)
     return config, plugins
 
 

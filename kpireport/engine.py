@@ -273,8 +273,14 @@ def is_additive(binding: KpiBinding, specs: Mapping[str, Mapping[str, MetricSpec
 
 
 def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = None,
-                 agency_template_dir_required: bool = True) -> list[Problem]:
-    """Every problem the plugins can see in the config, before any data is fetched."""
+                 agency_template_dir_required: bool = True,
+                 client_ids: Iterable[str] | None = None) -> list[Problem]:
+    """Every problem the plugins can see in the config, before any data is fetched.
+
+    With ``client_ids``, the sources of the other clients are not opened (the whole file has
+    already been validated against the models when it was loaded).
+    """
+    only = set(client_ids) if client_ids else None
     problems: list[Problem] = []
     for name in config.plugins.disable:
         if name in plugins.infos:
@@ -306,6 +312,8 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
                 cls.Settings.model_validate(ref.settings)
             except ValidationError as exc:
                 problems.extend(_settings_problems(config, (*path, "settings"), ref.settings, exc))
+        if only is not None and client.id not in only:
+            continue
         day = today or today_in(config.timezone_of(client))
         plan = plan_client(config, client, plugins, day)
         plan.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,31 @@ class Header:
     metrics: tuple[str, ...]
 
 
+_PARSED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+PARSED_FILES_KEPT = 32
+"""Parsed files kept per process. ``kpireport validate`` parses a client's files before its
+report is computed in a worker forked from the same process: the worker reuses them. Bounded,
+so a run over hundreds of clients does not grow."""
+
+
+def _shared_cache(path: Path, table: TableSettings, specs: Mapping[str, MetricSpec]
+                  ) -> dict[str, Any]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}  # reading will raise the clear error
+    key = (str(path), stat.st_mtime_ns, stat.st_size, table.model_dump_json(),
+           tuple(sorted((name, repr(spec)) for name, spec in specs.items())))
+    if key in _PARSED:
+        _PARSED.move_to_end(key)
+        return _PARSED[key]
+    cache: dict[str, Any] = {}
+    _PARSED[key] = cache
+    while len(_PARSED) > PARSED_FILES_KEPT:
+        _PARSED.popitem(last=False)
+    return cache
+
+
 class TidyFile:
     """One tidy CSV file, read and parsed at most once, when first needed."""
 
@@ -52,7 +78,7 @@ class TidyFile:
         self.table = table
         self.specs = specs
         self.rank = rank
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = _shared_cache(path, table, specs)
 
     def header(self) -> Header:
         return cached(self._cache, "header", self._parse_header)
