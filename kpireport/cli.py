@@ -153,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
         return EXIT_OK
+    order = {c.id: i for i, c in enumerate(config.clients)}
+    results = sorted(results, key=lambda r: order.get(r.client, len(order)))
     rows = [("client", "period", "status", "pages", "time", "output / error")]
     for r in results:
         detail = ", ".join(r.outputs) if r.status in ("delivered", "skipped") else ""
