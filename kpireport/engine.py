@@ -2,8 +2,9 @@
 
 Each stage is a function with plain data in and out. :func:`check_config` is the second
 validation pass (it needs the plugins); :func:`compute_report` produces a :class:`Report`
-without rendering; :func:`run_client` does everything for one client and never raises for that
-client's own failures, so one client can never take another's report down.
+without rendering; :func:`run_client` does everything for one client in this process and
+never raises for that client's own failures. ``kpireport run`` goes through
+:mod:`kpireport.batch`, which runs the same stages in a worker process per report.
 """
 
 from __future__ import annotations
@@ -756,19 +757,3 @@ def deliver(config: Config, client: ClientConfig, plugins: PluginSet, report: Re
         plugins.call_each("report_delivered", report=report,
                           delivery=Delivery(ref.target, location))
     return outputs
-
-
-def run(config: Config, plugins: PluginSet, client_ids: Iterable[str] | None = None, *,
-        period_spec: str | None = None, output_dir: Path | None = None,
-        now: dt.datetime | None = None) -> list[ClientResult]:
-    """Run the given clients (all when None) one after the other."""
-    clients = ([config.client(c) for c in client_ids] if client_ids else config.clients)
-    results = []
-    for client in clients:
-        result = run_client(config, client, plugins, period_spec=period_spec,
-                            output_dir=output_dir, now=now)
-        level = logging.INFO if result.status == "delivered" else logging.ERROR
-        log.log(level, "%s %s: %s%s", client.id, result.period, result.status,
-                f" ({result.error})" if result.error else "")
-        results.append(result)
-    return results
