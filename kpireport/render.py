@@ -24,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from kpireport import charts, formatting
+from kpireport.data import DataNote, NoteKind
 from kpireport.kpis import KpiValue, SeriesPoint, Unit
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
@@ -258,8 +259,34 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "finding_text": lambda f: f.in_language(report.language),
+        "note_text": lambda note: note_text(note, report.locale, gettext),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def note_text(note: DataNote, locale: str, gettext: Any) -> str:
+    """A data note in the report's language when its kind is a standard one (the source's own
+    words, usually English, otherwise)."""
+    days = sorted(note.dates)
+    source = note.source or gettext("the source")
+    if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.INCOMPLETE):
+        if len(days) <= 4:
+            when = ", ".join(formatting.format_date(d, locale, "medium") for d in days)
+        else:
+            when = gettext("%(count)d days from %(first)s to %(last)s") % {
+                "count": len(days), "first": formatting.format_date(days[0], locale, "medium"),
+                "last": formatting.format_date(days[-1], locale, "medium")}
+        template = (gettext("%(source)s: no data for %(when)s.")
+                    if note.kind is NoteKind.MISSING_DAYS
+                    else gettext("%(source)s: data not final yet for %(when)s."))
+        return template % {"source": source, "when": when}
+    if note.kind is NoteKind.SAMPLED:
+        return gettext("%(source)s: figures estimated from a sample of the data.") % {
+            "source": source}
+    if note.kind is NoteKind.THRESHOLDED:
+        return gettext("%(source)s: small numbers withheld by the source to protect "
+                       "privacy.") % {"source": source}
+    return note.message
 
 
 def _last_13_months(monthly: list[SeriesPoint],

@@ -168,3 +168,25 @@ def test_the_compact_theme_is_the_same_report_denser(tmp_path):
                      "Off track", "Top pages", "Contents"):
         assert expected in text, expected
     assert "compact-cover" in compact.html and "compact-cover" not in default.html
+
+
+def test_data_notes_speak_the_reports_language(tmp_path):
+    import csv as csv_module
+
+    source = Path(ROOT / "examples" / "data" / "maison-lumiere" / "web_daily.csv")
+    kept = tmp_path / "web_daily.csv"
+    with source.open(encoding="utf-8") as f_in, kept.open("w", encoding="utf-8",
+                                                          newline="") as f_out:
+        reader = csv_module.reader(f_in)
+        writer = csv_module.writer(f_out)
+        for row in reader:
+            if row[0] not in ("2026-10-06", "2026-10-07"):  # two days lost
+                writer.writerow(row)
+
+    def edit(data):
+        data["clients"][0]["sources"]["web"]["settings"]["tables"][0]["path"] = str(kept)
+
+    _, rendered = render(example_copy(tmp_path, edit), "maison-lumiere")
+    text = text_of(rendered.pdf)
+    assert "web : aucune donnée pour 6 oct. 2026, 7 oct. 2026." in text
+    assert "no data" not in text
