@@ -150,3 +150,19 @@ def test_validate_flags_objectives_that_are_not_smart(tmp_path, capsys):
     assert "northwind-dental: objective moonshot (qualified_leads) [achievable]" in out
     assert "unrealistic: needs +" in out and "a month for 6 months" in out
     assert "objective someday (sessions) [time-bound]" in out and "no deadline" in out
+
+
+def test_every_message_of_the_theme_and_engine_has_a_french_translation():
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    method_map = [("kpireport/**.py", "python"), ("report_templates/**.j2", "jinja2")]
+    options = {"report_templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
+    keywords = {"_": None, "gettext": None}
+    ids = {msg[2] if isinstance(msg[2], str) else msg[2][0]
+           for msg in extract_from_dir(str(ROOT), method_map, options, keywords)}
+    with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
+        catalog = read_po(f)
+    assert len(ids) > 50
+    missing = sorted(m for m in ids if not (catalog.get(m) and catalog.get(m).string))
+    assert missing == []
