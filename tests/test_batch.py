@@ -283,3 +283,14 @@ def test_a_killed_run_is_finished_by_the_next_without_redoing_anything(tmp_path)
     delivered = [r["client"] for r in rows if r["status"] == "delivered"]
     assert sorted(delivered) == sorted(set(delivered))
     assert {"alpha", "beta", "c0", "c5"} <= set(delivered)
+
+
+def test_snapshots_are_kept_for_the_configured_number_of_periods(tmp_path):
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace("runs:\n", "runs:\n  keep_snapshots: 2\n"))
+    for period in ("2026-07", "2026-08", "2026-09", "2026-10"):
+        assert run(path, "--client", "beta", "--period", period) == 0
+    folder = tmp_path / "out" / ".kpireport" / "snapshots" / "beta"
+    assert sorted(p.name for p in folder.iterdir()) == ["2026-09.json.gz", "2026-10.json.gz"]
+    assert main(["-p", "kpireport_test_extras", "rerender", str(path), "--client", "beta",
+                 "--period", "2026-07"]) == 2  # pruned: a clear error, not a crash
