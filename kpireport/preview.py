@@ -141,7 +141,6 @@ class PreviewServer:
         return f"http://{self.host}:{self.port}/"
 
     def _watch(self) -> None:
-        self.preview.changed()  # first stamps
         while not self._stop.wait(self.poll_interval):
             if self.preview.changed():
                 self.preview.refresh()
@@ -149,12 +148,14 @@ class PreviewServer:
 
     def start(self) -> PreviewServer:
         self.preview.refresh()
+        self.preview.changed()  # the first stamps, before anyone can edit a file
         threading.Thread(target=self._watch, daemon=True).start()
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
     def serve_forever(self) -> None:
         self.preview.refresh()
+        self.preview.changed()
         threading.Thread(target=self._watch, daemon=True).start()
         try:
             self.httpd.serve_forever()
