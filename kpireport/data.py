@@ -198,31 +198,38 @@ def aggregate_rows(
             if comp not in components:
                 components.append(comp)
     tkey = time_key(query.granularity)
+    # Resolved once, not per row: this loop runs over every day of every dimension value.
+    plan = [(comp, _weight_of(specs.get(comp))) for comp in components]
+    first, last = query.range.start, query.range.end
+    dims = query.dimensions
     sums: dict[tuple[Any, ...], dict[str, float]] = {}
     seen: dict[tuple[Any, ...], set[str]] = {}
     for row in rows:
         day = row[date_key]
-        if day not in query.range:
+        if not first <= day <= last:
             continue
-        bucket: tuple[Any, ...] = ()
         if tkey == "date":
-            bucket = (day,)
+            key: tuple[Any, ...] = (day, *(row.get(d) for d in dims))
         elif tkey == "month":
-            bucket = (month_start(day),)
-        key = bucket + tuple(row.get(d) for d in query.dimensions)
-        acc = sums.setdefault(key, {})
-        present = seen.setdefault(key, set())
-        for comp in components:
+            key = (day.replace(day=1), *(row.get(d) for d in dims))
+        else:
+            key = tuple(row.get(d) for d in dims)
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = {}
+            seen[key] = set()
+        present = seen[key]
+        for comp, weight_key in plan:
             value = row.get(comp)
             if value is None:
                 continue
-            spec = specs.get(comp)
-            if spec is not None and spec.aggregation is Aggregation.WEIGHTED_MEAN:
-                weight = row.get(spec.weight)  # type: ignore[arg-type]
+            if weight_key is not None:
+                weight = row.get(weight_key)
                 if weight is None:
                     continue
                 acc[comp] = acc.get(comp, 0.0) + float(value) * float(weight)
-                acc[f"__w_{comp}"] = acc.get(f"__w_{comp}", 0.0) + float(weight)
+                wkey = "__w_" + comp
+                acc[wkey] = acc.get(wkey, 0.0) + float(weight)
             else:
                 acc[comp] = acc.get(comp, 0.0) + float(value)
             present.add(comp)
@@ -243,6 +250,13 @@ def aggregate_rows(
         out.sort(key=lambda r: (r.get(query.top.metric) is None, -(r.get(query.top.metric) or 0)))
         out = out[: query.top.n]
     return out
+
+
+def _weight_of(spec: MetricSpec | None) -> str | None:
+    """The column a weighted mean is weighted by (None for a plain sum)."""
+    if spec is not None and spec.aggregation is Aggregation.WEIGHTED_MEAN:
+        return spec.weight
+    return None
 
 
 def finish(spec: MetricSpec, acc: Mapping[str, float], present: set[str]) -> float | None:

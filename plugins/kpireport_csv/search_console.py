@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import os
 import re
 import unicodedata
 import zipfile
+from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -111,13 +113,43 @@ def _delimiter(text: str) -> str:
     return ","
 
 
+_PARSED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+EXPORTS_KEPT = 256
+"""Parsed exports kept per process, as for tidy files: validation parses them, the report's
+worker (forked from the same process) reuses them. Bounded, so long runs do not grow."""
+
+
+def _shared_cache(location: Path, label: str) -> dict[str, Any]:
+    """The parse cache of an export, keyed by the size and time of each of its files (and the
+    label its errors are reported under)."""
+    try:
+        if location.is_dir():
+            state: tuple[Any, ...] = tuple(sorted(
+                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                for e in os.scandir(location) if e.is_file()))
+        else:
+            stat = location.stat()
+            state = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return {}  # reading will raise the clear error
+    key = (str(location), label, state)
+    if key in _PARSED:
+        _PARSED.move_to_end(key)
+        return _PARSED[key]
+    cache: dict[str, Any] = {}
+    _PARSED[key] = cache
+    while len(_PARSED) > EXPORTS_KEPT:
+        _PARSED.popitem(last=False)
+    return cache
+
+
 class Export:
     """One export: a folder or a zip file as downloaded from the Performance report."""
 
     def __init__(self, location: Path, label: str) -> None:
         self.location = location
         self.label = label
-        self._cache: dict[str, Any] = {}
+        self._cache = _shared_cache(location, label)
 
     def members(self) -> dict[str, str]:
         """Dimension (``date`` for Dates.csv) -> file name, for the files recognised."""
