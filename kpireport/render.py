@@ -12,8 +12,11 @@ folders only: data holding ``<img src="http://…">`` or ``file:///etc/passwd`` 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
+import jinja2.bccache
 from markupsafe import Markup
 
 from kpireport import charts, formatting
@@ -150,6 +154,27 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
 # --- The Jinja2 environment -------------------------------------------------------------------
 
 
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the process, checked against the source's checksum.
+
+    Each report gets its own environment (its language, its plugins' filters), so Jinja2's own
+    cache would compile the theme again for every report: about 40 ms each.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._store:
+            bucket.bytecode_from_string(self._store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _MemoryBytecodeCache()
+
+
 def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | None,
                       language: str) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
@@ -168,6 +193,7 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_BYTECODE,
     )
     tr = translations(Path(theme.path) / "locale", language)
     if default is not None and not (Path(theme.path) / "locale" / language).is_dir():
@@ -216,13 +242,15 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         svg = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
                                 currency=report.currency,
                                 duration_unit=kpi.definition.duration_unit,
-                                target=targets.get(key), last_year=previous, style=style,
-                                labels=legend)
+                                target=targets.get(key), last_year=previous, style=style)
         kpi_charts[key] = Markup(svg)
     families = sorted({k.definition.family for k in report.kpis.values()},
                       key=lambda f: (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), f))
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
+    # One key per family, above its charts, naming only the lines they draw.
+    legends = {f: Markup(charts.legend(style, legend, target=any(k.key in targets for k in ks)))
+               for f, ks in sections if any(k.key in kpi_charts for k in ks)}
     tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
     bars = {a.key: Markup(charts.progress_bar(a.progress, a.expected_progress,
                                               colour=STATUS_COLOURS[a.status]))
@@ -248,6 +276,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "families": [(f, ks) for f, ks in sections if ks],
         "tables": tables,
         "charts": kpi_charts,
+        "legends": legends,
         "bars": bars,
         "okr_bars": okr_bars,
         "status_colour": {s.value: c for s, c in STATUS_COLOURS.items()},
@@ -407,7 +436,26 @@ def render_report(report: Report, plugins: PluginSet,
             string=figures_csv(report), name=f"{report.client.id}-{report.period.key}-figures.csv",
             description="Figures of this report (raw and as printed)",
             relationship="Data")]
-    document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                    url_fetcher=safe_fetcher(dirs)).render(**options)
-    pdf = document.write_pdf(**options)
+    with _collector_paused():
+        document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                        url_fetcher=safe_fetcher(dirs)).render(**options)
+        pdf = document.write_pdf(**options)
     return Rendered(html=html, pdf=pdf, pages=len(document.pages))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while WeasyPrint lays out and writes a report.
+
+    A report allocates hundreds of thousands of long-lived objects (boxes, styles); the
+    collector would walk them again and again, which costs about an eighth of the render.
+    Paused, the cycles a report leaves are collected once, after it (about 20 MiB more at
+    the peak, measured by ``benchmarks/render_speed.py``).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
