@@ -1,4 +1,4 @@
-"""Vector charts as inline SVG, written by hand.
+"""Vector charts as inline SVG with HTML labels, written by hand.
 
 A report has a dozen charts; building them as strings costs microseconds where a plotting
 library costs a second of import and more per chart. Series are told apart by dash pattern
@@ -42,11 +42,16 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
                currency: str = "EUR", duration_unit: str = "seconds",
                target: float | None = None, last_year: Sequence[SeriesPoint] | None = None,
-               style: ChartStyle | None = None, width: int = 520, height: int = 170,
+               style: ChartStyle | None = None, width: int = 520, height: int = 150,
                labels: dict[str, str] | None = None) -> str:
     """A monthly line chart: the series, last year's series (dashed) and a target line.
 
-    ``labels`` names the series in the legend (``value``, ``last_year``, ``target``).
+    Returns an HTML fragment: the lines are an inline SVG, the axis labels and the legend
+    are HTML text placed over and under it. WeasyPrint lays SVG text out one letter at a
+    time, which made a dozen charts' labels cost more than the rest of a page; as HTML
+    they cost one text box each, stay selectable and are tagged with the page.
+    ``labels`` names the series (``value``, ``last_year``, ``target``) in a legend under the
+    chart; without it, print one :func:`legend` for several charts.
     """
     style = style or ChartStyle()
     labels = labels or {}
@@ -64,63 +69,83 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     ticks = nice_ticks(low, high)
     y_min, y_max = ticks[0], ticks[-1]
     tick_texts = [fmt(t) for t in ticks]
-    left = 10 + 6.2 * max(len(t) for t in tick_texts)
-    right, top, bottom = 8, 8, 34
+    left = 10 + 5.4 * max(len(t) for t in tick_texts)
+    right, top, bottom = 20, 8, 18  # right: half a month's label, centred on the last point
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(points)
 
+    pad = 16  # room for the first month's label, clear of the axis's lowest figure
+
     def x(i: int) -> float:
-        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+        return left + pad + ((plot_w - pad) * i / (n - 1) if n > 1 else (plot_w - pad) / 2)
 
     def y(v: float) -> float:
         return top + plot_h * (1 - (v - y_min) / ((y_max - y_min) or 1))
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} '
-           f'{height}" width="{width}" height="{height}" role="img" '
-           f'font-family="{escape(style.font)}" font-size="9">']
-    for tick, text in zip(ticks, tick_texts, strict=True):
+    def pct(v: float, whole: float) -> str:
+        return f"{100 * v / whole:.2f}%"
+
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" aria-hidden="true">']
+    text = []
+    for tick, label in zip(ticks, tick_texts, strict=True):
         ty = y(tick)
-        out.append(f'<line x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
+        svg.append(f'<line x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
                    f'stroke="{style.grid}" stroke-width="0.6"/>')
-        out.append(f'<text x="{left - 4:.1f}" y="{ty + 3:.1f}" text-anchor="end" '
-                   f'fill="{style.text}">{escape(text)}</text>')
-    step = max(1, math.ceil(n / 13))
+        text.append(f'<span class="chart-y" style="top: {pct(ty, height)}; '
+                    f'width: {pct(left - 5, width)}">{escape(label)}</span>')
+    # Every month up to seven, else every second or third counted back from the last: the
+    # report's month and the same month last year keep their labels. Each label is a box
+    # WeasyPrint must lay out, so a 13-month axis gets five.
+    step = 1 if n <= 7 else 2 if n <= 9 else 3
+    shown_year = None
     for i, p in enumerate(points):
-        if i % step == 0 or i == n - 1:
-            label = format_month(p.start, locale, "short")
-            if p.start.month == 1 or i == 0:
-                label += f" {p.start.year % 100:02d}"
-            out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 13}" text-anchor="middle" '
-                       f'fill="{style.text}">{escape(label)}</text>')
+        if (n - 1 - i) % step:
+            continue
+        label = format_month(p.start, locale, "short")
+        if p.start.year != shown_year:
+            label += f" {p.start.year % 100:02d}"
+            shown_year = p.start.year
+        text.append(f'<span class="chart-x" style="left: {pct(x(i) - 20, width)}; '
+                    f'top: {pct(height - bottom + 3, height)}; width: {pct(40, width)}">'
+                    f'{escape(label)}</span>')
     if last_year:
-        out.append(_path(last_year, x, y, style.last_year, 1.2, "4 3"))
+        svg.append(_path(last_year, x, y, style.last_year, 1.2, "4 3"))
     if target is not None:
         ty = y(target)
-        out.append(f'<line class="target" x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" '
+        svg.append(f'<line class="target" x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" '
                    f'y2="{ty:.1f}" stroke="{style.accent}" stroke-width="1.4" '
                    f'stroke-dasharray="7 3 2 3"/>')
-    out.append(_path(points, x, y, style.line, 2.2, None))
+    svg.append(_path(points, x, y, style.line, 2.2, None))
     last = next((i for i in range(n - 1, -1, -1) if points[i].value is not None), None)
     if last is not None:
         lv = points[last].value
         assert lv is not None
-        out.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
-    legend = [(labels.get("value"), style.line, None, 2.2),
-              (labels.get("last_year") if last_year else None, style.last_year, "4 3", 1.2),
-              (labels.get("target") if target is not None else None, style.accent, "7 3 2 3",
-               1.4)]
-    lx = left
-    for text, colour, dash, stroke in legend:
-        if not text:
-            continue
-        ly = height - 6
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<line x1="{lx:.1f}" y1="{ly - 3}" x2="{lx + 18:.1f}" y2="{ly - 3}" '
-                   f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/>')
-        out.append(f'<text x="{lx + 22:.1f}" y="{ly}" fill="{style.text}">{escape(text)}</text>')
-        lx += 30 + 5.4 * len(text)
-    out.append("</svg>")
-    return "".join(out)
+        svg.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
+    svg.append("</svg>")
+    chart = f'<div class="chart-plot">{"".join(svg)}{"".join(text)}</div>'
+    if labels:
+        chart += legend(style, labels, last_year=bool(last_year), target=target is not None)
+    return f'<div class="chart">{chart}</div>'
+
+
+def legend(style: ChartStyle, labels: dict[str, str], *, last_year: bool = True,
+           target: bool = True) -> str:
+    """The key to the charts' lines, as HTML: one under each chart, or one for a section."""
+    entries = [(labels.get("value"), style.line, None, 2.2),
+               (labels.get("last_year") if last_year else None, style.last_year, "4 3", 1.2),
+               (labels.get("target") if target else None, style.accent, "7 3 2 3", 1.4)]
+    keys = [f'<span class="chart-key">{_key(colour, dash, stroke)} {escape(name)}</span>'
+            for name, colour, dash, stroke in entries if name]
+    return f'<div class="chart-legend">{" ".join(keys)}</div>'
+
+
+def _key(colour: str, dash: str | None, stroke: float) -> str:
+    """A legend's line sample, drawn like the chart's line it names."""
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-sample" width="20" height="6" '
+            f'viewBox="0 0 20 6" aria-hidden="true"><line x1="0" y1="3" x2="20" y2="3" '
+            f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/></svg>')
 
 
 def _path(points: Sequence[SeriesPoint], x: Callable[[int], float], y: Callable[[float], float],

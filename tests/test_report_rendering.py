@@ -9,6 +9,7 @@ from pypdf import PdfReader
 from shared import example_copy, recording_server
 
 from kpireport.charts import line_chart, nice_ticks
+from kpireport.periods import add_months
 from kpireport.cli import main
 from kpireport.config import load_config
 from kpireport.engine import compute_report
@@ -53,23 +54,40 @@ def test_nice_ticks_cover_the_range_with_round_steps():
     assert nice_ticks(0.0185, 0.0241)[0] <= 0.0185 and nice_ticks(0.0185, 0.0241)[-1] >= 0.0241
 
 
-def test_line_chart_is_valid_svg_with_target_gaps_and_escaped_labels():
+def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
     months = [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1),
               dt.date(2026, 1, 1)]
     points = [SeriesPoint(m, v) for m, v in zip(months, [10, None, 30, 40], strict=True)]
-    svg = line_chart(points, locale="fr_FR", unit=Unit.COUNT, target=50,
-                     last_year=[SeriesPoint(m, 5) for m in months],
-                     labels={"value": "<b>Cette année</b>", "target": "Cible"})
-    root = ET.fromstring(svg)
+    fragment = line_chart(points, locale="fr_FR", unit=Unit.COUNT, target=50,
+                          last_year=[SeriesPoint(m, 5) for m in months],
+                          labels={"value": "<b>Cette année</b>", "target": "Cible"})
+    root = ET.fromstring(fragment)  # well-formed: the template inserts it as markup
     ns = "{http://www.w3.org/2000/svg}"
-    paths = [p.get("d") for p in root.iter(f"{ns}path")]
-    main_line = paths[-1]
-    assert main_line.count("M") == 2  # the missing November breaks the line
-    assert root.find(f".//{ns}line[@class='target']") is not None
-    texts = [t.text for t in root.iter(f"{ns}text")]
-    assert "<b>Cette année</b>" in texts  # text, not markup
-    assert "oct. 25" in texts and "janv. 26" in texts
-    assert texts[:4] == ["0", "20", "40", "60"]  # the axis reaches the target (50)
+    plot = root.find("div[@class='chart-plot']")
+    svg = plot.find(f"{ns}svg")
+    paths = [p.get("d") for p in svg.iter(f"{ns}path")]
+    assert paths[-1].count("M") == 2  # the missing November breaks the line
+    assert svg.find(f".//{ns}line[@class='target']") is not None
+    assert not list(svg.iter(f"{ns}text"))  # no SVG text: WeasyPrint lays it out per letter
+    y_labels = [s.text for s in plot.findall("span[@class='chart-y']")]
+    x_labels = [s.text for s in plot.findall("span[@class='chart-x']")]
+    assert y_labels == ["0", "20", "40", "60"]  # the axis reaches the target (50)
+    assert x_labels == ["oct. 25", "nov.", "déc.", "janv. 26"]
+    legend = "".join(root.find("div[@class='chart-legend']").itertext())
+    assert "<b>Cette année</b>" in legend and "Cible" in legend  # text, not markup
+    assert "last_year" not in legend and legend.count("chart-key") == 0
+
+
+def test_a_year_of_months_keeps_five_labels_with_this_month_and_last_years():
+    first = dt.date(2025, 10, 1)
+    points = [SeriesPoint(add_months(first, i), 100 + i) for i in range(13)]
+    root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.COUNT))
+    x_labels = [s.text for s in root.iter("span") if s.get("class") == "chart-x"]
+    assert x_labels == ["Oct 25", "Jan 26", "Apr", "Jul", "Oct"]
+    lefts = [float(s.get("style").split("left: ")[1].split("%")[0])
+             for s in root.iter("span") if s.get("class") == "chart-x"]
+    assert lefts == sorted(lefts) and lefts[-1] + 40 / 520 * 100 <= 100.01  # inside the chart
+    assert root.find("div[@class='chart-legend']") is None  # no labels: legend printed apart
 
 
 @pytest.fixture(scope="module")
