@@ -48,12 +48,13 @@ def fresh_process(client: str, runs: int) -> dict[str, float]:
 
 
 def in_process(rounds: int) -> dict[str, object]:
-    from weasyprint import HTML
-
     from kpireport.config import load_config
     from kpireport.engine import compute_report
     from kpireport.plugins import load_plugins
     from kpireport.render import render_html, render_report, safe_fetcher
+    from kpireport.weasy import load
+
+    HTML = load().HTML
 
     config = load_config(CONFIG)
     plugins = load_plugins()

@@ -344,9 +344,10 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
              ledger: Ledger, workers: int, timeout: float,
              progress: Progress | None) -> list[ClientResult]:
     # Import what every worker needs once, before forking, so each starts warm.
-    import weasyprint  # noqa: F401
-
     import kpireport.render  # noqa: F401
+    from kpireport import weasy
+
+    weasy.load()
 
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)

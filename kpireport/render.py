@@ -27,7 +27,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
-from kpireport import charts, formatting
+from kpireport import charts, formatting, weasy
 from kpireport.data import DataNote, NoteKind
 from kpireport.kpis import KpiValue, SeriesPoint, Unit
 from kpireport.periods import add_months
@@ -375,6 +375,7 @@ def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
 
 def safe_fetcher(allowed_dirs: list[Path]) -> Any:
     """A WeasyPrint URL fetcher limited to ``data:`` URIs and files under ``allowed_dirs``."""
+    weasy.load()
     from weasyprint.urls import URLFetcher
 
     roots = [d.resolve() for d in allowed_dirs]
@@ -423,7 +424,7 @@ def render_html(report: Report, plugins: PluginSet,
 def render_report(report: Report, plugins: PluginSet,
                   agency_template_dir: Path | None = None) -> Rendered:
     """Render a computed report to HTML and PDF (with its page count)."""
-    from weasyprint import HTML
+    HTML = weasy.load().HTML
 
     html, theme, dirs = render_html(report, plugins, agency_template_dir)
     options: dict[str, Any] = {"pdf_tags": bool(report.brand.get("tagged", True))}

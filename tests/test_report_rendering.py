@@ -9,12 +9,12 @@ from pypdf import PdfReader
 from shared import example_copy, recording_server
 
 from kpireport.charts import line_chart, nice_ticks
-from kpireport.periods import add_months
 from kpireport.cli import main
 from kpireport.config import load_config
 from kpireport.engine import compute_report
 from kpireport.formatting import format_change, format_month, format_value
 from kpireport.kpis import SeriesPoint, Unit
+from kpireport.periods import add_months
 from kpireport.plugins import load_plugins
 from kpireport.render import render_html, render_report, safe_fetcher
 
