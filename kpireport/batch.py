@@ -12,6 +12,7 @@ which is what lets a distributed task queue run the same job (see README).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
@@ -348,7 +349,19 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
     from kpireport import weasy
 
     weasy.load()
+    # Modules, config and parsed data live as long as the run: keep them out of the cycle
+    # collector's sight, in this process and in the workers forked from it.
+    gc.freeze()
+    try:
+        return _supervise(config, plugins, jobs, options, ledger, workers, timeout, progress)
+    finally:
+        gc.unfreeze()
 
+
+def _supervise(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[str, Any],
+               ledger: Ledger, workers: int, timeout: float,
+               progress: Progress | None) -> list[ClientResult]:
+    """Fork a worker per job, at most ``workers`` at once; collect what each reports."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     _PRELOADED.update(config=config, plugins=plugins)

@@ -141,9 +141,17 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import gc
+
     from kpireport.batch import run_batch
 
-    config, plugins = _load(args)
+    # Start-up (imports, config, parsed data) allocates only what the whole run keeps: the
+    # cycle collector would walk it again and again for nothing (~35 ms of a fresh run).
+    gc.disable()
+    try:
+        config, plugins = _load(args)
+    finally:
+        gc.enable()
     progress = _progress_printer()
     results, lines = run_batch(config, plugins, args.client, period_spec=args.period,
                                output_dir=args.output, now=_now(args.as_of),

@@ -154,25 +154,49 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
 # --- The Jinja2 environment -------------------------------------------------------------------
 
 
-class _MemoryBytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates kept for the process, checked against the source's checksum.
+class _TemplateCodeCache(jinja2.BytecodeCache):
+    """Compiled templates, kept for the process and on disk, checked against the source.
 
     Each report gets its own environment (its language, its plugins' filters), so Jinja2's own
-    cache would compile the theme again for every report: about 40 ms each.
+    cache would compile the theme again for every report (about 40 ms), and every cron run
+    would start cold. Jinja2's file cache (a private folder of the user's temporary
+    directory) keeps them across runs; when it cannot be used, memory alone does.
     """
 
     def __init__(self) -> None:
         self._store: dict[str, bytes] = {}
+        self._disk: jinja2.FileSystemBytecodeCache | bool | None = False  # False: not yet tried
+
+    def _files(self) -> jinja2.FileSystemBytecodeCache | None:
+        if self._disk is False:
+            try:
+                self._disk = jinja2.FileSystemBytecodeCache(pattern="kpireport-%s.cache")
+            except (OSError, RuntimeError):
+                self._disk = None
+        return self._disk  # type: ignore[return-value]
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key not in self._store and (files := self._files()) is not None:
+            try:
+                files.load_bytecode(bucket)
+            except (OSError, ValueError, EOFError):
+                bucket.reset()
+            if bucket.code is not None:
+                self._store[bucket.key] = bucket.bytecode_to_string()
+                return
         if bucket.key in self._store:
             bucket.bytecode_from_string(self._store[bucket.key])
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self._store[bucket.key] = bucket.bytecode_to_string()
+        if (files := self._files()) is not None:
+            try:
+                files.dump_bytecode(bucket)
+            except OSError:
+                self._disk = None
 
 
-_BYTECODE = _MemoryBytecodeCache()
+_BYTECODE = _TemplateCodeCache()
 
 
 def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | None,
