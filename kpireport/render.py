@@ -474,8 +474,8 @@ def _collector_paused() -> Iterator[None]:
 
     A report allocates hundreds of thousands of long-lived objects (boxes, styles); the
     collector would walk them again and again, which costs about an eighth of the render.
-    Paused, the cycles a report leaves are collected once, after it (about 20 MiB more at
-    the peak, measured by ``benchmarks/render_speed.py``).
+    Paused, the cycles a report leaves are collected once, after it: on the example, the
+    peak resident size of a process rendering reports goes from about 92 to 111 MiB.
     """
     was_enabled = gc.isenabled()
     gc.disable()
