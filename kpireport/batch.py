@@ -157,6 +157,8 @@ _PRELOADED: dict[str, Any] = {}
 
 def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
     """Runs in the child process: render (or reuse the spool), then deliver what is owed."""
+    # One report, then exit: the collector would only spend time on memory freed at exit.
+    gc.disable()
     try:
         config: Config = _PRELOADED["config"]
         plugins: PluginSet = _PRELOADED["plugins"]
