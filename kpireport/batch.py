@@ -171,9 +171,11 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
             html_path = paths.spool(job.client, job.period, ".html")
             html = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
             artifacts = Artifacts(pdf=pdf, html=html, names=meta["names"], pages=meta["pages"])
+            gaps = meta.get("gaps", {})
         else:
             report, artifacts = _render(config, client, plugins, job, options)
-        conn.send(("rendered", {"pages": artifacts.pages,
+            gaps = report.extra["fetched"].errors
+        conn.send(("rendered", {"pages": artifacts.pages, "gaps": gaps,
                                 "content_hash": hashlib.sha256(artifacts.pdf).hexdigest()}))
         context = DeliveryContext(base_dir=config.base_dir, output_dir=options["output_dir"])
         # The worker records its own deliveries, the moment each succeeds: if the parent is
@@ -240,7 +242,8 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
     atomic_write(paths.spool(client.id, job.period, ".pdf"), rendered.pdf)
     atomic_write(paths.spool(client.id, job.period, ".html"), rendered.html)
     atomic_write(paths.spool(client.id, job.period, ".json"),
-                 json.dumps({"names": names, "pages": rendered.pages}))
+                 json.dumps({"names": names, "pages": rendered.pages,
+                             "gaps": report.extra["fetched"].errors}))
     if config.runs.snapshots:
         snapshots.write(paths.snapshot(client.id, job.period), snapshot_bytes(config, client,
                                                                               report, now))
@@ -440,12 +443,18 @@ def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
     if error is None and failures:
         error = "delivery failed: " + "; ".join(failures)
     status = "failed" if error else "delivered"
+    if status == "delivered" and rendered.get("gaps"):
+        # Delivered by the client's on_source_error policy: the report states the gap in
+        # the client's words; the agency gets the sources' errors here and in the ledger.
+        error = "delivered with gaps: " + "; ".join(
+            message if name in message else f"{name}: {message}"
+            for name, message in rendered["gaps"].items())
     if status == "delivered" and not outputs and r.job.skip_targets:
         outputs = list(ledger.delivered_targets(r.job.client, r.job.period).values())
     ledger.finish(r.job.attempt_id, status=status, duration=seconds, error=error,
                   outputs=outputs, pages=rendered.get("pages"),
                   content_hash=rendered.get("content_hash"))
-    level = logging.INFO if status == "delivered" else logging.ERROR
+    level = logging.ERROR if status != "delivered" else logging.WARNING if error else logging.INFO
     log.log(level, "%s %s: %s%s", r.job.client, r.job.period, status,
             f" ({error})" if error else "")
     return ClientResult(r.job.client, r.job.period, status, seconds, outputs,

@@ -166,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = [("client", "period", "status", "pages", "time", "output / error")]
     for r in results:
         detail = ", ".join(r.outputs) if r.status in ("delivered", "skipped") else ""
-        if r.error and r.status != "delivered":
+        if r.error:
             detail = f"{detail} ({r.error})" if detail else r.error
         rows.append((r.client, r.period, r.status, str(r.pages or "-"), f"{r.seconds:.1f}s",
                      detail))

@@ -126,17 +126,32 @@ class NoteKind(StrEnum):
     SAMPLED = "sampled"
     THRESHOLDED = "thresholded"
     UNAVAILABLE = "unavailable"
+    NO_DATA = "no_data"
+    """The source answered, with no value for the period."""
+    SOURCE_FAILED = "source_failed"
+    """The source could not be read for this report (its error is in the run's ledger)."""
     OTHER = "other"
 
 
 @dataclass(frozen=True)
 class DataNote:
-    """Something the reader of a figure should know about the data behind it."""
+    """Something the reader of a figure should know about the data behind it.
+
+    The report words the standard kinds in its own language. For other notes it prints
+    ``message``, or its translation for the report's language from ``translations``
+    (``(("fr", "…"), ("de", "…"))``), so a plugin's own notes need no English in a French
+    report.
+    """
 
     kind: NoteKind
     message: str
     source: str = ""
     dates: tuple[dt.date, ...] = ()
+    translations: tuple[tuple[str, str], ...] = ()
+
+    def text_for(self, language: str) -> str:
+        """``message`` in ``language`` when the note carries that translation."""
+        return dict(self.translations).get(language, self.message)
 
 
 @dataclass

@@ -458,6 +458,8 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
         rows, notes, error = _values(binding, fetched, breakdown_query)
         rows.sort(key=lambda r: (r.get(b.metric) is None, -(r.get(b.metric) or 0)))
         value.rows, value.notes, value.error = rows[:limit], _dedupe(notes), error
+        if error:
+            value.failed_source = next((s for s in binding.sources if s in fetched.errors), None)
         return value
 
     def total(rng: DateRange) -> tuple[float | None, list[DataNote], str | None]:
@@ -484,8 +486,9 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
     value.notes = _dedupe(notes)
     if error:
         value.error = error
+        value.failed_source = next((s for s in binding.sources if s in fetched.errors), None)
     elif value.value is None:
-        value.notes.append(DataNote(NoteKind.UNAVAILABLE,
+        value.notes.append(DataNote(NoteKind.NO_DATA,
                                     "no data for this period", ",".join(binding.sources)))
     return value
 
@@ -627,12 +630,13 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     report.extra["fetched"] = fetched
     report.extra["specs"] = plan.specs
     for name, message in fetched.errors.items():
-        report.notes.append(DataNote(NoteKind.UNAVAILABLE, message, name))
+        report.notes.append(DataNote(NoteKind.SOURCE_FAILED, message, name))
     report.objectives = assess_objectives(plan, period, kpis, fetched, language)
     report.okrs = score_okrs(plan, period, kpis)
     _kr_labels(report.okrs, kpis)
     for kpi in kpis.values():
-        report.notes.extend(n for n in kpi.notes if n.kind is not NoteKind.UNAVAILABLE)
+        report.notes.extend(n for n in kpi.notes
+                            if n.kind not in (NoteKind.UNAVAILABLE, NoteKind.NO_DATA))
     report.notes = _dedupe(report.notes)
     if snapshot is not None:
         report.logos.update(snapshot.get("logos", {}))

@@ -116,7 +116,8 @@ class KpiValue:
     """One KPI computed for a report: value, comparisons, series and the data's caveats.
 
     ``error`` says why the KPI could not be computed (it is then shown as unavailable, never
-    silently dropped).
+    silently dropped); ``failed_source`` names the source whose failure caused it, so that
+    the report can say so in its own language while the error itself goes to the ledger.
     """
 
     key: str
@@ -132,6 +133,7 @@ class KpiValue:
     notes: list[DataNote] = field(default_factory=list)
     sources: tuple[str, ...] = ()
     error: str | None = None
+    failed_source: str | None = None
 
     @staticmethod
     def change(current: float | None, reference: float | None) -> float | None:

@@ -318,8 +318,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 
 
 def note_text(note: DataNote, locale: str, gettext: Any) -> str:
-    """A data note in the report's language when its kind is a standard one (the source's own
-    words, usually English, otherwise)."""
+    """A data note in the report's language: the standard kinds through the theme's catalogue,
+    others through the note's own translations (its message as written otherwise)."""
     days = sorted(note.dates)
     source = note.source or gettext("the source")
     if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.INCOMPLETE):
@@ -339,7 +339,14 @@ def note_text(note: DataNote, locale: str, gettext: Any) -> str:
     if note.kind is NoteKind.THRESHOLDED:
         return gettext("%(source)s: small numbers withheld by the source to protect "
                        "privacy.") % {"source": source}
-    return note.message
+    if note.kind is NoteKind.NO_DATA:
+        return gettext("%(source)s: no data for this period.") % {"source": source}
+    if note.kind is NoteKind.SOURCE_FAILED:
+        # The error itself (an HTTP status, a file's line) is for the agency: it is in the
+        # run's ledger and summary, not in the client's report.
+        return gettext("%(source)s could not be read for this report: the figures that "
+                       "depend on it are missing.") % {"source": source}
+    return note.text_for(locale.split("_")[0])
 
 
 def _last_13_months(monthly: list[SeriesPoint],

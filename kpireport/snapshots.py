@@ -62,12 +62,14 @@ def _unquery(data: dict[str, Any]) -> Query:
 
 def _note(note: DataNote) -> dict[str, Any]:
     return {"kind": note.kind.value, "message": note.message, "source": note.source,
-            "dates": [d.isoformat() for d in note.dates]}
+            "dates": [d.isoformat() for d in note.dates],
+            "translations": [list(pair) for pair in note.translations]}
 
 
 def _unnote(data: dict[str, Any]) -> DataNote:
     return DataNote(NoteKind(data["kind"]), data["message"], data.get("source", ""),
-                    tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])))
+                    tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
+                    tuple((lang, text) for lang, text in data.get("translations", [])))
 
 
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],

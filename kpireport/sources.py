@@ -81,7 +81,9 @@ class Source:
     An instance serves one client's source for one run. The engine calls :meth:`metrics` and
     :meth:`dimensions` to plan, :meth:`fetch` once per merged query, then :meth:`close`.
     Credentials, paging, throttling and retries are the source's business; data that is not
-    final yet is reported as a ``DataNote(kind=INCOMPLETE)`` on the table it affects.
+    final yet is reported as a ``DataNote(kind=INCOMPLETE)`` on the table it affects. Notes
+    of the standard kinds are worded by the report in its language; a note of your own
+    (``kind=OTHER``) can carry ``translations`` so a French report prints it in French.
     """
 
     name: ClassVar[str] = ""

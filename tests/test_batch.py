@@ -249,7 +249,41 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
         return
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
     assert "Good signups" in text and "62" in text  # 31 days × 2
-    assert "Lost signups" in text and "Unavailable: source 'broken': HTTP 503" in text
+    assert "Lost signups — Unavailable: broken could not be read for this report." in text
+    assert "broken could not be read for this report: the figures that depend on it are " \
+           "missing." in text  # and in "About the data"
+    # The error itself is the agency's: in the summary and the ledger, not the client's PDF.
+    assert "HTTP 503" not in text
+    assert "delivered with gaps: source 'broken': HTTP 503" in out
+    row = ledger_rows(tmp_path)[-1]
+    assert row["status"] == "delivered" and "'broken': HTTP 503" in row["error"]
+
+
+def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):
+    extra = """\
+      - id: trou
+        name: Trou
+        locale: fr_FR
+        on_source_error: partial
+        sources:
+          ok:
+            plugin: constant
+            settings: {per_day: 2, note: Figures from the staging account,
+                       note_fr: Chiffres du compte de préproduction}
+          broken: {plugin: constant, settings: {fail: true}}
+        kpis:
+          - {kpi: signups, id: good, source: ok, label: Bonnes inscriptions}
+          - {kpi: signups, id: bad, source: broken, label: Inscriptions perdues}
+    """
+    path = write_config(tmp_path, extra)
+    assert run(path, "--client", "trou") == 0
+    reader = PdfReader(tmp_path / "out" / "trou" / "trou-2026-10.pdf")
+    text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Indisponible : broken n’a pas pu être lue pour ce rapport." in text
+    assert "les chiffres qui en dépendent manquent" in text
+    assert "Chiffres du compte de préproduction" in text
+    for english in ("could not be read", "Unavailable", "staging", "HTTP"):
+        assert english not in text
 
 
 def test_a_killed_run_is_finished_by_the_next_without_redoing_anything(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from kpireport import hookimpl
-from kpireport.data import Aggregation, MetricSpec, Table, aggregate_rows
+from kpireport.data import Aggregation, DataNote, MetricSpec, NoteKind, Table, aggregate_rows
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
 from kpireport.errors import KpiReportError, SourceError
 from kpireport.kpis import KpiDefinition, Unit
@@ -25,6 +25,10 @@ class ConstantSettings(SourceSettings):
     crash: bool = False
     """Kill the worker process outright (as a segfault in a native library would)."""
     hang: bool = False
+    note: str | None = None
+    """A data note on every answer, in English …"""
+    note_fr: str | None = None
+    """… and in French, as a plugin gives its own notes in the report's language."""
 
 
 class ConstantSource(Source):
@@ -50,7 +54,12 @@ class ConstantSource(Source):
         while day <= query.range.end:
             rows.append({"date": day, "signups": self.settings.per_day})
             day += dt.timedelta(days=1)
-        return Table(query, aggregate_rows(rows, self.SPECS, query))
+        notes = []
+        if self.settings.note:
+            translations = (("fr", self.settings.note_fr),) if self.settings.note_fr else ()
+            notes.append(DataNote(NoteKind.OTHER, self.settings.note, self.context.name,
+                                  translations=translations))
+        return Table(query, aggregate_rows(rows, self.SPECS, query), notes)
 
 
 def _rule(report):
