@@ -14,7 +14,6 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from kpireport.sources import SourceContext
 
 from .frames import Frame, Grain
 from .values import (
+    ParseCaches,
     cached,
     cell_error,
     check_width,
@@ -113,10 +113,7 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-_PARSED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-EXPORTS_KEPT = 256
-"""Parsed exports kept per process, as for tidy files: validation parses them, the report's
-worker (forked from the same process) reuses them. Bounded, so long runs do not grow."""
+_PARSED = ParseCaches(keep=256)  # a client may have a folder of weekly exports
 
 
 def _shared_cache(location: Path, label: str) -> dict[str, Any]:
@@ -132,15 +129,7 @@ def _shared_cache(location: Path, label: str) -> dict[str, Any]:
             state = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         return {}  # reading will raise the clear error
-    key = (str(location), label, state)
-    if key in _PARSED:
-        _PARSED.move_to_end(key)
-        return _PARSED[key]
-    cache: dict[str, Any] = {}
-    _PARSED[key] = cache
-    while len(_PARSED) > EXPORTS_KEPT:
-        _PARSED.popitem(last=False)
-    return cache
+    return _PARSED.get((str(location), label, state))
 
 
 class Export:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from kpireport.errors import DataFileError
 from .frames import Frame, Grain
 from .settings import TIME_COLUMNS, TableSettings
 from .values import (
+    ParseCaches,
     cached,
     cell_error,
     check_width,
@@ -42,11 +42,7 @@ class Header:
     metrics: tuple[str, ...]
 
 
-_PARSED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-PARSED_FILES_KEPT = 32
-"""Parsed files kept per process. ``kpireport validate`` parses a client's files before its
-report is computed in a worker forked from the same process: the worker reuses them. Bounded,
-so a run over hundreds of clients does not grow."""
+_PARSED = ParseCaches(keep=32)
 
 
 def _shared_cache(path: Path, table: TableSettings, specs: Mapping[str, MetricSpec]
@@ -55,16 +51,8 @@ def _shared_cache(path: Path, table: TableSettings, specs: Mapping[str, MetricSp
         stat = path.stat()
     except OSError:
         return {}  # reading will raise the clear error
-    key = (str(path), stat.st_mtime_ns, stat.st_size, table.model_dump_json(),
-           tuple(sorted((name, repr(spec)) for name, spec in specs.items())))
-    if key in _PARSED:
-        _PARSED.move_to_end(key)
-        return _PARSED[key]
-    cache: dict[str, Any] = {}
-    _PARSED[key] = cache
-    while len(_PARSED) > PARSED_FILES_KEPT:
-        _PARSED.popitem(last=False)
-    return cache
+    return _PARSED.get((str(path), stat.st_mtime_ns, stat.st_size, table.model_dump_json(),
+                        tuple(sorted((name, repr(spec)) for name, spec in specs.items()))))
 
 
 class TidyFile:

@@ -6,7 +6,8 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,6 +102,30 @@ def check_width(file: str, line: int, cells: list[str], width: int) -> None:
         column = min(len(cells), width) + 1
         raise DataFileError(file, f"this row has {len(cells)} cells but the header has {width}",
                             line, column)
+
+
+class ParseCaches:
+    """Parse caches shared by the sources of one process, the least recently used dropped.
+
+    ``kpireport validate`` parses a client's files before its report is computed in a worker
+    forked from the same process: the worker finds them parsed. Bounded, so that a run over
+    hundreds of clients does not grow.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._caches: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
+
+    def get(self, key: Hashable) -> dict[str, Any]:
+        """The cache for ``key`` (which must change when the file does); empty at first."""
+        if key in self._caches:
+            self._caches.move_to_end(key)
+            return self._caches[key]
+        cache: dict[str, Any] = {}
+        self._caches[key] = cache
+        while len(self._caches) > self.keep:
+            self._caches.popitem(last=False)
+        return cache
 
 
 def cached(cache: dict[str, Any], key: str, build: Callable[[], T]) -> T:
