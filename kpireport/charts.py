@@ -18,12 +18,13 @@ from kpireport.kpis import SeriesPoint, Unit
 
 @dataclass(frozen=True)
 class ChartStyle:
+    """The lines' colours; the labels' font and colour are the theme's CSS (``.chart-x``,
+    ``.chart-y``, ``.chart-legend``)."""
+
     line: str = "#1f3a5f"
     accent: str = "#e07a1f"
     grid: str = "#d9dde3"
-    text: str = "#4a5360"
     last_year: str = "#9aa3ad"
-    font: str = "DejaVu Sans, sans-serif"
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
