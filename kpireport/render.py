@@ -263,11 +263,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         if kpi.definition.breakdown is not None or not kpi.monthly:
             continue
         current, previous = _last_13_months(kpi.monthly, report.period.start)
-        svg = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
-                                currency=report.currency,
-                                duration_unit=kpi.definition.duration_unit,
-                                target=targets.get(key), last_year=previous, style=style)
-        kpi_charts[key] = Markup(svg)
+        chart = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
+                                  currency=report.currency,
+                                  duration_unit=kpi.definition.duration_unit,
+                                  target=targets.get(key), last_year=previous, style=style)
+        kpi_charts[key] = Markup(chart)
     families = sorted({k.definition.family for k in report.kpis.values()},
                       key=lambda f: (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), f))
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
