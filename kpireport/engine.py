@@ -459,7 +459,7 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
         rows.sort(key=lambda r: (r.get(b.metric) is None, -(r.get(b.metric) or 0)))
         value.rows, value.notes, value.error = rows[:limit], _dedupe(notes), error
         if error:
-            value.failed_source = next((s for s in binding.sources if s in fetched.errors), None)
+            value.failed_source = _failed_source(binding, fetched)
         return value
 
     def total(rng: DateRange) -> tuple[float | None, list[DataNote], str | None]:
@@ -486,11 +486,16 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
     value.notes = _dedupe(notes)
     if error:
         value.error = error
-        value.failed_source = next((s for s in binding.sources if s in fetched.errors), None)
+        value.failed_source = _failed_source(binding, fetched)
     elif value.value is None:
         value.notes.append(DataNote(NoteKind.NO_DATA,
                                     "no data for this period", ",".join(binding.sources)))
     return value
+
+
+def _failed_source(binding: KpiBinding, fetched: FetchResult) -> str | None:
+    """The first of the KPI's sources that could not be read, if any."""
+    return next((s for s in binding.sources if s in fetched.errors), None)
 
 
 def _dedupe(notes: list[DataNote]) -> list[DataNote]:
