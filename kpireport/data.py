@@ -226,7 +226,7 @@ def aggregate_rows(
         if tkey == "date":
             key: tuple[Any, ...] = (day, *(row.get(d) for d in dims))
         elif tkey == "month":
-            key = (day.replace(day=1), *(row.get(d) for d in dims))
+            key = (month_start(day), *(row.get(d) for d in dims))
         else:
             key = tuple(row.get(d) for d in dims)
         acc = sums.get(key)
