@@ -19,7 +19,7 @@ from kpireport.kpis import SeriesPoint, Unit
 @dataclass(frozen=True)
 class ChartStyle:
     """The lines' colours; the labels' font and colour are the theme's CSS (``.chart-x``,
-    ``.chart-y``, ``.chart-legend``)."""
+    ``.chart-y``, ``.chart-legend``; ``.chart-labels`` holds the axes' labels)."""
 
     line: str = "#1f3a5f"
     accent: str = "#e07a1f"
@@ -88,18 +88,23 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
 
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" aria-hidden="true">']
-    text = []
-    for tick, label in zip(ticks, tick_texts, strict=True):
+    # The labels are blocks of no height in one box laid over the chart, each moved down
+    # by its padding from the one before: WeasyPrint lays that box out in a fraction of what
+    # a positioned box per label costs. Vertical padding is a share of the width, like the
+    # chart's height, so the labels keep to the lines at any size.
+    text, below = [], 0.0
+    for tick, label in reversed(list(zip(ticks, tick_texts, strict=True))):
         ty = y(tick)
         svg.append(f'<line x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
                    f'stroke="{style.grid}" stroke-width="0.6"/>')
-        text.append(f'<span class="chart-y" style="top: {pct(ty, height)}; '
+        text.append(f'<span class="chart-y" style="padding-top: {pct(ty - below, width)}; '
                     f'width: {pct(left - 5, width)}">{escape(label)}</span>')
+        below = ty
     # Every month up to seven, else every second or third counted back from the last: the
     # report's month and the same month last year keep their labels. Each label is a box
     # WeasyPrint must lay out, so a 13-month axis gets five.
     step = 1 if n <= 7 else 2 if n <= 9 else 3
-    shown_year = None
+    shown_year, axis = None, height - bottom + 3
     for i, p in enumerate(points):
         if (n - 1 - i) % step:
             continue
@@ -107,9 +112,10 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
         if p.start.year != shown_year:
             label += f" {p.start.year % 100:02d}"
             shown_year = p.start.year
-        text.append(f'<span class="chart-x" style="left: {pct(x(i) - 20, width)}; '
-                    f'top: {pct(height - bottom + 3, height)}; width: {pct(40, width)}">'
+        text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
+                    f'margin-left: {pct(x(i) - 20, width)}; width: {pct(40, width)}">'
                     f'{escape(label)}</span>')
+        below = axis
     if last_year:
         svg.append(_path(last_year, x, y, style.last_year, 1.2, "4 3"))
     if target is not None:
@@ -124,7 +130,8 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
         assert lv is not None
         svg.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
     svg.append("</svg>")
-    chart = f'<div class="chart-plot">{"".join(svg)}{"".join(text)}</div>'
+    chart = (f'<div class="chart-plot">{"".join(svg)}'
+             f'<div class="chart-labels">{"".join(text)}</div></div>')
     if labels:
         chart += legend(style, labels, last_year=bool(last_year), target=target is not None)
     return f'<div class="chart">{chart}</div>'

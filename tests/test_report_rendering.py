@@ -69,9 +69,19 @@ def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
     assert paths[-1].count("M") == 2  # the missing November breaks the line
     assert svg.find(f".//{ns}line[@class='target']") is not None
     assert not list(svg.iter(f"{ns}text"))  # no SVG text: WeasyPrint lays it out per letter
-    y_labels = [s.text for s in plot.findall("span[@class='chart-y']")]
-    x_labels = [s.text for s in plot.findall("span[@class='chart-x']")]
-    assert y_labels == ["0", "20", "40", "60"]  # the axis reaches the target (50)
+    labels = plot.find("div[@class='chart-labels']")  # one box over the chart holds them
+    y_labels = [s.text for s in labels.findall("span[@class='chart-y']")]
+    x_labels = [s.text for s in labels.findall("span[@class='chart-x']")]
+    assert y_labels == ["60", "40", "20", "0"]  # top down; the axis reaches the target (50)
+    # Each label's padding moves it down from the one before (a share of the chart's width,
+    # as its height is): the running sum lands on its grid line.
+    width = float(svg.get("viewBox").split()[2])
+    grid = [float(line.get("y1")) for line in svg.findall(f"{ns}line")
+            if line.get("class") != "target"]
+    pads = [float(s.get("style").split("padding-top: ")[1].split("%")[0])
+            for s in labels.findall("span[@class='chart-y']")]
+    sums = [sum(pads[: i + 1]) * width / 100 for i in range(len(pads))]
+    assert sums == pytest.approx(sorted(grid), abs=0.05)
     assert x_labels == ["oct. 25", "nov.", "déc.", "janv. 26"]
     legend = "".join(root.find("div[@class='chart-legend']").itertext())
     assert "<b>Cette année</b>" in legend and "Cible" in legend  # text, not markup
@@ -84,9 +94,12 @@ def test_a_year_of_months_keeps_five_labels_with_this_month_and_last_years():
     root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.COUNT))
     x_labels = [s.text for s in root.iter("span") if s.get("class") == "chart-x"]
     assert x_labels == ["Oct 25", "Jan 26", "Apr", "Jul", "Oct"]
-    lefts = [float(s.get("style").split("left: ")[1].split("%")[0])
-             for s in root.iter("span") if s.get("class") == "chart-x"]
+    styles = [s.get("style") for s in root.iter("span") if s.get("class") == "chart-x"]
+    lefts = [float(s.split("margin-left: ")[1].split("%")[0]) for s in styles]
     assert lefts == sorted(lefts) and lefts[-1] + 40 / 520 * 100 <= 100.01  # inside the chart
+    # The first month's label is moved down to the axis; the others share its line.
+    assert "padding-top: 0.00%" not in styles[0]
+    assert all("padding-top: 0.00%" in s for s in styles[1:])
     assert root.find("div[@class='chart-legend']") is None  # no labels: legend printed apart
 
 
