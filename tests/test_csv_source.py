@@ -331,6 +331,25 @@ def test_files_are_read_lazily_and_once(tmp_path):
 # --- Malformed files ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("cell", "value"), [
+    ("12", 12.0), (" 7 ", 7.0), ("-3.5", -3.5), (".5", 0.5), ("5.", 5.0), ("+2e3", 2000.0),
+    ("", None), ("   ", None),
+])
+def test_numbers_read_as_written(cell, value):
+    from kpireport_csv.values import parse_number
+
+    assert parse_number(cell) == value
+
+
+@pytest.mark.parametrize("cell", ["1,234", "1 234", "1_000", "nan", "inf", "-Infinity",
+                                  "1e999", "0x10", "12%", "€5"])
+def test_what_python_or_a_spreadsheet_would_read_loosely_is_refused(cell):
+    from kpireport_csv.values import parse_number
+
+    with pytest.raises(ValueError, match="is not a number"):
+        parse_number(cell)
+
+
 @pytest.mark.parametrize(("name", "line", "column", "words"), [
     # The quoted two-line cell on lines 3-4 puts the bad number on line 5.
     ("bad_number.csv", 5, 3, ["sessions", "'1x2' is not a number"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,23 +179,28 @@ class TidyFile:
         distinct = any(self.specs[m].aggregation is Aggregation.DISTINCT for m in metrics)
         seen: dict[tuple[Any, ...], int] = {}
         width = len(header.names)
+        # A day recurs on every row of its dimensions (each page, each channel): parse once.
+        times: dict[str, dt.date] = {}
+
+        def time_of(cell: str) -> dt.date:
+            value = times.get(cell)
+            if value is None:
+                value = times[cell] = parse_time(cell)
+            return value
+
+        convert = [parse_number if name in metrics else _dimension if name in dims else time_of
+                   for name in header.names]
+        names = header.names
         rows: list[dict[str, Any]] = []
         for line, cells in self._records():
             if line <= header.line:
                 continue
             check_width(self.file, line, cells, width)
-            row: dict[str, Any] = {}
-            for i, (name, cell) in enumerate(zip(header.names, cells, strict=True)):
-                try:
-                    if name in metrics:
-                        row[name] = parse_number(cell)
-                    elif name in dims:
-                        row[name] = cell.strip() or None
-                    else:
-                        row[name] = parse_time(cell)
-                except ValueError as exc:
-                    raise cell_error(self.file, line, i, header.headers[i], str(exc),
-                                     cells) from None
+            try:
+                row = {name: c(cell)
+                       for name, c, cell in zip(names, convert, cells, strict=True)}
+            except ValueError:
+                raise self._cell_error(line, cells, convert) from None
             if distinct:
                 key = (row[header.time_column], *(row[d] for d in header.dimensions))
                 if key in seen:
@@ -207,3 +212,18 @@ class TidyFile:
             rows.append(row)
         self._cache.pop("text", None)  # the rows hold everything now
         return rows
+
+    def _cell_error(self, line: int, cells: list[str],
+                    convert: list[Callable[[str], Any]]) -> DataFileError:
+        """The row's first cell that does not parse, at its line and column, with the reason."""
+        headers = self.header().headers
+        for i, (c, cell) in enumerate(zip(convert, cells, strict=True)):
+            try:
+                c(cell)
+            except ValueError as exc:
+                return cell_error(self.file, line, i, headers[i], str(exc), cells)
+        raise AssertionError("a cell failed to parse, then parsed")
+
+
+def _dimension(cell: str) -> str | None:
+    return cell.strip() or None

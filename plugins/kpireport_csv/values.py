@@ -38,28 +38,35 @@ def records(text: str, file: str, delimiter: str = ",") -> Iterator[tuple[int, l
     """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     last = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise DataFileError(file, f"malformed CSV ({exc}); check the quotes",
-                                reader.line_num) from None
-        start, last = last + 1, reader.line_num
-        if any(cell.strip() for cell in cells):
-            yield start, cells
+    try:
+        for cells in reader:
+            start, last = last + 1, reader.line_num
+            # The first cell (a date, mostly) settles it without looking at the others.
+            if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
+                yield start, cells
+    except csv.Error as exc:
+        raise DataFileError(file, f"malformed CSV ({exc}); check the quotes",
+                            reader.line_num) from None
 
 
 def parse_number(text: str) -> float | None:
     """A number with ``.`` as decimal separator; an empty cell is no value."""
+    # float() first: a file has tens of thousands of cells and nearly all are plain numbers.
+    # It also takes what a spreadsheet user did not mean ("1_000", "nan", "inf"), which the
+    # pattern then refuses.
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is not None and value - value == 0 and "_" not in text:  # finite
+        return value
     text = text.strip()
     if not text:
         return None
-    if not _NUMBER.fullmatch(text):
+    if not _NUMBER.fullmatch(text) or value is None or value - value != 0:
         raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
                          f"separator)")
-    return float(text)
+    return value
 
 
 def parse_day(text: str) -> dt.date:
