@@ -349,11 +349,13 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
 def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[str, Any],
              ledger: Ledger, workers: int, timeout: float,
              progress: Progress | None) -> list[ClientResult]:
-    # Import what every worker needs once, before forking, so each starts warm.
-    import kpireport.render  # noqa: F401
-    from kpireport import weasy
+    # Import what every worker needs once, before forking, so each starts warm; with more
+    # than one report, fill the caches each would fill for itself (one report: no gain).
+    from kpireport import render, weasy
 
     weasy.load()
+    if sum(not job.reuse_spool for job in jobs) > 1:
+        render.warm_up({config.locale_of(config.client(job.client)) for job in jobs})
     # Modules, config and parsed data live as long as the run: keep them out of the cycle
     # collector's sight, in this process and in the workers forked from it.
     gc.freeze()

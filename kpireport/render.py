@@ -15,7 +15,7 @@ import datetime as dt
 import gc
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -474,6 +474,33 @@ def render_report(report: Report, plugins: PluginSet,
         pdf, pages = document.write_pdf(**options), len(document.pages)
         del document  # garbage now, so that the collection below frees it
     return Rendered(html=html, pdf=pdf, pages=pages)
+
+
+_WARM_UP_HTML = """<!DOCTYPE html><html lang="en"><head><style>
+@page { size: A4; @bottom-right { content: counter(page) " / " counter(pages); } }
+html { font-family: "DejaVu Sans", sans-serif; } h2 { bookmark-level: 1; }
+</style></head><body><h2>kpireport</h2><p>Text, <b>bold</b> and <span>1,234.5</span></p>
+<table><tr><th>a</th><td>1</td></tr></table>
+<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><path d="M0,0 L5,5"
+ stroke="#000"/><circle cx="5" cy="5" r="2"/></svg></body></html>"""
+
+
+def warm_up(locales: Iterable[str] = ()) -> None:
+    """Fill the per-process caches every report needs, before a batch forks its workers.
+
+    A worker forked from a process that never rendered fills them again for each report:
+    cffi's parsed C types, fontconfig's configuration, Pango's font map, Babel's locale data.
+    A one-page document and a figure in each locale fill them once, in the parent.
+    """
+    HTML = weasy.load().HTML
+    with _collector_paused():
+        document = HTML(string=_WARM_UP_HTML).render(pdf_tags=True)
+        document.write_pdf(pdf_tags=True)
+        del document
+    for locale in locales:
+        formatting.format_value(1234.5, Unit.CURRENCY, locale, "EUR")
+        formatting.format_value(0.25, Unit.PERCENT, locale)
+        formatting.format_month(dt.date(2026, 1, 1), locale, "short")
 
 
 @contextmanager

@@ -100,6 +100,20 @@ def test_dry_run_says_what_would_be_done_and_does_nothing(tmp_path, capsys):
     assert not list((tmp_path / "out").rglob("*.pdf")) and not sent(tmp_path)
 
 
+def test_workers_are_forked_warm_when_there_is_more_than_one_report(tmp_path, monkeypatch):
+    import kpireport.render
+
+    calls = []
+    real = kpireport.render.warm_up
+    monkeypatch.setattr(kpireport.render, "warm_up",
+                        lambda locales=(): calls.append(set(locales)) or real(locales))
+    path = write_config(tmp_path)
+    assert run(path, "--client", "alpha") == 0
+    assert calls == []  # one report: the worker would do the same work, no sooner
+    assert run(path, "--all", "--force", "--workers", "1") == 0
+    assert calls == [{"en_GB", "fr_FR"}]  # the locales of the clients to render
+
+
 def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, monkeypatch):
     path = write_config(tmp_path)
     (tmp_path / "server-down").touch()
