@@ -21,7 +21,7 @@ import os
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 from kpireport.config import ClientConfig, Config
 from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_write
 from kpireport.engine import ClientResult
-from kpireport.errors import KpiReportError
+from kpireport.errors import ConfigError, KpiReportError
 from kpireport.ledger import Ledger
 from kpireport.periods import Period, add_months, resolve, today_in
 from kpireport.plugins import PluginSet
@@ -113,13 +113,21 @@ class Plan:
 
 def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec: str | None,
                now: dt.datetime | None, ledger: Ledger, paths: StatePaths,
-               force: bool) -> Plan:
+               force: bool, invalid: Mapping[str, ConfigError] | None = None) -> Plan:
+    """What to do for each client. ``invalid``: clients whose configuration or data has
+    problems, failed without rendering."""
     clients = [config.client(c) for c in client_ids] if client_ids else list(config.clients)
     plan = Plan([], [], [])
     for client in clients:
         today = today_in(config.timezone_of(client), now)
         period = resolve(period_spec or config.defaults.period, today)
         key = period.key
+        if invalid and client.id in invalid:
+            message = redact("invalid configuration: "
+                             + "; ".join(map(str, invalid[client.id].problems)))
+            plan.results.append(ClientResult(client.id, key, "failed", 0.0, error=message))
+            plan.lines.append(f"{client.id} {key}: left out ({message})")
+            continue
         release = release_date(client, period)
         if release and today < release and not force:
             plan.results.append(ClientResult(client.id, key, "held", 0.0,
@@ -296,8 +304,15 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
               period_spec: str | None = None, output_dir: Path | None = None,
               now: dt.datetime | None = None, workers: int | None = None,
               timeout: float | None = None, force: bool = False, dry_run: bool = False,
-              progress: Progress | None = None) -> tuple[list[ClientResult], list[str]]:
-    """Run clients under the lock; returns their results and the plan in words."""
+              progress: Progress | None = None,
+              invalid: Mapping[str, ConfigError] | None = None,
+              ) -> tuple[list[ClientResult], list[str]]:
+    """Run clients under the lock; returns their results and the plan in words.
+
+    ``invalid`` holds the clients left out for problems in their own configuration or data
+    (client id -> the problems): each is recorded as failed, with ``report_failed`` called,
+    and not rendered; the others run.
+    """
     from filelock import FileLock, Timeout
 
     for client_id in client_ids or ():
@@ -320,16 +335,21 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
             if not dry_run and (stale := ledger.mark_interrupted()):
                 log.warning("%d report(s) of an interrupted run marked as such", stale)
             plan = plan_batch(config, client_ids, period_spec=period_spec, now=now,
-                              ledger=ledger, paths=paths, force=force)
+                              ledger=ledger, paths=paths, force=force, invalid=invalid)
             if dry_run:
                 return plan.results + [ClientResult(j.client, j.period, "planned", 0.0)
                                        for j in plan.jobs], plan.lines
             run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
             versions = {name: info.version or "" for name, info in plugins.infos.items()}
             for result in plan.results:
+                client = config.client(result.client)
                 ledger.record(run_id=run_id, client=result.client, period=result.period,
                               status=result.status, error=result.error,
-                              config_hash=config_hash(config, config.client(result.client)))
+                              config_hash=config_hash(config, client))
+                if invalid and result.client in invalid:
+                    period = resolve(result.period, today_in(config.timezone_of(client), now))
+                    plugins.call_each("report_failed", client=client, period=period,
+                                      error=invalid[result.client])
             for job in plan.jobs:
                 if force:
                     ledger.forget(job.client, job.period)

@@ -121,9 +121,17 @@ def _now(as_of: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(as_of, dt.time(12), dt.UTC) if as_of else None
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+def _load(args: argparse.Namespace, *,
+          isolate_clients: bool = False) -> tuple[Any, Any, dict[str, list[Any]]]:
+    """Load and check the config: config, plugins and the clients left out.
+
+    Any problem is a ConfigError, unless ``isolate_clients``: then only the agency's are
+    (and those of every client asked for), and a client's own problems (its sources, data,
+    theme, brand files, delivery) leave that client out, named with its problems.
+    """
     from kpireport.config import load_config
-    from kpireport.engine import ensure_valid
+    from kpireport.engine import check_config, problems_by_client
+    from kpireport.errors import ConfigError
     from kpireport.plugins import load_plugins
 
     config = load_config(args.config)
@@ -136,8 +144,12 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
         clients = [clients]
     for client_id in clients or ():
         config.client(client_id)  # an unknown id: a config error before anything else
-    ensure_valid(config, plugins, today=today, client_ids=clients)
-    return config, plugins
+    problems = check_config(config, plugins, today=today, client_ids=clients)
+    general, per_client = problems_by_client(config, problems)
+    wanted = set(clients or (c.id for c in config.clients))
+    if problems and (general or not isolate_clients or wanted <= set(per_client)):
+        raise ConfigError(problems)
+    return config, plugins, per_client
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -149,18 +161,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     # cycle collector would walk it again and again for nothing (~35 ms of a fresh run).
     gc.disable()
     try:
-        config, plugins = _load(args)
+        config, plugins, left_out = _load(args, isolate_clients=True)
     finally:
         gc.enable()
+    from kpireport.errors import ConfigError
+    from kpireport.secrets import redact
+
+    # One client's bad file or setting costs that client its report, not every client theirs.
+    for client, problems in left_out.items():
+        print(f"error: {client} is left out of this run: {redact(str(ConfigError(problems)))}",
+              file=sys.stderr)
+    invalid = {client: ConfigError(problems) for client, problems in left_out.items()}
     progress = _progress_printer()
     results, lines = run_batch(config, plugins, args.client, period_spec=args.period,
                                output_dir=args.output, now=_now(args.as_of),
                                workers=args.workers, timeout=args.timeout, force=args.force,
-                               dry_run=args.dry_run, progress=progress)
+                               dry_run=args.dry_run, progress=progress, invalid=invalid)
     if args.dry_run:
         for line in lines:
             print(line)
-        return EXIT_OK
+        return EXIT_FAILED if invalid else EXIT_OK
     order = {c.id: i for i, c in enumerate(config.clients)}
     results = sorted(results, key=lambda r: order.get(r.client, len(order)))
     rows = [("client", "period", "status", "pages", "time", "output / error")]
@@ -230,7 +250,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    config, plugins = _load(args)
+    config, plugins, _ = _load(args)
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
     if args.no_data:
         return EXIT_OK
@@ -249,7 +269,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from kpireport.preview import serve
 
-    config, _ = _load(args)
+    config, _, _ = _load(args)
     config.client(args.client)
     server = serve(args.config, args.client, period=args.period, host=args.host,
                    port=args.port, extra_plugins=args.plugin, now=_now(args.as_of))

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import logging
 import mimetypes
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -337,6 +338,27 @@ def ensure_valid(config: Config, plugins: PluginSet, **kwargs: Any) -> None:
     problems = check_config(config, plugins, **kwargs)
     if problems:
         raise ConfigError(problems)
+
+
+_CLIENT_FIELD = re.compile(r"clients\[(\d+)\]")
+
+
+def problems_by_client(config: Config, problems: Iterable[Problem]
+                       ) -> tuple[list[Problem], dict[str, list[Problem]]]:
+    """Split problems into the agency's (no report can be right) and each client's.
+
+    A client's own sources, data, objectives, theme, brand files or delivery targets concern
+    its report alone: a run leaves that client out and renders the others.
+    """
+    general: list[Problem] = []
+    clients: dict[str, list[Problem]] = {}
+    for problem in problems:
+        match = _CLIENT_FIELD.match(problem.field)
+        if match and int(match.group(1)) < len(config.clients):
+            clients.setdefault(config.clients[int(match.group(1))].id, []).append(problem)
+        else:
+            general.append(problem)
+    return general, clients
 
 
 # --- Fetching and computing --------------------------------------------------------------------

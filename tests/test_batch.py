@@ -114,6 +114,50 @@ def test_workers_are_forked_warm_when_there_is_more_than_one_report(tmp_path, mo
     assert calls == [{"en_GB", "fr_FR"}]  # the locales of the clients to render
 
 
+def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, capsys):
+    import kpireport_test_extras
+
+    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,12\n2026-10-02,lots\n")
+    path = write_config(tmp_path, """
+        - id: gamma
+          name: Gamma
+          sources: {web: {plugin: csv, settings: {tables: [{path: gamma.csv}]}}}
+          kpis: [sessions]
+    """)
+    kpireport_test_extras.EVENTS.clear()
+    assert run(path, "--all", "--workers", "2") == 1
+    out = capsys.readouterr()
+    assert "error: gamma is left out of this run" in out.err
+    assert "gamma.csv, line 3, column 2: sessions: 'lots' is not a number" in out.err
+    assert (tmp_path / "out" / "alpha" / "alpha-2026-10.pdf").is_file()
+    assert (tmp_path / "out" / "beta" / "beta-2026-10.pdf").is_file()
+    assert not (tmp_path / "out" / "gamma").exists()
+    statuses = {r["client"]: (r["status"], r["error"]) for r in ledger_rows(tmp_path)}
+    assert statuses["alpha"][0] == statuses["beta"][0] == "delivered"
+    status, error = statuses["gamma"]
+    assert status == "failed" and "invalid configuration" in error and "gamma.csv" in error
+    assert ("failed", "gamma") in kpireport_test_extras.EVENTS  # alerting plugins hear of it
+    # Fixed, the next run renders gamma only: the others are delivered already.
+    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,12\n2026-10-02,14\n")
+    assert run(path, "--all") == 0
+    assert (tmp_path / "out" / "gamma" / "gamma-2026-10.pdf").is_file()
+    assert [r["status"] for r in ledger_rows(tmp_path)][-3:] == ["skipped", "skipped",
+                                                                 "delivered"]
+
+
+def test_when_every_client_asked_for_is_invalid_nothing_is_written(tmp_path, capsys):
+    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,x\n")
+    path = write_config(tmp_path, """
+        - id: gamma
+          name: Gamma
+          sources: {web: {plugin: csv, settings: {tables: [{path: gamma.csv}]}}}
+          kpis: [sessions]
+    """)
+    assert run(path, "--client", "gamma") == 2
+    assert "1 problem in the configuration" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, monkeypatch):
     path = write_config(tmp_path)
     (tmp_path / "server-down").touch()
