@@ -114,16 +114,20 @@ def test_workers_are_forked_warm_when_there_is_more_than_one_report(tmp_path, mo
     assert calls == [{"en_GB", "fr_FR"}]  # the locales of the clients to render
 
 
+GAMMA = """
+- id: gamma
+  name: Gamma
+  sources: {web: {plugin: csv, settings: {tables: [{path: gamma.csv}]}}}
+  kpis: [sessions]
+"""
+"""A third client, read from gamma.csv in the test's folder."""
+
+
 def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, capsys):
     import kpireport_test_extras
 
     (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,12\n2026-10-02,lots\n")
-    path = write_config(tmp_path, """
-        - id: gamma
-          name: Gamma
-          sources: {web: {plugin: csv, settings: {tables: [{path: gamma.csv}]}}}
-          kpis: [sessions]
-    """)
+    path = write_config(tmp_path, GAMMA)
     kpireport_test_extras.EVENTS.clear()
     assert run(path, "--all", "--workers", "2") == 1
     out = capsys.readouterr()
@@ -147,12 +151,7 @@ def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, 
 
 def test_when_every_client_asked_for_is_invalid_nothing_is_written(tmp_path, capsys):
     (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,x\n")
-    path = write_config(tmp_path, """
-        - id: gamma
-          name: Gamma
-          sources: {web: {plugin: csv, settings: {tables: [{path: gamma.csv}]}}}
-          kpis: [sessions]
-    """)
+    path = write_config(tmp_path, GAMMA)
     assert run(path, "--client", "gamma") == 2
     assert "1 problem in the configuration" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
