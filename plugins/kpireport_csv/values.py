@@ -63,10 +63,10 @@ def parse_number(text: str) -> float | None:
     text = text.strip()
     if not text:
         return None
-    if not _NUMBER.fullmatch(text) or value is None or value - value != 0:
-        raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
-                         f"separator)")
-    return value
+    if _NUMBER.fullmatch(text) and (value := float(text)) - value == 0:
+        return value
+    raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
+                     f"separator)")
 
 
 def parse_day(text: str) -> dt.date:
