@@ -32,7 +32,7 @@ from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_writ
 from kpireport.engine import ClientResult
 from kpireport.errors import ConfigError, KpiReportError
 from kpireport.ledger import Ledger
-from kpireport.periods import Period, add_months, resolve, today_in
+from kpireport.periods import Period, add_months, from_key, resolve, today_in
 from kpireport.plugins import PluginSet
 from kpireport.secrets import redact
 
@@ -95,7 +95,10 @@ def release_date(client: ClientConfig, period: Period) -> dt.date | None:
 class Job:
     client: str
     period: str
-    """The resolved period key (``2026-10``), so every worker agrees on it."""
+    """The resolved period's key (``2026-10``), for the ledger and the spool."""
+    resolved: Period | None = None
+    """The period itself, resolved once when the run is planned: every worker reports on
+    exactly it, even past midnight (a month-to-date key does not say where it ends)."""
     attempt_id: int = 0
     skip_targets: list[str] = field(default_factory=list)
     reuse_spool: bool = False
@@ -106,9 +109,11 @@ class Job:
 class Plan:
     jobs: list[Job]
     results: list[ClientResult]
-    """Clients decided without work: skipped (already delivered) or held."""
+    """Clients decided without work: skipped (already delivered), held or left out."""
     lines: list[str]
     """What would be done, in words (``--dry-run``)."""
+    periods: dict[str, Period] = field(default_factory=dict)
+    """Each client's resolved period."""
 
 
 def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec: str | None,
@@ -122,12 +127,7 @@ def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec:
         today = today_in(config.timezone_of(client), now)
         period = resolve(period_spec or config.defaults.period, today)
         key = period.key
-        if invalid and client.id in invalid:
-            message = redact("invalid configuration: "
-                             + "; ".join(map(str, invalid[client.id].problems)))
-            plan.results.append(ClientResult(client.id, key, "failed", 0.0, error=message))
-            plan.lines.append(f"{client.id} {key}: left out ({message})")
-            continue
+        plan.periods[client.id] = period
         release = release_date(client, period)
         if release and today < release and not force:
             plan.results.append(ClientResult(client.id, key, "held", 0.0,
@@ -137,22 +137,30 @@ def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec:
             continue
         wanted = target_keys(client)
         done = ledger.delivered_targets(client.id, key)
-        if force:
-            plan.jobs.append(Job(client.id, key))
-            plan.lines.append(f"{client.id} {key}: render and deliver to {', '.join(wanted)}"
-                              + (" (again: --force)" if done else ""))
-            continue
         owed = [t for t in wanted if t not in done]
-        if not owed:
+        if not force and not owed:
             plan.results.append(ClientResult(client.id, key, "skipped", 0.0,
                                              outputs=list(done.values()),
                                              error="already delivered"))
             plan.lines.append(f"{client.id} {key}: skip (already delivered)")
             continue
+        if invalid and client.id in invalid:
+            # Only once there is work to do: a report already delivered stays delivered.
+            message = redact("invalid configuration: "
+                             + "; ".join(map(str, invalid[client.id].problems)))
+            plan.results.append(ClientResult(client.id, key, "failed", 0.0, error=message))
+            plan.lines.append(f"{client.id} {key}: left out ({message})")
+            continue
+        if force:
+            plan.jobs.append(Job(client.id, key, resolved=period))
+            plan.lines.append(f"{client.id} {key}: render and deliver to {', '.join(wanted)}"
+                              + (" (again: --force)" if done else ""))
+            continue
         spooled = paths.spool(client.id, key, ".pdf").is_file() and paths.spool(
             client.id, key, ".json").is_file()
         reuse = bool(done) and spooled
-        plan.jobs.append(Job(client.id, key, skip_targets=list(done), reuse_spool=reuse))
+        plan.jobs.append(Job(client.id, key, resolved=period, skip_targets=list(done),
+                             reuse_spool=reuse))
         verb = "deliver the rendered report" if reuse else "render and deliver"
         plan.lines.append(f"{client.id} {key}: {verb} to {', '.join(owed)}")
     return plan
@@ -232,12 +240,13 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
 
     now = options["now"] or dt.datetime.now(dt.UTC)
     try:
-        report = compute_report(config, client, plugins, period_spec=job.period, now=now)
+        report = compute_report(config, client, plugins, period=job.resolved,
+                                period_spec=job.period, now=now)
         template_dir = (config.resolve_path(config.agency.template_dir)
                         if config.agency.template_dir else None)
         rendered = render_report(report, plugins, agency_template_dir=template_dir)
     except BaseException as exc:
-        period = resolve(job.period, today_in(config.timezone_of(client), now))
+        period = job.resolved or from_key(job.period, today_in(config.timezone_of(client), now))
         plugins.call_each("report_failed", client=client, period=period, error=exc)
         raise
     names = {"client": client.id, "client_name": client.name, "period": report.period.key,
@@ -346,9 +355,9 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
                 ledger.record(run_id=run_id, client=result.client, period=result.period,
                               status=result.status, error=result.error,
                               config_hash=config_hash(config, client))
-                if invalid and result.client in invalid:
-                    period = resolve(result.period, today_in(config.timezone_of(client), now))
-                    plugins.call_each("report_failed", client=client, period=period,
+                if invalid and result.client in invalid and result.status == "failed":
+                    plugins.call_each("report_failed", client=client,
+                                      period=plan.periods[result.client],
                                       error=invalid[result.client])
             for job in plan.jobs:
                 if force:
@@ -499,8 +508,9 @@ def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str
                                      "clients": [snap["client"]]})
     rebuilt._path = config.path
     client = rebuilt.clients[0]
-    report = compute_report(rebuilt, client, plugins, period_spec=snap["period"],
-                            now=snap["now"], snapshot=snap)
+    period = from_key(snap["period"], today_in(rebuilt.timezone_of(client), snap["now"]))
+    report = compute_report(rebuilt, client, plugins, period=period, now=snap["now"],
+                            snapshot=snap)
     template_dir = (config.resolve_path(config.agency.template_dir)
                     if config.agency.template_dir else None)
     rendered = render_report(report, plugins, agency_template_dir=template_dir)

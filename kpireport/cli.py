@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true",
                        help="every client of the config (the default)")
     run.add_argument("--period", help="last-month (default), month-to-date, last-quarter, "
-                                      "year-to-date, 2026-10 or 2026-10-01..2026-10-31")
+                                      "year-to-date, 2026-10, 2026-Q3 or "
+                                      "2026-10-01..2026-10-31")
     run.add_argument("--output", type=Path, metavar="DIR",
                      help="output folder (default: defaults.output in the config)")
     run.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE",
@@ -125,9 +126,10 @@ def _load(args: argparse.Namespace, *,
           isolate_clients: bool = False) -> tuple[Any, Any, dict[str, list[Any]]]:
     """Load and check the config: config, plugins and the clients left out.
 
-    Any problem is a ConfigError, unless ``isolate_clients``: then only the agency's are
-    (and those of every client asked for), and a client's own problems (its sources, data,
-    theme, brand files, delivery) leave that client out, named with its problems.
+    Any problem is a ConfigError, unless ``isolate_clients``: then only the agency's are (or
+    problems in every client asked for); a client's own problems (its sources, data, locale,
+    theme, brand files, delivery) leave that client out, and those of clients not asked for
+    are not this run's business.
     """
     from kpireport.config import load_config
     from kpireport.engine import check_config, problems_by_client
@@ -145,10 +147,16 @@ def _load(args: argparse.Namespace, *,
     for client_id in clients or ():
         config.client(client_id)  # an unknown id: a config error before anything else
     problems = check_config(config, plugins, today=today, client_ids=clients)
+    if not isolate_clients:
+        if problems:
+            raise ConfigError(problems)
+        return config, plugins, {}
     general, per_client = problems_by_client(config, problems)
     wanted = set(clients or (c.id for c in config.clients))
-    if problems and (general or not isolate_clients or wanted <= set(per_client)):
-        raise ConfigError(problems)
+    # The clients not asked for are not run: their problems are for another day.
+    per_client = {c: own for c, own in per_client.items() if c in wanted}
+    if general or (per_client and wanted <= set(per_client)):
+        raise ConfigError(general + [p for own in per_client.values() for p in own])
     return config, plugins, per_client
 
 

@@ -295,7 +295,11 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
         problems.append(config.problem(("agency", "template_dir"),
                                        f"folder not found: "
                                        f"{config.resolve_path(config.agency.template_dir)}"))
+    if problem := _locale_problem(config.agency.locale):
+        problems.append(config.problem(("agency", "locale"), problem))
     for i, client in enumerate(config.clients):
+        if client.locale and (problem := _locale_problem(client.locale)):
+            problems.append(config.problem(("clients", i, "locale"), problem))
         theme = config.theme_of(client)
         if theme not in plugins.themes:
             where = ("clients", i, "theme") if client.theme else ("defaults", "theme")
@@ -321,6 +325,18 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
         plan.close()
         problems.extend(plan.problems)
     return problems
+
+
+def _locale_problem(locale: str) -> str | None:
+    """Why Babel cannot format in ``locale`` (the config's pattern checks only its shape)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(locale)
+    except (UnknownLocaleError, ValueError):
+        return (f"unknown locale {locale!r}: Babel has no data for it (expected a locale "
+                f"such as fr_FR, en_GB or de)")
+    return None
 
 
 def _asset_paths(config: Config) -> Iterable[tuple[tuple[Any, ...], str | None]]:
@@ -609,8 +625,12 @@ def data_uri(path: Path) -> str:
 
 def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
                    period_spec: str | None = None, now: dt.datetime | None = None,
-                   snapshot: Mapping[str, Any] | None = None) -> Report:
+                   snapshot: Mapping[str, Any] | None = None,
+                   period: Period | None = None) -> Report:
     """Fetch, compute and assess one client's report (no rendering, no delivery).
+
+    The period is ``period`` when given (a batch resolves it once, when it plans), else
+    ``period_spec`` (or the config's default) resolved in the client's time zone.
 
     With ``snapshot`` (see :mod:`kpireport.snapshots`) nothing is fetched: the tables, the
     metrics the sources offered and the logos come from it, so the figures are those of the
@@ -619,7 +639,7 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     """
     tz_name = config.timezone_of(client)
     today = today_in(tz_name, now)
-    period = resolve(period_spec or config.defaults.period, today)
+    period = period or resolve(period_spec or config.defaults.period, today)
     locale = config.locale_of(client)
     language = language_of(locale)
     if snapshot is not None:

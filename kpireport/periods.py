@@ -1,7 +1,8 @@
 """Reporting periods and their comparison periods, in the client's time zone.
 
 A period spec is one of ``last-month`` (the default), ``month-to-date``, ``last-quarter``,
-``year-to-date``, a month ``2026-10``, or an explicit range ``2026-10-01..2026-10-31``.
+``year-to-date``, a month ``2026-10``, a quarter ``2026-Q3``, or an explicit range
+``2026-10-01..2026-10-31``.
 Relative specs are resolved from *today in the client's time zone*, so a report run at 01:00
 in Paris on 1 November covers October even though it is still 31 October in UTC.
 """
@@ -17,6 +18,7 @@ from kpireport.data import DateRange
 
 RELATIVE = ("last-month", "month-to-date", "last-quarter", "year-to-date")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 
 
@@ -109,11 +111,9 @@ def resolve(spec: str, today: dt.date) -> Period:
     if spec == "last-quarter":
         q_index = (today.month - 1) // 3  # current quarter, 0-based
         start = add_months(dt.date(today.year, q_index * 3 + 1, 1), -3)
-        rng = DateRange(start, add_months(start, 3) - dt.timedelta(days=1))
-        prev_start = add_months(start, -3)
-        prev = DateRange(prev_start, start - dt.timedelta(days=1))
-        key = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-        return Period("quarter", rng, prev, _year_before(rng), key)
+        return _quarter_period(start.year, (start.month - 1) // 3 + 1)
+    if m := _QUARTER.match(spec):
+        return _quarter_period(int(m[1]), int(m[2]))
     if spec == "year-to-date":
         end = today - dt.timedelta(days=1)
         rng = DateRange(dt.date(end.year, 1, 1), end)
@@ -134,8 +134,35 @@ def resolve(spec: str, today: dt.date) -> Period:
         return Period("range", rng, _preceding(rng), _year_before(rng), str(rng))
     raise PeriodError(
         f"{spec!r} is not a period: expected one of {', '.join(RELATIVE)}, "
-        "a month such as 2026-10, or a range such as 2026-10-01..2026-10-31"
+        "a month such as 2026-10, a quarter such as 2026-Q3, or a range such as "
+        "2026-10-01..2026-10-31"
     )
+
+
+def from_key(key: str, today: dt.date) -> Period:
+    """The period a :attr:`Period.key` names, as a snapshot or a ledger row records it.
+
+    A month, a quarter and a range are named in full by their key; month-to-date and
+    year-to-date end the day before ``today``, which must give the same key.
+    """
+    if key.endswith("-mtd"):
+        period = resolve("month-to-date", today)
+    elif key.endswith("-ytd"):
+        period = resolve("year-to-date", today)
+    else:
+        period = resolve(key, today)
+    if period.key != key:
+        raise PeriodError(f"{key!r}: on {today.isoformat()} that period would be "
+                          f"{period.key!r}; pass the day it was made")
+    return period
+
+
+def _quarter_period(year: int, quarter: int) -> Period:
+    start = dt.date(year, quarter * 3 - 2, 1)
+    rng = DateRange(start, add_months(start, 3) - dt.timedelta(days=1))
+    prev_start = add_months(start, -3)
+    prev = DateRange(prev_start, start - dt.timedelta(days=1))
+    return Period("quarter", rng, prev, _year_before(rng), f"{year}-Q{quarter}")
 
 
 def _month_period(year: int, month: int) -> Period:

@@ -492,15 +492,23 @@ def warm_up(locales: Iterable[str] = ()) -> None:
     cffi's parsed C types, fontconfig's configuration, Pango's font map, Babel's locale data.
     A one-page document and a figure in each locale fill them once, in the parent.
     """
-    HTML = weasy.load().HTML
-    with _collector_paused():
-        document = HTML(string=_WARM_UP_HTML).render(pdf_tags=True)
-        document.write_pdf(pdf_tags=True)
-        del document
+    # Only an optimisation: whatever fails here fails again, for its own client alone, in
+    # the worker that needs it.
+    try:
+        HTML = weasy.load().HTML
+        with _collector_paused():
+            document = HTML(string=_WARM_UP_HTML).render(pdf_tags=True)
+            document.write_pdf(pdf_tags=True)
+            del document
+    except Exception as exc:
+        log.warning("warm-up before the workers failed (each worker will start cold): %r", exc)
     for locale in locales:
-        formatting.format_value(1234.5, Unit.CURRENCY, locale, "EUR")
-        formatting.format_value(0.25, Unit.PERCENT, locale)
-        formatting.format_month(dt.date(2026, 1, 1), locale, "short")
+        try:
+            formatting.format_value(1234.5, Unit.CURRENCY, locale, "EUR")
+            formatting.format_value(0.25, Unit.PERCENT, locale)
+            formatting.format_month(dt.date(2026, 1, 1), locale, "short")
+        except Exception as exc:
+            log.debug("no warm-up for locale %r: %r", locale, exc)
 
 
 @contextmanager

@@ -147,6 +147,45 @@ def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, 
     assert (tmp_path / "out" / "gamma" / "gamma-2026-10.pdf").is_file()
     assert [r["status"] for r in ledger_rows(tmp_path)][-3:] == ["skipped", "skipped",
                                                                  "delivered"]
+    # Broken again after its report went out: that report stays delivered, nobody is alerted.
+    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,x\n")
+    kpireport_test_extras.EVENTS.clear()
+    assert run(path, "--all") == 0
+    assert [r["status"] for r in ledger_rows(tmp_path)][-3:] == ["skipped"] * 3
+    assert ("failed", "gamma") not in kpireport_test_extras.EVENTS
+
+
+def test_an_unknown_locale_leaves_its_client_out_and_others_problems_wait(tmp_path, capsys):
+    path = write_config(tmp_path, """
+- id: delta
+  name: Delta
+  locale: zz
+  sources: {a: {plugin: constant, settings: {per_day: 2}}}
+  kpis: [signups]
+""" + GAMMA)
+    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,x\n")
+    # Asked for alone, alpha runs: the other clients' problems are not this run's business.
+    assert run(path, "--client", "alpha") == 0
+    assert "left out" not in capsys.readouterr().err
+    assert run(path, "--all", "--workers", "2") == 1
+    err = capsys.readouterr().err
+    assert "clients[2].locale: unknown locale 'zz'" in err and "error: delta is left out" in err
+    assert (tmp_path / "out" / "beta" / "beta-2026-10.pdf").is_file()
+    assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["delta"] == "failed"
+
+
+def test_a_quarter_is_run_snapshotted_and_rebuilt_by_its_key(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--client", "beta", "--period", "last-quarter", "--as-of",
+               "2026-11-15") == 0
+    pdf = tmp_path / "out" / "beta" / "beta-2026-Q3.pdf"
+    assert pdf.is_file()
+    assert "460" in "".join(p.extract_text() for p in PdfReader(pdf).pages)  # 92 days × 5
+    target = tmp_path / "again.pdf"
+    assert main(["-p", "kpireport_test_extras", "rerender", str(path), "--client", "beta",
+                 "--period", "2026-Q3", "--to", str(target)]) == 0
+    assert [p.extract_text() for p in PdfReader(target).pages] == [
+        p.extract_text() for p in PdfReader(pdf).pages]
 
 
 def test_when_every_client_asked_for_is_invalid_nothing_is_written(tmp_path, capsys):

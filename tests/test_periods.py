@@ -3,7 +3,14 @@ import datetime as dt
 import pytest
 
 from kpireport.data import DateRange
-from kpireport.periods import PeriodError, add_months, months_between, resolve, today_in
+from kpireport.periods import (
+    PeriodError,
+    add_months,
+    from_key,
+    months_between,
+    resolve,
+    today_in,
+)
 
 D = dt.date
 
@@ -92,3 +99,25 @@ def test_add_months_clamps_and_months_between_clips():
     assert [(r.start, r.end) for r in parts] == [
         (D(2026, 1, 15), D(2026, 1, 31)), (D(2026, 2, 1), D(2026, 2, 28)),
         (D(2026, 3, 1), D(2026, 3, 10))]
+
+
+def test_an_explicit_quarter_is_a_spec_too():
+    q3 = resolve("2026-Q3", dt.date(2026, 1, 5))
+    assert q3 == resolve("last-quarter", dt.date(2026, 11, 15))
+    assert q3.range == DateRange(dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    with pytest.raises(PeriodError, match="a quarter such as 2026-Q3"):
+        resolve("2026-Q5", dt.date(2026, 1, 5))
+
+
+@pytest.mark.parametrize("spec", ["last-month", "last-quarter", "month-to-date",
+                                  "year-to-date", "2026-02", "2026-10-03..2026-10-17"])
+def test_every_key_names_its_period_again(spec):
+    today = dt.date(2026, 11, 15)
+    period = resolve(spec, today)
+    assert from_key(period.key, today) == period
+
+
+def test_a_to_date_key_needs_the_day_it_was_made():
+    key = resolve("month-to-date", dt.date(2026, 11, 15)).key
+    with pytest.raises(PeriodError, match="2026-12-mtd"):
+        from_key(key, dt.date(2026, 12, 2))
