@@ -564,14 +564,18 @@ def assess_objectives(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiVa
                      if end >= objective.start else None)
             baseline = objective.baseline if objective.baseline is not None else 0.0
         else:
-            value = kpi.value
+            judged = obj.level_period(period, objective.deadline)
+            value = kpi.value if judged is period else _month_value(kpi, judged)
             baseline = objective.baseline
             if baseline is None:
                 before = add_months(objective.start.replace(day=1), -1)
                 baseline = next((p.value for p in kpi.monthly if p.start == before), None)
         assessment = obj.assess(objective, key=key, title=title,
-                                kpi_direction=binding.definition.direction, period=period,
+                                kpi_direction=binding.definition.direction,
+                                period=period if objective.kind == "cumulative" else judged,
                                 value=value, baseline=baseline, monthly=kpi.monthly)
+        if objective.kind != "cumulative" and judged is not period:
+            assessment.measured_in = judged.start
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
         direction = objective.direction or (
             "increase" if binding.definition.direction.value == "higher" else "decrease")
@@ -584,18 +588,24 @@ def assess_objectives(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiVa
     return out
 
 
+def _month_value(kpi: KpiValue, month: Period) -> float | None:
+    """The KPI's value in one calendar month, from its monthly series."""
+    return next((p.value for p in kpi.monthly if p.start == month.start), None)
+
+
 def score_okrs(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiValue]) -> list[OkrScore]:
+    judged = obj.level_period(period)  # key results are monthly levels, like level objectives
     out = []
     for j, okr in enumerate(plan.client.okrs):
         values: dict[int, float | None] = {}
         worsts: dict[int, float | None] = {}
         for r, kr in enumerate(okr.key_results):
             kpi = kpis[kr.kpi]
-            values[r] = kpi.value
+            values[r] = kpi.value if judged is period else _month_value(kpi, judged)
             if okr.start:
                 window = [p.value for p in kpi.monthly
                           if p.value is not None and okr.start.replace(day=1) <= p.start
-                          <= period.end]
+                          <= judged.end]
                 if window:
                     worsts[r] = min(window) if kr.direction == "stay_above" else max(window)
         out.append(obj.score_okr(okr, okr.id or f"okr-{j + 1}", values, worsts))

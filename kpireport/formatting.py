@@ -16,6 +16,7 @@ from babel import Locale, dates, numbers
 from kpireport.kpis import Unit
 
 if TYPE_CHECKING:
+    from kpireport.data import DateRange
     from kpireport.periods import Period
 
 MISSING = "—"
@@ -138,8 +139,8 @@ def format_month(day: dt.date, locale: str, form: str = "long") -> str:
     return dates.format_skeleton("yMMMM", day, locale=_locale(locale))
 
 
-def format_period(period: Period, locale: str) -> str:
-    """A period in words: a month's name, or its first and last day."""
+def format_period(period: Period | DateRange, locale: str) -> str:
+    """A period (or a range of days) in words: a month's name, or its first and last day."""
     start, end = period.start, period.end
     last_of_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
         dt.timedelta(days=1)

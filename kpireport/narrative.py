@@ -40,7 +40,8 @@ def _value(report: Report, kpi: KpiValue, value: float | None) -> str:
 def summarise(report: Report, gettext: Gettext) -> Narrative:
     """Sentences for the executive summary, in the report's language."""
     out = Narrative()
-    month = formatting.format_month(report.period.previous.start, report.locale)
+    # A month's name for a monthly report, the dates of the period before for the others.
+    month = formatting.format_period(report.period.previous, report.locale)
     movers = [k for k in report.kpis.values()
               if k.definition.breakdown is None and k.change_previous is not None
               and abs(k.change_previous) >= NOTABLE]

@@ -1,9 +1,11 @@
 """Objective maths: SMART objectives assessed for a period, SMART review, OKR scores.
 
 **Level objectives** ("reach 150 qualified leads a month by December") compare the KPI's value
-in the report's period with the target. **Cumulative objectives** ("1 000 new customers in
+for one calendar month with the target (:func:`level_period`): the report's month; for a
+quarter, a year or month to date or a range, the last month it covers in full; once the
+deadline has passed, the deadline's month. **Cumulative objectives** ("1 000 new customers in
 2026") compare the total from the objective's start to the period's end (or the deadline, if
-earlier); their baseline defaults to 0.
+earlier); their baseline defaults to 0. Key results are judged like level objectives.
 
 ``direction`` is the objective's own, else *increase* for a KPI where higher is better and
 *decrease* otherwise. The target is **met** when value ≥ target (increase) or value ≤ target
@@ -28,7 +30,7 @@ Figures, all evaluated on the period's last day (days counted inclusively, both 
 
 Status, first rule that applies:
 
-1. **no data** without a value;
+1. **no data** without a value, or when the objective starts after the period;
 2. period ends on or after the deadline → **achieved** if met, else **missed**;
 3. target already met → **achieved** (a level reached counts, even before the deadline);
 4. no deadline → **at risk** if progress ≥ 0.5, else **off track** (and the SMART note
@@ -57,10 +59,11 @@ recent-level × (1 + g)^k, k = 1…months, add up to the target (recent level: m
 three months). Decreases are judged the same way on the decline.
 
 **Key results** score 0.0–1.0: *increase*/*decrease* → share of the way from start to target,
-clamped; *stay_above*/*stay_below* → 1.0 while the value — and the worst value of the OKR's
-window, when given — holds the line; otherwise the share of the way from start to target of the
-worse of the two, clamped (0.0 when the start was already on the right side of the line). An
-OKR's score is the weighted mean of the scores of the key results that have one.
+clamped (when start = target: 1.0 if met, else 0.0); *stay_above*/*stay_below* → 1.0 while
+the value — and the worst value of the OKR's window, when given — holds the line; otherwise
+the share of the way from start to target of the worse of the two, clamped (0.0 when the
+start was already on the right side of the line). An OKR's score is the weighted mean of the
+scores of the key results that have one.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ from dataclasses import dataclass
 
 from kpireport.config import KeyResultConfig, ObjectiveConfig, OkrConfig
 from kpireport.kpis import Direction, SeriesPoint
-from kpireport.periods import Period, add_months, months_between
+from kpireport.periods import Period, add_months, months_between, resolve
 from kpireport.report import Assessment, KeyResultScore, OkrScore, Status
 
 TOLERANCE = 0.9
@@ -105,6 +108,26 @@ def progress_of(value: float | None, baseline: float | None, target: float,
     return (value - baseline) / (target - baseline)
 
 
+def level_period(period: Period, deadline: dt.date | None = None) -> Period:
+    """The calendar month a level objective (or a key result) is judged on in ``period``.
+
+    Its target is a monthly level: a one-month report is judged on its month, a longer or a
+    partial one (quarter, year or month to date, range) on the last whole month it reaches,
+    and an objective whose deadline has passed on the deadline's month, where it was won
+    or lost.
+    """
+    if deadline is not None and deadline < period.end:
+        month = deadline.replace(day=1)
+    elif period.kind == "month":
+        return period
+    else:
+        end = period.end
+        month = end.replace(day=1)
+        if end != add_months(month, 1) - dt.timedelta(days=1):
+            month = add_months(month, -1)  # the last month the period covers in full
+    return resolve(f"{month:%Y-%m}", month)
+
+
 def assess(objective: ObjectiveConfig, *, key: str, title: str, kpi_direction: Direction,
            period: Period, value: float | None, baseline: float | None,
            monthly: Sequence[SeriesPoint]) -> Assessment:
@@ -133,6 +156,9 @@ def assess(objective: ObjectiveConfig, *, key: str, title: str, kpi_direction: D
         if baseline is not None:
             a.expected = baseline + (target - baseline) * a.expected_progress
     if value is None:
+        return a
+    if end < start:  # not started by the end of the period: nothing to judge yet
+        a.progress = None
         return a
 
     if deadline is not None:
@@ -400,6 +426,9 @@ def score_key_result(kr: KeyResultConfig, value: float | None,
             return 0.0
         worse = min(held) if above else max(held)
         return _clamp(_share(worse, kr.start, kr.target))
+    if kr.start == kr.target:  # no way to cover: the line is met in its direction, or not
+        met = value >= kr.target if kr.direction == "increase" else value <= kr.target
+        return 1.0 if met else 0.0
     return _clamp(_share(value, kr.start, kr.target))
 
 

@@ -57,6 +57,9 @@ class Assessment:
     days_left: int | None = None
     smart: list[str] = field(default_factory=list)
     """SMART problems found (not time-bound, unrealistic…), as sentences with their figures."""
+    measured_in: dt.date | None = None
+    """For a level objective judged on another month than the report's period (the last
+    whole month of a quarter, the month of a passed deadline): that month's first day."""
 
 
 @dataclass

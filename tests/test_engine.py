@@ -92,6 +92,40 @@ def test_objectives_are_assessed_from_the_data(setup):
     assert okr.score == pytest.approx((first.score * 1 + 1.0 * 3) / 4)
 
 
+def test_a_quarter_judges_level_objectives_and_key_results_on_its_last_month(setup):
+    config, plugins = setup
+    report = compute_report(config, config.client("steady"), plugins, now=NOW,
+                            period_spec="2026-Q3")
+    level, total = report.objectives
+    # The quarter's 276 signups are not a monthly level: September's 90 is.
+    assert report.kpis["signups"].value == 276
+    assert (level.value, level.measured_in, level.status) == (90, dt.date(2026, 9, 1),
+                                                             Status.OFF_TRACK)
+    assert level.days_left == (dt.date(2026, 12, 31) - dt.date(2026, 9, 30)).days
+    assert total.value == 273 * 3 and total.measured_in is None  # 1 Jan to 30 Sep
+    [okr] = report.okrs
+    assert okr.key_results[0].value == 90
+    assert okr.key_results[0].score == pytest.approx((90 - 60) / (120 - 60))
+
+
+def test_a_passed_deadline_judges_a_level_objective_on_the_deadlines_month(setup):
+    config, plugins = setup
+    text = config.path.read_text().replace("target: 120\n        start: 2026-01-01\n"
+                                           "        deadline: 2026-12-31",
+                                           "target: 90\n        start: 2026-01-01\n"
+                                           "        deadline: 2026-09-30")
+    config.path.write_text(text)
+    config = load_config(config.path)
+    [level, _] = compute_report(config, config.client("steady"), plugins, now=NOW).objectives
+    # October has 93 (met), but September, the deadline's month, had 90: met too, and final.
+    assert (level.value, level.measured_in, level.status) == (90, dt.date(2026, 9, 1),
+                                                             Status.ACHIEVED)
+    config.path.write_text(text.replace("target: 90\n", "target: 91\n"))
+    config = load_config(config.path)
+    [level, _] = compute_report(config, config.client("steady"), plugins, now=NOW).objectives
+    assert level.status is Status.MISSED  # 93 in October comes too late
+
+
 def test_rules_from_plugins_add_findings(setup):
     config, plugins = setup
     report = compute_report(config, config.client("steady"), plugins, now=NOW)

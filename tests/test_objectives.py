@@ -134,6 +134,13 @@ def test_expected_is_clamped_before_the_start_and_after_the_deadline():
     assert past.days_left == 0
 
 
+def test_an_objective_that_starts_after_the_period_is_not_judged_yet():
+    later = objective(start=dt.date(2027, 1, 1), deadline=dt.date(2027, 12, 31))
+    for value in (90, 100, 160):
+        a = run(later, value)
+        assert (a.status, a.progress, a.required_rate) == (Status.NO_DATA, None, None)
+
+
 def test_without_deadline():
     obj = objective(deadline=None)
     half = run(obj, 130)
@@ -373,6 +380,13 @@ def test_increase_and_decrease_key_results():
     assert score_key_result(down, 10.0) == pytest.approx(0.4 / 0.9)
     assert score_key_result(down, 11) == 0.0
     assert score_key_result(kr(), None) is None
+
+
+def test_a_key_result_already_at_its_target_scores_whether_it_holds():
+    flat = KeyResultConfig(kpi="leads", start=100, target=100)
+    assert [score_key_result(flat, v) for v in (120, 100, 80)] == [1.0, 1.0, 0.0]
+    down = KeyResultConfig(kpi="cost", start=100, target=100, direction="decrease")
+    assert [score_key_result(down, v) for v in (80, 100, 120)] == [1.0, 1.0, 0.0]
 
 
 def test_stay_above_key_result():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from kpireport import hookimpl
+from kpireport.formatting import format_period
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
 
@@ -217,15 +218,18 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
     if before - share < QUALIFIED_SHARE_DROP:
         return
     now_s, before_s = _fmt(report, share, "percent"), _fmt(report, before, "percent")
+    # The period compared with: a month for a monthly report, a quarter's dates for a quarter.
+    previous = format_period(report.period.previous, report.locale)
     yield Finding(
         "leads-quality-drop", Severity.WARNING,
         {"en": "More leads, fewer qualified", "fr": "Plus de prospects, moins de qualifiés"},
         {"en": f"Leads rose {_pct(report, leads.change_previous or 0)} but only {now_s} were "
-               f"qualified against {before_s} the month before: review the forms and the "
-               "campaigns that bring the new leads.",
+               f"qualified against {before_s} in the previous period ({previous}): review "
+               "the forms and the campaigns that bring the new leads.",
          "fr": f"Les prospects augmentent de {_pct(report, leads.change_previous or 0)} mais "
-               f"seuls {now_s} sont qualifiés contre {before_s} le mois précédent : revoir les "
-               "formulaires et les campagnes qui amènent les nouveaux prospects."},
+               f"seuls {now_s} sont qualifiés contre {before_s} sur la période précédente "
+               f"({previous}) : revoir les formulaires et les campagnes qui amènent les "
+               "nouveaux prospects."},
         {"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
         ("leads", "qualified_leads"),
     )
