@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.traceback:
             import traceback
 
-            traceback.print_exc()
+            print(redact(traceback.format_exc()), end="", file=sys.stderr)
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

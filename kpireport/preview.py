@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kpireport.secrets import redact
+
 log = logging.getLogger("kpireport.preview")
 
 RELOADER = """<script>
@@ -84,7 +86,7 @@ class Preview:
             page, _, _ = render_html(report, plugins, agency_template_dir=template_dir)
         except Exception as exc:  # shown on the page: the preview must survive typos
             with self._lock:
-                self.error = f"{type(exc).__name__}: {exc}"
+                self.error = redact(f"{type(exc).__name__}: {exc}")
                 self.version += 1
             log.warning("preview: %s", self.error)
             return
@@ -181,7 +183,7 @@ def _handler(preview: Preview) -> type[http.server.BaseHTTPRequestHandler]:
                     self._send(200, "application/pdf", preview.pdf())
                 except Exception as exc:
                     self._send(500, "text/plain; charset=utf-8",
-                               f"{type(exc).__name__}: {exc}".encode())
+                               redact(f"{type(exc).__name__}: {exc}").encode())
             else:
                 self._send(404, "text/plain", b"not found")
 

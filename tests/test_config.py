@@ -194,3 +194,26 @@ def test_cli_validate_and_run_exit_2_and_write_nothing(tmp_path, capsys):
     assert main(["run", str(bad_yaml), "--output", str(out)]) == 2
     assert "YAML syntax error" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_logged_traceback_is_redacted_too():
+    import io
+    import logging
+
+    from kpireport.secrets import RedactingFilter, register_secret
+
+    register_secret("hunter2-password")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("kpireport.test-redaction")
+    logger.addHandler(handler)
+    try:
+        raise RuntimeError("login refused for hunter2-password")
+    except RuntimeError:
+        logger.exception("source failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "source failed" in text and "RuntimeError: login refused for ***" in text
+    assert "hunter2-password" not in text

@@ -78,3 +78,17 @@ def test_pdf_and_nothing_else(preview):
         with pytest.raises(urllib.error.HTTPError) as err:
             get(server.url + path)
         assert err.value.code == 404
+
+
+def test_an_error_shown_in_the_preview_never_shows_a_secret(preview):
+    from kpireport.secrets import register_secret
+
+    server, template = preview
+    register_secret("s3cr3tTokenValue")
+    version = int(get(server.url + "version"))
+    # An error whose message quotes a secret, as a failing source's might.
+    template.write_text("{{ s3cr3tTokenValue.x }}", encoding="utf-8")
+    wait_for_version(server, version)
+    page = get(server.url).decode()
+    assert "UndefinedError: &#x27;***&#x27; is undefined" in page
+    assert "s3cr3tTokenValue" not in page
