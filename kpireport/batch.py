@@ -18,6 +18,8 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -171,8 +173,31 @@ def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec:
 _PRELOADED: dict[str, Any] = {}
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the run that forked it dies.
+
+    A run killed with SIGKILL cannot stop its workers, and releases its lock as it dies: the
+    next run would mark their attempts interrupted, plan the same reports again and send them
+    while the orphans send theirs. Elsewhere the orphans live on (their timeout died with the
+    parent); a run killed gracefully (SIGTERM, Ctrl-C) stops them itself.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _PRELOADED.get("parent", os.getppid()):
+        os._exit(1)  # the parent died before the request was made
+
+
 def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
     """Runs in the child process: render (or reuse the spool), then deliver what is owed."""
+    _die_with_parent()
     # One report, then exit: the collector would only spend time on memory freed at exit.
     gc.disable()
     try:
@@ -400,7 +425,7 @@ def _supervise(config: Config, plugins: PluginSet, jobs: list[Job], options: dic
     """Fork a worker per job, at most ``workers`` at once; collect what each reports."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    _PRELOADED.update(config=config, plugins=plugins)
+    _PRELOADED.update(config=config, plugins=plugins, parent=os.getpid())
     queue = deque(jobs)
     running: dict[int, _Running] = {}
     results: list[ClientResult] = []

@@ -281,6 +281,43 @@ def test_the_lock_stops_an_overlapping_run(tmp_path):
     assert run(path, "--client", "alpha") == 0
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_run_killed_outright_takes_its_workers_with_it(tmp_path):
+    import signal
+
+    path = write_config(tmp_path, """\
+      - id: slow
+        name: Slow
+        sources: {a: {plugin: constant, settings: {hang: true}}}
+        kpis: [signups]
+    """, timeout=600)
+    run_ = subprocess.Popen(
+        [sys.executable, "-m", "kpireport", "-p", "kpireport_test_extras", "run", str(path),
+         "--client", "slow"], env={"PYTHONPATH": str(ROOT / "tests" / "plugins"),
+                                   "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[str] = []
+    for _ in range(200):
+        children = Path(f"/proc/{run_.pid}/task/{run_.pid}/children")
+        workers = children.read_text().split() if children.exists() else []
+        if workers:
+            break
+        time.sleep(0.05)
+    assert workers, "the run never forked its worker"
+    run_.send_signal(signal.SIGKILL)
+    run_.wait(10)
+
+    def alive(pid: str) -> bool:
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().split(") ")[1][0] not in "ZX"
+
+    for _ in range(100):  # an orphan would go on, and send what the next run sends again
+        if not any(alive(pid) for pid in workers):
+            break
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
+
+
 def test_snapshot_rebuilds_the_same_report_offline(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta") == 0
