@@ -155,6 +155,39 @@ def test_a_refused_recipient_is_an_error():
     assert inbox.envelopes == []
 
 
+def test_a_recipient_refused_among_others_is_said_but_not_sent_again(caplog):
+    inbox = Inbox(refuse="gone@client.example")
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        location = target(port=controller.port,
+                          to=["direction@client.example", "gone@client.example"]
+                          ).deliver(artifacts())
+    finally:
+        controller.stop()
+    # The others have it: a failure would make the next run send them a second copy.
+    [envelope] = inbox.envelopes
+    assert envelope.rcpt_tos == ["direction@client.example"]
+    assert location.endswith("(refused: gone@client.example)")
+    assert "refused gone@client.example" in caplog.text
+
+
+class RudeGoodbye(Inbox):
+    async def handle_QUIT(self, server, session, envelope):
+        return "421 shutting down"
+
+
+def test_a_message_taken_then_a_failed_goodbye_is_delivered():
+    inbox = RudeGoodbye()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        location = target(port=controller.port).deliver(artifacts())
+    finally:
+        controller.stop()
+    assert len(inbox.envelopes) == 1 and location == "email:direction@client.example"
+
+
 def test_a_server_that_is_down_is_an_error():
     with pytest.raises(KpiReportError, match=r"127\.0\.0\.1"):
         target(port=free_port(), timeout=2).deliver(artifacts())

@@ -20,6 +20,7 @@ report is sent, and kept out of every log and error.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Literal
@@ -30,6 +31,8 @@ from kpireport import hookimpl
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
 from kpireport.errors import KpiReportError
 from kpireport.secrets import redact, register_secret
+
+log = logging.getLogger("kpireport.email")
 
 SUBJECTS = {
     "en": "{{ client_name }} — performance report {{ period }}",
@@ -154,6 +157,7 @@ class EmailTarget(DeliveryTarget):
         msg, recipients = self.message(artifacts)
         context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
         where = f"{s.host}:{s.port}"
+        sent, refused = False, {}
         try:
             if s.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
@@ -166,18 +170,34 @@ class EmailTarget(DeliveryTarget):
                 if s.username:
                     smtp.login(s.username, password or "")
                 refused = smtp.send_message(msg, from_addr=s.sender, to_addrs=recipients)
-        except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
-                exc.smtp_error, bytes) else str(exc.smtp_error)
-            raise DeliveryError(redact(f"email via {where}: {exc.smtp_code} {text}")) from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(redact(f"email via {where}: recipients refused: "
-                                       f"{', '.join(exc.recipients)}")) from None
+                sent = True
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            raise DeliveryError(redact(f"email via {where}: {exc}")) from None
+            if not sent:
+                raise DeliveryError(redact(f"email via {where}: {_describe(exc)}")) from None
+            # The server took the message and only the goodbye failed: a delivery recorded as
+            # failed would be sent again, in full, on the next run.
+            log.warning("%s", redact(f"email via {where}: sent, then {_describe(exc)}"))
+        location = "email:" + ",".join(s.to)
         if refused:
-            raise DeliveryError(f"email via {where}: refused {', '.join(refused)}")
-        return "email:" + ",".join(s.to)
+            # Accepted for the others: sending again would send them a second copy. The
+            # refused addresses are said where the agency looks (log, ledger, summary).
+            addresses = ", ".join(sorted(refused))
+            log.warning("email via %s: sent, but the server refused %s", where, addresses)
+            location += f" (refused: {addresses})"
+        return location
+
+
+def _describe(exc: BaseException) -> str:
+    """An SMTP failure in words: the server's code and text when it sent one."""
+    import smtplib
+
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
+            exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {text}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"recipients refused: {', '.join(exc.recipients)}"
+    return str(exc)
 
 
 @hookimpl
