@@ -271,7 +271,7 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
                         if config.agency.template_dir else None)
         rendered = render_report(report, plugins, agency_template_dir=template_dir)
     except BaseException as exc:
-        period = job.resolved or from_key(job.period, today_in(config.timezone_of(client), now))
+        period = job.resolved or from_key(job.period)
         plugins.call_each("report_failed", client=client, period=period, error=exc)
         raise
     names = {"client": client.id, "client_name": client.name, "period": report.period.key,
@@ -526,6 +526,7 @@ def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str
     from kpireport.render import render_report
 
     config.client(client_id)
+    from_key(period_key)  # a period's key, nothing else, before it becomes part of a path
     paths = state_paths(config, output_dir)
     snap = snapshots.load(paths.snapshot(client_id, period_key))
     rebuilt = Config.model_validate({"agency": snap["agency"], "defaults": snap["defaults"],
@@ -533,7 +534,7 @@ def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str
                                      "clients": [snap["client"]]})
     rebuilt._path = config.path
     client = rebuilt.clients[0]
-    period = from_key(snap["period"], today_in(rebuilt.timezone_of(client), snap["now"]))
+    period = from_key(snap["period"])
     report = compute_report(rebuilt, client, plugins, period=period, now=snap["now"],
                             snapshot=snap)
     template_dir = (config.resolve_path(config.agency.template_dir)

@@ -15,15 +15,19 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from kpireport.data import DateRange
+from kpireport.errors import KpiReportError
 
 RELATIVE = ("last-month", "month-to-date", "last-quarter", "year-to-date")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_TO_DATE_KEY = re.compile(r"^(\d{4})-(?:(\d{2})-mtd-(\d{2})|ytd-(\d{2})-(\d{2}))$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 
 
-class PeriodError(ValueError):
+class PeriodError(KpiReportError, ValueError):
     """A period spec that cannot be understood."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class Period:
     """The range a report covers, with the ranges it is compared with.
 
     ``kind`` is ``month``, ``quarter``, ``month-to-date``, ``year-to-date`` or ``range``;
-    ``key`` is a stable, file-name-safe id (``2026-10``, ``2026-Q3``, ``2026-01-01..2026-10-31``).
+    ``key`` is a stable, file-name-safe id that names the period in full (``2026-10``,
+    ``2026-Q3``, ``2026-11-mtd-14``, ``2026-ytd-11-14``, ``2026-01-01..2026-10-31``): a weekly
+    month-to-date report is not the one of the week before, and :func:`from_key` reads it back.
     """
 
     kind: str
@@ -107,7 +113,8 @@ def resolve(spec: str, today: dt.date) -> Period:
         prev_start = add_months(rng.start, -1)
         prev = DateRange(prev_start, min(add_months(rng.end, -1),
                                          month_range(prev_start.year, prev_start.month).end))
-        return Period("month-to-date", rng, prev, _year_before(rng), f"{rng.start:%Y-%m}-mtd")
+        return Period("month-to-date", rng, prev, _year_before(rng),
+                      f"{rng.start:%Y-%m}-mtd-{rng.end:%d}")
     if spec == "last-quarter":
         q_index = (today.month - 1) // 3  # current quarter, 0-based
         start = add_months(dt.date(today.year, q_index * 3 + 1, 1), -3)
@@ -117,7 +124,8 @@ def resolve(spec: str, today: dt.date) -> Period:
     if spec == "year-to-date":
         end = today - dt.timedelta(days=1)
         rng = DateRange(dt.date(end.year, 1, 1), end)
-        return Period("year-to-date", rng, _preceding(rng), _year_before(rng), f"{end.year}-ytd")
+        return Period("year-to-date", rng, _preceding(rng), _year_before(rng),
+                      f"{end.year}-ytd-{end:%m-%d}")
     if m := _MONTH.match(spec):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:
@@ -139,21 +147,19 @@ def resolve(spec: str, today: dt.date) -> Period:
     )
 
 
-def from_key(key: str, today: dt.date) -> Period:
-    """The period a :attr:`Period.key` names, as a snapshot or a ledger row records it.
-
-    A month, a quarter and a range are named in full by their key; month-to-date and
-    year-to-date end the day before ``today``, which must give the same key.
-    """
-    if key.endswith("-mtd"):
-        period = resolve("month-to-date", today)
-    elif key.endswith("-ytd"):
-        period = resolve("year-to-date", today)
+def from_key(key: str) -> Period:
+    """The period a :attr:`Period.key` names, as a ledger row, a spool or a snapshot has it."""
+    if m := _TO_DATE_KEY.match(key):
+        try:
+            end = dt.date(int(m[1]), int(m[2] or m[4]), int(m[3] or m[5]))
+        except ValueError as exc:
+            raise PeriodError(f"{key!r}: {exc}") from None
+        period = resolve("month-to-date" if m[2] else "year-to-date", end + dt.timedelta(days=1))
     else:
-        period = resolve(key, today)
+        period = resolve(key, dt.date.today())  # months, quarters, ranges: today plays no part
     if period.key != key:
-        raise PeriodError(f"{key!r}: on {today.isoformat()} that period would be "
-                          f"{period.key!r}; pass the day it was made")
+        raise PeriodError(f"{key!r} is not a period's key (e.g. 2026-10, 2026-Q3, "
+                          "2026-11-mtd-14, 2026-ytd-11-14, 2026-10-01..2026-10-31)")
     return period
 
 

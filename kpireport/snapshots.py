@@ -133,10 +133,19 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Keep the ``keep`` newest snapshots (by period key) of a client's folder; return the
-    deleted ones."""
-    files = sorted(folder.glob("*.json.gz"))
-    doomed = files[:-keep] if keep > 0 else []
+    """Keep the snapshots of the ``keep`` latest periods (by their last day) in a client's
+    folder; return the deleted ones. A file whose name is no period's key is left alone."""
+    from kpireport.periods import PeriodError, from_key
+
+    dated = []
+    for path in folder.glob("*.json.gz"):
+        try:
+            period = from_key(path.name.removesuffix(".json.gz"))
+        except PeriodError:
+            continue
+        dated.append(((period.end, period.start), path))
+    dated.sort()
+    doomed = [path for _, path in dated[:-keep]] if keep > 0 else []
     for path in doomed:
         path.unlink(missing_ok=True)
     return doomed

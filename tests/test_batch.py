@@ -461,3 +461,16 @@ def test_snapshots_are_kept_for_the_configured_number_of_periods(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["2026-09.json.gz", "2026-10.json.gz"]
     assert main(["-p", "kpireport_test_extras", "rerender", str(path), "--client", "beta",
                  "--period", "2026-07"]) == 2  # pruned: a clear error, not a crash
+
+
+def test_pruning_keeps_the_latest_periods_whatever_their_kind(tmp_path):
+    from kpireport.snapshots import prune
+
+    for key in ("2026-08", "2026-09", "2026-Q3", "2026-10", "2026-ytd-10-14", "notes"):
+        (tmp_path / f"{key}.json.gz").write_bytes(b"")
+    deleted = prune(tmp_path, keep=2)
+    # By their last day: a quarter's key sorts after every month's name, not after its months.
+    assert sorted(p.name for p in deleted) == ["2026-08.json.gz", "2026-09.json.gz",
+                                                "2026-Q3.json.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2026-10.json.gz", "2026-ytd-10-14.json.gz", "notes.json.gz"]
