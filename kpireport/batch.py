@@ -34,7 +34,7 @@ from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_writ
 from kpireport.engine import ClientResult
 from kpireport.errors import ConfigError, KpiReportError
 from kpireport.ledger import Ledger
-from kpireport.periods import Period, add_months, from_key, resolve, today_in
+from kpireport.periods import Period, PeriodError, add_months, from_key, resolve, today_in
 from kpireport.plugins import PluginSet
 from kpireport.secrets import redact
 
@@ -114,58 +114,85 @@ class Plan:
     """Clients decided without work: skipped (already delivered), held or left out."""
     lines: list[str]
     """What would be done, in words (``--dry-run``)."""
-    periods: dict[str, Period] = field(default_factory=dict)
-    """Each client's resolved period."""
+    periods: dict[tuple[str, str], Period] = field(default_factory=dict)
+    """The resolved period of each (client id, period key) planned."""
+
+
+CATCH_UP_DAYS = 93
+"""How far back a run looks for reports still owed (held, failed, interrupted): a quarter."""
 
 
 def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec: str | None,
                now: dt.datetime | None, ledger: Ledger, paths: StatePaths,
                force: bool, invalid: Mapping[str, ConfigError] | None = None) -> Plan:
     """What to do for each client. ``invalid``: clients whose configuration or data has
-    problems, failed without rendering."""
+    problems, failed without rendering.
+
+    Without an explicit ``period_spec``, a client's reports of earlier periods that are still
+    owed (held until a later day, failed, interrupted, or with a delivery that failed, in the
+    last :data:`CATCH_UP_DAYS` days) come first: a monthly cron's next run is next month's.
+    """
     clients = [config.client(c) for c in client_ids] if client_ids else list(config.clients)
     plan = Plan([], [], [])
+    since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=CATCH_UP_DAYS)
     for client in clients:
         today = today_in(config.timezone_of(client), now)
         period = resolve(period_spec or config.defaults.period, today)
-        key = period.key
-        plan.periods[client.id] = period
-        release = release_date(client, period)
-        if release and today < release and not force:
-            plan.results.append(ClientResult(client.id, key, "held", 0.0,
-                                             error=f"held until {release.isoformat()}"))
-            plan.lines.append(f"{client.id} {key}: hold until {release.isoformat()} "
-                              "(deliver_after_day)")
-            continue
-        wanted = target_keys(client)
-        done = ledger.delivered_targets(client.id, key)
-        owed = [t for t in wanted if t not in done]
-        if not force and not owed:
+        if period_spec is None:
+            for key in ledger.owed_periods(client.id, since=since.isoformat()):
+                if key != period.key:
+                    try:
+                        _plan_period(plan, client, from_key(key), today, ledger, paths,
+                                     force=False, invalid=invalid, catching_up=True)
+                    except PeriodError:  # a key of an older version: nothing to catch up
+                        continue
+        _plan_period(plan, client, period, today, ledger, paths, force=force, invalid=invalid)
+    return plan
+
+
+def _plan_period(plan: Plan, client: ClientConfig, period: Period, today: dt.date,
+                 ledger: Ledger, paths: StatePaths, *, force: bool,
+                 invalid: Mapping[str, ConfigError] | None, catching_up: bool = False) -> None:
+    key = period.key
+    plan.periods[(client.id, key)] = period
+    late = " (owed from an earlier run)" if catching_up else ""
+    release = release_date(client, period)
+    if release and today < release and not force:
+        plan.results.append(ClientResult(client.id, key, "held", 0.0,
+                                         error=f"held until {release.isoformat()}"))
+        plan.lines.append(f"{client.id} {key}: hold until {release.isoformat()} "
+                          "(deliver_after_day)")
+        return
+    wanted = target_keys(client)
+    done = ledger.delivered_targets(client.id, key)
+    owed = [t for t in wanted if t not in done]
+    if not force and not owed:
+        if not catching_up:
             plan.results.append(ClientResult(client.id, key, "skipped", 0.0,
                                              outputs=list(done.values()),
                                              error="already delivered"))
             plan.lines.append(f"{client.id} {key}: skip (already delivered)")
-            continue
-        if invalid and client.id in invalid:
-            # Only once there is work to do: a report already delivered stays delivered.
-            message = redact("invalid configuration: "
-                             + "; ".join(map(str, invalid[client.id].problems)))
-            plan.results.append(ClientResult(client.id, key, "failed", 0.0, error=message))
-            plan.lines.append(f"{client.id} {key}: left out ({message})")
-            continue
-        if force:
-            plan.jobs.append(Job(client.id, key, resolved=period))
-            plan.lines.append(f"{client.id} {key}: render and deliver to {', '.join(wanted)}"
-                              + (" (again: --force)" if done else ""))
-            continue
-        spooled = paths.spool(client.id, key, ".pdf").is_file() and paths.spool(
-            client.id, key, ".json").is_file()
-        reuse = bool(done) and spooled
-        plan.jobs.append(Job(client.id, key, resolved=period, skip_targets=list(done),
-                             reuse_spool=reuse))
-        verb = "deliver the rendered report" if reuse else "render and deliver"
-        plan.lines.append(f"{client.id} {key}: {verb} to {', '.join(owed)}")
-    return plan
+        return
+    if invalid and client.id in invalid:
+        # Only once there is work to do: a report already delivered stays delivered.
+        message = redact("invalid configuration: "
+                         + "; ".join(map(str, invalid[client.id].problems)))
+        plan.results.append(ClientResult(client.id, key, "failed", 0.0, error=message))
+        plan.lines.append(f"{client.id} {key}: left out ({message})")
+        return
+    if force:
+        plan.jobs.append(Job(client.id, key, resolved=period))
+        plan.lines.append(f"{client.id} {key}: render and deliver to {', '.join(wanted)}"
+                          + (" (again: --force)" if done else ""))
+        return
+    # A report rendered and spooled is delivered as it was rendered, whether some target
+    # already has it or none yet: a source down since then does not hold it back.
+    reuse = paths.spool(client.id, key, ".pdf").is_file() and paths.spool(
+        client.id, key, ".json").is_file()
+    plan.jobs.append(Job(client.id, key, resolved=period, skip_targets=list(done),
+                         reuse_spool=reuse))
+    verb = "deliver the rendered report" if reuse else "render and deliver"
+    plan.lines.append(f"{client.id} {key}: {verb} to {', '.join(owed)}{late}")
 
 
 # --- The worker side ------------------------------------------------------------------------
@@ -382,7 +409,7 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
                               config_hash=config_hash(config, client))
                 if invalid and result.client in invalid and result.status == "failed":
                     plugins.call_each("report_failed", client=client,
-                                      period=plan.periods[result.client],
+                                      period=plan.periods[(result.client, result.period)],
                                       error=invalid[result.client])
             for job in plan.jobs:
                 if force:

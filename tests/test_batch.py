@@ -360,6 +360,36 @@ def test_deliver_after_day_holds_last_month(tmp_path, capsys):
     assert (tmp_path / "out" / "late" / "late-2026-10.pdf").is_file()
 
 
+def test_a_monthly_cron_catches_up_with_what_last_month_still_owes(tmp_path, capsys):
+    path = write_config(tmp_path, """\
+      - id: late
+        name: Late Data
+        deliver_after_day: 5
+        sources: {a: {plugin: constant}}
+        kpis: [signups]
+    """)
+    path.write_text(path.read_text().replace("period: 2026-10", "period: last-month"))
+    (tmp_path / "server-down").touch()
+    # 3 November: alpha's recording target is down, late is held until the 5th.
+    assert run(path, "--client", "alpha", "--client", "late", "--as-of", "2026-11-03") == 1
+    assert not sent(tmp_path) and not (tmp_path / "out" / "late").exists()
+    (tmp_path / "server-down").unlink()
+    spooled = tmp_path / "out" / ".kpireport" / "spool" / "alpha" / "2026-10.pdf"
+    rendered_at = spooled.stat().st_mtime_ns
+    # The next monthly run, 3 December: October's owed reports come first.
+    assert run(path, "--client", "alpha", "--client", "late", "--as-of", "2026-12-03",
+               "--workers", "1") == 0
+    assert [line.split()[:2] for line in sent(tmp_path)] == [["alpha", "2026-10"],
+                                                             ["alpha", "2026-11"]]
+    # alpha's October went out as it was rendered in November; late's is rendered now.
+    assert spooled.stat().st_mtime_ns == rendered_at
+    assert (tmp_path / "out" / "late" / "late-2026-10.pdf").is_file()
+    assert "held until 2026-12-05" in capsys.readouterr().out  # late's November waits
+    # Nothing is owed any more: the next run has nothing to catch up.
+    assert run(path, "--client", "alpha", "--as-of", "2026-12-04", "--dry-run") == 0
+    assert "owed" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("policy,code", [("fail", 1), ("partial", 0)])
 def test_partial_data_policy(tmp_path, capsys, policy, code):
     extra = f"""\
