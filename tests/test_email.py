@@ -223,6 +223,10 @@ def test_settings_are_validated():
     with pytest.raises(ValidationError, match="Extra inputs"):
         EmailSettings.model_validate({"to": ["a@b.example"], "sender": "a@b.example",
                                       "host": "h", "pasword": "x"})
+    with pytest.raises(ValidationError, match=r"password to smtp\.example unencrypted"):
+        EmailSettings.model_validate({"to": ["a@b.example"], "sender": "a@b.example",
+                                      "host": "smtp.example", "security": "none",
+                                      "username": "reports", "password_env": "PW"})
 
 
 def test_kpireport_run_emails_each_report_once(server, tmp_path, capsys):

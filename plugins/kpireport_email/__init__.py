@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kpireport import hookimpl
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
@@ -99,6 +99,15 @@ class EmailSettings(DeliverySettings):
     @classmethod
     def _sender(cls, value: str) -> str:
         return _address(value)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> EmailSettings:
+        # A relay on this machine may ask for a login without TLS: nothing crosses a network.
+        local = self.host in ("localhost", "127.0.0.1", "::1")
+        if self.security == "none" and (self.username or self.password_env) and not local:
+            raise ValueError(f"security: none would send the SMTP password to {self.host} "
+                             "unencrypted; use starttls or tls (or a relay on localhost)")
+        return self
 
 
 def _render(template: str, fields: dict[str, str]) -> str:
