@@ -112,7 +112,7 @@ class Preview:
         _, plugins, report, template_dir = self._compute()
         return render_report(report, plugins, agency_template_dir=template_dir).pdf
 
-    def changed(self) -> bool:
+    def _scan(self) -> dict[Path, float]:
         stamps: dict[Path, float] = {}
         for root in self.watched:
             paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
@@ -121,9 +121,19 @@ class Preview:
                     stamps[path] = path.stat().st_mtime_ns
                 except OSError:
                     continue
+        return stamps
+
+    def changed(self) -> bool:
+        stamps = self._scan()
         changed = bool(self._stamps) and stamps != self._stamps
         self._stamps = stamps
         return changed
+
+    def adopt_new(self) -> None:
+        """Watch the files a render added, keeping the stamps of those already watched: a
+        file saved while the report was rendering still counts as changed at the next look."""
+        for path, stamp in self._scan().items():
+            self._stamps.setdefault(path, stamp)
 
 
 class PreviewServer:
@@ -146,7 +156,7 @@ class PreviewServer:
         while not self._stop.wait(self.poll_interval):
             if self.preview.changed():
                 self.preview.refresh()
-                self.preview.changed()  # the render may have widened what is watched
+                self.preview.adopt_new()  # the render may have widened what is watched
 
     def start(self) -> PreviewServer:
         self.preview.refresh()

@@ -92,3 +92,25 @@ def test_an_error_shown_in_the_preview_never_shows_a_secret(preview):
     page = get(server.url).decode()
     assert "UndefinedError: &#x27;***&#x27; is undefined" in page
     assert "s3cr3tTokenValue" not in page
+
+
+def test_a_file_saved_while_the_report_renders_is_not_missed(preview):
+    server, template = preview
+    refresh = server.preview.refresh
+    saves = ["{% extends \"default/report.html.j2\" %}"
+             "{% block appendix %}<p>Version C</p>{% endblock %}"]
+
+    def refresh_and_save_meanwhile():
+        refresh()
+        if saves:  # the analyst saves again just as the render of B ends
+            template.write_text(saves.pop(), encoding="utf-8")
+
+    server.preview.refresh = refresh_and_save_meanwhile
+    time.sleep(0.02)  # a new modification time for the saves below
+    template.write_text('{% extends "default/report.html.j2" %}'
+                        "{% block appendix %}<p>Version B</p>{% endblock %}", encoding="utf-8")
+    for _ in range(200):
+        if "Version C" in get(server.url).decode():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the save made during the render was never shown")
