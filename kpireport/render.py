@@ -30,8 +30,10 @@ from markupsafe import Markup
 from kpireport import charts, formatting, weasy
 from kpireport.data import DataNote, NoteKind
 from kpireport.kpis import KpiValue, SeriesPoint, Unit
+from kpireport.objectives import level_period
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
+from kpireport.secrets import redact
 
 if TYPE_CHECKING:
     from gettext import NullTranslations
@@ -259,10 +261,13 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     legend = {"value": str(gettext("This year")), "last_year": str(gettext("Last year")),
               "target": str(gettext("Target"))}
     kpi_charts = {}
+    # A chart of whole months, ending with the last one the period covers in full (a
+    # quarter's third, not its first; not a month-to-date report's half month).
+    last_month = level_period(report.period).start
     for key, kpi in report.kpis.items():
         if kpi.definition.breakdown is not None or not kpi.monthly:
             continue
-        current, previous = _last_13_months(kpi.monthly, report.period.start)
+        current, previous = _last_13_months(kpi.monthly, last_month)
         chart = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
                                   currency=report.currency,
                                   duration_unit=kpi.definition.duration_unit,
@@ -346,7 +351,12 @@ def note_text(note: DataNote, locale: str, gettext: Any) -> str:
         # run's ledger and summary, not in the client's report.
         return gettext("%(source)s could not be read for this report: the figures that "
                        "depend on it are missing.") % {"source": source}
-    return note.text_for(locale.split("_")[0])
+    if note.kind is NoteKind.UNAVAILABLE:
+        # The source's own explanation names its files and settings: for the agency's log.
+        log.info("%s", redact(note.message))
+        return gettext("%(source)s: this figure cannot be computed for this period from the "
+                       "data at hand.") % {"source": source}
+    return redact(note.text_for(locale.split("_")[0]))
 
 
 def _last_13_months(monthly: list[SeriesPoint],

@@ -190,3 +190,24 @@ def test_data_notes_speak_the_reports_language(tmp_path):
     text = text_of(rendered.pdf)
     assert "web : aucune donnée pour 6 oct. 2026, 7 oct. 2026." in text
     assert "no data" not in text
+
+
+def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
+    def edit(data):
+        data["clients"][0]["on_source_error"] = "partial"  # monthly exports cannot give Q3
+
+    config = load_config(example_copy(tmp_path, edit))
+    plugins = load_plugins()
+    report = compute_report(config, config.client("maison-lumiere"), plugins, now=NOW,
+                            period_spec="2026-Q3")
+    rendered = render_report(report, plugins)
+    text = text_of(rendered.pdf)
+    assert "Rapport de performance trimestriel 1 juil. – 30 sept. 2026" in text
+    assert "Comparé à 1 avr. – 30 juin 2026 et à 1 juil. – 30 sept. 2025" in text
+    assert "avril 2026" not in text  # the quarter before, not the month it starts with
+    # What a source cannot give for a quarter is said in French, without its files' paths.
+    assert "ce chiffre ne peut pas être calculé pour cette période" in text
+    assert ".csv" not in text and "distinct count" not in text
+    # Charts end with the quarter's last month.
+    labels = re.findall(r'class="chart-x"[^>]*>([^<]*)<', rendered.html)
+    assert labels[4] == "sept."
