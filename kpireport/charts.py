@@ -27,13 +27,18 @@ class ChartStyle:
     last_year: str = "#9aa3ad"
 
 
-def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
-    """Round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten apart)."""
+def nice_ticks(low: float, high: float, count: int = 4, *,
+               whole: bool = False) -> list[float]:
+    """Round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten apart);
+    ``whole``: whole numbers only (counts: no 2.5 leads)."""
     if high <= low:
         high = low + (abs(low) or 1.0)
     raw = (high - low) / count
+    if whole:
+        raw = max(raw, 1.0)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = next(m * power for m in (1, 2, 2.5, 5, 10)
+                if m * power >= raw and not (whole and (m * power) % 1))
     ticks = [math.floor(low / step) * step]
     while ticks[-1] < high - step * 1e-9:
         ticks.append(round(ticks[-1] + step, 10))
@@ -67,9 +72,14 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
 
     low, high = min(everything), max(everything)
     low = min(low, 0.0) if low >= 0 and low < (high - low) * 2 else low - (high - low) * 0.1
-    ticks = nice_ticks(low, high)
+    # Fewer, wider steps until no two labels read the same (a duration shown to the second,
+    # an amount to the pound).
+    for count in (4, 3, 2, 1):
+        ticks = nice_ticks(low, high, count, whole=unit == Unit.COUNT)
+        tick_texts = [fmt(t) for t in ticks]
+        if len(set(tick_texts)) == len(tick_texts):
+            break
     y_min, y_max = ticks[0], ticks[-1]
-    tick_texts = [fmt(t) for t in ticks]
     left = 10 + 5.4 * max(len(t) for t in tick_texts)
     right, top, bottom = 20, 8, 18  # right: half a month's label, centred on the last point
     plot_w, plot_h = width - left - right, height - top - bottom

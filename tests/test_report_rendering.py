@@ -52,6 +52,18 @@ def test_changes_durations_in_days_and_months():
 def test_nice_ticks_cover_the_range_with_round_steps():
     assert nice_ticks(0, 93) == [0, 25, 50, 75, 100]
     assert nice_ticks(0.0185, 0.0241)[0] <= 0.0185 and nice_ticks(0.0185, 0.0241)[-1] >= 0.0241
+    assert nice_ticks(0, 9, whole=True) == [0, 5, 10]  # no 2.5 leads on a count axis
+
+
+def test_no_two_axis_labels_read_the_same():
+    # A session duration between 68 and 70 seconds: half-second ticks would all print
+    # "1 min 9 secs" or so; the axis takes wider steps instead.
+    values = [68.2, 68.6, 69.1, 69.9, 70.3, 69.5, 68.8, 69.0, 70.1, 69.7]
+    points = [SeriesPoint(dt.date(2026, m, 1), v) for m, v in zip(range(1, 11), values,
+                                                                    strict=True)]
+    root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.DURATION))
+    labels = [s.text for s in root.iter("span") if s.get("class") == "chart-y"]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels)
 
 
 def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
