@@ -209,3 +209,12 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
     assert len(ids) > 50
     missing = sorted(m for m in ids if not (catalog.get(m) and catalog.get(m).string))
     assert missing == []
+
+
+def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
+    report, plugins = northwind
+    [closing] = [a for a in report.objectives if a.key == "faster-closing"]
+    assert closing.required_rate is not None and closing.required_rate < 0
+    _, text = pdf_text(render_report(report, plugins).pdf)
+    assert "Decrease needed each remaining month 1.3 days" in text
+    assert "-1.3 days" not in text and "−1.3 days" not in text
