@@ -111,8 +111,10 @@ def figures_csv(report: Report) -> str:
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
             v = getattr(a, name)
+            # A decrease is printed as its size, under "Decrease needed each remaining month".
+            shown = abs(v) if name == "required_rate" and v is not None else v
             writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
-                             _objective_value(report, all_kpis, a, v)])
+                             _objective_value(report, all_kpis, a, shown)])
         writer.writerow(["objective", a.key, a.title, "status", a.status.value, ""])
     for okr in report.okrs:
         writer.writerow(["okr", okr.key, okr.objective, "score",

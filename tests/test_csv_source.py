@@ -539,3 +539,14 @@ def test_zipped_export_as_downloaded(tmp_path):
     assert src.check() == []
     table = src.fetch(Query(("clicks", "impressions"), DateRange(D(2024, 6, 1), D(2024, 6, 7))))
     assert (table.value("clicks"), table.value("impressions")) == (clicks, impressions)
+
+
+def test_a_repeated_row_is_an_error_not_double_counted(tmp_path):
+    (tmp_path / "daily.csv").write_text(
+        "date,channel,sessions\n2024-05-01,Direct,10\n2024-05-02,Direct,20\n"
+        "2024-05-02,Direct,20\n2024-05-02,Email,5\n", encoding="utf-8")
+    src = source({"tables": [{"path": "daily.csv", "dimensions": ["channel"]}]}, tmp_path)
+    with pytest.raises(DataFileError) as err:
+        src.fetch(Query(("sessions",), MAY))
+    assert (err.value.line, err.value.column) == (4, 1)
+    assert "same date and dimensions as line 3" in str(err.value)

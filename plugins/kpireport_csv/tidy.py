@@ -191,6 +191,7 @@ class TidyFile:
         convert = [parse_number if name in metrics else _dimension if name in dims else time_of
                    for name in header.names]
         names = header.names
+        time_column, dimensions = header.time_column, header.dimensions
         rows: list[dict[str, Any]] = []
         for line, cells in self._records():
             if line <= header.line:
@@ -201,14 +202,17 @@ class TidyFile:
                        for name, c, cell in zip(names, convert, cells, strict=True)}
             except ValueError:
                 raise self._cell_error(line, cells, convert) from None
-            if distinct:
-                key = (row[header.time_column], *(row[d] for d in header.dimensions))
-                if key in seen:
-                    raise DataFileError(self.file, f"same {header.time_column} and dimensions "
-                                                   f"as line {seen[key]}; a file with a "
-                                                   f"distinct count needs one row per key",
-                                        line, header.names.index(header.time_column) + 1)
-                seen[key] = line
+            # Every column is declared, so a second row for the same day and dimensions can
+            # only be a repeat (a file pasted twice): summed, it would double the figures.
+            key = (row[time_column], *[row[d] for d in dimensions])
+            if key in seen:
+                what = ("; a file with a distinct count needs one row per key" if distinct
+                        else ": remove the repeated row, or declare the column that tells "
+                             "them apart as a dimension")
+                raise DataFileError(self.file, f"same {time_column} and dimensions as line "
+                                               f"{seen[key]}{what}",
+                                    line, header.names.index(time_column) + 1)
+            seen[key] = line
             rows.append(row)
         self._cache.pop("text", None)  # the rows hold everything now
         return rows
