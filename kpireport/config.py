@@ -391,21 +391,33 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], tuple[i
     finally:
         loader.dispose()
     positions: dict[tuple[Any, ...], tuple[int, int]] = {}
+    repeated: list[Problem] = []
     if node is not None:
-        _walk(node, (), positions)
+        _walk(node, (), positions, repeated, file)
+    if repeated:
+        raise ConfigError(repeated)
     return data, positions
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], out: dict) -> None:
+def _walk(node: yaml.Node, path: tuple[Any, ...], out: dict, repeated: list[Problem],
+          file: str) -> None:
     out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            out[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, (*path, key), out)
+            line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+            if key in first and key != "<<":
+                # YAML keeps the last silently: a client's second 'kpis:' would drop the first.
+                repeated.append(Problem(file, line, dotted((*path, key)),
+                                        f"{key!r} is already set on line {first[key]} of "
+                                        f"the same block: keep one", column))
+            first.setdefault(key, line)
+            out[(*path, key)] = (line, column)
+            _walk(value_node, (*path, key), out, repeated, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), out)
+            _walk(item, (*path, i), out, repeated, file)
 
 
 def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],

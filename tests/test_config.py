@@ -217,3 +217,11 @@ def test_a_logged_traceback_is_redacted_too():
     text = stream.getvalue()
     assert "source failed" in text and "RuntimeError: login refused for ***" in text
     assert "hunter2-password" not in text
+
+
+def test_a_key_set_twice_is_an_error_not_the_last_one_wins(tmp_path):
+    text = GOOD.replace("    kpis:", "    kpis: [signups]\n    kpis:", 1)
+    [problem] = problems_of(write(tmp_path, text))
+    first = text.splitlines().index("    kpis: [signups]") + 1
+    assert (problem.line, problem.field) == (first + 1, "clients[0].kpis")
+    assert f"already set on line {first}" in problem.message
