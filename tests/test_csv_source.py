@@ -550,3 +550,14 @@ def test_a_repeated_row_is_an_error_not_double_counted(tmp_path):
         src.fetch(Query(("sessions",), MAY))
     assert (err.value.line, err.value.column) == (4, 1)
     assert "same date and dimensions as line 3" in str(err.value)
+
+
+def test_two_tables_of_the_same_shape_for_a_metric_are_refused(tmp_path):
+    # One file a year is natural, but a metric is read from one table: the other's rows
+    # would be left out without a word.
+    (tmp_path / "y2025.csv").write_text("date,sessions\n2025-10-01,5\n", encoding="utf-8")
+    (tmp_path / "y2026.csv").write_text("date,sessions\n2026-10-01,7\n", encoding="utf-8")
+    src = source({"tables": [{"path": "y2025.csv"}, {"path": "y2026.csv"}]}, tmp_path)
+    [problem] = src.check()
+    assert "y2025.csv and y2026.csv both hold sessions by day" in problem
+    assert "put them in one file" in problem

@@ -52,6 +52,26 @@ class CsvSource(Source):
         for table in self.tables:
             problems.extend(table.check())
         problems.extend(self.exports.check())
+        if not problems:
+            problems.extend(self._same_shape())
+        return problems
+
+    def _same_shape(self) -> list[str]:
+        """Tables that would hide each other: a metric is read from one table only, so two
+        files of the same grain and dimensions (one a year, say) must be one file."""
+        problems, seen = [], {}
+        for table in self.tables:
+            frame = table.frame()
+            for metric in sorted(table.header().metrics):
+                shape = (metric, frame.grain, frame.dimensions)
+                if shape in seen:
+                    problems.append(
+                        f"{seen[shape]} and {table.label} both hold {metric} "
+                        f"{frame.describe().split(' (', 1)[1].rstrip(')')}: a metric is read "
+                        f"from one table, so the rows of the other would be left out; put "
+                        f"them in one file")
+                else:
+                    seen[shape] = table.label
         return problems
 
     def fetch(self, query: Query) -> Table:
