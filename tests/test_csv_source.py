@@ -561,3 +561,13 @@ def test_two_tables_of_the_same_shape_for_a_metric_are_refused(tmp_path):
     [problem] = src.check()
     assert "y2025.csv and y2026.csv both hold sessions by day" in problem
     assert "put them in one file" in problem
+
+
+def test_a_zip_of_several_exports_is_refused_not_read_in_part(tmp_path):
+    with zipfile.ZipFile(tmp_path / "weeks.zip", "w") as archive:
+        for week in ("week1", "week2"):
+            for path in (DATA / "gsc_fr/juin").iterdir():
+                archive.write(path, f"{week}/{path.name}")
+    src = source({"search_console": "weeks.zip"}, tmp_path)
+    [problem] = src.check()
+    assert "holds more than one export (week1/" in problem and "week2/" in problem

@@ -201,8 +201,15 @@ class Export:
         found: dict[str, str] = {}
         for name in sorted(names):
             dimension = FILES.get(_fold(name.rsplit("/", 1)[-1]))
-            if dimension is not None:
-                found.setdefault(dimension, name)
+            if dimension is None:
+                continue
+            if dimension in found:
+                # Several exports in one zip: reading one would leave the others' days out.
+                raise DataFileError(self.label, f"holds more than one export ({found[dimension]}"
+                                                f", {name}): one export per zip file, or unzip "
+                                                f"them into folders and list them as "
+                                                f"'folder/*'")
+            found[dimension] = name
         return found
 
     def _file(self, member: str) -> str:
