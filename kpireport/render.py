@@ -115,11 +115,33 @@ def figures_csv(report: Report) -> str:
             shown = abs(v) if name == "required_rate" and v is not None else v
             writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
                              _objective_value(report, all_kpis, a, shown)])
+        for name in ("progress", "expected_progress"):
+            v = getattr(a, name)
+            writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
+                             "" if v is None else formatting.format_percent(v, locale, 0)])
+        writer.writerow(["objective", a.key, a.title, "days_left",
+                         "" if a.days_left is None else a.days_left,
+                         "—" if a.days_left is None else str(a.days_left)])
         writer.writerow(["objective", a.key, a.title, "status", a.status.value, ""])
     for okr in report.okrs:
         writer.writerow(["okr", okr.key, okr.objective, "score",
                          "" if okr.score is None else repr(okr.score),
                          formatting.format_number(okr.score, locale, 2)])
+        for i, kr in enumerate(okr.key_results, 1):
+            kpi = all_kpis.get(kr.kpi)
+            label = f"{okr.objective} / {kr.title}"
+            for name in ("start", "target", "value"):
+                v = getattr(kr, name)
+                writer.writerow(["key_result", f"{okr.key}.{i}", label, name,
+                                 "" if v is None else repr(v),
+                                 fmt(kpi, v) if kpi is not None else
+                                 formatting.format_number(v, locale, 2)])
+            writer.writerow(["key_result", f"{okr.key}.{i}", label, "weight", repr(kr.weight),
+                             formatting.format_number(kr.weight, locale, 1)])
+            writer.writerow(["key_result", f"{okr.key}.{i}", label, "score",
+                             "" if kr.score is None else repr(kr.score),
+                             "—" if kr.score is None else
+                             formatting.format_number(kr.score, locale, 2)])
     return buffer.getvalue()
 
 

@@ -150,8 +150,12 @@ def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
     leads = printed[("qualified_leads", "value")]
     assert float(leads["value"]) == report.kpis["qualified_leads"].value
     assert leads["printed"] in text
+    sections = {row["section"] for row in rows}
+    assert {"kpi", "objective", "key_result", "okr"} <= sections
+    assert {"progress", "expected_progress", "days_left"} <= {r["field"] for r in rows}
     for row in rows:
-        if row["section"] in ("kpi", "objective") and row["printed"] not in ("", "—"):
+        if row["section"] in ("kpi", "objective", "key_result", "okr") and row["printed"] not in (
+                "", "—"):
             assert row["printed"] in text, row
 
 
