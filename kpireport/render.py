@@ -78,8 +78,9 @@ def commentary_html(text: str | None) -> Markup | None:
                                     output_format="html"))
 
 
-def figures_csv(report: Report) -> str:
-    """Every figure the report prints, raw and as printed, for the archival attachment."""
+def figures_csv(report: Report, gettext: Any = None) -> str:
+    """Every figure the report prints, raw and as printed (in the words of ``gettext``, the
+    report's catalogue), for the archival attachment."""
     import csv
 
     buffer = io.StringIO()
@@ -97,7 +98,7 @@ def figures_csv(report: Report) -> str:
                 for name, v in row.items():
                     writer.writerow(["table", key, kpi.label, f"{i}.{name}",
                                      "" if v is None else v,
-                                     _column_value(report, kpi, name, v)])
+                                     _column_value(report, kpi, name, v, gettext)])
             continue
         for name in ("value", "previous", "last_year"):
             v = getattr(kpi, name)
@@ -225,6 +226,13 @@ class _TemplateCodeCache(jinja2.BytecodeCache):
 _BYTECODE = _TemplateCodeCache()
 
 
+def theme_translations(theme: Theme, default: Theme | None, language: str) -> NullTranslations:
+    """The theme's catalogue for ``language``, else the default theme's."""
+    if default is not None and not (Path(theme.path) / "locale" / language).is_dir():
+        return translations(Path(default.path) / "locale", language)
+    return translations(Path(theme.path) / "locale", language)
+
+
 def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | None,
                       language: str) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
@@ -245,9 +253,7 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
         lstrip_blocks=True,
         bytecode_cache=_BYTECODE,
     )
-    tr = translations(Path(theme.path) / "locale", language)
-    if default is not None and not (Path(theme.path) / "locale" / language).is_dir():
-        tr = translations(Path(default.path) / "locale", language)
+    tr = theme_translations(theme, default, language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.globals["translations"] = tr
     return env
@@ -337,7 +343,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "worse": WORSE,
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
-        "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v),
+        "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v, gettext),
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "finding_text": lambda f: f.in_language(report.language),
@@ -406,10 +412,29 @@ def _chart_targets(report: Report) -> dict[str, float]:
     return out
 
 
-def _column_value(report: Report, kpi: KpiValue, name: str, value: Any) -> str:
+def N_(message: str) -> str:
+    """Babel's marker for a message translated where it is printed."""
+    return message
+
+
+GA4_CHANNELS = frozenset({
+    N_("Organic Search"), N_("Paid Search"), N_("Direct"), N_("Referral"), N_("Email"),
+    N_("Organic Social"), N_("Paid Social"), N_("Display"), N_("Affiliates"),
+    N_("Organic Video"), N_("Paid Video"), N_("Organic Shopping"), N_("Paid Shopping"),
+    N_("Cross-network"), N_("Paid Other"), N_("Audio"), N_("SMS"),
+    N_("Mobile Push Notifications"), N_("Unassigned"),
+})
+"""Google Analytics 4's default channel groups, as its exports name them in English: a
+``channel`` column prints them in the report's language (other values as they are)."""
+
+
+def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
+                  gettext: Any = None) -> str:
     if value is None:
         return formatting.MISSING
     if isinstance(value, str):
+        if gettext is not None and name == "channel" and value in GA4_CHANNELS:
+            return str(gettext(value))
         return value
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
@@ -498,8 +523,11 @@ def render_report(report: Report, plugins: PluginSet,
 
         # PDF/A-3 allows embedded files: the figures travel with the document they explain.
         options["pdf_variant"] = "pdf/a-3b"
+        default = plugins.themes["default"].item if "default" in plugins.themes else None
+        words = theme_translations(theme, default, report.language).gettext
         options["attachments"] = [Attachment(
-            string=figures_csv(report), name=f"{report.client.id}-{report.period.key}-figures.csv",
+            string=figures_csv(report, words),
+            name=f"{report.client.id}-{report.period.key}-figures.csv",
             description="Figures of this report (raw and as printed)",
             relationship="Data")]
     with _collector_paused():

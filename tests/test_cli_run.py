@@ -164,3 +164,11 @@ def test_long_words_and_right_to_left_text_stay_on_the_page(tmp_path):
     # Wrapped: no line holds the whole word (unwrapped, it would run off the page's edge).
     lines = [line for page in reader.pages for line in page.extract_text().splitlines()]
     assert not any(long_word in line.replace(" ", "") for line in lines)
+
+
+def test_analytics_channel_names_in_the_reports_language(example_run):
+    _, out = example_run
+    _, french = pdf_text(out / "maison-lumiere" / "maison-lumiere-2026-10.pdf")
+    _, english = pdf_text(out / "acme-robotics" / "acme-robotics-2026-10.pdf")
+    assert "Recherche naturelle" in french and "Organic Search" not in french
+    assert "Organic Search" in english

@@ -201,7 +201,7 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
 
     method_map = [("kpireport/**.py", "python"), ("report_templates/**.j2", "jinja2")]
     options = {"report_templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "gettext": None}
+    keywords = {"_": None, "gettext": None, "N_": None}
     ids = {msg[2] if isinstance(msg[2], str) else msg[2][0]
            for msg in extract_from_dir(str(ROOT), method_map, options, keywords)}
     with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
