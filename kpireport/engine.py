@@ -289,8 +289,13 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
             problems.append(config.problem(("plugins", "disable"),
                                            f"plugin {name!r} is loaded although disabled"))
     for path, value in _asset_paths(config):
-        if value and not config.resolve_path(value).is_file():
-            problems.append(config.problem(path, f"file not found: {config.resolve_path(value)}"))
+        if not value:
+            continue
+        file = config.resolve_path(value)
+        if not file.is_file():
+            problems.append(config.problem(path, f"file not found: {file}"))
+        elif problem := _asset_problem(file, font="fonts" in path):
+            problems.append(config.problem(path, f"{file}: {problem}"))
     if config.agency.template_dir and not config.resolve_path(config.agency.template_dir).is_dir():
         problems.append(config.problem(("agency", "template_dir"),
                                        f"folder not found: "
@@ -336,6 +341,30 @@ def _locale_problem(locale: str) -> str | None:
     except (UnknownLocaleError, ValueError):
         return (f"unknown locale {locale!r}: Babel has no data for it (expected a locale "
                 f"such as fr_FR, en_GB or de)")
+    return None
+
+
+_FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"wOFF", b"wOF2", b"ttcf")
+
+
+def _asset_problem(file: Path, *, font: bool) -> str | None:
+    """Why a brand file would not show in the PDF (WeasyPrint would leave it out quietly)."""
+    try:
+        head = file.read_bytes()[:4] if font else None
+        if font:
+            ok = head in _FONT_MAGIC
+            return None if ok else "not a font file (expected TrueType, OpenType or WOFF)"
+        if file.suffix.lower() == ".svg":
+            import xml.etree.ElementTree as ET
+
+            root = ET.parse(file).getroot()
+            return None if root.tag.rsplit("}", 1)[-1] == "svg" else "not an SVG image"
+        from PIL import Image
+
+        with Image.open(file) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"not an image that can be printed ({type(exc).__name__}: {exc})"
     return None
 
 

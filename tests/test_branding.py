@@ -72,6 +72,24 @@ def test_a_missing_font_or_cover_image_fails_validation(tmp_path):
     assert "missing-cover.jpg" in fields["clients[0].cover_image"]
 
 
+def test_a_brand_file_that_is_no_image_or_font_fails_validation(tmp_path):
+    (tmp_path / "logo.svg").write_text("not an image", encoding="utf-8")
+    (tmp_path / "cover.jpg").write_text("<html>a web page saved as .jpg</html>")
+    (tmp_path / "brand.woff2").write_bytes(b"<!DOCTYPE html>")
+
+    def edit(data):
+        data["agency"]["fonts"] = [{"family": "Brand", "path": str(tmp_path / "brand.woff2")}]
+        data["clients"][0]["logo"] = str(tmp_path / "logo.svg")
+        data["clients"][0]["cover_image"] = str(tmp_path / "cover.jpg")
+
+    config = load_config(example_copy(tmp_path, edit))
+    fields = {p.field: p.message for p in check_config(config, load_plugins(),
+                                                       today=NOW.date())}
+    assert "not a font file" in fields["agency.fonts[0].path"]
+    assert "logo.svg: not an image" in fields["clients[0].logo"]
+    assert "cover.jpg: not an image" in fields["clients[0].cover_image"]
+
+
 def test_an_unknown_section_is_a_clear_error(tmp_path):
     def edit(data):
         data["clients"][1]["sections"] = ["cover", "summry"]
