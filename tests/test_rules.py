@@ -118,3 +118,15 @@ def test_every_finding_of_the_example_speaks_both_languages(base):
     for f in findings:
         assert f.title["en"] and f.title["fr"] and f.text["en"] and f.text["fr"]
         assert f.figures
+
+
+def test_a_rate_objective_asks_for_points_and_one_day_is_one_day(base):
+    reports, _ = base
+    report = reports["maison-lumiere"]
+    [pace] = [f for f in fire("objective-pace", report) if f.figures["target"] < 1]
+    assert "must gain 0,09 percentage points each remaining month" in pace.text["en"]
+    assert "doit gagner 0,09 point de pourcentage chaque mois restant" in pace.text["fr"]
+    [rate] = [a for a in report.objectives if a.key == "conversion-rate"]
+    last_day = dataclasses.replace(report, objectives=[dataclasses.replace(rate, days_left=1)])
+    [pace] = fire("objective-pace", last_day)
+    assert "(1 day left)" in pace.text["en"] and "(encore 1 jour)" in pace.text["fr"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from kpireport import hookimpl
-from kpireport.formatting import format_period
+from kpireport.formatting import format_number, format_period
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
 
@@ -39,20 +39,29 @@ def objective_pace(report: Report) -> Iterator[Finding]:
         unit = kpi.definition.unit.value if kpi else "number"
         dunit = kpi.definition.duration_unit if kpi else "seconds"
         rate = _fmt(report, abs(a.required_rate), unit, dunit)
+        rate_fr = rate
+        if unit == "percent" and a.kind != "cumulative":
+            # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
+            points = abs(a.required_rate) * 100
+            pts = format_number(points, report.locale, 2)
+            rate = f"{pts} percentage points"
+            rate_fr = f"{pts} point{'s' if points >= 2 else ''} de pourcentage"
         target = _fmt(report, a.target, unit, dunit)
+        left_en = f"{a.days_left} day{'s' if a.days_left != 1 else ''} left"
+        left_fr = f"encore {a.days_left} jour{'s' if a.days_left > 1 else ''}"
         severity = Severity.CRITICAL if a.status is Status.OFF_TRACK else Severity.WARNING
         if a.kind == "cumulative":
-            en = (f"To reach {target} by the deadline ({a.days_left} days left), each remaining "
+            en = (f"To reach {target} by the deadline ({left_en}), each remaining "
                   f"month must now bring {rate}.")
-            fr = (f"Pour atteindre {target} à l'échéance (encore {a.days_left} jours), chaque "
-                  f"mois restant doit désormais apporter {rate}.")
+            fr = (f"Pour atteindre {target} à l'échéance ({left_fr}), chaque "
+                  f"mois restant doit désormais apporter {rate_fr}.")
         else:
             verb_en = "gain" if a.required_rate >= 0 else "lose"
             verb_fr = "gagner" if a.required_rate >= 0 else "perdre"
-            en = (f"To reach {target} by the deadline ({a.days_left} days left), the KPI must "
+            en = (f"To reach {target} by the deadline ({left_en}), the KPI must "
                   f"{verb_en} {rate} each remaining month.")
-            fr = (f"Pour atteindre {target} à l'échéance (encore {a.days_left} jours), "
-                  f"l'indicateur doit {verb_fr} {rate} chaque mois restant.")
+            fr = (f"Pour atteindre {target} à l'échéance ({left_fr}), "
+                  f"l'indicateur doit {verb_fr} {rate_fr} chaque mois restant.")
         yield Finding(
             "objective-pace", severity,
             {"en": f"“{a.title}” needs a faster pace", "fr": f"« {a.title} » : accélérer"},
