@@ -431,7 +431,8 @@ def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],
     if isinstance(value, str) and "${" in value:
         def substitute(match: re.Match[str]) -> str:
             name, default = match[1], match[2]
-            if name in environ:
+            # As in the shell, ${NAME:-default} also takes the default when NAME is empty.
+            if name in environ and not (default is not None and environ[name] == ""):
                 register_secret(environ[name])
                 return environ[name]
             if default is not None:

@@ -225,3 +225,9 @@ def test_a_key_set_twice_is_an_error_not_the_last_one_wins(tmp_path):
     first = text.splitlines().index("    kpis: [signups]") + 1
     assert (problem.line, problem.field) == (first + 1, "clients[0].kpis")
     assert f"already set on line {first}" in problem.message
+
+
+def test_an_empty_variable_takes_its_default_as_in_the_shell(tmp_path):
+    text = GOOD.replace("per_day: 3", "per_day: \"${PER_DAY:-4}\"")
+    config = load_config(write(tmp_path, text), environ={"PER_DAY": ""})
+    assert config.clients[0].sources["signups"].settings["per_day"] == "4"

@@ -571,3 +571,26 @@ def test_a_zip_of_several_exports_is_refused_not_read_in_part(tmp_path):
     src = source({"search_console": "weeks.zip"}, tmp_path)
     [problem] = src.check()
     assert "holds more than one export (week1/" in problem and "week2/" in problem
+
+
+def test_a_semicolon_file_read_with_commas_says_so(tmp_path):
+    (tmp_path / "fr.csv").write_text("date;sessions\n2024-05-01;10\n", encoding="utf-8")
+    src = source({"tables": [{"path": "fr.csv"}]}, tmp_path)
+    [problem] = src.check()
+    assert "separated by ';' (add delimiter: ';'" in problem
+
+
+def test_a_file_copied_over_with_the_same_time_and_size_is_read_again(tmp_path):
+    import os
+
+    path = tmp_path / "daily.csv"
+    path.write_text("date,sessions\n2024-05-01,11\n", encoding="utf-8")
+    assert source({"tables": [{"path": "daily.csv"}]}, tmp_path).fetch(
+        Query(("sessions",), MAY)).value("sessions") == 11
+    stat = path.stat()
+    replacement = tmp_path / "new.csv"
+    replacement.write_text("date,sessions\n2024-05-01,99\n", encoding="utf-8")
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p would
+    os.replace(replacement, path)
+    assert source({"tables": [{"path": "daily.csv"}]}, tmp_path).fetch(
+        Query(("sessions",), MAY)).value("sessions") == 99

@@ -122,11 +122,11 @@ def _shared_cache(location: Path, label: str) -> dict[str, Any]:
     try:
         if location.is_dir():
             state: tuple[Any, ...] = tuple(sorted(
-                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
-                for e in os.scandir(location) if e.is_file()))
+                (e.name, e.stat().st_mtime_ns, e.stat().st_size, e.inode(),
+                 e.stat().st_ctime_ns) for e in os.scandir(location) if e.is_file()))
         else:
             stat = location.stat()
-            state = (stat.st_mtime_ns, stat.st_size)
+            state = (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
     except OSError:
         return {}  # reading will raise the clear error
     return _PARSED.get((str(location), label, state))

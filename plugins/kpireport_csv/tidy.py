@@ -51,7 +51,10 @@ def _shared_cache(path: Path, table: TableSettings, specs: Mapping[str, MetricSp
         stat = path.stat()
     except OSError:
         return {}  # reading will raise the clear error
-    return _PARSED.get((str(path), stat.st_mtime_ns, stat.st_size, table.model_dump_json(),
+    # The inode and the change time too: a copy that keeps the old modification time and
+    # size (cp -p, rsync -t) is still a new file.
+    return _PARSED.get((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino,
+                        stat.st_ctime_ns, table.model_dump_json(),
                         tuple(sorted((name, repr(spec)) for name, spec in specs.items()))))
 
 
@@ -116,6 +119,10 @@ class TidyFile:
                 raise DataFileError(self.file, f"columns: there is no column {old!r} to rename "
                                                f"(the header has: {', '.join(headers)})", line)
         names = tuple(renames.get(h, h) for h in headers)
+        if len(headers) == 1 and ";" in headers[0] and self.table.delimiter != ";":
+            raise DataFileError(self.file, f"the header is one column, {headers[0]!r}: the "
+                                           "file looks separated by ';' (add delimiter: ';' "
+                                           "to the table's settings)", line)
         if not set(names) & set(TIME_COLUMNS):
             raise DataFileError(self.file, "no time column: add a 'date' column (YYYY-MM-DD, one "
                                            "row per day) or a 'month' column (YYYY-MM, one row "
