@@ -145,6 +145,11 @@ def test_contents_has_page_numbers_and_the_pdf_has_an_outline(tmp_path):
     assert re.search(rf"Objectives\s*{objectives_page}\b", contents)
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
     assert "Acme Robotics" in titles and "Summary" in titles and "Objectives" in titles
+    # The commentary's own heading sits under "Commentary", not beside the sections.
+    assert "From your account manager" not in titles
+    at = next(n for n, i in enumerate(reader.outline)
+              if not isinstance(i, list) and i.title == "Commentary")
+    assert [i.title for i in reader.outline[at + 1]] == ["From your account manager"]
     assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged for accessibility
 
 
