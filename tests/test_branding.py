@@ -136,6 +136,9 @@ def test_french_report_has_no_english_template_words_and_the_reverse(tmp_path):
 
 
 def test_contents_has_page_numbers_and_the_pdf_has_an_outline(tmp_path):
+    note = tmp_path / "commentary" / "acme-robotics" / "2026-10.md"
+    note.parent.mkdir(parents=True)
+    note.write_text("## From your account manager\n\nA good month.\n", encoding="utf-8")
     _, rendered = render(example_copy(tmp_path), "acme-robotics")
     reader = PdfReader(io.BytesIO(rendered.pdf))
     contents = reader.pages[1].extract_text(extraction_mode="layout")
