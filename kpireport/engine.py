@@ -210,6 +210,11 @@ def _resolve_sources(definition: KpiDefinition, ref: KpiRef, client: ClientConfi
                      broken: set[str]) -> tuple[dict[str, str], str | None]:
     """Metric → source for one KPI, or a problem (``""`` when a broken source explains it)."""
     out: dict[str, str] = {}
+    if isinstance(ref.source, dict) and (unknown := sorted(set(ref.source)
+                                                           - set(definition.metrics))):
+        # A misspelt metric would leave the metric it meant to the other sources' choice.
+        return {}, (f"KPI {ref.key!r}: 'source:' names {', '.join(map(repr, unknown))}, which "
+                    f"this KPI does not use (its metrics: {', '.join(definition.metrics)})")
     for metric in definition.metrics:
         chosen = ref.source.get(metric) if isinstance(ref.source, dict) else ref.source
         if chosen is not None:

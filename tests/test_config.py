@@ -231,3 +231,11 @@ def test_an_empty_variable_takes_its_default_as_in_the_shell(tmp_path):
     text = GOOD.replace("per_day: 3", "per_day: \"${PER_DAY:-4}\"")
     config = load_config(write(tmp_path, text), environ={"PER_DAY": ""})
     assert config.clients[0].sources["signups"].settings["per_day"] == "4"
+
+
+def test_a_misspelt_metric_in_a_kpis_source_map_is_named(tmp_path):
+    text = GOOD.replace("    kpis:\n      - signups\n",
+                        "    kpis:\n      - {kpi: signups, source: {sigups: signups}}\n")
+    [problem] = problems_of(write(tmp_path, text))
+    assert "'source:' names 'sigups', which this KPI does not use" in problem.message
+    assert "its metrics: signups" in problem.message
