@@ -339,14 +339,13 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
 
 def _locale_problem(locale: str) -> str | None:
     """Why Babel cannot format in ``locale`` (the config's pattern checks only its shape)."""
-    from babel import Locale, UnknownLocaleError
+    from babel import localedata
 
-    try:
-        Locale.parse(locale)
-    except (UnknownLocaleError, ValueError):
-        return (f"unknown locale {locale!r}: Babel has no data for it (expected a locale "
-                f"such as fr_FR, en_GB or de)")
-    return None
+    # Whether Babel has the locale's data file: loading it would cost each run ~10 ms.
+    if localedata.exists(locale):
+        return None
+    return (f"unknown locale {locale!r}: Babel has no data for it (expected a locale such as "
+            f"fr_FR, en_GB or de)")
 
 
 _FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"wOFF", b"wOF2", b"ttcf")

@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,6 @@ class TidyFile:
         # A distinct count is read as it is, per row: two rows for the same key would be
         # ambiguous, so they are refused when the file has one.
         distinct = any(self.specs[m].aggregation is Aggregation.DISTINCT for m in metrics)
-        seen: dict[tuple[Any, ...], int] = {}
         width = len(header.names)
         # A day recurs on every row of its dimensions (each page, each channel): parse once.
         times: dict[str, dt.date] = {}
@@ -199,7 +199,9 @@ class TidyFile:
                    for name in header.names]
         names = header.names
         time_column, dimensions = header.time_column, header.dimensions
+        key_of = itemgetter(time_column, *dimensions)  # in C: this runs for every row
         rows: list[dict[str, Any]] = []
+        lines: list[int] = []
         for line, cells in self._records():
             if line <= header.line:
                 continue
@@ -209,18 +211,23 @@ class TidyFile:
                        for name, c, cell in zip(names, convert, cells, strict=True)}
             except ValueError:
                 raise self._cell_error(line, cells, convert) from None
-            # Every column is declared, so a second row for the same day and dimensions can
-            # only be a repeat (a file pasted twice): summed, it would double the figures.
-            key = (row[time_column], *[row[d] for d in dimensions])
-            if key in seen:
-                what = ("; a file with a distinct count needs one row per key" if distinct
-                        else ": remove the repeated row, or declare the column that tells "
-                             "them apart as a dimension")
-                raise DataFileError(self.file, f"same {time_column} and dimensions as line "
-                                               f"{seen[key]}{what}",
-                                    line, header.names.index(time_column) + 1)
-            seen[key] = line
+            lines.append(line)
             rows.append(row)
+        # Every column is declared, so a second row for the same day and dimensions can only
+        # be a repeat (a file pasted twice): summed, it would double the figures. Counted in C
+        # first; the rows are walked only to name the repeat.
+        keys = list(map(key_of, rows))
+        if len(set(keys)) != len(keys):
+            seen: dict[Any, int] = {}
+            for key, line in zip(keys, lines, strict=True):
+                if key in seen:
+                    what = ("; a file with a distinct count needs one row per key" if distinct
+                            else ": remove the repeated row, or declare the column that tells "
+                                 "them apart as a dimension")
+                    raise DataFileError(self.file, f"same {time_column} and dimensions as "
+                                                   f"line {seen[key]}{what}",
+                                        line, header.names.index(time_column) + 1)
+                seen[key] = line
         self._cache.pop("text", None)  # the rows hold everything now
         return rows
 
