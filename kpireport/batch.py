@@ -140,12 +140,13 @@ def plan_batch(config: Config, client_ids: Iterable[str] | None, *, period_spec:
         period = resolve(period_spec or config.defaults.period, today)
         if period_spec is None:
             for key in ledger.owed_periods(client.id, since=since.isoformat()):
+                try:
+                    owed = from_key(key)
+                except PeriodError:  # a key of an older version: nothing to catch up
+                    continue
                 if key != period.key:
-                    try:
-                        _plan_period(plan, client, from_key(key), today, ledger, paths,
-                                     force=False, invalid=invalid, catching_up=True)
-                    except PeriodError:  # a key of an older version: nothing to catch up
-                        continue
+                    _plan_period(plan, client, owed, today, ledger, paths, force=False,
+                                 invalid=invalid, catching_up=True)
         _plan_period(plan, client, period, today, ledger, paths, force=force, invalid=invalid)
     return plan
 
