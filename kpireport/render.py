@@ -490,10 +490,15 @@ def safe_fetcher(allowed_dirs: list[Path]) -> Any:
 # --- The whole thing ------------------------------------------------------------------------
 
 
+def _default_theme(plugins: PluginSet) -> Theme | None:
+    """The theme every other falls back on, for its blocks and its catalogues."""
+    return plugins.themes["default"].item if "default" in plugins.themes else None
+
+
 def render_html(report: Report, plugins: PluginSet,
                 agency_template_dir: Path | None = None) -> tuple[str, Theme, list[Path]]:
     theme = plugins.themes[report.theme].item
-    default = plugins.themes["default"].item if "default" in plugins.themes else None
+    default = _default_theme(plugins)
     env = build_environment(theme, default, agency_template_dir, report.language)
     env.filters.update(_filters(report))
     env.filters["css_string"] = css_string
@@ -523,8 +528,7 @@ def render_report(report: Report, plugins: PluginSet,
 
         # PDF/A-3 allows embedded files: the figures travel with the document they explain.
         options["pdf_variant"] = "pdf/a-3b"
-        default = plugins.themes["default"].item if "default" in plugins.themes else None
-        words = theme_translations(theme, default, report.language).gettext
+        words = theme_translations(theme, _default_theme(plugins), report.language).gettext
         options["attachments"] = [Attachment(
             string=figures_csv(report, words),
             name=f"{report.client.id}-{report.period.key}-figures.csv",
