@@ -176,10 +176,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kpireport.secrets import redact
 
     # One client's bad file or setting costs that client its report, not every client theirs.
-    for client, problems in left_out.items():
-        print(f"error: {client} is left out of this run: {redact(str(ConfigError(problems)))}",
-              file=sys.stderr)
     invalid = {client: ConfigError(problems) for client, problems in left_out.items()}
+    for client, error in invalid.items():
+        print(f"error: {client} is left out of this run: {redact(str(error))}", file=sys.stderr)
     progress = _progress_printer()
     results, lines = run_batch(config, plugins, args.client, period_spec=args.period,
                                output_dir=args.output, now=_now(args.as_of),

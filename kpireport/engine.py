@@ -354,10 +354,11 @@ _FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"wOFF", b"wOF2", b"ttcf")
 def _asset_problem(file: Path, *, font: bool) -> str | None:
     """Why a brand file would not show in the PDF (WeasyPrint would leave it out quietly)."""
     try:
-        head = file.read_bytes()[:4] if font else None
         if font:
-            ok = head in _FONT_MAGIC
-            return None if ok else "not a font file (expected TrueType, OpenType or WOFF)"
+            with file.open("rb") as f:
+                head = f.read(4)
+            return (None if head in _FONT_MAGIC
+                    else "not a font file (expected TrueType, OpenType or WOFF)")
         if file.suffix.lower() == ".svg":
             import xml.etree.ElementTree as ET
 
@@ -591,6 +592,7 @@ def assess_objectives(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiVa
         kpi = kpis[objective.kpi]
         key = objective.id or f"{objective.kpi}-{j + 1}"
         title = objective.title or kpi.label
+        judged = period  # a level objective is judged on a calendar month (below)
         if objective.kind == "cumulative":
             end = min(period.end, objective.deadline or period.end)
             value = (cumulative_total(binding, fetched, DateRange(objective.start, end))
@@ -604,10 +606,9 @@ def assess_objectives(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiVa
                 before = add_months(objective.start.replace(day=1), -1)
                 baseline = next((p.value for p in kpi.monthly if p.start == before), None)
         assessment = obj.assess(objective, key=key, title=title,
-                                kpi_direction=binding.definition.direction,
-                                period=period if objective.kind == "cumulative" else judged,
+                                kpi_direction=binding.definition.direction, period=judged,
                                 value=value, baseline=baseline, monthly=kpi.monthly)
-        if objective.kind != "cumulative" and judged is not period:
+        if judged is not period:
             assessment.measured_in = judged.start
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
         direction = objective.direction or (
