@@ -497,6 +497,11 @@ def _describe(err: dict[str, Any]) -> str:
         return msg.removeprefix("Value error, ")
     if isinstance(given, dict | list):
         return f"{msg}"
+    if kind == "string_type" and (given is None or isinstance(given, bool | int | float)):
+        # YAML read the value as something else: no/yes/on/off are booleans, 0123 an octal
+        # number, and a '#' starts a comment.
+        return (f"{msg}, got {given!r}: put the value in quotes (YAML reads no and yes as "
+                f"booleans, 0123 as a number, and everything after # as a comment)")
     return f"{msg}, got {given!r}"
 
 

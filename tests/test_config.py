@@ -239,3 +239,11 @@ def test_a_misspelt_metric_in_a_kpis_source_map_is_named(tmp_path):
     [problem] = problems_of(write(tmp_path, text))
     assert "'source:' names 'sigups', which this KPI does not use" in problem.message
     assert "its metrics: signups" in problem.message
+
+
+def test_a_value_yaml_reads_as_something_else_gets_advice_to_quote_it(tmp_path):
+    text = GOOD.replace('colours: {primary: "#112233", accent: "#ff8800"}',
+                        "colours:\n    primary: #112233").replace("locale: fr_FR", "locale: no")
+    problems = {p.field: p.message for p in problems_of(write(tmp_path, text))}
+    assert "got None: put the value in quotes" in problems["agency.colours.primary"]
+    assert "got False: put the value in quotes" in problems["clients[0].locale"]
