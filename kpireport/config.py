@@ -353,10 +353,13 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     problems: list[Problem] = []
     data = _interpolate(data, (), environ if environ is not None else dict(os.environ),
                         positions, file, problems)
+    repeated = _repeated_ids(data, positions, file)
+    problems.extend(repeated)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc, data, positions, file))
+        problems.extend(p for p in _problems_from(exc, data, positions, file)
+                        if not (repeated and p.message.endswith("is used twice")))
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
@@ -444,6 +447,26 @@ def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],
 
         return _ENV.sub(substitute, value)
     return value
+
+
+def _repeated_ids(data: dict[str, Any], positions: dict, file: str) -> list[Problem]:
+    """Client ids used twice, at the second one's line (the model's own check has no line)."""
+    first: dict[Any, int] = {}
+    problems = []
+    clients = data.get("clients")
+    for i, client in enumerate(clients if isinstance(clients, list) else []):
+        cid = client.get("id") if isinstance(client, dict) else None
+        if cid is None:
+            continue
+        if cid in first:
+            where = positions.get(("clients", first[cid], "id"), (None, None))[0]
+            problems.append(Problem(file, positions.get(("clients", i, "id"), (None, None))[0],
+                                    f"clients[{i}].id", f"client id {cid!r} is already the id "
+                                    f"of clients[{first[cid]}] (line {where}): ids name output "
+                                    f"folders and ledger rows, so they must differ"))
+        else:
+            first[cid] = i
+    return problems
 
 
 def _problems_from(exc: ValidationError, data: Any, positions: dict, file: str) -> list[Problem]:

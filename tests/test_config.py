@@ -247,3 +247,12 @@ def test_a_value_yaml_reads_as_something_else_gets_advice_to_quote_it(tmp_path):
     problems = {p.field: p.message for p in problems_of(write(tmp_path, text))}
     assert "got None: put the value in quotes" in problems["agency.colours.primary"]
     assert "got False: put the value in quotes" in problems["clients[0].locale"]
+
+
+def test_a_client_id_used_twice_is_named_at_its_line(tmp_path):
+    text = GOOD + GOOD.split("clients:\n", 1)[1]  # the same client listed twice
+    first, second = [n for n, line in enumerate(text.splitlines(), 1)
+                     if line.strip() == "- id: shop"]
+    [problem] = problems_of(write(tmp_path, text))
+    assert (problem.field, problem.line) == ("clients[1].id", second)
+    assert f"client id 'shop' is already the id of clients[0] (line {first})" in problem.message
