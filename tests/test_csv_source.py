@@ -594,3 +594,12 @@ def test_a_file_copied_over_with_the_same_time_and_size_is_read_again(tmp_path):
     os.replace(replacement, path)
     assert source({"tables": [{"path": "daily.csv"}]}, tmp_path).fetch(
         Query(("sessions",), MAY)).value("sessions") == 99
+
+
+def test_a_comment_line_after_the_header_is_a_comment(tmp_path):
+    (tmp_path / "ga4.csv").write_text(
+        "# Account: Example\ndate,sessions\n2024-05-01,10\n# ------\n2024-05-02,20\n",
+        encoding="utf-8")
+    src = source({"tables": [{"path": "ga4.csv"}]}, tmp_path)
+    assert src.check() == []
+    assert src.fetch(Query(("sessions",), MAY)).value("sessions") == 30

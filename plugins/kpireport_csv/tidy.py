@@ -205,6 +205,8 @@ class TidyFile:
         for line, cells in self._records():
             if line <= header.line:
                 continue
+            if len(cells) == 1 and width > 1 and cells[0].lstrip().startswith("#"):
+                continue  # a GA4 comment line ("# ----"), wherever the export puts one
             check_width(self.file, line, cells, width)
             try:
                 row = {name: c(cell)
