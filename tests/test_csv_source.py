@@ -5,6 +5,7 @@ the plugin's own code.
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import shutil
 import zipfile
@@ -603,3 +604,16 @@ def test_a_comment_line_after_the_header_is_a_comment(tmp_path):
     src = source({"tables": [{"path": "ga4.csv"}]}, tmp_path)
     assert src.check() == []
     assert src.fetch(Query(("sessions",), MAY)).value("sessions") == 30
+
+
+def test_search_consoles_last_days_are_said_to_be_not_final(tmp_path):
+    shutil.copytree(DATA / "gsc_fr/juin", tmp_path / "juin")
+    settings = CsvSettings.model_validate({"search_console": "juin"})
+    week = DateRange(D(2024, 6, 1), D(2024, 6, 7))
+    fresh = CsvSource(settings, dataclasses.replace(context(tmp_path), today=D(2024, 6, 8)))
+    [note] = [n for n in fresh.fetch(Query(("clicks",), week)).notes
+              if n.kind is NoteKind.INCOMPLETE]
+    assert note.dates == (D(2024, 6, 5), D(2024, 6, 6), D(2024, 6, 7))
+    later = CsvSource(settings, context(tmp_path))  # run on 3 July: June is final
+    assert not [n for n in later.fetch(Query(("clicks",), week)).notes
+                if n.kind is NoteKind.INCOMPLETE]

@@ -63,6 +63,8 @@ class Frame:
     times: Callable[[], set[dt.date]] = set
     span: Callable[[], DateRange | None] = _no_span
     rank: int = 0
+    provisional_from: dt.date | None = None
+    """The first day whose figures the source may still revise (Search Console's last days)."""
     _by_time: dict[str, tuple[list[dt.date], list[dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
 
@@ -159,6 +161,7 @@ def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec
     if frame.grain is Grain.DAY:
         column, rng = "date", query.range
         notes.extend(_missing_days(frame, rng, source))
+        notes.extend(_provisional_days(frame, rng, source))
     else:
         column = "month"
         months = whole_months(query.range)
@@ -228,6 +231,17 @@ def _missing_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
     return [DataNote(NoteKind.MISSING_DAYS,
                      f"{frame.label} has no rows for {len(missing)} of the {rng.days} days of "
                      f"{rng}: {spans(missing)}", source, missing)]
+
+
+def _provisional_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
+    if frame.provisional_from is None or rng.end < frame.provisional_from:
+        return []
+    present = frame.times()
+    days = tuple(d for d in rng.iter_days() if d >= frame.provisional_from and d in present)
+    if not days:
+        return []
+    return [DataNote(NoteKind.INCOMPLETE, f"{frame.label}: the figures of {spans(days)} may "
+                                          f"still be revised by the source", source, days)]
 
 
 def _month_notes(frame: Frame, metrics: list[str], query: Query, months: list[dt.date],

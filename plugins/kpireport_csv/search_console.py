@@ -282,6 +282,11 @@ class Export:
         return names
 
 
+PROVISIONAL = dt.timedelta(days=3)
+"""Search Console revises a day's figures for about two to three days: from the day of the run,
+that far back the figures of an export are said to be not final yet."""
+
+
 class SearchConsoleExports:
     """All the exports the settings point at, united into one daily frame plus range frames."""
 
@@ -308,7 +313,8 @@ class SearchConsoleExports:
         labels = ", ".join(e.label for e in dated) if len(dated) <= 3 else (
             f"{len(dated)} folders, {dated[0].label} … {dated[-1].label}")
         frames = [Frame(f"Search Console exports ({labels})", Grain.DAY, (), COLUMNS,
-                        self.daily, self.days_present, rank=rank)]
+                        self.daily, self.days_present, rank=rank,
+                        provisional_from=self.context.today - PROVISIONAL)]
         # Newest name first: of two exports of the same range, the later download is preferred.
         for export in sorted(dated, key=lambda e: e.label, reverse=True):
             for dimension, member in export.members().items():
