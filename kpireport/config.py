@@ -122,6 +122,9 @@ class Defaults(Model):
 class SourceRef(Model):
     plugin: str
     settings: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+    """How the client's report names the source in its notes ("Google Analytics"), in the
+    client's language; the source's id (``web``) otherwise."""
 
 
 class KpiRef(Model):

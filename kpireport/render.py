@@ -15,7 +15,7 @@ import datetime as dt
 import gc
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -347,16 +347,19 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "finding_text": lambda f: f.in_language(report.language),
-        "note_text": lambda note: note_text(note, report.locale, gettext),
+        "note_text": lambda note: note_text(note, report.locale, gettext, {
+            name: ref.label for name, ref in report.client.sources.items() if ref.label}),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
 
 
-def note_text(note: DataNote, locale: str, gettext: Any) -> str:
+def note_text(note: DataNote, locale: str, gettext: Any,
+              labels: Mapping[str, str] | None = None) -> str:
     """A data note in the report's language: the standard kinds through the theme's catalogue,
-    others through the note's own translations (its message as written otherwise)."""
+    others through the note's own translations (its message as written otherwise). The source
+    is named by its ``label`` in the config (``labels``), else by its id."""
     days = sorted(note.dates)
-    source = note.source or gettext("the source")
+    source = (labels or {}).get(note.source) or note.source or gettext("the source")
     if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.INCOMPLETE):
         if len(days) <= 4:
             when = ", ".join(formatting.format_date(d, locale, "medium") for d in days)

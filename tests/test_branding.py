@@ -218,7 +218,7 @@ def test_data_notes_speak_the_reports_language(tmp_path):
 
     _, rendered = render(example_copy(tmp_path, edit), "maison-lumiere")
     text = text_of(rendered.pdf)
-    assert "web : aucune donnée pour 6 oct. 2026, 7 oct. 2026." in text
+    assert "Google Analytics : aucune donnée pour 6 oct. 2026, 7 oct. 2026." in text
     assert "no data" not in text
 
 
@@ -237,6 +237,8 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
     assert "avril 2026" not in text  # the quarter before, not the month it starts with
     # What a source cannot give for a quarter is said in French, without its files' paths.
     assert "ce chiffre ne peut pas être calculé pour cette période" in text
+    # Sources are named as the config labels them for the client, not by their ids.
+    assert "Google Analytics : ce chiffre ne peut pas" in text and "web :" not in text
     assert ".csv" not in text and "distinct count" not in text
     # Charts end with the quarter's last month.
     labels = re.findall(r'class="chart-x"[^>]*>([^<]*)<', rendered.html)
