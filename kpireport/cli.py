@@ -179,6 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     invalid = {client: ConfigError(problems) for client, problems in left_out.items()}
     for client, error in invalid.items():
         print(f"error: {client} is left out of this run: {redact(str(error))}", file=sys.stderr)
+    _warn_of_another_ledger(config, args.output)
     progress = _progress_printer()
     results, lines = run_batch(config, plugins, args.client, period_spec=args.period,
                                output_dir=args.output, now=_now(args.as_of),
@@ -200,6 +201,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_table(rows)
     ok = ("delivered", "skipped", "held")
     return EXIT_OK if all(r.status in ok for r in results) else EXIT_FAILED
+
+
+def _warn_of_another_ledger(config: Any, output: Path | None) -> None:
+    """An --output of its own means a ledger of its own, which knows nothing of what the
+    usual one recorded as delivered: say so before emails go out a second time."""
+    from kpireport.batch import state_paths
+
+    usual, this = state_paths(config, None).ledger, state_paths(config, output).ledger
+    if output is not None and this != usual and usual.is_file() and not this.is_file():
+        print(f"warning: this run records its deliveries in {this}, not in {usual}: reports "
+              "that ledger says were delivered will be delivered again (set runs.ledger to "
+              "share one)", file=sys.stderr)
 
 
 def _progress_printer() -> Any:

@@ -504,3 +504,15 @@ def test_pruning_keeps_the_latest_periods_whatever_their_kind(tmp_path):
                                                 "2026-Q3.json.gz"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "2026-10.json.gz", "2026-ytd-10-14.json.gz", "notes.json.gz"]
+
+
+def test_a_run_with_its_own_output_warns_that_its_ledger_is_new(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert run(path, "--client", "beta") == 0
+    capsys.readouterr()
+    assert run(path, "--client", "beta", "--output", str(tmp_path / "elsewhere")) == 0
+    err = capsys.readouterr().err
+    assert "warning: this run records its deliveries in" in err
+    assert "will be delivered again (set runs.ledger to share one)" in err
+    assert run(path, "--client", "beta", "--output", str(tmp_path / "elsewhere")) == 0
+    assert "warning: this run records" not in capsys.readouterr().err  # its ledger now exists
