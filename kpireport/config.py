@@ -439,7 +439,8 @@ def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],
             name, default = match[1], match[2]
             # As in the shell, ${NAME:-default} also takes the default when NAME is empty.
             if name in environ and not (default is not None and environ[name] == ""):
-                register_secret(environ[name])
+                if not _is_location(path):
+                    register_secret(environ[name])
                 return environ[name]
             if default is not None:
                 return default
@@ -450,6 +451,18 @@ def _interpolate(value: Any, path: tuple[Any, ...], environ: dict[str, str],
 
         return _ENV.sub(substitute, value)
     return value
+
+
+_LOCATIONS = frozenset({"path", "search_console", "template_dir", "logo", "cover_image",
+                        "output", "state_dir", "ledger", "commentary"})
+
+
+def _is_location(path: tuple[Any, ...]) -> bool:
+    """Whether a value names a file or folder (``${DATA_DIR}/web.csv``): such a value is not
+    masked as a secret, or no error could say which file it means. Any other value taken
+    from the environment is."""
+    keys = [k for k in path if isinstance(k, str)]
+    return bool(keys) and keys[-1] in _LOCATIONS
 
 
 def _repeated_ids(data: dict[str, Any], positions: dict, file: str) -> list[Problem]:

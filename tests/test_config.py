@@ -256,3 +256,15 @@ def test_a_client_id_used_twice_is_named_at_its_line(tmp_path):
     [problem] = problems_of(write(tmp_path, text))
     assert (problem.field, problem.line) == ("clients[1].id", second)
     assert f"client id 'shop' is already the id of clients[0] (line {first})" in problem.message
+
+
+def test_a_file_location_from_the_environment_is_not_masked_as_a_secret(tmp_path):
+    brand = tmp_path / "brand-dir-7f3a"
+    text = GOOD.replace("  name: Test Agency\n",
+                        "  name: Test Agency\n  logo: \"${BRAND_DIR}/logo.svg\"\n").replace(
+        "name: The Shop", "name: ${SHOP_SECRET_NAME}")
+    load_config(write(tmp_path, text), environ={"BRAND_DIR": str(brand),
+                                                "SHOP_SECRET_NAME": "Hidden-Shop-4821"})
+    # An error about the logo names its folder; the other value stays masked.
+    assert redact(f"{brand}/logo.svg: not found") == f"{brand}/logo.svg: not found"
+    assert redact("client Hidden-Shop-4821") == "client ***"
