@@ -31,6 +31,9 @@ from kpireport.errors import PluginError
 log = logging.getLogger("kpireport.plugins")
 
 ENTRY_POINT_GROUP = "kpireport"
+BUILT_IN = "kpireport"
+"""The distribution of the built-in plugins, which load before any other."""
+_TRACING = False
 
 
 @dataclass
@@ -93,6 +96,8 @@ class PluginSet:
         results = []
         for impl in reversed(self.pm.hook.__dict__[hook_name].get_hookimpls()):
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            if _TRACING:  # each call is made here, not through pluggy's own (traced) caller
+                log.warning("trace: %s(%s) -> %s", hook_name, ", ".join(args), impl.plugin_name)
             try:
                 results.append((impl.plugin_name, impl.function(**args)))
             except Exception as exc:  # a plugin's bug must not stop the others
@@ -118,9 +123,11 @@ def load_plugins(
     disable: Iterable[str] = (),
 ) -> PluginSet:
     """Build the plugin manager, load plugins and collect what they register."""
+    global _TRACING
     pm = pluggy.PluginManager("kpireport")
     pm.add_hookspecs(hookspecs)
-    if os.environ.get("KPIREPORT_TRACE_PLUGINS"):
+    _TRACING = bool(os.environ.get("KPIREPORT_TRACE_PLUGINS"))
+    if _TRACING:
         pm.trace.root.setwriter(lambda msg: log.warning("trace: %s", msg.rstrip()))
         pm.enable_tracing()
     plugins = PluginSet(pm)
@@ -129,13 +136,22 @@ def load_plugins(
         entry_points = os.environ.get("KPIREPORT_LOAD_ENTRYPOINTS", "1") not in ("0", "false")
     only = set(_env_list("KPIREPORT_PLUGIN_DISTRIBUTIONS"))
     if entry_points:
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in disabled or pm.has_plugin(ep.name):
-                continue
+        # Built-ins first: on a name two plugins register, the one already there stays, so a
+        # third-party plugin cannot take over a built-in's KPI or target by sorting first.
+        def order(ep: md.EntryPoint) -> tuple[bool, str]:
+            return (not ep.dist or ep.dist.name != BUILT_IN, ep.name)
+
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=order):
             dist = ep.dist.name if ep.dist else None
-            if only and dist not in only:
-                continue
             version = ep.dist.version if ep.dist else None
+            if ep.name in disabled or (only and dist not in only):
+                continue
+            if pm.has_plugin(ep.name):
+                owner = plugins.infos[ep.name].dist if ep.name in plugins.infos else None
+                _fail(plugins, PluginFailure(ep.name, f"not loaded: the entry point name is "
+                                                      f"already taken (by {owner})", dist,
+                                             version))
+                continue
             _register(plugins, ep.name, lambda ep=ep: ep.load(), dist, version)
     for module in [*extra_modules, *_env_list("KPIREPORT_PLUGINS")]:
         if module in disabled or pm.has_plugin(module):
@@ -161,7 +177,16 @@ def _register(plugins: PluginSet, name: str, load: Callable[[], Any],
         pm.unregister(name=name)
         _fail(plugins, PluginFailure(name, str(exc), dist, version))
         return
-    hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or [])
+    callers = pm.get_hookcallers(pm.get_plugin(name)) or []
+    wrapped = sorted(c.name for c in callers for i in c.get_hookimpls()
+                     if i.plugin_name == name and (i.wrapper or i.hookwrapper))
+    if wrapped:
+        # The engine calls each implementation itself, to isolate one plugin's failure.
+        pm.unregister(name=name)
+        _fail(plugins, PluginFailure(name, f"hook wrappers are not supported "
+                                           f"({', '.join(wrapped)})", dist, version))
+        return
+    hooks = sorted(h.name for h in callers)
     module = getattr(obj, "__name__", type(obj).__name__)
     plugins.infos[name] = PluginInfo(name, module, dist, version, hooks)
 
@@ -185,10 +210,12 @@ _REGISTRIES = {
 def _collect(plugins: PluginSet) -> None:
     for hook_name, (attr, id_attr) in _REGISTRIES.items():
         registry: dict[str, Registered] = getattr(plugins, attr)
-        # Registration order (built-ins by entry-point name, then -p modules), so that on a
-        # duplicate the item already registered stays and the newcomer is the one refused.
-        for impl in plugins.pm.hook.__dict__[hook_name].get_hookimpls():
-            plugin = impl.plugin_name
+        # Registration order (built-ins by entry-point name, then other plugins, then -p
+        # modules), whatever tryfirst/trylast say: on a duplicate the item already registered
+        # stays and the newcomer is the one refused.
+        impls = {i.plugin_name: i for i in plugins.pm.hook.__dict__[hook_name].get_hookimpls()}
+        for plugin in [name for name in plugins.infos if name in impls]:
+            impl = impls[plugin]
 
             def register(item: Any, _plugin: str = plugin, _registry: dict = registry,
                          _attr: str = attr, _id: str = id_attr) -> None:
@@ -197,10 +224,11 @@ def _collect(plugins: PluginSet) -> None:
                     raise PluginError(f"plugin {_plugin!r} registered a {_attr[:-1]} "
                                       f"without a {_id}: {item!r}")
                 if key in _registry:
-                    raise PluginError(
+                    # Refuse this item only: the plugin's other items still register.
+                    _fail(plugins, PluginFailure(_plugin, (
                         f"{_attr[:-1].replace('_', ' ')} {key!r} is registered by both plugin "
-                        f"{_registry[key].plugin!r} and plugin {_plugin!r}"
-                    )
+                        f"{_registry[key].plugin!r} and plugin {_plugin!r}; the first is kept")))
+                    return
                 _registry[key] = Registered(item, _plugin)
                 info = plugins.infos.get(_plugin)
                 if info is not None:

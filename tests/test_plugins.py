@@ -131,3 +131,50 @@ def test_every_hook_is_used_by_a_builtin_or_a_test_plugin():
                 "report_rendered"}
     assert specs - implemented <= untested
     assert isinstance(plugins.pm, pluggy.PluginManager)
+
+
+PUSHY = '''
+import pluggy
+from kpireport.kpis import KpiDefinition, Unit
+
+hookimpl = pluggy.HookimplMarker("kpireport")
+
+
+@hookimpl(trylast=True)
+def register_kpis(register):
+    register(KpiDefinition("sessions", {"en": "Mine"}, Unit.COUNT, ("sessions",)))
+    register(KpiDefinition("pushy_visits", {"en": "Visits"}, Unit.COUNT, ("sessions",)))
+'''
+
+
+def test_a_plugin_cannot_take_a_builtins_name_nor_lose_its_other_items(tmp_path, monkeypatch):
+    (tmp_path / "kpireport_test_pushy.py").write_text(PUSHY, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = load_plugins(["kpireport_test_pushy"])
+    # The built-in stays, whatever order pluggy would call them in; the newcomer's other
+    # KPI still registers, and the built-in's own KPIs are all there.
+    assert plugins.kpis["sessions"].plugin == "web_kpis"
+    assert plugins.kpis["pushy_visits"].plugin == "kpireport_test_pushy"
+    assert len(load_plugins().kpis) + 1 == len(plugins.kpis)
+    [failure] = plugins.failures
+    assert "'sessions' is registered by both plugin 'web_kpis'" in failure.error
+
+
+def test_a_hook_wrapper_is_refused_at_load(tmp_path, monkeypatch):
+    (tmp_path / "kpireport_test_wrapper.py").write_text(
+        "import pluggy\nhookimpl = pluggy.HookimplMarker('kpireport')\n\n"
+        "@hookimpl(wrapper=True)\ndef extra_template_context(report, language):\n"
+        "    result = yield\n    return result\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = load_plugins(["kpireport_test_wrapper"])
+    [failure] = plugins.failures
+    assert "hook wrappers are not supported (extra_template_context)" in failure.error
+    assert "kpireport_test_wrapper" not in plugins.infos
+
+
+def test_tracing_shows_each_hook_call(monkeypatch, caplog):
+    monkeypatch.setenv("KPIREPORT_TRACE_PLUGINS", "1")
+    plugins = load_plugins(["kpireport_test_extras"])
+    with caplog.at_level(logging.WARNING):
+        plugins.call_each("report_started", client=None, period=None)
+    assert "trace: report_started(client, period) -> kpireport_test_extras" in caplog.text
