@@ -14,6 +14,7 @@ from kpireport.errors import KpiReportError
 from kpireport.kpis import SeriesPoint
 from kpireport.periods import add_months, today_in
 from kpireport.plugins import PluginSet
+from kpireport.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ def smart_review(config: Config, plugins: PluginSet, *,
                     try:
                         fetched.tables[(source, query.shape())] = plan.sources[source].fetch(
                             query)
-                    except KpiReportError as exc:
-                        fetched.errors[source] = str(exc)
+                    except Exception as exc:  # a source down or a plugin's bug: this one only
+                        fetched.errors[source] = redact(
+                            str(exc) if isinstance(exc, KpiReportError) else repr(exc))
                 rows, _, error = _values(binding, fetched,
                                          lambda m, r=rng: Query(m, r,
                                                                 granularity=Granularity.MONTH))
@@ -69,6 +71,9 @@ def smart_review(config: Config, plugins: PluginSet, *,
                         direction=direction):
                     findings.append(SmartFinding(problem.severity, f"{where} [{problem.criterion}]",
                                                  problem.message))
+        except Exception as exc:  # one client's failure leaves the others' review whole
+            findings.append(SmartFinding("warning", client.id, "objectives could not be "
+                                         f"reviewed: {redact(repr(exc))}"))
         finally:
             plan.close()
     return findings

@@ -268,3 +268,16 @@ def test_a_file_location_from_the_environment_is_not_masked_as_a_secret(tmp_path
     # An error about the logo names its folder; the other value stays masked.
     assert redact(f"{brand}/logo.svg: not found") == f"{brand}/logo.svg: not found"
     assert redact("client Hidden-Shop-4821") == "client ***"
+
+
+def test_the_smart_review_survives_a_source_that_explodes_and_hides_its_secret(
+        tmp_path, capsys, monkeypatch):
+    text = GOOD.replace("settings: {per_day: 3}",
+                        "settings: {per_day: 3, explode_with: \"${API_TOKEN}\"}")
+    text += GOOD.split("clients:\n", 1)[1].replace("id: shop", "id: other")
+    monkeypatch.setenv("API_TOKEN", "tok-99-very-secret")
+    main(["-p", "kpireport_test_extras", "validate", str(write(tmp_path, text)),
+          "--as-of", "2026-11-03"])
+    out = capsys.readouterr()
+    assert "tok-99-very-secret" not in out.out + out.err
+    assert "history could not be read" in out.out and "key=***" in out.out

@@ -25,6 +25,8 @@ class ConstantSettings(SourceSettings):
     crash: bool = False
     """Kill the worker process outright (as a segfault in a native library would)."""
     hang: bool = False
+    explode_with: str | None = None
+    """Raise a ConnectionError quoting this (a token in a URL, as requests' errors do)."""
     note: str | None = None
     """A data note on every answer, in English …"""
     note_fr: str | None = None
@@ -47,6 +49,8 @@ class ConstantSource(Source):
             os._exit(70)
         if self.settings.hang:
             time.sleep(3600)
+        if self.settings.explode_with:
+            raise ConnectionError(f"GET https://api.example/v1?key={self.settings.explode_with}")
         if self.settings.fail:
             raise SourceError(self.context.name, "HTTP 503 from the upstream API after 4 retries")
         rows = []
