@@ -46,22 +46,39 @@ class SourceContext:
         return p if p.is_absolute() else (self.base_dir / p)
 
     def http_session(self, *, retries: int = 4, backoff: float = 1.0,
-                     statuses: Sequence[int] = (429, 500, 502, 503, 504)) -> requests.Session:
+                     statuses: Sequence[int] = (429, 500, 502, 503, 504),
+                     timeout: float = 60.0, max_wait: float = 120.0) -> requests.Session:
         """A ``requests`` session that retries throttled and failing calls with backoff.
 
-        Retries honour ``Retry-After`` when the server sends it. Sources whose API signals
-        throttling otherwise (Meta's error codes on HTTP 400, Salesforce's 403) add their own
-        handling on top.
+        Retries honour ``Retry-After`` on every retried status, waiting at most ``max_wait``
+        seconds at a time (a server asking for hours fails the source instead of holding the
+        run). POST is retried too: the reporting APIs read with it (GA4's runReport, Search
+        Console's query, HubSpot's search), and a source that writes should make its own
+        session. Every request gets ``timeout`` seconds unless it says otherwise. Sources
+        whose API signals throttling otherwise (Meta's error codes on HTTP 400, Salesforce's
+        403) add their own handling on top.
         """
         import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
+        class _Retry(Retry):
+            RETRY_AFTER_STATUS_CODES = frozenset(statuses) | Retry.RETRY_AFTER_STATUS_CODES
+
+            def parse_retry_after(self, retry_after: str) -> float:
+                return min(super().parse_retry_after(retry_after), max_wait)
+
+        class _Adapter(HTTPAdapter):
+            def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+                if kwargs.get("timeout") is None:
+                    kwargs["timeout"] = timeout  # a hung server must not hang the report
+                return super().send(request, *args, **kwargs)
+
         session = requests.Session()
-        retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=tuple(statuses),
-                      allowed_methods=None, respect_retry_after_header=True,
-                      raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=retry)
+        retry = _Retry(total=retries, backoff_factor=backoff, status_forcelist=tuple(statuses),
+                       allowed_methods=None, respect_retry_after_header=True,
+                       raise_on_status=False, backoff_max=max_wait)
+        adapter = _Adapter(max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
