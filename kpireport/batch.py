@@ -199,6 +199,8 @@ def _plan_period(plan: Plan, client: ClientConfig, period: Period, today: dt.dat
 # --- The worker side ------------------------------------------------------------------------
 
 _PRELOADED: dict[str, Any] = {}
+_NOTIFIED = False
+"""In a worker: report_failed was called with the exception that stopped the report."""
 
 
 def _die_with_parent() -> None:
@@ -278,7 +280,7 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         if not isinstance(exc, KpiReportError):
             log.debug("worker traceback:\n%s", traceback.format_exc())
         try:
-            conn.send(("failed", {"error": redact(message)}))
+            conn.send(("failed", {"error": redact(message), "notified": _NOTIFIED}))
         except Exception:  # the parent will see a crash instead
             pass
     finally:
@@ -299,8 +301,10 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
                         if config.agency.template_dir else None)
         rendered = render_report(report, plugins, agency_template_dir=template_dir)
     except BaseException as exc:
+        global _NOTIFIED
         period = job.resolved or from_key(job.period)
         plugins.call_each("report_failed", client=client, period=period, error=exc)
+        _NOTIFIED = True  # the parent need not call it again
         raise
     names = {"client": client.id, "client_name": client.name, "period": report.period.key,
              "start": report.period.start.isoformat(), "end": report.period.end.isoformat(),
@@ -496,6 +500,13 @@ def _supervise(config: Config, plugins: PluginSet, jobs: list[Job], options: dic
             r = running.pop(sentinel)
             r.process.join()
             result = _conclude(r, ledger, config)
+            if result.status == "failed" and not any(
+                    k == "failed" and d.get("notified") for k, d in r.messages):
+                # A crash, a timeout, a failed delivery: the worker could not say so itself.
+                client = config.client(r.job.client)
+                plugins.call_each("report_failed", client=client,
+                                  period=r.job.resolved or from_key(r.job.period),
+                                  error=KpiReportError(result.error or "failed"))
             results.append(result)
             done += 1
             if progress:

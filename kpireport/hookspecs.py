@@ -169,6 +169,11 @@ def report_delivered(report: Report, delivery: Delivery) -> None:
 def report_failed(client: ClientConfig, period: Period, error: BaseException) -> None:
     """Called when a client's report fails, with the exception that stopped it.
 
+    In a run, a report that fails while it is computed or rendered calls this in its worker
+    with the exception itself; a worker that crashes or times out, a delivery that fails and a
+    client left out for its configuration call it in the run's own process, with a
+    :class:`~kpireport.errors.KpiReportError` (or ConfigError) saying what happened.
+
     Other clients' reports go on. A plugin can use this to alert someone; the error's message
     has already had secrets removed when it is printed or logged by kpireport.
     """

@@ -197,11 +197,15 @@ def test_when_every_client_asked_for_is_invalid_nothing_is_written(tmp_path, cap
 
 
 def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, monkeypatch):
+    import kpireport_test_extras
+
     path = write_config(tmp_path)
     (tmp_path / "server-down").touch()
+    kpireport_test_extras.EVENTS.clear()
     assert run(path, "--client", "alpha") == 1
     out = capsys.readouterr().out
     assert "recording: recording target: connection refused" in out
+    assert ("failed", "alpha") in kpireport_test_extras.EVENTS  # alerting hears of it
     assert (tmp_path / "out" / "alpha" / "alpha-2026-10.pdf").is_file()  # folder delivered
     (tmp_path / "server-down").unlink()
 
@@ -236,6 +240,9 @@ def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
         kpis: [signups]
     """
     path = write_config(tmp_path, extra, timeout=4)
+    import kpireport_test_extras
+
+    kpireport_test_extras.EVENTS.clear()
     started = time.monotonic()
     assert run(path, "--workers", "3") == 1
     assert time.monotonic() - started < 30
@@ -248,6 +255,9 @@ def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
     statuses = {r["client"]: (r["status"], r["error"]) for r in ledger_rows(tmp_path)}
     assert statuses["failing"][0] == "failed" and "HTTP 503" in statuses["failing"][1]
     assert statuses["alpha"] == ("delivered", None)
+    # A worker that crashed or hung could not call report_failed: the run does.
+    failed = {c for kind, c in kpireport_test_extras.EVENTS if kind == "failed"}
+    assert {"crashes", "hangs"} <= failed and "alpha" not in failed
 
 
 def test_the_lock_stops_an_overlapping_run(tmp_path):
