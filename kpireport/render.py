@@ -508,10 +508,19 @@ def render_html(report: Report, plugins: PluginSet,
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)
     context = template_context(report, env)
-    for _plugin, extra in plugins.call_each("extra_template_context", report=report,
-                                            language=report.language):
-        if extra:
-            context.update(extra)
+    extras: dict[str, Any] = {}
+    # call_each goes last-registered first: reversed, a later plugin's key wins, as documented.
+    for plugin, extra in reversed(plugins.call_each("extra_template_context", report=report,
+                                                    language=report.language)):
+        if extra is None:
+            continue
+        if not isinstance(extra, Mapping):
+            log.warning("plugin %r returned %s from extra_template_context, not a dict: "
+                        "ignored", plugin, type(extra).__name__)
+            continue
+        extras.update(extra)
+    # The engine's own variables stay: a plugin adds to the context, it cannot replace it.
+    context.update({k: v for k, v in extras.items() if k not in context})
     html = env.get_template("report.html.j2").render(context)
     dirs = [Path(theme.path)] + ([Path(default.path)] if default else [])
     if agency_template_dir is not None:

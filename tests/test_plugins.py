@@ -178,3 +178,37 @@ def test_tracing_shows_each_hook_call(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING):
         plugins.call_each("report_started", client=None, period=None)
     assert "trace: report_started(client, period) -> kpireport_test_extras" in caplog.text
+
+
+def test_extra_template_context_adds_later_wins_and_cannot_replace(tmp_path, monkeypatch):
+    import datetime as dt
+    from pathlib import Path
+
+    from kpireport.config import load_config
+    from kpireport.engine import compute_report
+    from kpireport.render import render_html
+
+    for name, body in (("kpireport_test_ctx_a", '{"client": None, "greeting": "hello", '
+                                                '"shared": "from A"}'),
+                       ("kpireport_test_ctx_b", '{"shared": "from B"}'),
+                       ("kpireport_test_ctx_c", '["not", "a", "dict"]')):
+        (tmp_path / f"{name}.py").write_text(
+            "import pluggy\nhookimpl = pluggy.HookimplMarker('kpireport')\n\n@hookimpl\n"
+            f"def extra_template_context(report, language):\n    return {body}\n",
+            encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}{% block appendix %}'
+        "<p id=x>{{ greeting }} {{ shared }} {{ client.name }}</p>{% endblock %}",
+        encoding="utf-8")
+    plugins = load_plugins(["kpireport_test_ctx_a", "kpireport_test_ctx_b",
+                            "kpireport_test_ctx_c"])
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(root / "config.example.yaml")
+    report = compute_report(config, config.client("northwind-dental"), plugins,
+                            now=dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC))
+    html, _, _ = render_html(report, plugins, agency_template_dir=templates)
+    # B's key wins over A's, A's 'client' cannot replace the engine's, C's list is ignored.
+    assert "<p id=x>hello from B Northwind Dental Group</p>" in html
