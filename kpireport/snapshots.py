@@ -113,9 +113,17 @@ def load(path: Path) -> dict[str, Any]:
             from None
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"{path}: not a readable snapshot ({exc})") from None
-    if payload.get("format") != FORMAT:
-        raise SnapshotError(f"{path}: snapshot format {payload.get('format')!r} is not "
-                            f"{FORMAT}")
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise SnapshotError(f"{path}: snapshot format {found!r} is not {FORMAT}")
+    try:
+        return _rebuild(payload)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SnapshotError(f"{path}: a damaged snapshot ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
     tables: dict[tuple[str, tuple[Any, ...]], Table] = {}
     for item in payload["tables"]:
         query = _unquery(item["query"])

@@ -526,3 +526,16 @@ def test_a_run_with_its_own_output_warns_that_its_ledger_is_new(tmp_path, capsys
     assert "will be delivered again (set runs.ledger to share one)" in err
     assert run(path, "--client", "beta", "--output", str(tmp_path / "elsewhere")) == 0
     assert "warning: this run records" not in capsys.readouterr().err  # its ledger now exists
+
+
+@pytest.mark.parametrize("content", [b"[]", b'{"format": 1}', b'{"format": 1, "tables": 3}'])
+def test_a_damaged_snapshot_is_a_clear_error(tmp_path, content):
+    import gzip
+
+    from kpireport.snapshots import FORMAT, SnapshotError, load
+
+    path = tmp_path / "2026-10.json.gz"
+    path.write_bytes(gzip.compress(content.replace(b'"format": 1', f'"format": {FORMAT}'
+                                                  .encode())))
+    with pytest.raises(SnapshotError, match=r"2026-10\.json\.gz"):
+        load(path)

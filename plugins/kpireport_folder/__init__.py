@@ -46,9 +46,10 @@ class FolderTarget(DeliveryTarget):
     def deliver(self, artifacts: Artifacts) -> str:
         safe = {k: _safe(v) for k, v in artifacts.names.items()}
         target = self.context.output_dir / self.settings.path.format(**safe)
+        # The PDF first: if it cannot be written, the folder keeps the old PDF and its HTML.
+        atomic_write(target, artifacts.pdf)
         if self.settings.html:
             atomic_write(target.with_suffix(".html"), artifacts.html)
-        atomic_write(target, artifacts.pdf)
         return str(target)
 
 
