@@ -617,3 +617,16 @@ def test_search_consoles_last_days_are_said_to_be_not_final(tmp_path):
     later = CsvSource(settings, context(tmp_path))  # run on 3 July: June is final
     assert not [n for n in later.fetch(Query(("clicks",), week)).notes
                 if n.kind is NoteKind.INCOMPLETE]
+
+
+def test_a_monthly_history_table_answers_the_months_the_daily_table_lacks(tmp_path):
+    days = "".join(f"2026-10-{d:02d},10\n" for d in range(1, 32))
+    (tmp_path / "recent.csv").write_text("date,sessions\n" + days, encoding="utf-8")
+    months = "".join(f"{m},200\n" for m in ("2025-10", "2025-11", "2025-12", "2026-01"))
+    (tmp_path / "history.csv").write_text("month,sessions\n" + months, encoding="utf-8")
+    src = source({"tables": [{"path": "recent.csv"}, {"path": "history.csv"}]}, tmp_path)
+    october = DateRange(D(2026, 10, 1), D(2026, 10, 31))
+    last_year = DateRange(D(2025, 10, 1), D(2025, 10, 31))
+    assert src.fetch(Query(("sessions",), october)).value("sessions") == 310  # by day
+    table = src.fetch(Query(("sessions",), last_year))
+    assert table.value("sessions") == 200 and not table.notes  # from the history

@@ -128,7 +128,11 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
             key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
         if not candidates:
             raise SourceError(source, _no_dimensions(spec, query, holders))
-        chosen = next((f for f in candidates if f.serves(spec, query)), None)
+        # Of the tables that can answer, the one with the most of the range (a monthly
+        # history for last year's months, the daily table for this month); the usual order
+        # on a tie.
+        chosen = max((f for f in candidates if f.serves(spec, query)),
+                     key=lambda f: _coverage(f, query.range), default=None)
         if chosen is None:
             if all(f.grain is Grain.RANGE for f in candidates):
                 raise SourceError(source, _no_range(spec, query, candidates))
@@ -231,6 +235,17 @@ def _missing_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
     return [DataNote(NoteKind.MISSING_DAYS,
                      f"{frame.label} has no rows for {len(missing)} of the {rng.days} days of "
                      f"{rng}: {spans(missing)}", source, missing)]
+
+
+def _coverage(frame: Frame, rng: DateRange) -> float:
+    """The share of ``rng`` the frame has rows for (by day, or by month for a monthly one)."""
+    if frame.grain is Grain.RANGE:
+        return 1.0
+    times = frame.times()
+    if frame.grain is Grain.DAY:
+        return sum(1 for t in times if rng.start <= t <= rng.end) / rng.days
+    months = months_touching(rng)
+    return sum(1 for m in months if m in times) / len(months)
 
 
 def _provisional_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
