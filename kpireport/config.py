@@ -262,7 +262,7 @@ class Config(Model):
         seen: set[str] = set()
         for client in self.clients:
             if client.id in seen:
-                raise ValueError(f"client id {client.id!r} is used twice")
+                raise ValueError(f"client id {client.id!r} {_USED_TWICE}")
             seen.add(client.id)
         return self
 
@@ -362,7 +362,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(p for p in _problems_from(exc, data, positions, file)
-                        if not (repeated and p.message.endswith("is used twice")))
+                        if not (repeated and p.message.endswith(_USED_TWICE)))
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
@@ -463,6 +463,10 @@ def _is_location(path: tuple[Any, ...]) -> bool:
     from the environment is."""
     keys = [k for k in path if isinstance(k, str)]
     return bool(keys) and keys[-1] in _LOCATIONS
+
+
+_USED_TWICE = "is used twice"
+"""The model's own words for a repeated client id: a loaded file says it at its line instead."""
 
 
 def _repeated_ids(data: dict[str, Any], positions: dict, file: str) -> list[Problem]:

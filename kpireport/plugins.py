@@ -33,7 +33,6 @@ log = logging.getLogger("kpireport.plugins")
 ENTRY_POINT_GROUP = "kpireport"
 BUILT_IN = "kpireport"
 """The distribution of the built-in plugins, which load before any other."""
-_TRACING = False
 
 
 @dataclass
@@ -76,6 +75,7 @@ class PluginSet:
         self.rules: dict[str, Registered] = {}
         self.delivery_targets: dict[str, Registered] = {}
         self.themes: dict[str, Registered] = {}
+        self.tracing = bool(os.environ.get("KPIREPORT_TRACE_PLUGINS"))
 
     @property
     def hook(self) -> Any:
@@ -96,7 +96,7 @@ class PluginSet:
         results = []
         for impl in reversed(self.pm.hook.__dict__[hook_name].get_hookimpls()):
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            if _TRACING:  # each call is made here, not through pluggy's own (traced) caller
+            if self.tracing:  # each call is made here, not through pluggy's own caller
                 log.warning("trace: %s(%s) -> %s", hook_name, ", ".join(args), impl.plugin_name)
             try:
                 results.append((impl.plugin_name, impl.function(**args)))
@@ -123,14 +123,12 @@ def load_plugins(
     disable: Iterable[str] = (),
 ) -> PluginSet:
     """Build the plugin manager, load plugins and collect what they register."""
-    global _TRACING
     pm = pluggy.PluginManager("kpireport")
     pm.add_hookspecs(hookspecs)
-    _TRACING = bool(os.environ.get("KPIREPORT_TRACE_PLUGINS"))
-    if _TRACING:
+    plugins = PluginSet(pm)
+    if plugins.tracing:
         pm.trace.root.setwriter(lambda msg: log.warning("trace: %s", msg.rstrip()))
         pm.enable_tracing()
-    plugins = PluginSet(pm)
     disabled = set(disable) | set(_env_list("KPIREPORT_DISABLE_PLUGINS"))
     if entry_points is None:
         entry_points = os.environ.get("KPIREPORT_LOAD_ENTRYPOINTS", "1") not in ("0", "false")

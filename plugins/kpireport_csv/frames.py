@@ -103,11 +103,15 @@ class Frame:
                     and month_end(months[-1]) == rng.end and (not distinct or len(months) == 1))
         return g is TOTAL and self.span() == rng
 
-    def describe(self) -> str:
+    def shape(self) -> str:
+        """Its grain and dimensions in words ("by day, split by channel")."""
         grain = {Grain.DAY: "by day", Grain.MONTH: "by month",
                  Grain.RANGE: "one total for the export's range"}[self.grain]
         split = f", split by {', '.join(self.dimensions)}" if self.dimensions else ""
-        return f"{self.label} ({grain}{split})"
+        return f"{grain}{split}"
+
+    def describe(self) -> str:
+        return f"{self.label} ({self.shape()})"
 
 
 def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec],

@@ -67,7 +67,7 @@ class CsvSource(Source):
                 if shape in seen:
                     problems.append(
                         f"{seen[shape]} and {table.label} both hold {metric} "
-                        f"{frame.describe().split(' (', 1)[1].rstrip(')')}: a metric is read "
+                        f"{frame.shape()}: a metric is read "
                         f"from one table, so the rows of the other would be left out; put "
                         f"them in one file")
                 else:
