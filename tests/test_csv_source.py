@@ -316,6 +316,31 @@ def test_days_beyond_the_data_are_noted():
     assert "web/web_daily.csv" in note.message
 
 
+def test_blank_cells_are_noted_like_missing_days(tmp_path):
+    (tmp_path / "daily.csv").write_text(
+        "date,sessions,conversions,deals,cycle_days\n"
+        "2024-05-01,100,5,1,30\n"
+        "2024-05-02,120,,0,\n"       # conversions blank: a gap; cycle blank with no deal: not
+        "2024-05-03,,4,2,\n"         # sessions blank; a cycle length missing for 2 deals
+        "2024-05-04,90,3,0,\n", encoding="utf-8")
+    src = source({"tables": [{"path": "daily.csv"}],
+                  "metrics": {"deals": {"aggregation": "sum"},
+                              "cycle_days": {"aggregation": "weighted_mean",
+                                             "weight": "deals"}}}, tmp_path)
+    rng = DateRange(D(2024, 5, 1), D(2024, 5, 4))
+    table = src.fetch(Query(("sessions", "conversions"), rng))
+    assert (table.value("sessions"), table.value("conversions")) == (310.0, 12.0)
+    [note] = table.notes
+    assert note.kind is NoteKind.MISSING_DAYS
+    assert note.dates == (D(2024, 5, 2), D(2024, 5, 3))
+    assert "blank cells (conversions, sessions)" in note.message and "daily.csv" in note.message
+    [note] = src.fetch(Query(("cycle_days",), rng)).notes
+    assert note.dates == (D(2024, 5, 3),)
+    # Days with every cell the query reads filled in: nothing to say.
+    assert src.fetch(Query(("deals",), rng)).notes == []
+    assert src.fetch(Query(("sessions",), DateRange(D(2024, 5, 4), D(2024, 5, 4)))).notes == []
+
+
 def test_files_are_read_lazily_and_once(tmp_path):
     shutil.copy(DATA / "web/web_daily.csv", tmp_path / "daily.csv")
     src = source({"tables": [{"path": "daily.csv", "dimensions": ["channel"]},

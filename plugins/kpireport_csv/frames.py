@@ -175,6 +175,7 @@ def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec
         months = whole_months(query.range)
         rng = DateRange(months[0], month_end(months[-1]))
         notes.extend(_month_notes(frame, metrics, query, months, source))
+    notes.extend(_blank_cells(frame, column, rng, metrics, specs, source))
     additive = tuple(m for m in metrics if specs[m].aggregation is not Aggregation.DISTINCT)
     distinct = [m for m in metrics if specs[m].aggregation is Aggregation.DISTINCT]
     rows: list[dict[str, Any]] = []
@@ -239,6 +240,36 @@ def _missing_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
     return [DataNote(NoteKind.MISSING_DAYS,
                      f"{frame.label} has no rows for {len(missing)} of the {rng.days} days of "
                      f"{rng}: {spans(missing)}", source, missing)]
+
+
+def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
+                 specs: Mapping[str, MetricSpec], source: str) -> list[DataNote]:
+    """Days (or months) the frame has rows for, with a blank cell in a column the query reads.
+
+    A total leaves a blank cell out, as it leaves out a day with no row: the reader must be
+    told the same way. A ratio summed from its terms is off by that day too. A mean's cell is
+    blank by right where its weight is zero (no deal won: no cycle length).
+    """
+    wanted = tuple(dict.fromkeys(c for m in metrics for c in specs[m].components()))
+    # A mean over nothing is blank by right (no deal won, no cycle length): not a gap.
+    weights = {name: spec.weight for name in wanted if (spec := specs.get(name)) is not None
+               and spec.aggregation is Aggregation.WEIGHTED_MEAN}
+    blank: dict[dt.date, set[str]] = {}
+    for row in frame.rows_in(column, rng):
+        for name in wanted:
+            if row.get(name) is None and not (name in weights and not row.get(weights[name])):
+                blank.setdefault(row[column], set()).add(name)
+    if not blank:
+        return []
+    names = ", ".join(sorted(set().union(*blank.values())))
+    times = sorted(blank)
+    if column == "month":
+        days = tuple(d for m in times for d in DateRange(m, month_end(m)).iter_days())
+        when = ", ".join(m.strftime("%Y-%m") for m in times)
+    else:
+        days, when = tuple(times), spans(times)
+    return [DataNote(NoteKind.MISSING_DAYS, f"{frame.label} has blank cells ({names}) for {when}",
+                     source, days)]
 
 
 def _coverage(frame: Frame, rng: DateRange) -> float:
