@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +62,15 @@ class DeliveryTarget:
     def deliver(self, artifacts: Artifacts) -> str:
         """Deliver the report; return where it went (a path, an address)."""
         raise NotImplementedError
+
+    def destination(self, names: Mapping[str, str]) -> str | None:
+        """Where :meth:`deliver` would put a report named by ``names`` (see :class:`Artifacts`),
+        if two reports can land in the same place there, one replacing the other (a file).
+
+        ``kpireport validate`` and ``run`` refuse a client whose report would land where another
+        client's does. ``None`` (the default): reports never replace each other there (an email).
+        """
+        return None
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:

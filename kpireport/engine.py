@@ -38,7 +38,7 @@ from kpireport.data import (
     merge_queries,
     time_key,
 )
-from kpireport.delivery import Artifacts, Delivery, DeliveryContext
+from kpireport.delivery import Artifacts, Delivery, DeliveryContext, DeliveryTarget
 from kpireport.errors import ConfigError, KpiReportError, Problem, SourceError
 from kpireport.kpis import KpiDefinition, KpiValue, SeriesPoint
 from kpireport.periods import Period, add_months, resolve, today_in
@@ -307,6 +307,7 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
                                        f"{config.resolve_path(config.agency.template_dir)}"))
     if problem := _locale_problem(config.agency.locale):
         problems.append(config.problem(("agency", "locale"), problem))
+    destinations: dict[str, str] = {}
     for i, client in enumerate(config.clients):
         if client.locale and (problem := _locale_problem(client.locale)):
             problems.append(config.problem(("clients", i, "locale"), problem))
@@ -325,9 +326,12 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
                 continue
             cls = plugins.delivery_targets[ref.target].item
             try:
-                cls.Settings.model_validate(ref.settings)
+                settings = cls.Settings.model_validate(ref.settings)
             except ValidationError as exc:
                 problems.extend(_settings_problems(config, (*path, "settings"), ref.settings, exc))
+                continue
+            if problem := _clash(config, client, cls, settings, destinations):
+                problems.append(config.problem((*path, "settings"), problem))
         if only is not None and client.id not in only:
             continue
         day = today or today_in(config.timezone_of(client))
@@ -335,6 +339,31 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
         plan.close()
         problems.extend(plan.problems)
     return problems
+
+
+def _clash(config: Config, client: ClientConfig, cls: type[DeliveryTarget], settings: Any,
+           seen: dict[str, str]) -> str | None:
+    """Whether the client's report would land where an earlier client's does (a file one
+    would overwrite with the other); records where it lands in ``seen``."""
+    # Any one period will do: the names that tell two clients apart do not depend on it.
+    names = {"client": client.id, "client_name": client.name, "period": "2000-01",
+             "start": "2000-01-01", "end": "2000-01-31",
+             "language": config.locale_of(client).split("_")[0]}
+    context = DeliveryContext(base_dir=config.base_dir,
+                              output_dir=config.resolve_path(config.defaults.output))
+    try:
+        where = cls(settings, context).destination(names)
+    except Exception:  # the target's own problem, for its delivery to report
+        return None
+    if where is None:
+        return None
+    other = seen.setdefault(where, client.id)
+    if other == client.id:
+        return None
+    return (f"{cls.name} would put this client's reports in the same place as those of "
+            f"client {other!r}, one replacing the other (both at {where} for period "
+            f"{names['period']}): each client needs a place of its own ({{client}} in a file "
+            f"name)")
 
 
 def _locale_problem(locale: str) -> str | None:

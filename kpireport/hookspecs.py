@@ -89,7 +89,9 @@ def register_delivery_targets(register: Callable[[type[DeliveryTarget]], None]) 
 
     A :class:`kpireport.delivery.DeliveryTarget` has a unique ``name`` (``target:`` in config),
     a ``Settings`` model, and ``deliver(artifacts)`` which puts a rendered report somewhere
-    (a folder, an email) and returns where. ``folder`` is built in and is the default.
+    (a folder, an email) and returns where. ``folder`` is built in and is the default. A
+    target where one report can replace another (a file) also answers ``destination(names)``,
+    so that validation refuses two clients whose reports would land in the same place.
     """
 
 

@@ -174,6 +174,30 @@ def test_an_unknown_locale_leaves_its_client_out_and_others_problems_wait(tmp_pa
     assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["delta"] == "failed"
 
 
+def test_a_client_whose_file_would_replace_another_clients_is_left_out(tmp_path, capsys):
+    path = write_config(tmp_path, """
+- id: delta
+  name: Delta
+  sources: {a: {plugin: constant, settings: {per_day: 2}}}
+  kpis: [signups]
+  delivery: [{target: folder, settings: {path: "reports/{period}.pdf"}}]
+- id: epsilon
+  name: Epsilon
+  sources: {a: {plugin: constant, settings: {per_day: 7}}}
+  kpis: [signups]
+  delivery: [{target: folder, settings: {path: "reports/{period}.pdf"}}]
+""")
+    assert main(["-p", "kpireport_test_extras", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "clients[3].delivery[0].settings: folder would put this client's reports in the " \
+           "same place as those of client 'delta'" in err and "{client} in a file name" in err
+    assert run(path, "--all") == 1
+    assert "error: epsilon is left out" in capsys.readouterr().err
+    pdf = tmp_path / "out" / "reports" / "2026-10.pdf"
+    assert "Delta" in PdfReader(pdf).pages[0].extract_text()  # delta's, not replaced
+    assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["epsilon"] == "failed"
+
+
 def test_a_quarter_is_run_snapshotted_and_rebuilt_by_its_key(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta", "--period", "last-quarter", "--as-of",

@@ -7,7 +7,7 @@ atomically so a killed run never leaves half a PDF in place of a good one.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import field_validator
@@ -44,13 +44,16 @@ class FolderTarget(DeliveryTarget):
     Settings = FolderSettings
 
     def deliver(self, artifacts: Artifacts) -> str:
-        safe = {k: _safe(v) for k, v in artifacts.names.items()}
-        target = self.context.output_dir / self.settings.path.format(**safe)
+        target = Path(self.destination(artifacts.names))
         # The PDF first: if it cannot be written, the folder keeps the old PDF and its HTML.
         atomic_write(target, artifacts.pdf)
         if self.settings.html:
             atomic_write(target.with_suffix(".html"), artifacts.html)
         return str(target)
+
+    def destination(self, names: Mapping[str, str]) -> str:
+        safe = {k: _safe(v) for k, v in names.items()}
+        return str(self.context.output_dir / self.settings.path.format(**safe))
 
 
 def _safe(value: str) -> str:
