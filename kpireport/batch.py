@@ -235,7 +235,7 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         plugins: PluginSet = _PRELOADED["plugins"]
         client = config.client(job.client)
         paths: StatePaths = options["paths"]
-        report = None
+        report, rebuilt = None, False
         if job.reuse_spool:
             meta = json.loads(paths.spool(job.client, job.period, ".json").read_text())
             pdf = paths.spool(job.client, job.period, ".pdf").read_bytes()
@@ -271,6 +271,9 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                                        status="delivered", attempt_id=job.attempt_id,
                                        location=location)
                 conn.send(("delivered", {"target": key, "location": location}))
+                if report is None and not rebuilt and plugins.implements("report_delivered"):
+                    rebuilt = True  # once, even when there is no snapshot to rebuild it from
+                    report = _spooled_report(config, plugins, job, paths)
                 if report is not None:
                     plugins.call_each("report_delivered", report=report,
                                       delivery=Delivery(ref.target, location))
@@ -556,26 +559,47 @@ def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
                         rendered.get("pages") or 0, error)
 
 
+def _spooled_report(config: Config, plugins: PluginSet, job: Job,
+                    paths: StatePaths) -> Any | None:
+    """The report an earlier run rendered into the spool, rebuilt from its snapshot (for
+    ``report_delivered``); None, said in the log, when no snapshot of it is kept."""
+    path = paths.snapshot(job.client, job.period)
+    if not path.is_file():
+        log.warning("%s %s: report_delivered not called: the report was rendered by an "
+                    "earlier run and no snapshot of it is kept", job.client, job.period)
+        return None
+    try:
+        return report_from_snapshot(config, plugins, path)
+    except Exception as exc:
+        log.warning("%s %s: report_delivered not called: its snapshot could not be read: %s",
+                    job.client, job.period, redact(str(exc)))
+        return None
+
+
+def report_from_snapshot(config: Config, plugins: PluginSet, path: Path) -> Any:
+    """The report a snapshot was taken of, computed again from it alone (no source is asked)."""
+    from kpireport import snapshots
+    from kpireport.engine import compute_report
+
+    snap = snapshots.load(path)
+    rebuilt = Config.model_validate({"agency": snap["agency"], "defaults": snap["defaults"],
+                                     "runs": config.runs.model_dump(mode="json"),
+                                     "clients": [snap["client"]]})
+    rebuilt._path = config.path
+    return compute_report(rebuilt, rebuilt.clients[0], plugins, period=from_key(snap["period"]),
+                          now=snap["now"], snapshot=snap)
+
+
 def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str, *,
              output_dir: Path | None = None, target: Path | None = None) -> tuple[Path, int]:
     """Rebuild a past report from its snapshot alone (no source is asked); returns the PDF's
     path and page count. The current templates are used, with the figures of the time."""
-    from kpireport import snapshots
-    from kpireport.engine import compute_report
     from kpireport.render import render_report
 
     config.client(client_id)
     from_key(period_key)  # a period's key, nothing else, before it becomes part of a path
     paths = state_paths(config, output_dir)
-    snap = snapshots.load(paths.snapshot(client_id, period_key))
-    rebuilt = Config.model_validate({"agency": snap["agency"], "defaults": snap["defaults"],
-                                     "runs": config.runs.model_dump(mode="json"),
-                                     "clients": [snap["client"]]})
-    rebuilt._path = config.path
-    client = rebuilt.clients[0]
-    period = from_key(snap["period"])
-    report = compute_report(rebuilt, client, plugins, period=period, now=snap["now"],
-                            snapshot=snap)
+    report = report_from_snapshot(config, plugins, paths.snapshot(client_id, period_key))
     template_dir = (config.resolve_path(config.agency.template_dir)
                     if config.agency.template_dir else None)
     rendered = render_report(report, plugins, agency_template_dir=template_dir)

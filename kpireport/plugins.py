@@ -87,6 +87,10 @@ class PluginSet:
     def kpi(self, kpi_id: str) -> Any:
         return self.kpis[kpi_id].item
 
+    def implements(self, hook_name: str) -> bool:
+        """Whether any loaded plugin implements the hook (to skip preparing its arguments)."""
+        return bool(self.pm.hook.__dict__[hook_name].get_hookimpls())
+
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every implementation of a hook in pluggy's order, isolating failures.
 

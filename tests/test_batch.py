@@ -239,10 +239,14 @@ def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, 
         raise AssertionError("rendered again")
 
     monkeypatch.setattr(kpireport.render, "render_report", must_not_render)
+    events = tmp_path / "events.log"
+    monkeypatch.setenv("KPIREPORT_TEST_EVENTS", str(events))
     assert run(path, "--client", "alpha") == 0
     [line] = sent(tmp_path)
     spooled = tmp_path / "out" / ".kpireport" / "spool" / "alpha" / "2026-10.pdf"
     assert line == f"alpha 2026-10 {spooled.stat().st_size}"
+    # Plugins hear of the delivery, with the report rebuilt from its snapshot.
+    assert events.read_text().splitlines() == ["delivered alpha 2026-10 recording"]
     db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
     assert db.execute("SELECT target, status FROM deliveries ORDER BY target").fetchall() == [
         ("folder", "delivered"), ("recording", "delivered")]

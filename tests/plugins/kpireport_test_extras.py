@@ -17,6 +17,15 @@ from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.sources import Source, SourceSettings
 
 EVENTS: list[tuple[str, str]] = []
+"""Events heard in this process; a batch's workers also append them to the file named by
+KPIREPORT_TEST_EVENTS, where the test can read them."""
+
+
+def _event(kind: str, client: str) -> None:
+    EVENTS.append((kind, client))
+    if path := os.environ.get("KPIREPORT_TEST_EVENTS"):
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{kind} {client}\n")
 
 
 class ConstantSettings(SourceSettings):
@@ -122,7 +131,7 @@ def report_started(client, period):
 
 @hookimpl
 def report_delivered(report, delivery):
-    EVENTS.append(("delivered", report.client.id))
+    _event("delivered", f"{report.client.id} {report.period.key} {delivery.target}")
 
 
 @hookimpl
