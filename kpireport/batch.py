@@ -78,9 +78,13 @@ def config_hash(config: Config, client: ClientConfig) -> str:
 
 
 def target_keys(client: ClientConfig) -> list[str]:
-    """One key per delivery entry: ``folder``, or ``email#2`` when a target is listed twice."""
+    """One key per delivery entry: ``folder``; ``email:ceo`` for an entry with an ``id``;
+    ``email#2`` for the second unnamed entry of a target."""
     keys, seen = [], {}
     for ref in client.delivery:
+        if ref.id:
+            keys.append(f"{ref.target}:{ref.id}")
+            continue
         seen[ref.target] = seen.get(ref.target, 0) + 1
         keys.append(ref.target if seen[ref.target] == 1 else f"{ref.target}#{seen[ref.target]}")
     return keys

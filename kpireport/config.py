@@ -188,6 +188,10 @@ class OkrConfig(Model):
 class DeliveryRef(Model):
     target: str
     settings: dict[str, Any] = Field(default_factory=dict)
+    id: Annotated[str | None, Field(pattern=ID)] = None
+    """Names this delivery in the run ledger (``email:ceo``). Without it a target listed twice
+    is known by its place (``email#2``): moving or removing one of the two would then make a
+    retry go to the other. Changing it makes the current period's report go out again."""
 
 
 class ClientConfig(Branding):
@@ -214,6 +218,16 @@ class ClientConfig(Branding):
     def _zone(cls, value: str | None) -> str | None:
         if value is not None:
             _check_zone(value)
+        return value
+
+    @field_validator("delivery")
+    @classmethod
+    def _delivery_ids(cls, value: list[DeliveryRef]) -> list[DeliveryRef]:
+        named = [(ref.target, ref.id) for ref in value if ref.id]
+        for pair in named:
+            if named.count(pair) > 1:
+                raise ValueError(f"id {pair[1]!r} names two {pair[0]} deliveries: each needs "
+                                 f"its own")
         return value
 
     @field_validator("kpis", mode="before")

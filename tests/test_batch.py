@@ -252,6 +252,44 @@ def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, 
         ("folder", "delivered"), ("recording", "delivered")]
 
 
+TWO_MAILBOXES = """
+- id: delta
+  name: Delta
+  sources: {{a: {{plugin: constant, settings: {{per_day: 2}}}}}}
+  kpis: [signups]
+  delivery:
+{entries}
+"""
+MAILBOX = {
+    "ceo": "    - {{target: recording, id: ceo, settings: {{log: {tmp}/ceo.log, "
+           "fail_while: {tmp}/ceo-down}}}}",
+    "cmo": "    - {{target: recording, id: cmo, settings: {{log: {tmp}/cmo.log}}}}",
+}
+
+
+def test_named_deliveries_keep_their_ledger_entry_when_reordered(tmp_path, capsys):
+    def config(*order: str) -> Path:
+        entries = "\n".join(MAILBOX[name] for name in order).format(tmp=tmp_path)
+        return write_config(tmp_path, TWO_MAILBOXES.format(entries=entries))
+
+    (tmp_path / "ceo-down").touch()
+    assert run(config("ceo", "cmo"), "--client", "delta") == 1
+    assert "recording:ceo: recording target: connection refused" in capsys.readouterr().out
+    assert (tmp_path / "cmo.log").read_text().count("delta") == 1
+    (tmp_path / "ceo-down").unlink()
+    # Listed the other way round, the retry still goes to the mailbox that missed it.
+    assert run(config("cmo", "ceo"), "--client", "delta") == 0
+    assert (tmp_path / "ceo.log").read_text().count("delta") == 1
+    assert (tmp_path / "cmo.log").read_text().count("delta") == 1
+    db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
+    assert db.execute("SELECT target, status FROM deliveries ORDER BY target").fetchall() == [
+        ("recording:ceo", "delivered"), ("recording:cmo", "delivered")]
+    # One id for two deliveries is a configuration error naming the entry.
+    assert run(config("cmo", "cmo"), "--client", "delta") == 2
+    assert "clients[2].delivery: id 'cmo' names two recording deliveries" in \
+        capsys.readouterr().err
+
+
 def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
     extra = """\
       - id: crashes
