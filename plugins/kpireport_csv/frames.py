@@ -67,6 +67,10 @@ class Frame:
     """The first day whose figures the source may still revise (Search Console's last days)."""
     _by_time: dict[str, tuple[list[dt.date], list[dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
+    _sorted_times: list[dt.date] | None = field(default=None, init=False, repr=False)
+    blanks: Callable[[], Mapping[str, list[dt.date]]] = dict
+    """Per metric column, the sorted times of the rows whose cell is blank (for a weighted
+    mean, only where its weight is not zero: a mean over nothing is blank by right)."""
 
     def rows_in(self, column: str, rng: DateRange) -> list[dict[str, Any]]:
         """The rows whose ``column`` falls in ``rng``: a report asks a frame for a dozen ranges
@@ -76,6 +80,12 @@ class Frame:
             self._by_time[column] = ([row[column] for row in ordered], ordered)
         times, ordered = self._by_time[column]
         return ordered[bisect_left(times, rng.start):bisect_right(times, rng.end)]
+
+    def sorted_times(self) -> list[dt.date]:
+        """``times()`` in order, sorted once."""
+        if self._sorted_times is None:
+            self._sorted_times = sorted(self.times())
+        return self._sorted_times
 
     def offers(self, spec: MetricSpec) -> bool:
         """Whether the metric can be computed from this frame's columns (for some bucket)."""
@@ -250,15 +260,14 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
     told the same way. A ratio summed from its terms is off by that day too. A mean's cell is
     blank by right where its weight is zero (no deal won: no cycle length).
     """
-    wanted = tuple(dict.fromkeys(c for m in metrics for c in specs[m].components()))
-    # A mean over nothing is blank by right (no deal won, no cycle length): not a gap.
-    weights = {name: spec.weight for name in wanted if (spec := specs.get(name)) is not None
-               and spec.aggregation is Aggregation.WEIGHTED_MEAN}
+    blanks = frame.blanks()
+    if not blanks:
+        return []
     blank: dict[dt.date, set[str]] = {}
-    for row in frame.rows_in(column, rng):
-        for name in wanted:
-            if row.get(name) is None and not (name in weights and not row.get(weights[name])):
-                blank.setdefault(row[column], set()).add(name)
+    for name in dict.fromkeys(c for m in metrics for c in specs[m].components()):
+        times = blanks.get(name, ())
+        for time in times[bisect_left(times, rng.start):bisect_right(times, rng.end)]:
+            blank.setdefault(time, set()).add(name)
     if not blank:
         return []
     names = ", ".join(sorted(set().union(*blank.values())))
@@ -276,11 +285,12 @@ def _coverage(frame: Frame, rng: DateRange) -> float:
     """The share of ``rng`` the frame has rows for (by day, or by month for a monthly one)."""
     if frame.grain is Grain.RANGE:
         return 1.0
-    times = frame.times()
     if frame.grain is Grain.DAY:
-        return sum(1 for t in times if rng.start <= t <= rng.end) / rng.days
+        times = frame.sorted_times()
+        return (bisect_right(times, rng.end) - bisect_left(times, rng.start)) / rng.days
     months = months_touching(rng)
-    return sum(1 for m in months if m in times) / len(months)
+    present = frame.times()
+    return sum(1 for m in months if m in present) / len(months)
 
 
 def _provisional_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:

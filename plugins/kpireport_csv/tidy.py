@@ -82,11 +82,28 @@ class TidyFile:
         column = self.header().time_column
         return cached(self._cache, "times", lambda: {row[column] for row in self.rows()})
 
+    def blanks(self) -> dict[str, list[dt.date]]:
+        """Per metric column, the sorted times of its blank cells (see ``Frame.blanks``)."""
+        return cached(self._cache, "blanks", self._find_blanks)
+
     def frame(self) -> Frame:
         header = self.header()
         grain = Grain.DAY if header.time_column == "date" else Grain.MONTH
         return Frame(self.label, grain, header.dimensions, frozenset(header.metrics),
-                     self.rows, self.times, rank=self.rank)
+                     self.rows, self.times, rank=self.rank, blanks=self.blanks)
+
+    def _find_blanks(self) -> dict[str, list[dt.date]]:
+        header, rows = self.header(), self.rows()
+        found = {}
+        for name in header.metrics:
+            spec = self.specs.get(name)
+            weight = (spec.weight if spec is not None
+                      and spec.aggregation is Aggregation.WEIGHTED_MEAN else None)
+            times = {row[header.time_column] for row in rows if row.get(name) is None
+                     and (weight is None or row.get(weight))}
+            if times:
+                found[name] = sorted(times)
+        return found
 
     def check(self) -> list[str]:
         try:
