@@ -19,9 +19,9 @@ Figures, all evaluated on the period's last day (days counted inclusively, both 
   to 0..1; ``expected`` = baseline + (target − baseline) × expected_progress, i.e. the value on a
   straight path from the baseline (on the start day) to the target (on the deadline).
 - ``forecast`` at the deadline: cumulative → run rate, value ÷ days elapsed × days of the whole
-  objective; level → least-squares linear trend through the monthly values from the month
-  before the start to the period's month (three values at least, otherwise the current value),
-  extrapolated to the deadline's month.
+  objective; level → the value, plus the slope of the least-squares line through the monthly
+  values from the month before the start to the period's month (three values at least,
+  otherwise no slope) times the months from the period's month to the deadline's.
 - ``required_rate``: (target − value) ÷ months left, where months left is the number of
   calendar months touched between the day after the period and the deadline (at least 1). For
   a cumulative objective it is what each remaining month must bring, for a level one what the
@@ -222,8 +222,10 @@ def _trend_forecast(monthly: Sequence[SeriesPoint], start: dt.date, end: dt.date
               if p.value is not None and first <= p.start <= last]
     if len(points) < MIN_TREND_POINTS:
         return value
-    slope, intercept = _least_squares(points)
-    return intercept + slope * _month_index(deadline.replace(day=1))
+    # From where the KPI is, at the trend's pace: the fitted line's own value at the
+    # deadline could lie below a month that has just beaten it (78 leads now, "54 expected").
+    slope, _ = _least_squares(points)
+    return value + slope * max(0, _month_index(deadline.replace(day=1)) - _month_index(last))
 
 
 def _month_index(day: dt.date) -> int:

@@ -88,6 +88,18 @@ def test_level_trend_only_uses_months_from_the_month_before_the_start():
     assert a.forecast == pytest.approx(154)
 
 
+def test_level_forecast_goes_on_from_the_value_at_the_trends_pace():
+    # A month well above a flat history: forecast from it, not from the fitted line (~102).
+    history = [*line(100, 0, until=dt.date(2026, 9, 1)), SeriesPoint(dt.date(2026, 10, 1), 130)]
+    a = run(objective(), 130, monthly=history)
+    slope = 30 * (10 - 5) / sum((i - 5) ** 2 for i in range(11))  # least squares, months 0..10
+    assert a.forecast == pytest.approx(130 + 2 * slope)
+    assert a.forecast > 130
+    # Past the deadline the forecast is the value the objective was judged on.
+    done = run(objective(deadline=dt.date(2026, 9, 30)), 120, monthly=line(100, 5))
+    assert done.forecast == 120
+
+
 def test_level_forecast_falls_back_to_the_value_with_few_points():
     a = run(objective(), 120, monthly=line(110, 5, start=dt.date(2026, 9, 1)))
     assert a.forecast == 120
@@ -121,7 +133,7 @@ def test_no_data():
 def test_without_baseline_progress_is_unknown():
     a = run(objective(baseline=None), 120, monthly=line(100, 1))
     assert a.baseline is None and a.progress is None and a.expected is None
-    assert a.forecast == pytest.approx(112)  # December 2025 = 100, +1 a month
+    assert a.forecast == pytest.approx(122)  # 120 in October, +1 a month
     assert a.status is Status.OFF_TRACK  # neither the path nor the forecast can be judged
 
 
