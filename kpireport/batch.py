@@ -82,11 +82,10 @@ def target_keys(client: ClientConfig) -> list[str]:
     ``email#2`` for the second unnamed entry of a target."""
     keys, seen = [], {}
     for ref in client.delivery:
-        if ref.id:
-            keys.append(f"{ref.target}:{ref.id}")
-            continue
-        seen[ref.target] = seen.get(ref.target, 0) + 1
-        keys.append(ref.target if seen[ref.target] == 1 else f"{ref.target}#{seen[ref.target]}")
+        # Named entries count too: naming one must not move the others' keys.
+        seen[ref.target] = n = seen.get(ref.target, 0) + 1
+        keys.append(f"{ref.target}:{ref.id}" if ref.id
+                    else ref.target if n == 1 else f"{ref.target}#{n}")
     return keys
 
 

@@ -284,6 +284,19 @@ def test_named_deliveries_keep_their_ledger_entry_when_reordered(tmp_path, capsy
     db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
     assert db.execute("SELECT target, status FROM deliveries ORDER BY target").fetchall() == [
         ("recording:ceo", "delivered"), ("recording:cmo", "delivered")]
+    # Naming one of two entries moves no other entry's key.
+    from kpireport.batch import target_keys
+    from kpireport.config import ClientConfig
+
+    def keys(*entries: dict) -> list[str]:
+        return target_keys(ClientConfig(id="x", name="X", sources={"a": {"plugin": "p"}},
+                                        kpis=["k"], delivery=list(entries)))
+
+    email = {"target": "email"}
+    assert keys(email, email) == ["email", "email#2"]
+    assert keys({**email, "id": "ceo"}, email) == ["email:ceo", "email#2"]
+    assert keys(email, {"target": "folder"}, {**email, "id": "cmo"}) == [
+        "email", "folder", "email:cmo"]
     # One id for two deliveries is a configuration error naming the entry.
     assert run(config("cmo", "cmo"), "--client", "delta") == 2
     assert "clients[2].delivery: id 'cmo' names two recording deliveries" in \
