@@ -307,7 +307,9 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
                                        f"{config.resolve_path(config.agency.template_dir)}"))
     if problem := _locale_problem(config.agency.locale):
         problems.append(config.problem(("agency", "locale"), problem))
-    destinations: dict[str, str] = {}
+    deliveries: list[tuple[int, int, DeliveryTarget]] = []
+    context = DeliveryContext(base_dir=config.base_dir,
+                              output_dir=config.resolve_path(config.defaults.output))
     for i, client in enumerate(config.clients):
         if client.locale and (problem := _locale_problem(client.locale)):
             problems.append(config.problem(("clients", i, "locale"), problem))
@@ -330,40 +332,68 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
             except ValidationError as exc:
                 problems.extend(_settings_problems(config, (*path, "settings"), ref.settings, exc))
                 continue
-            if problem := _clash(config, client, cls, settings, destinations):
-                problems.append(config.problem((*path, "settings"), problem))
+            try:
+                deliveries.append((i, j, cls(settings, context)))
+            except Exception:  # the target's own problem, for its delivery to report
+                pass
         if only is not None and client.id not in only:
             continue
         day = today or today_in(config.timezone_of(client))
         plan = plan_client(config, client, plugins, day)
         plan.close()
         problems.extend(plan.problems)
+    problems.extend(_clashes(config, deliveries, today))
     return problems
 
 
-def _clash(config: Config, client: ClientConfig, cls: type[DeliveryTarget], settings: Any,
-           seen: dict[str, str]) -> str | None:
-    """Whether the client's report would land where an earlier client's does (a file one
-    would overwrite with the other); records where it lands in ``seen``."""
-    # Any one period will do: the names that tell two clients apart do not depend on it.
-    names = {"client": client.id, "client_name": client.name, "period": "2000-01",
-             "start": "2000-01-01", "end": "2000-01-31",
-             "language": config.locale_of(client).split("_")[0]}
-    context = DeliveryContext(base_dir=config.base_dir,
-                              output_dir=config.resolve_path(config.defaults.output))
-    try:
-        where = cls(settings, context).destination(names)
-    except Exception:  # the target's own problem, for its delivery to report
-        return None
-    if where is None:
-        return None
-    other = seen.setdefault(where, client.id)
-    if other == client.id:
-        return None
-    return (f"{cls.name} would put this client's reports in the same place as those of "
-            f"client {other!r}, one replacing the other (both at {where} for period "
-            f"{names['period']}): each client needs a place of its own ({{client}} in a file "
-            f"name)")
+def _clashes(config: Config, deliveries: list[tuple[int, int, DeliveryTarget]],
+             today: dt.date | None) -> list[Problem]:
+    """Deliveries of different clients that would put reports in the same place (a file),
+    one replacing the other. Blamed on the entries whose place does not name their client
+    (their pattern lacks ``{client}``); on all of them when none or each does."""
+    period = resolve("last-month", today or dt.date.today())
+    by_place: dict[str, list[tuple[int, int, DeliveryTarget, bool]]] = {}
+    for i, j, target in deliveries:
+        client = config.clients[i]
+        try:
+            where = target.destination(_names(config, client, period))
+            if where is None:
+                continue
+            other = target.destination(_names(config, client, period, stranger=True))
+        except Exception:  # the target's own problem, for its delivery to report
+            continue
+        by_place.setdefault(where, []).append((i, j, target, other != where))
+    problems = []
+    for where, entries in by_place.items():
+        if len({i for i, _, _, _ in entries}) < 2:
+            continue
+        blamed = [e for e in entries if not e[3]] or entries
+        for i, j, target, names_client in blamed:
+            client = config.clients[i]
+            others = sorted({config.clients[k].id for k, _, _, _ in entries if k != i})
+            hint = ("its name gives the same file name as theirs" if names_client
+                    else "put {client} in its file name")
+            message = (f"{target.name} would put this client's reports in the same place as "
+                       f"those of {_quoted(others)}, one replacing the other (the {period.key} "
+                       f"report at {where}): {hint}")
+            path = (("clients", i, "delivery", j, "settings")
+                    if "delivery" in client.model_fields_set else ("clients", i))
+            problems.append(config.problem(path, message))
+    return problems
+
+
+def _names(config: Config, client: ClientConfig, period: Period,
+           stranger: bool = False) -> dict[str, str]:
+    """What a report of ``client`` for ``period`` is named by (Artifacts.names); with
+    ``stranger``, another client's id and name, to see whether a place depends on them."""
+    return {"client": "another-client" if stranger else client.id,
+            "client_name": "Another client" if stranger else client.name,
+            "period": period.key, "start": period.start.isoformat(),
+            "end": period.end.isoformat(), "language": config.locale_of(client).split("_")[0]}
+
+
+def _quoted(ids: list[str]) -> str:
+    return ("client " if len(ids) == 1 else "clients ") + ", ".join(repr(i) for i in ids)
 
 
 def _locale_problem(locale: str) -> str | None:

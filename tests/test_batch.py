@@ -174,7 +174,7 @@ def test_an_unknown_locale_leaves_its_client_out_and_others_problems_wait(tmp_pa
     assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["delta"] == "failed"
 
 
-def test_a_client_whose_file_would_replace_another_clients_is_left_out(tmp_path, capsys):
+def test_clients_whose_files_would_replace_each_other_are_left_out(tmp_path, capsys):
     path = write_config(tmp_path, """
 - id: delta
   name: Delta
@@ -186,16 +186,32 @@ def test_a_client_whose_file_would_replace_another_clients_is_left_out(tmp_path,
   sources: {a: {plugin: constant, settings: {per_day: 7}}}
   kpis: [signups]
   delivery: [{target: folder, settings: {path: "reports/{period}.pdf"}}]
+- id: zeta
+  name: Zeta
+  sources: {a: {plugin: constant, settings: {per_day: 7}}}
+  kpis: [signups]
+  delivery: [{target: folder, settings: {path: "beta/beta-{period}.pdf"}}]
 """)
     assert main(["-p", "kpireport_test_extras", "validate", str(path)]) == 2
     err = capsys.readouterr().err
+    # Neither delta nor epsilon names its client: both are at fault.
+    assert "clients[2].delivery[0].settings: folder would put this client's reports in the " \
+           "same place as those of client 'epsilon', one replacing the other" in err
     assert "clients[3].delivery[0].settings: folder would put this client's reports in the " \
-           "same place as those of client 'delta'" in err and "{client} in a file name" in err
+           "same place as those of client 'delta'" in err
+    assert "put {client} in its file name" in err
+    # zeta took beta's file name: zeta is at fault, not beta (default delivery, no pattern).
+    assert "clients[4].delivery[0].settings: folder would put this client's reports in the " \
+           "same place as those of client 'beta'" in err
+    assert "clients[1]" not in err
     assert run(path, "--all") == 1
-    assert "error: epsilon is left out" in capsys.readouterr().err
-    pdf = tmp_path / "out" / "reports" / "2026-10.pdf"
-    assert "Delta" in PdfReader(pdf).pages[0].extract_text()  # delta's, not replaced
-    assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["epsilon"] == "failed"
+    err = capsys.readouterr().err
+    assert all(f"error: {c} is left out" in err for c in ("delta", "epsilon", "zeta"))
+    assert not (tmp_path / "out" / "reports").exists()
+    beta = tmp_path / "out" / "beta" / "beta-2026-10.pdf"
+    assert "Beta" in PdfReader(beta).pages[0].extract_text()  # beta's own, not zeta's
+    statuses = {r["client"]: r["status"] for r in ledger_rows(tmp_path)}
+    assert statuses["beta"] == "delivered" and statuses["zeta"] == "failed"
 
 
 def test_a_quarter_is_run_snapshotted_and_rebuilt_by_its_key(tmp_path, capsys):
