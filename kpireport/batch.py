@@ -238,7 +238,7 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         plugins: PluginSet = _PRELOADED["plugins"]
         client = config.client(job.client)
         paths: StatePaths = options["paths"]
-        report, rebuilt = None, False
+        report, rebuilt, meta = None, False, {}
         if job.reuse_spool:
             meta = json.loads(paths.spool(job.client, job.period, ".json").read_text())
             pdf = paths.spool(job.client, job.period, ".pdf").read_bytes()
@@ -276,7 +276,7 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                 conn.send(("delivered", {"target": key, "location": location}))
                 if report is None and not rebuilt and plugins.implements("report_delivered"):
                     rebuilt = True  # once, even when there is no snapshot to rebuild it from
-                    report = _spooled_report(config, plugins, job, paths)
+                    report = _spooled_report(config, client, plugins, job, paths, meta)
                 if report is not None:
                     plugins.call_each("report_delivered", report=report,
                                       delivery=Delivery(ref.target, location))
@@ -319,14 +319,17 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
                           pages=rendered.pages)
     plugins.call_each("report_rendered", report=report, artifacts=artifacts)
     paths: StatePaths = options["paths"]
+    snapshot = snapshot_bytes(config, client, report, now) if config.runs.snapshots else None
     atomic_write(paths.spool(client.id, job.period, ".pdf"), rendered.pdf)
     atomic_write(paths.spool(client.id, job.period, ".html"), rendered.html)
+    # The snapshot taken with this PDF, by its hash: a retry that delivers the PDF rebuilds
+    # the report for report_delivered from that snapshot only, never from an older one.
     atomic_write(paths.spool(client.id, job.period, ".json"),
                  json.dumps({"names": names, "pages": rendered.pages,
-                             "gaps": report.extra["fetched"].errors}))
-    if config.runs.snapshots:
-        snapshots.write(paths.snapshot(client.id, job.period), snapshot_bytes(config, client,
-                                                                              report, now))
+                             "gaps": report.extra["fetched"].errors,
+                             "snapshot": snapshot and hashlib.sha256(snapshot).hexdigest()}))
+    if snapshot is not None:
+        snapshots.write(paths.snapshot(client.id, job.period), snapshot)
         if config.runs.keep_snapshots:
             snapshots.prune(paths.snapshot(client.id, job.period).parent,
                             config.runs.keep_snapshots)
@@ -562,25 +565,36 @@ def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
                         rendered.get("pages") or 0, error)
 
 
-def _spooled_report(config: Config, plugins: PluginSet, job: Job,
-                    paths: StatePaths) -> Any | None:
-    """The report an earlier run rendered into the spool, rebuilt from its snapshot (for
-    ``report_delivered``); None, said in the log, when no snapshot of it is kept."""
+def _spooled_report(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
+                    paths: StatePaths, meta: Mapping[str, Any]) -> Any | None:
+    """The report an earlier run rendered into the spool, for ``report_delivered``: computed
+    again from the snapshot taken with it (its figures as rendered, the client as configured
+    now). None, said in the log, when that snapshot is not kept."""
     path = paths.snapshot(job.client, job.period)
-    if not path.is_file():
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None
+    if not meta.get("snapshot") or data is None \
+            or hashlib.sha256(data).hexdigest() != meta["snapshot"]:
         log.warning("%s %s: report_delivered not called: the report was rendered by an "
-                    "earlier run and no snapshot of it is kept", job.client, job.period)
+                    "earlier run and the snapshot taken with it is not kept", job.client,
+                    job.period)
         return None
     try:
-        return report_from_snapshot(config, plugins, path)
+        report = report_from_snapshot(config, plugins, path, notify=False)
     except Exception as exc:
-        log.warning("%s %s: report_delivered not called: its snapshot could not be read: %s",
-                    job.client, job.period, redact(str(exc)))
+        log.warning("%s %s: report_delivered not called: the report could not be computed "
+                    "again from its snapshot: %s", job.client, job.period, redact(str(exc)))
         return None
+    report.client = client
+    return report
 
 
-def report_from_snapshot(config: Config, plugins: PluginSet, path: Path) -> Any:
-    """The report a snapshot was taken of, computed again from it alone (no source is asked)."""
+def report_from_snapshot(config: Config, plugins: PluginSet, path: Path, *,
+                         notify: bool = True) -> Any:
+    """The report a snapshot was taken of, computed again from it alone (no source is asked).
+    ``notify``: whether plugins hear of it (report_started, report_computed)."""
     from kpireport import snapshots
     from kpireport.engine import compute_report
 
@@ -590,7 +604,7 @@ def report_from_snapshot(config: Config, plugins: PluginSet, path: Path) -> Any:
                                      "clients": [snap["client"]]})
     rebuilt._path = config.path
     return compute_report(rebuilt, rebuilt.clients[0], plugins, period=from_key(snap["period"]),
-                          now=snap["now"], snapshot=snap)
+                          now=snap["now"], snapshot=snap, notify=notify)
 
 
 def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str, *,

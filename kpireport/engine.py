@@ -729,7 +729,7 @@ def data_uri(path: Path) -> str:
 def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
                    period_spec: str | None = None, now: dt.datetime | None = None,
                    snapshot: Mapping[str, Any] | None = None,
-                   period: Period | None = None) -> Report:
+                   period: Period | None = None, notify: bool = True) -> Report:
     """Fetch, compute and assess one client's report (no rendering, no delivery).
 
     The period is ``period`` when given (a batch resolves it once, when it plans), else
@@ -738,7 +738,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     With ``snapshot`` (see :mod:`kpireport.snapshots`) nothing is fetched: the tables, the
     metrics the sources offered and the logos come from it, so the figures are those of the
     original run. ``report.extra`` keeps what a snapshot of this run needs (``fetched``,
-    ``specs``).
+    ``specs``). Without ``notify``, plugins do not hear of it (``report_started``,
+    ``report_computed``): a report computed again only to be passed to another hook.
     """
     tz_name = config.timezone_of(client)
     today = today_in(tz_name, now)
@@ -756,7 +757,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     if plan.problems:
         plan.close()
         raise ConfigError(plan.problems)
-    plugins.call_each("report_started", client=client, period=period)
+    if notify:
+        plugins.call_each("report_started", client=client, period=period)
     if snapshot is not None:
         fetched = FetchResult(dict(snapshot["tables"]), dict(snapshot["errors"]))
     else:
@@ -799,7 +801,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
         report.brand = brand_of(config, client, period)
     if client.recommendations:
         report.findings = run_rules(report, plugins)
-    plugins.call_each("report_computed", report=report)
+    if notify:
+        plugins.call_each("report_computed", report=report)
     return report
 
 

@@ -163,7 +163,10 @@ def report_delivered(report: Report, delivery: Delivery) -> None:
     """Called after each successful delivery of a report.
 
     ``delivery.target`` names the delivery target and ``delivery.location`` says where the
-    report went (a path, an address). Called once per target of the client.
+    report went (a path, an address). Called once per target of the client. When a later run
+    delivers a report rendered earlier (a retry), ``report`` is computed again from the
+    snapshot taken with it, without calling ``report_started`` or ``report_computed``; with
+    snapshots off, this hook is not called for such a delivery (a warning says so).
     """
 
 

@@ -126,7 +126,7 @@ def register_recommendation_rules(register):
 
 @hookimpl
 def report_started(client, period):
-    EVENTS.append(("started", client.id))
+    _event("started", client.id)
 
 
 @hookimpl
