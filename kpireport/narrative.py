@@ -58,9 +58,11 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         if len(target) < PER_LIST:
             target.append(sentence)
     all_kpis = report.extra.get("all_kpis", report.kpis)
+    listed = set()
     for a in report.objectives:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):
             continue
+        listed.add((a.kpi, a.target))
         kpi = all_kpis.get(a.kpi)
         value = _value(report, kpi, a.value) if kpi else formatting.format_number(a.value,
                                                                                  report.locale)
@@ -72,7 +74,9 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
                                      "target of %(target)s.") % {
             "objective": a.title, "status": status, "value": value, "target": target})
     for finding in report.findings:
-        if str(finding.severity) == "critical":
+        # A finding about an objective listed above (its KPI and target) would say it twice.
+        if str(finding.severity) == "critical" and not (finding.kpis and all(
+                (kpi, finding.figures.get("target")) in listed for kpi in finding.kpis)):
             out.attention.append(finding.in_language(report.language)[0])
     done = sum(a.status in (Status.ACHIEVED, Status.ON_TRACK) for a in report.objectives)
     if report.objectives:

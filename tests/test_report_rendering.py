@@ -218,3 +218,29 @@ def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
     _, text = pdf_text(render_report(report, plugins).pdf)
     assert "Decrease needed each remaining month 1.3 days" in text
     assert "-1.3 days" not in text and "−1.3 days" not in text
+
+
+def test_needs_attention_names_each_objective_once(northwind):
+    from kpireport.narrative import summarise
+
+    report, _ = northwind
+    lagging = [a for a in report.objectives if a.status.value in ("at_risk", "off_track")]
+    paced = [f for f in report.findings if f.rule == "objective-pace"
+             and str(f.severity) == "critical"]
+    assert lagging and paced  # the example has both: the summary must not say it twice
+    attention = summarise(report, lambda s: s).attention
+    assert [line for line in attention if "needs a faster pace" in line] == []
+    assert sum(a.title in line for a in lagging for line in attention) == len(lagging)
+
+
+def test_french_punctuation_is_spaced_with_narrow_no_break_spaces():
+    import re
+
+    from babel.messages.pofile import read_po
+
+    with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
+        texts = [m.string for m in read_po(f) if m.id and m.string]
+    rules = (ROOT / "plugins" / "kpireport_rules" / "__init__.py").read_text(encoding="utf-8")
+    texts += re.findall(r'"fr": f?"([^"]*)"', rules)
+    bad = [t for t in texts if re.search(r"[ \u00a0][:;!?»]|«[ \u00a0]", t)]
+    assert bad == []

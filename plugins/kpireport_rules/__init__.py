@@ -64,7 +64,8 @@ def objective_pace(report: Report) -> Iterator[Finding]:
                   f"l'indicateur doit {verb_fr} {rate_fr} chaque mois restant.")
         yield Finding(
             "objective-pace", severity,
-            {"en": f"“{a.title}” needs a faster pace", "fr": f"« {a.title} » : accélérer"},
+            {"en": f"“{a.title}” needs a faster pace",
+             "fr": f"«\u202f{a.title}\u202f»\u202f: accélérer"},
             {"en": en, "fr": fr},
             {"value": a.value, "target": a.target, "required_per_month": a.required_rate,
              "days_left": a.days_left, "status": a.status.value},
@@ -87,7 +88,7 @@ def traffic_up_conversion_down(report: Report) -> Iterator[Finding]:
                f"{_pct(report, r_change)}: review the landing pages and forms that new visitors "
                "reach.",
          "fr": f"Les sessions évoluent de {_pct(report, s_change)} mais le taux de conversion de "
-               f"{_pct(report, r_change)} : revoir les pages d'arrivée et les formulaires vus "
+               f"{_pct(report, r_change)}\u202f: revoir les pages d'arrivée et les formulaires vus "
                "par les nouveaux visiteurs."},
         {"sessions_change": s_change, "conversion_rate_change": r_change},
         ("sessions", "conversion_rate"),
@@ -109,7 +110,7 @@ def good_position_low_ctr(report: Report) -> Iterator[Finding]:
         {"en": f"The average position is {pos} but only {rate} of impressions become clicks: "
                "rewrite the page titles and meta descriptions of the top pages.",
          "fr": f"La position moyenne est de {pos} mais seules {rate} des impressions deviennent "
-               "des clics : réécrire les titres et méta-descriptions des pages principales."},
+               "des clics\u202f: réécrire les titres et méta-descriptions des pages principales."},
         {"position": position.value, "ctr": ctr.value},
         ("avg_position", "ctr"),
     )
@@ -128,8 +129,9 @@ def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
          "fr": "Les affaires mettent plus de temps à se conclure"},
         {"en": f"Won deals took {days} to close against {before} a year ago: review follow-up "
                "after proposals and the qualification of new opportunities.",
-         "fr": f"Les affaires gagnées ont mis {days} à se conclure contre {before} il y a un an : "
-               "revoir les relances après proposition et la qualification des opportunités."},
+         "fr": f"Les affaires gagnées ont mis {days} à se conclure contre {before} il y a "
+               "un an\u202f: revoir les relances après proposition et la qualification des "
+               "opportunités."},
         {"days": cycle.value, "days_last_year": cycle.last_year},
         ("sales_cycle_length",),
     )
@@ -162,7 +164,7 @@ def organic_traffic_drop(report: Report) -> Iterator[Finding]:
         {"en": f"Organic clicks are at {now} against {before} a year ago ({change}): check "
                "rankings of the top queries, indexing errors in Search Console and recent "
                "Google updates.",
-         "fr": f"Les clics naturels sont à {now} contre {before} il y a un an ({change}) : "
+         "fr": f"Les clics naturels sont à {now} contre {before} il y a un an ({change})\u202f: "
                "vérifier le classement des principales requêtes, les erreurs d'indexation dans "
                "la Search Console et les dernières mises à jour de Google."},
         {"clicks": clicks.value, "clicks_last_year": clicks.last_year,
@@ -187,7 +189,7 @@ def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
                f"{_pct(report, s)}: check that the pixel and the Conversions API still fire "
                "on the thank-you pages before changing the campaigns.",
          "fr": f"Les conversions publicitaires évoluent de {_pct(report, c)} alors que les "
-               f"dépenses ne varient que de {_pct(report, s)} : vérifier que le pixel et "
+               f"dépenses ne varient que de {_pct(report, s)}\u202f: vérifier que le pixel et "
                "l'API Conversions se déclenchent toujours sur les pages de remerciement avant "
                "de modifier les campagnes."},
         {"ad_conversions_change": c, "ad_spend_change": s},
@@ -207,8 +209,8 @@ def roas_below_one(report: Report) -> Iterator[Finding]:
                                                         "rapporte"},
         {"en": f"Return on ad spend is {value}: pause the campaigns with the lowest return and "
                "move budget to those above 1×.",
-         "fr": f"Le retour sur dépenses publicitaires est de {value} : suspendre les campagnes "
-               "les moins rentables et reporter le budget sur celles au-dessus de 1×."},
+         "fr": f"Le retour sur dépenses publicitaires est de {value}\u202f: suspendre les "
+               "campagnes les moins rentables et reporter le budget sur celles au-dessus de 1×."},
         {"roas": roas.value},
         ("roas",),
     )
@@ -237,7 +239,7 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
                "the forms and the campaigns that bring the new leads.",
          "fr": f"Les prospects augmentent de {_pct(report, leads.change_previous or 0)} mais "
                f"seuls {now_s} sont qualifiés contre {before_s} sur la période précédente "
-               f"({previous}) : revoir les formulaires et les campagnes qui amènent les "
+               f"({previous})\u202f: revoir les formulaires et les campagnes qui amènent les "
                "nouveaux prospects."},
         {"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
         ("leads", "qualified_leads"),
@@ -252,10 +254,10 @@ def objective_achieved_early(report: Report) -> Iterator[Finding]:
         yield Finding(
             "objective-achieved-early", Severity.INFO,
             {"en": f"“{a.title}” is already achieved",
-             "fr": f"« {a.title} » est déjà atteint"},
+             "fr": f"«\u202f{a.title}\u202f» est déjà atteint"},
             {"en": f"The target is reached with {a.days_left} days to go: set a more "
                    "ambitious one to keep the momentum.",
-             "fr": f"La cible est atteinte alors qu'il reste {a.days_left} jours : fixer un "
+             "fr": f"La cible est atteinte alors qu'il reste {a.days_left} jours\u202f: fixer un "
                    "objectif plus ambitieux pour garder l'élan."},
             {"value": a.value, "target": a.target, "days_left": a.days_left},
             (a.kpi,),
@@ -275,7 +277,7 @@ def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
         {"en": "Revenue below last year", "fr": "Chiffre d'affaires inférieur à l'an dernier"},
         {"en": f"Online revenue is {now} against {before} a year ago: look at orders versus "
                "average basket, and at the channels that fell most.",
-         "fr": f"Le chiffre d'affaires en ligne est de {now} contre {before} il y a un an : "
+         "fr": f"Le chiffre d'affaires en ligne est de {now} contre {before} il y a un an\u202f: "
                "distinguer commandes et panier moyen, et regarder les canaux en plus forte "
                "baisse."},
         {"revenue": revenue.value, "revenue_last_year": revenue.last_year},
