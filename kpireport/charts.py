@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 
 from kpireport.formatting import format_month, format_value
 from kpireport.kpis import SeriesPoint, Unit
@@ -156,6 +157,11 @@ def legend(style: ChartStyle, labels: dict[str, str], *, last_year: bool = True,
     keys = [f'<span class="chart-key">{_key(colour, dash, stroke)} {escape(name)}</span>'
             for name, colour, dash, stroke in entries if name]
     return f'<div class="chart-legend">{" ".join(keys)}</div>'
+
+
+def draws_line(points: Sequence[SeriesPoint]) -> bool:
+    """Whether a series has two months in a row with values: a line to see (and to name)."""
+    return any(a.value is not None and b.value is not None for a, b in pairwise(points))
 
 
 def _key(colour: str, dash: str | None, stroke: float) -> str:

@@ -291,6 +291,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     legend = {"value": str(gettext("This year")), "last_year": str(gettext("Last year")),
               "target": str(gettext("Target"))}
     kpi_charts = {}
+    with_last_year = set()
     # A chart of whole months, ending with the last one the period covers in full (a
     # quarter's third, not its first; not a month-to-date report's half month).
     last_month = level_period(report.period).start
@@ -298,6 +299,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         if kpi.definition.breakdown is not None or not kpi.monthly:
             continue
         current, previous = _last_13_months(kpi.monthly, last_month)
+        if charts.draws_line(previous):
+            with_last_year.add(key)
         chart = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
                                   currency=report.currency,
                                   duration_unit=kpi.definition.duration_unit,
@@ -308,7 +311,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
     # One key per family, above its charts, naming only the lines they draw.
-    legends = {f: Markup(charts.legend(style, legend, target=any(k.key in targets for k in ks)))
+    legends = {f: Markup(charts.legend(style, legend,
+                                       last_year=any(k.key in with_last_year for k in ks),
+                                       target=any(k.key in targets for k in ks)))
                for f, ks in sections if any(k.key in kpi_charts for k in ks)}
     tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
     bars = {a.key: Markup(charts.progress_bar(a.progress, a.expected_progress,

@@ -244,3 +244,17 @@ def test_french_punctuation_is_spaced_with_narrow_no_break_spaces():
     texts += re.findall(r'"fr": f?"([^"]*)"', rules)
     bad = [t for t in texts if re.search(r"[ \u00a0][:;!?»]|«[ \u00a0]", t)]
     assert bad == []
+
+
+def test_a_sections_legend_names_only_the_lines_its_charts_draw(northwind):
+    import re
+
+    from kpireport.render import render_html
+
+    report, plugins = northwind
+    html, _, _ = render_html(report, plugins)
+    legends = dict(re.findall(r'<section class="family family-(\w+)".*?'
+                              r'<div class="chart-legend">(.*?)</div>', html, re.S))
+    # The example's web data starts 14 months back: no month of last year has a line.
+    assert "This year" in legends["web"] and "Last year" not in legends["web"]
+    assert "Last year" in legends["commercial"] and "Target" in legends["commercial"]
