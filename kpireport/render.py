@@ -351,6 +351,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v, gettext),
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
+        "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
+                                                       env.globals["translations"]),
         "finding_text": lambda f: f.in_language(report.language),
         "note_text": lambda note: note_text(note, report.locale, gettext, {
             name: ref.label for name, ref in report.client.sources.items() if ref.label}),
@@ -466,6 +468,22 @@ def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
         value = round(value)  # "expected by now: 43 578.5 clicks" is false precision
     return formatting.format_value(value, kpi.definition.unit, report.locale, report.currency,
                                    kpi.definition.duration_unit)
+
+
+def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,
+                    value: float, words: Any) -> str:
+    """A monthly gain needed: in percentage points for a rate, where "0.09 %" would read as a
+    relative change; otherwise as the objective's values are written."""
+    kpi = kpis.get(a.kpi)
+    if kpi is None or kpi.definition.unit is not Unit.PERCENT or a.kind == "cumulative":
+        return _objective_value(report, kpis, a, value)
+    from babel import Locale
+
+    points = round(value * 100, 2)
+    # Gettext's plural rules take whole numbers: ask CLDR's ("0,09 point" but "0.09 points").
+    count = 1 if Locale.parse(report.locale).plural_form(points) == "one" else 2
+    return words.ngettext("%(points)s percentage point", "%(points)s percentage points",
+                          count) % {"points": formatting.format_number(points, report.locale, 2)}
 
 
 # --- Safe fetching ---------------------------------------------------------------------------

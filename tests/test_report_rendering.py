@@ -201,7 +201,7 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
 
     method_map = [("kpireport/**.py", "python"), ("report_templates/**.j2", "jinja2")]
     options = {"report_templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "gettext": None, "N_": None}
+    keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
     ids = {msg[2] if isinstance(msg[2], str) else msg[2][0]
            for msg in extract_from_dir(str(ROOT), method_map, options, keywords)}
     with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
@@ -239,7 +239,8 @@ def test_french_punctuation_is_spaced_with_narrow_no_break_spaces():
     from babel.messages.pofile import read_po
 
     with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
-        texts = [m.string for m in read_po(f) if m.id and m.string]
+        texts = [t for m in read_po(f) if m.id and m.string
+                 for t in ((m.string,) if isinstance(m.string, str) else m.string)]
     rules = (ROOT / "plugins" / "kpireport_rules" / "__init__.py").read_text(encoding="utf-8")
     texts += re.findall(r'"fr": f?"([^"]*)"', rules)
     bad = [t for t in texts if re.search(r"[ \u00a0][:;!?»]|«[ \u00a0]", t)]
@@ -258,3 +259,15 @@ def test_a_sections_legend_names_only_the_lines_its_charts_draw(northwind):
     # The example's web data starts 14 months back: no month of last year has a line.
     assert "This year" in legends["web"] and "Last year" not in legends["web"]
     assert "Last year" in legends["commercial"] and "Target" in legends["commercial"]
+
+
+def test_a_rates_monthly_gain_is_in_percentage_points():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("maison-lumiere"), plugins, now=NOW)
+    [rate] = [a for a in report.objectives if a.key == "conversion-rate"]
+    points = format(rate.required_rate * 100, ".2f").replace(".", ",")
+    html, _, _ = render_html(report, plugins)
+    assert f"<td>{points} point de pourcentage</td>" in html  # not "0,09 %"
