@@ -121,6 +121,8 @@ class Query:
 
 class NoteKind(StrEnum):
     MISSING_DAYS = "missing_days"
+    MISSING_VALUES = "missing_values"
+    """Rows present on these days, with some of the figures' cells empty."""
     INCOMPLETE = "incomplete"
     """Data not final yet (Search Console's last days, late ad conversions)."""
     SAMPLED = "sampled"
@@ -148,6 +150,8 @@ class DataNote:
     source: str = ""
     dates: tuple[dt.date, ...] = ()
     translations: tuple[tuple[str, str], ...] = ()
+    metrics: tuple[str, ...] = ()
+    """The metrics of the query the note concerns; none: all of them."""
 
     def text_for(self, language: str) -> str:
         """``message`` in ``language`` when the note carries that translation."""

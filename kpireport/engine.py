@@ -562,7 +562,8 @@ def _values(binding: KpiBinding, fetched: FetchResult,
         table = fetched.table(source, query)
         if table is None:
             return [], notes, fetched.errors.get(source, f"source {source!r} gave no data")
-        notes.extend(table.notes)
+        # A table answers every KPI asking the same shape: keep the notes about this one's.
+        notes.extend(n for n in table.notes if not n.metrics or set(n.metrics) & set(metrics))
         tkey = time_key(query.granularity)
         keys = ([tkey] if tkey else []) + list(query.dimensions)
         for row in table.rows:

@@ -367,16 +367,22 @@ def note_text(note: DataNote, locale: str, gettext: Any,
     is named by its ``label`` in the config (``labels``), else by its id."""
     days = sorted(note.dates)
     source = (labels or {}).get(note.source) or note.source or gettext("the source")
-    if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.INCOMPLETE):
+    if note.kind is NoteKind.MISSING_VALUES:
+        # Which file and column: for the agency's log, not the client's report.
+        log.info("%s", redact(note.message))
+    if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES,
+                              NoteKind.INCOMPLETE):
         if len(days) <= 4:
             when = ", ".join(formatting.format_date(d, locale, "medium") for d in days)
         else:
             when = gettext("%(count)d days from %(first)s to %(last)s") % {
                 "count": len(days), "first": formatting.format_date(days[0], locale, "medium"),
                 "last": formatting.format_date(days[-1], locale, "medium")}
-        template = (gettext("%(source)s: no data for %(when)s.")
-                    if note.kind is NoteKind.MISSING_DAYS
-                    else gettext("%(source)s: data not final yet for %(when)s."))
+        template = {
+            NoteKind.MISSING_DAYS: gettext("%(source)s: no data for %(when)s."),
+            NoteKind.MISSING_VALUES: gettext("%(source)s: some figures missing for %(when)s."),
+            NoteKind.INCOMPLETE: gettext("%(source)s: data not final yet for %(when)s."),
+        }[note.kind]
         return template % {"source": source, "when": when}
     if note.kind is NoteKind.SAMPLED:
         return gettext("%(source)s: figures estimated from a sample of the data.") % {

@@ -63,13 +63,15 @@ def _unquery(data: dict[str, Any]) -> Query:
 def _note(note: DataNote) -> dict[str, Any]:
     return {"kind": note.kind.value, "message": note.message, "source": note.source,
             "dates": [d.isoformat() for d in note.dates],
-            "translations": [list(pair) for pair in note.translations]}
+            "translations": [list(pair) for pair in note.translations],
+            "metrics": list(note.metrics)}
 
 
 def _unnote(data: dict[str, Any]) -> DataNote:
     return DataNote(NoteKind(data["kind"]), data["message"], data.get("source", ""),
                     tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
-                    tuple((lang, text) for lang, text in data.get("translations", [])))
+                    tuple((lang, text) for lang, text in data.get("translations", [])),
+                    tuple(data.get("metrics", [])))
 
 
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],

@@ -331,11 +331,12 @@ def test_blank_cells_are_noted_like_missing_days(tmp_path):
     table = src.fetch(Query(("sessions", "conversions"), rng))
     assert (table.value("sessions"), table.value("conversions")) == (310.0, 12.0)
     [note] = table.notes
-    assert note.kind is NoteKind.MISSING_DAYS
+    assert note.kind is NoteKind.MISSING_VALUES
     assert note.dates == (D(2024, 5, 2), D(2024, 5, 3))
+    assert note.metrics == ("sessions", "conversions")  # the figures it concerns
     assert "blank cells (conversions, sessions)" in note.message and "daily.csv" in note.message
-    [note] = src.fetch(Query(("cycle_days",), rng)).notes
-    assert note.dates == (D(2024, 5, 3),)
+    [note] = src.fetch(Query(("cycle_days", "deals"), rng)).notes
+    assert note.dates == (D(2024, 5, 3),) and note.metrics == ("cycle_days",)
     # Days with every cell the query reads filled in: nothing to say.
     assert src.fetch(Query(("deals",), rng)).notes == []
     assert src.fetch(Query(("sessions",), DateRange(D(2024, 5, 4), D(2024, 5, 4)))).notes == []

@@ -161,3 +161,29 @@ def test_run_client_never_raises_and_reports_the_error(setup, tmp_path):
     assert result.status == "failed" and "HTTP 503" in result.error
     assert EVENTS == [("started", "broken"), ("failed", "broken")]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_blank_cell_is_noted_on_the_figures_it_concerns_only(tmp_path):
+    days = [f"2026-10-{d:02d}" for d in range(1, 32)]
+    rows = [f"{day},100,{'' if day == '2026-10-07' else 4}" for day in days]
+    (tmp_path / "web.csv").write_text("date,sessions,leads\n" + "\n".join(rows) + "\n")
+    (tmp_path / "config.yaml").write_text(textwrap.dedent("""\
+        agency: {name: Test Agency, locale: fr_FR}
+        defaults: {period: 2026-10}
+        clients:
+          - id: shop
+            name: Shop
+            sources: {web: {plugin: csv, label: Analytics, settings: {tables: [{path: web.csv}]}}}
+            kpis: [sessions, leads]
+        """))
+    config = load_config(tmp_path / "config.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("shop"), plugins, now=NOW)
+    assert report.kpis["sessions"].notes == []
+    [note] = report.kpis["leads"].notes
+    assert note.dates == (dt.date(2026, 10, 7),) and report.kpis["leads"].value == 120
+    from kpireport.render import render_html
+
+    html, _, _ = render_html(report, plugins)
+    assert "Analytics\u202f: certains chiffres manquent pour 7 oct. 2026." in html
+    assert "aucune donnée" not in html

@@ -264,10 +264,14 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
     if not blanks:
         return []
     blank: dict[dt.date, set[str]] = {}
-    for name in dict.fromkeys(c for m in metrics for c in specs[m].components()):
-        times = blanks.get(name, ())
-        for time in times[bisect_left(times, rng.start):bisect_right(times, rng.end)]:
-            blank.setdefault(time, set()).add(name)
+    concerned: list[str] = []
+    for metric in metrics:
+        for name in specs[metric].components():
+            times = blanks.get(name, ())
+            for time in times[bisect_left(times, rng.start):bisect_right(times, rng.end)]:
+                blank.setdefault(time, set()).add(name)
+                if metric not in concerned:
+                    concerned.append(metric)
     if not blank:
         return []
     names = ", ".join(sorted(set().union(*blank.values())))
@@ -277,8 +281,9 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
         when = ", ".join(m.strftime("%Y-%m") for m in times)
     else:
         days, when = tuple(times), spans(times)
-    return [DataNote(NoteKind.MISSING_DAYS, f"{frame.label} has blank cells ({names}) for {when}",
-                     source, days)]
+    return [DataNote(NoteKind.MISSING_VALUES,
+                     f"{frame.label} has blank cells ({names}) for {when}", source, days,
+                     metrics=tuple(concerned))]
 
 
 def _coverage(frame: Frame, rng: DateRange) -> float:
