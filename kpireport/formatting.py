@@ -27,11 +27,16 @@ def _locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
+def _minus(text: str) -> str:
+    """The minus sign, not a hyphen: ``−17 %`` as in the report's changes."""
+    return text.replace("-", "\u2212", 1)
+
+
 def format_number(value: float | None, locale: str, decimals: int = 0) -> str:
     if value is None:
         return MISSING
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return numbers.format_decimal(value, format=pattern, locale=_locale(locale))
+    return _minus(numbers.format_decimal(value, format=pattern, locale=_locale(locale)))
 
 
 def format_count(value: float | None, locale: str) -> str:
@@ -46,10 +51,10 @@ def format_currency(value: float | None, locale: str, currency: str) -> str:
     if value is None:
         return MISSING
     if abs(value) >= 1000 or float(value).is_integer():
-        return numbers.format_currency(value, currency, locale=_locale(locale),
-                                       format=_pattern(locale, "currency", 0),
-                                       currency_digits=False)
-    return numbers.format_currency(value, currency, locale=_locale(locale))
+        return _minus(numbers.format_currency(value, currency, locale=_locale(locale),
+                                              format=_pattern(locale, "currency", 0),
+                                              currency_digits=False))
+    return _minus(numbers.format_currency(value, currency, locale=_locale(locale)))
 
 
 @lru_cache(maxsize=64)
@@ -69,8 +74,8 @@ def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
     """A fraction (0.034) as a percentage (3.4 %)."""
     if value is None:
         return MISSING
-    return numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
-                                  locale=_locale(locale))
+    return _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
+                                         locale=_locale(locale)))
 
 
 def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -> str:
@@ -129,7 +134,10 @@ def format_change(change: float | None, locale: str) -> str:
 def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:
     if day is None:
         return MISSING
-    return dates.format_date(day, format=form, locale=_locale(locale))
+    text = dates.format_date(day, format=form, locale=_locale(locale))
+    if day.day == 1 and locale.split("_")[0] == "fr" and text.startswith("1 "):
+        text = "1er" + text[1:]  # le 1er janvier: French writes the first day as an ordinal
+    return text
 
 
 def format_month(day: dt.date, locale: str, form: str = "long") -> str:

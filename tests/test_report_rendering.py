@@ -12,7 +12,7 @@ from kpireport.charts import line_chart, nice_ticks
 from kpireport.cli import main
 from kpireport.config import load_config
 from kpireport.engine import compute_report
-from kpireport.formatting import format_change, format_month, format_value
+from kpireport.formatting import format_change, format_date, format_month, format_value
 from kpireport.kpis import SeriesPoint, Unit
 from kpireport.periods import add_months
 from kpireport.plugins import load_plugins
@@ -35,6 +35,8 @@ NNBSP, NBSP = "\u202f", "\xa0"
     (12345, Unit.COUNT, "en_US", "USD", "12,345"),
     (10.43, Unit.POSITION, "fr_FR", "EUR", "10,4"),
     (None, Unit.COUNT, "en_US", "USD", "—"),
+    (-0.17, Unit.PERCENT, "en_US", "USD", "\u221217.0%"),  # a minus sign, not a hyphen
+    (-1250, Unit.CURRENCY, "fr_FR", "EUR", f"\u22121{NNBSP}250{NBSP}€"),
 ])
 def test_values_are_formatted_for_the_locale(value, unit, locale, currency, expected):
     assert format_value(value, unit, locale, currency) == expected
@@ -46,6 +48,9 @@ def test_changes_durations_in_days_and_months():
     assert format_value(22.7, Unit.DURATION, "en_US", duration_unit="days") == "22.7 days"
     assert format_value(22.7, Unit.DURATION, "fr_FR", duration_unit="days") == f"22,7{NBSP}jours"
     assert format_month(dt.date(2026, 10, 1), "fr_FR") == "octobre 2026"
+    assert format_date(dt.date(2026, 1, 1), "fr_FR", "medium") == "1er janv. 2026"
+    assert format_date(dt.date(2026, 1, 11), "fr_FR", "medium") == "11 janv. 2026"
+    assert format_date(dt.date(2026, 1, 1), "en_GB", "medium") == "1 Jan 2026"
     assert format_month(dt.date(2026, 10, 1), "en_US", "short") == "Oct"
 
 
