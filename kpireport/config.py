@@ -135,6 +135,9 @@ class KpiRef(Model):
     id: Annotated[str | None, Field(pattern=ID)] = None
     source: str | dict[str, str] | None = None
     label: str | None = None
+    description: str | None = None
+    """What the KPI measures, in the client's words (under its chart and in the appendix):
+    a KPI given a label of its own ("Newsletter signups" for ``leads``) needs one too."""
     limit: Annotated[int | None, Field(ge=1, le=100)] = None
 
     @property

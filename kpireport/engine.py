@@ -578,7 +578,10 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
                 fetched: FetchResult, language: str) -> KpiValue:
     definition = binding.definition
     label = binding.ref.label or definition.text(definition.label, language)
-    value = KpiValue(binding.key, definition, label, sources=binding.sources)
+    description = binding.ref.description or (
+        definition.text(definition.description, language) if definition.description else "")
+    value = KpiValue(binding.key, definition, label, sources=binding.sources,
+                     description=description)
     if definition.breakdown is not None:
         b = definition.breakdown
         limit = binding.ref.limit or b.limit

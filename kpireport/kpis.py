@@ -125,6 +125,9 @@ class KpiValue:
     definition: KpiDefinition
     label: str
     value: float | None = None
+    description: str = ""
+    """What the KPI measures, in the report's language: the client's own words for it when the
+    config gives them (a relabelled KPI), else the definition's."""
     previous: float | None = None
     last_year: float | None = None
     daily: list[SeriesPoint] = field(default_factory=list)

@@ -276,3 +276,16 @@ def test_a_rates_monthly_gain_is_in_percentage_points():
     points = format(rate.required_rate * 100, ".2f").replace(".", ",")
     html, _, _ = render_html(report, plugins)
     assert f"<td>{points} point de pourcentage</td>" in html  # not "0,09 %"
+
+
+def test_a_relabelled_kpi_is_described_in_the_clients_words(northwind):
+    from kpireport.render import render_html
+
+    report, plugins = northwind
+    kpi = report.kpis["new_customers"]
+    assert kpi.label == "New patients"
+    assert kpi.description == "Patients who came for their first appointment in the period."
+    html, _, _ = render_html(report, plugins)
+    assert html.count(kpi.description) == 2  # under its chart and in the appendix
+    assert "Accounts that became customers" not in html
+    assert report.kpis["sessions"].description.startswith("Visits")  # the definition's own
