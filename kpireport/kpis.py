@@ -125,9 +125,6 @@ class KpiValue:
     definition: KpiDefinition
     label: str
     value: float | None = None
-    description: str = ""
-    """What the KPI measures, in the report's language: the client's own words for it when the
-    config gives them (a relabelled KPI), else the definition's."""
     previous: float | None = None
     last_year: float | None = None
     daily: list[SeriesPoint] = field(default_factory=list)
@@ -137,6 +134,9 @@ class KpiValue:
     sources: tuple[str, ...] = ()
     error: str | None = None
     failed_source: str | None = None
+    description: str = ""
+    """What the KPI measures, in the report's language: the client's own words for it when the
+    config gives them (a relabelled KPI), else the definition's."""
 
     @staticmethod
     def change(current: float | None, reference: float | None) -> float | None:

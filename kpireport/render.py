@@ -350,6 +350,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
         "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v, gettext),
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
+        # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
+        "describe": lambda kpi: kpi.description or (kpi.definition.text(
+            kpi.definition.description, report.language) if kpi.definition.description else ""),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
                                                        env.globals["translations"]),
