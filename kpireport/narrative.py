@@ -68,11 +68,15 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
                                                                                  report.locale)
         target = _value(report, kpi, a.target) if kpi else formatting.format_number(
             a.target, report.locale)
-        status = {Status.AT_RISK: gettext("at risk"), Status.OFF_TRACK: gettext("off track"),
-                  Status.MISSED: gettext("missed")}[a.status]
+        figures = {"objective": a.title, "value": value, "target": target}
+        if a.status is Status.MISSED:  # over: "was missed", not "is"
+            out.attention.append(gettext("%(objective)s was missed: %(value)s against a "
+                                         "target of %(target)s.") % figures)
+            continue
+        status = {Status.AT_RISK: gettext("at risk"),
+                  Status.OFF_TRACK: gettext("off track")}[a.status]
         out.attention.append(gettext("%(objective)s is %(status)s: %(value)s against a "
-                                     "target of %(target)s.") % {
-            "objective": a.title, "status": status, "value": value, "target": target})
+                                     "target of %(target)s.") % {**figures, "status": status})
     for finding in report.findings:
         # A finding about an objective listed above (its KPI and target) would say it twice.
         if str(finding.severity) == "critical" and not (finding.kpis and all(

@@ -289,3 +289,27 @@ def test_a_relabelled_kpi_is_described_in_the_clients_words(northwind):
     assert html.count(kpi.description) == 2  # under its chart and in the appendix
     assert "Accounts that became customers" not in html
     assert report.kpis["sessions"].description.startswith("Visits")  # the definition's own
+
+
+def test_an_objective_judged_on_an_earlier_month_says_which_in_the_summary():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    [q3] = [a for a in report.objectives if a.key == "organic-clicks-q3"]
+    assert q3.measured_in == dt.date(2026, 9, 1)  # its deadline was the end of September
+    html, _, _ = render_html(report, plugins)
+    summary = html[html.index('class="objectives-summary"'):]
+    assert '4,500<br><span class="muted">September 2026</span>' in summary
+
+
+def test_a_missed_objective_was_missed():
+    from kpireport.narrative import summarise
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    attention = summarise(report, lambda s: s).attention
+    assert ("4,600 organic clicks a month by the end of Q3 was missed: 4,500 against a target "
+            "of 4,600.") in attention
