@@ -83,7 +83,8 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -
     if seconds is None:
         return MISSING
     if unit == "days":
-        return _units(seconds, "duration-day", locale)
+        # One decimal always: "86.0 days" beside "95.1 days", not "86 days".
+        return _units(seconds, "duration-day", locale, decimals=1)
     total = round(seconds)
     minutes, secs = divmod(total, 60)
     if minutes == 0:
@@ -92,10 +93,12 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -
             f"{_units(secs, 'duration-second', locale, 'short')}")
 
 
-def _units(value: float, unit: str, locale: str, length: str = "long") -> str:
+def _units(value: float, unit: str, locale: str, length: str = "long",
+           decimals: int | None = None) -> str:
     from babel.units import format_unit
 
-    decimals = 0 if float(value).is_integer() else 1
+    if decimals is None:
+        decimals = 0 if float(value).is_integer() else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_unit(round(value, decimals), unit, length=length, format=pattern,
                        locale=_locale(locale))

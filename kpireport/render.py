@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import io
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,12 +44,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kpireport.render")
 
+
+def N_(message: str) -> str:
+    """Babel's marker for a message translated where it is printed."""
+    return message
+
+
 FAMILIES = ("commercial", "web", "seo", "ads")
 """The order of KPI sections; families a plugin invents come after these."""
 STATUS_COLOURS = {
     Status.ACHIEVED: "#1b7a3d", Status.ON_TRACK: "#2e8b57", Status.AT_RISK: "#c77700",
     Status.OFF_TRACK: "#b3261e", Status.MISSED: "#7a1410", Status.NO_DATA: "#7b8591",
 }
+STATUS_LABELS = {
+    Status.ACHIEVED: N_("Achieved"), Status.ON_TRACK: N_("On track"),
+    Status.AT_RISK: N_("At risk"), Status.OFF_TRACK: N_("Off track"),
+    Status.MISSED: N_("Missed"), Status.NO_DATA: N_("No data"),
+}
+"""A status in words, as the default theme's badges print it (through the catalogue)."""
 BETTER, WORSE = "#1b7a3d", "#b3261e"
 SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
                     "recommendations", "commentary", "data_notes", "appendix")
@@ -78,10 +91,16 @@ def commentary_html(text: str | None) -> Markup | None:
                                     output_format="html"))
 
 
-def figures_csv(report: Report, gettext: Any = None) -> str:
-    """Every figure the report prints, raw and as printed (in the words of ``gettext``, the
+def figures_csv(report: Report, words: Any = None) -> str:
+    """Every figure the report prints, raw and as printed (in the words of ``words``, the
     report's catalogue), for the archival attachment."""
     import csv
+
+    if words is None:
+        from babel.support import NullTranslations as Untranslated
+
+        words = Untranslated()
+    gettext = words.gettext
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -113,9 +132,11 @@ def figures_csv(report: Report, gettext: Any = None) -> str:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
             v = getattr(a, name)
             # A decrease is printed as its size, under "Decrease needed each remaining month".
-            shown = abs(v) if name == "required_rate" and v is not None else v
+            printed = (_objective_gain(report, all_kpis, a, abs(v), words)
+                       if name == "required_rate" and v is not None
+                       else _objective_value(report, all_kpis, a, v))
             writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
-                             _objective_value(report, all_kpis, a, shown)])
+                             printed])
         for name in ("progress", "expected_progress"):
             v = getattr(a, name)
             writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
@@ -123,7 +144,8 @@ def figures_csv(report: Report, gettext: Any = None) -> str:
         writer.writerow(["objective", a.key, a.title, "days_left",
                          "" if a.days_left is None else a.days_left,
                          "—" if a.days_left is None else str(a.days_left)])
-        writer.writerow(["objective", a.key, a.title, "status", a.status.value, ""])
+        writer.writerow(["objective", a.key, a.title, "status", a.status.value,
+                         gettext(STATUS_LABELS[a.status])])
     for okr in report.okrs:
         writer.writerow(["okr", okr.key, okr.objective, "score",
                          "" if okr.score is None else repr(okr.score),
@@ -423,17 +445,15 @@ def _last_13_months(monthly: list[SeriesPoint],
 
 
 def _chart_targets(report: Report) -> dict[str, float]:
-    """A level objective's target is drawn on its KPI's chart."""
+    """A level objective's target is drawn on its KPI's chart, while it still applies: the
+    chart ends with the report's month, and a line past its deadline would say it does."""
     out: dict[str, float] = {}
+    last_month = level_period(report.period).start
     for a in report.objectives:
-        if a.kind == "level" and a.kpi not in out:
+        if a.kind == "level" and a.kpi not in out and (
+                a.deadline is None or a.deadline >= last_month):
             out[a.kpi] = a.target
     return out
-
-
-def N_(message: str) -> str:
-    """Babel's marker for a message translated where it is printed."""
-    return message
 
 
 GA4_CHANNELS = frozenset({
@@ -484,6 +504,10 @@ def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,
     """A monthly gain needed: in percentage points for a rate, where "0.09 %" would read as a
     relative change; otherwise as the objective's values are written."""
     kpi = kpis.get(a.kpi)
+    unit = kpi.definition.unit if kpi is not None else None
+    if unit is Unit.COUNT or (unit is Unit.CURRENCY and value >= 1000):
+        # Printed whole, what is needed is rounded up: 250 a month for 250.5 ends one short.
+        value = math.ceil(value - 1e-9)
     if kpi is None or kpi.definition.unit is not Unit.PERCENT or a.kind == "cumulative":
         return _objective_value(report, kpis, a, value)
     from babel import Locale
@@ -572,7 +596,7 @@ def render_report(report: Report, plugins: PluginSet,
 
         # PDF/A-3 allows embedded files: the figures travel with the document they explain.
         options["pdf_variant"] = "pdf/a-3b"
-        words = theme_translations(theme, _default_theme(plugins), report.language).gettext
+        words = theme_translations(theme, _default_theme(plugins), report.language)
         options["attachments"] = [Attachment(
             string=figures_csv(report, words),
             name=f"{report.client.id}-{report.period.key}-figures.csv",

@@ -150,6 +150,7 @@ def test_report_sections_metadata_and_page_numbers(northwind):
     meta = reader.metadata
     assert meta.title == "Northwind Dental Group — October 2026"
     assert meta.author == "Northstar Digital"
+    assert meta.subject == "Monthly performance report — Northwind Dental Group — October 2026"
     assert "Northwind Dental Group" in meta.get("/Keywords", "")
     assert str(reader.trailer["/Root"]["/Lang"]) == "en"
 
@@ -313,3 +314,34 @@ def test_a_missed_objective_was_missed():
     attention = summarise(report, lambda s: s).attention
     assert ("4,600 organic clicks a month by the end of Q3 was missed: 4,500 against a target "
             "of 4,600.") in attention
+
+
+def test_what_is_needed_is_rounded_up_and_the_archive_says_it_as_printed(northwind):
+    import csv
+    import io
+
+    from kpireport.render import figures_csv, render_html
+
+    report, plugins = northwind
+    [total] = [a for a in report.objectives if a.key == "new-patients-2026"]
+    assert total.required_rate == pytest.approx(250.5)  # 501 still to win in two months
+    html, _, _ = render_html(report, plugins)
+    assert "<td>251</td>" in html  # 250 a month would end one short
+    rows = {(r["key"], r["field"]): r for r in csv.DictReader(io.StringIO(figures_csv(report)))}
+    assert rows[("new-patients-2026", "required_rate")]["printed"] == "251"
+    status = rows[("new-patients-2026", "status")]
+    assert (status["value"], status["printed"]) == ("on_track", "On track")
+
+
+def test_a_target_is_not_drawn_past_its_deadline():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    html, _, _ = render_html(report, plugins)
+    start = html.index("<h3>Organic clicks</h3>")
+    chart = html[start:html.index("</svg>", start)]
+    assert 'stroke-dasharray="7 3 2 3"' not in chart  # the Q3 objective's line, now over
+    start = html.index("<h3>Qualified leads</h3>")
+    assert 'stroke-dasharray="7 3 2 3"' in html[start:html.index("</svg>", start)]
