@@ -575,8 +575,10 @@ def _spooled_report(config: Config, client: ClientConfig, plugins: PluginSet, jo
         data = path.read_bytes()
     except OSError:
         data = None
-    if not meta.get("snapshot") or data is None \
-            or hashlib.sha256(data).hexdigest() != meta["snapshot"]:
+    # A spool of an older version names no snapshot: its report's is the one on disk.
+    taken = meta.get("snapshot") if "snapshot" in meta else (
+        data and hashlib.sha256(data).hexdigest())
+    if not taken or data is None or hashlib.sha256(data).hexdigest() != taken:
         log.warning("%s %s: report_delivered not called: the report was rendered by an "
                     "earlier run and the snapshot taken with it is not kept", job.client,
                     job.period)

@@ -150,8 +150,12 @@ class DataNote:
     source: str = ""
     dates: tuple[dt.date, ...] = ()
     translations: tuple[tuple[str, str], ...] = ()
-    metrics: tuple[str, ...] = ()
-    """The metrics of the query the note concerns; none: all of them."""
+    metrics: tuple[str, ...] = field(default=(), kw_only=True)
+    """The metrics of the query the note concerns; none (or none the query asked): all."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.metrics, str):  # metrics="sessions" means the one metric
+            object.__setattr__(self, "metrics", (self.metrics,))
 
     def text_for(self, language: str) -> str:
         """``message`` in ``language`` when the note carries that translation."""

@@ -562,8 +562,11 @@ def _values(binding: KpiBinding, fetched: FetchResult,
         table = fetched.table(source, query)
         if table is None:
             return [], notes, fetched.errors.get(source, f"source {source!r} gave no data")
-        # A table answers every KPI asking the same shape: keep the notes about this one's.
-        notes.extend(n for n in table.notes if not n.metrics or set(n.metrics) & set(metrics))
+        # A table answers every KPI asking the same shape: keep the notes about this one's
+        # (a note naming none of the table's metrics concerns them all, rather than none).
+        asked = set(table.query.metrics)
+        notes.extend(n for n in table.notes if not set(n.metrics) & asked
+                     or set(n.metrics) & set(metrics))
         tkey = time_key(query.granularity)
         keys = ([tkey] if tkey else []) + list(query.dimensions)
         for row in table.rows:

@@ -8,6 +8,7 @@ French report writes ``1 234,5 €`` and ``3,4 %`` and an American one ``$1,234.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -85,11 +86,12 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -
     if unit == "days":
         # One decimal always: "86.0 days" beside "95.1 days", not "86 days".
         return _units(seconds, "duration-day", locale, decimals=1)
-    total = round(seconds)
+    total = round(abs(seconds))
+    sign = "\u2212" if seconds < 0 and total else ""
     minutes, secs = divmod(total, 60)
     if minutes == 0:
-        return _units(secs, "duration-second", locale, "short")
-    return (f"{_units(minutes, 'duration-minute', locale, 'short')} "
+        return sign + _units(secs, "duration-second", locale, "short")
+    return (f"{sign}{_units(minutes, 'duration-minute', locale, 'short')} "
             f"{_units(secs, 'duration-second', locale, 'short')}")
 
 
@@ -100,8 +102,8 @@ def _units(value: float, unit: str, locale: str, length: str = "long",
     if decimals is None:
         decimals = 0 if float(value).is_integer() else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_unit(round(value, decimals), unit, length=length, format=pattern,
-                       locale=_locale(locale))
+    return _minus(format_unit(round(value, decimals), unit, length=length, format=pattern,
+                              locale=_locale(locale)))
 
 
 def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",
@@ -138,8 +140,9 @@ def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:
     if day is None:
         return MISSING
     text = dates.format_date(day, format=form, locale=_locale(locale))
-    if day.day == 1 and locale.split("_")[0] == "fr" and text.startswith("1 "):
-        text = "1er" + text[1:]  # le 1er janvier: French writes the first day as an ordinal
+    if day.day == 1 and locale.split("_")[0] == "fr":
+        # Le 1er janvier: French writes the first day as an ordinal ("jeudi 1er janvier").
+        text = re.sub(r"(?<![\d/.])1(?= )", "1er", text, count=1)
     return text
 
 

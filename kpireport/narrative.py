@@ -62,7 +62,7 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
     for a in report.objectives:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):
             continue
-        listed.add((a.kpi, a.target))
+        listed.add(a.key)
         kpi = all_kpis.get(a.kpi)
         value = _value(report, kpi, a.value) if kpi else formatting.format_number(a.value,
                                                                                  report.locale)
@@ -78,9 +78,8 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         out.attention.append(gettext("%(objective)s is %(status)s: %(value)s against a "
                                      "target of %(target)s.") % {**figures, "status": status})
     for finding in report.findings:
-        # A finding about an objective listed above (its KPI and target) would say it twice.
-        if str(finding.severity) == "critical" and not (finding.kpis and all(
-                (kpi, finding.figures.get("target")) in listed for kpi in finding.kpis)):
+        # A finding about an objective listed above (figures["objective"]) would say it twice.
+        if str(finding.severity) == "critical" and finding.figures.get("objective") not in listed:
             out.attention.append(finding.in_language(report.language)[0])
     done = sum(a.status in (Status.ACHIEVED, Status.ON_TRACK) for a in report.objectives)
     if report.objectives:

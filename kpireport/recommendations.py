@@ -22,7 +22,9 @@ class Finding:
     """What to do next, with the figures that triggered it.
 
     ``title`` and ``text`` are given per language (English at least); ``figures`` holds the
-    numbers behind the finding so that a reader (or an archive) can check them.
+    numbers behind the finding so that a reader (or an archive) can check them. A finding
+    about one objective names it by key in ``figures["objective"]``: the summary, which
+    already lists an objective that needs attention, then does not list the finding again.
     """
 
     rule: str

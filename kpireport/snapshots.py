@@ -71,7 +71,7 @@ def _unnote(data: dict[str, Any]) -> DataNote:
     return DataNote(NoteKind(data["kind"]), data["message"], data.get("source", ""),
                     tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
                     tuple((lang, text) for lang, text in data.get("translations", [])),
-                    tuple(data.get("metrics", [])))
+                    metrics=tuple(data.get("metrics", [])))
 
 
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],

@@ -634,3 +634,31 @@ def test_a_damaged_snapshot_is_a_clear_error(tmp_path, content):
                                                   .encode())))
     with pytest.raises(SnapshotError, match=r"2026-10\.json\.gz"):
         load(path)
+
+
+@pytest.mark.parametrize("spooled", ["by an older version", "with another snapshot"])
+def test_a_retry_rebuilds_the_report_only_from_the_snapshot_taken_with_it(
+        tmp_path, capsys, monkeypatch, spooled):
+    import json
+
+    path = write_config(tmp_path)
+    (tmp_path / "server-down").touch()
+    assert run(path, "--client", "alpha") == 1
+    (tmp_path / "server-down").unlink()
+    meta_path = tmp_path / "out" / ".kpireport" / "spool" / "alpha" / "2026-10.json"
+    meta = json.loads(meta_path.read_text())
+    assert len(meta["snapshot"]) == 64
+    if spooled == "by an older version":
+        del meta["snapshot"]  # no hash: the snapshot on disk is that report's
+    else:
+        meta["snapshot"] = "0" * 64  # e.g. re-rendered with snapshots off since
+    meta_path.write_text(json.dumps(meta))
+    events = tmp_path / "events.log"
+    monkeypatch.setenv("KPIREPORT_TEST_EVENTS", str(events))
+    capsys.readouterr()
+    assert run(path, "--client", "alpha") == 0
+    heard = events.read_text().splitlines() if events.exists() else []
+    if spooled == "by an older version":
+        assert heard == ["delivered alpha 2026-10 recording"]
+    else:
+        assert heard == []  # not told of a report other than the one delivered

@@ -85,3 +85,13 @@ def test_merge_queries_unites_metrics_of_the_same_shape():
     q3 = Query(("sessions",), OCT, granularity=Granularity.DAY)
     merged = merge_queries([q1, q2, q3])
     assert [m.metrics for m in merged] == [("sessions", "clicks"), ("sessions",)]
+
+
+def test_a_notes_metrics_are_a_tuple_and_given_by_name():
+    from kpireport.data import DataNote, NoteKind
+
+    note = DataNote(NoteKind.MISSING_VALUES, "blank", "web", metrics="sessions")
+    assert note.metrics == ("sessions",)
+    # Positional fields stay as they were before metrics existed.
+    with pytest.raises(TypeError):
+        DataNote(NoteKind.OTHER, "m", "web", (), (), ("sessions",))

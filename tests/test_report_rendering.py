@@ -247,8 +247,14 @@ def test_french_punctuation_is_spaced_with_narrow_no_break_spaces():
     with open(THEME / "locale" / "fr" / "LC_MESSAGES" / "kpireport.po", "rb") as f:
         texts = [t for m in read_po(f) if m.id and m.string
                  for t in ((m.string,) if isinstance(m.string, str) else m.string)]
+    # Every string of the rules plugin, each piece of an implicit concatenation included.
+    import ast
+
     rules = (ROOT / "plugins" / "kpireport_rules" / "__init__.py").read_text(encoding="utf-8")
-    texts += re.findall(r'"fr": f?"([^"]*)"', rules)
+    pieces = [node.value for node in ast.walk(ast.parse(rules))
+              if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    assert any("accélérer" in p for p in pieces) and len(pieces) > 50
+    texts += pieces
     bad = [t for t in texts if re.search(r"[ \u00a0][:;!?»]|«[ \u00a0]", t)]
     assert bad == []
 

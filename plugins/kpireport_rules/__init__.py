@@ -46,9 +46,9 @@ def objective_pace(report: Report) -> Iterator[Finding]:
         rate_fr = rate
         if unit == "percent" and a.kind != "cumulative":
             # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
-            points = abs(a.required_rate) * 100
+            points = round(abs(a.required_rate) * 100, 2)
             pts = format_number(points, report.locale, 2)
-            rate = f"{pts} percentage points"
+            rate = f"{pts} percentage point{'' if points == 1 else 's'}"
             rate_fr = f"{pts} point{'s' if points >= 2 else ''} de pourcentage"
         target = _fmt(report, a.target, unit, dunit)
         left_en = f"{a.days_left} day{'s' if a.days_left != 1 else ''} left"
@@ -71,8 +71,9 @@ def objective_pace(report: Report) -> Iterator[Finding]:
             {"en": f"“{a.title}” needs a faster pace",
              "fr": f"«\u202f{a.title}\u202f»\u202f: accélérer"},
             {"en": en, "fr": fr},
-            {"value": a.value, "target": a.target, "required_per_month": a.required_rate,
-             "days_left": a.days_left, "status": a.status.value},
+            {"objective": a.key, "value": a.value, "target": a.target,
+             "required_per_month": a.required_rate, "days_left": a.days_left,
+             "status": a.status.value},
             (a.kpi,),
         )
 
