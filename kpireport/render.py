@@ -345,6 +345,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                 for o in report.okrs}
     from kpireport.narrative import summarise
 
+    labels = {name: ref.label for name, ref in report.client.sources.items() if ref.label}
+
     brand = report.brand
     return {
         "brand": brand,
@@ -379,8 +381,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
                                                        env.globals["translations"]),
         "finding_text": lambda f: f.in_language(report.language),
-        "note_text": lambda note: note_text(note, report.locale, gettext, {
-            name: ref.label for name, ref in report.client.sources.items() if ref.label}),
+        "note_text": lambda note: note_text(note, report.locale, gettext, labels),
+        # Each sentence once: notes about several metrics can read the same to the client.
+        "note_texts": lambda notes: list(dict.fromkeys(
+            note_text(note, report.locale, gettext, labels) for note in notes)),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
 

@@ -495,10 +495,14 @@ def test_search_console_dimension_files():
         "https://www.example.com/", "https://www.example.com/search?q=a,b"]
 
 
-def test_search_console_queries_for_another_range_name_the_export_ranges():
-    with pytest.raises(SourceError, match=r"2024-05-01\.\.2024-05-31") as err:
-        source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), APRIL, ("query",)))
-    assert "2024-04-01..2024-04-30" in str(err.value)
+def test_search_console_queries_for_another_range_are_unavailable_naming_the_exports():
+    # A quarter's top queries from monthly exports: that table is unavailable, no more.
+    table = source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), APRIL, ("query",)))
+    assert table.rows == []
+    [note] = table.notes
+    assert note.kind is NoteKind.UNAVAILABLE and note.metrics == ("clicks",)
+    assert "2024-05-01..2024-05-31" in note.message
+    assert "Export the Performance report for exactly 2024-04-01..2024-04-30" in note.message
     with pytest.raises(SourceError, match="one total"):
         source({"search_console": "gsc/2024-05"}).fetch(
             Query(("clicks",), MAY, ("query",), granularity=DAY))

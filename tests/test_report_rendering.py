@@ -351,3 +351,21 @@ def test_a_target_is_not_drawn_past_its_deadline():
     assert 'stroke-dasharray="7 3 2 3"' not in chart  # the Q3 objective's line, now over
     start = html.index("<h3>Qualified leads</h3>")
     assert 'stroke-dasharray="7 3 2 3"' in html[start:html.index("</svg>", start)]
+
+
+def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("acme-robotics"), plugins,
+                            period_spec="2026-Q3", now=NOW)
+    queries = report.kpis["top_queries"]
+    assert queries.rows == [] and queries.error is None
+    assert {n.kind.value for n in queries.notes} == {"unavailable"}
+    assert report.kpis["organic_clicks"].value == pytest.approx(
+        sum(p.value for p in report.kpis["organic_clicks"].monthly[-3:]))
+    html, _, _ = render_html(report, plugins)
+    # Said once under the table, though each of its metrics has its note.
+    assert html.count("Google Search Console: this figure cannot be computed for this period "
+                      "from the data at hand") == 1

@@ -148,10 +148,14 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         chosen = max((f for f in candidates if f.serves(spec, query)),
                      key=lambda f: _coverage(f, query.range), default=None)
         if chosen is None:
-            if all(f.grain is Grain.RANGE for f in candidates):
+            exports_only = all(f.grain is Grain.RANGE for f in candidates)
+            if exports_only and query.granularity is not TOTAL:
                 raise SourceError(source, _no_range(spec, query, candidates))
-            notes.append(DataNote(NoteKind.UNAVAILABLE, _unavailable(spec, query, candidates),
-                                  source))
+            # Not for this range (a quarter's top queries from monthly exports): that figure
+            # is unavailable, the rest of the report stands.
+            message = (_no_range(spec, query, candidates) if exports_only
+                       else _unavailable(spec, query, candidates))
+            notes.append(DataNote(NoteKind.UNAVAILABLE, message, source, metrics=(metric,)))
             continue
         plan.setdefault(id(chosen), (chosen, []))[1].append(metric)
     parts = []
