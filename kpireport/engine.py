@@ -481,7 +481,9 @@ class _Ranges:
 
 
 def _monthly_range(client: ClientConfig, key: str, period: Period) -> DateRange:
-    start = add_months(period.end.replace(day=1), -(TREND_MONTHS - 1))
+    # The charts' thirteen months end with the last whole month (a month-to-date report's
+    # previous month), so the series must start twelve months before that one.
+    start = add_months(obj.level_period(period).start, -(TREND_MONTHS - 1))
     for objective in client.objectives:
         if objective.kpi == key:
             start = min(start, add_months(objective.start.replace(day=1), -HISTORY_MONTHS))
@@ -625,7 +627,8 @@ def compute_kpi(binding: KpiBinding, client: ClientConfig, period: Period,
     if error:
         value.error = error
         value.failed_source = _failed_source(binding, fetched)
-    elif value.value is None:
+    elif value.value is None and not any(n.kind is NoteKind.UNAVAILABLE for n in value.notes):
+        # (An unavailable figure has said why already: "no data" would contradict it.)
         value.notes.append(DataNote(NoteKind.NO_DATA,
                                     "no data for this period", ",".join(binding.sources)))
     return value
@@ -676,6 +679,9 @@ def assess_objectives(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiVa
                                 value=value, baseline=baseline, monthly=kpi.monthly)
         if judged is not period:
             assessment.measured_in = judged.start
+            if objective.deadline is not None:
+                # Counted from the report's own end, as for every other objective in it.
+                assessment.days_left = max(0, (objective.deadline - period.end).days)
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
         direction = objective.direction or (
             "increase" if binding.definition.direction.value == "higher" else "decrease")
@@ -697,6 +703,8 @@ def score_okrs(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiValue]) -
     judged = obj.level_period(period)  # key results are monthly levels, like level objectives
     out = []
     for j, okr in enumerate(plan.client.okrs):
+        if okr.start and okr.start > period.end:
+            continue  # next quarter's OKRs are no part of this one's report
         values: dict[int, float | None] = {}
         worsts: dict[int, float | None] = {}
         for r, kr in enumerate(okr.key_results):

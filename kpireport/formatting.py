@@ -132,8 +132,9 @@ def format_change(change: float | None, locale: str) -> str:
     if change is None:
         return MISSING
     text = format_percent(abs(change), locale, 1)
-    sign = "+" if change > 0 else ("−" if change < 0 else "±")
-    return sign + text
+    if round(abs(change) * 1000) == 0:
+        return "±" + text  # a change that rounds to 0.0 % has no direction to show
+    return ("+" if change > 0 else "−") + text
 
 
 def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:
@@ -160,4 +161,7 @@ def format_period(period: Period | DateRange, locale: str) -> str:
         dt.timedelta(days=1)
     if start.day == 1 and end == last_of_month:
         return format_month(start, locale)
-    return dates.format_interval(start, end, skeleton="yMMMd", locale=_locale(locale))
+    text = dates.format_interval(start, end, skeleton="yMMMd", locale=_locale(locale))
+    if start.day == 1 and locale.split("_")[0] == "fr":
+        text = re.sub(r"^1(?=\D)", "1er", text)  # 1er janv. – 13 nov. 2026
+    return text

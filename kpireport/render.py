@@ -298,6 +298,8 @@ def _filters(report: Report) -> dict[str, Any]:
         "date": lambda d, form="long": formatting.format_date(d, locale, form),
         "month": lambda d, form="long": formatting.format_month(d, locale, form),
         "period": lambda p: formatting.format_period(p, locale),
+        # Jinja's capitalize lowers the rest ("1 jul – 30 sept"): only the first letter here.
+        "upper_first": lambda text: str(text)[:1].upper() + str(text)[1:],
     }
 
 
@@ -346,6 +348,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport.narrative import summarise
 
     labels = {name: ref.label for name, ref in report.client.sources.items() if ref.label}
+    kinds = {"month": gettext("Monthly performance report"),
+             "quarter": gettext("Quarterly performance report"),
+             "month-to-date": gettext("Month-to-date performance report"),
+             "year-to-date": gettext("Year-to-date performance report")}
 
     brand = report.brand
     return {
@@ -357,6 +363,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "agency": report.agency,
         "client": report.client,
         "period": report.period,
+        "report_kind": kinds.get(report.period.kind) or gettext("Performance report"),
         "colours": colours,
         "lang": report.language,
         "kpis": report.kpis,

@@ -232,8 +232,8 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
                             period_spec="2026-Q3")
     rendered = render_report(report, plugins)
     text = text_of(rendered.pdf)
-    assert "Rapport de performance trimestriel 1 juil. – 30 sept. 2026" in text
-    assert "Comparé à 1 avr. – 30 juin 2026 et à 1 juil. – 30 sept. 2025" in text
+    assert "Rapport de performance trimestriel 1er juil. – 30 sept. 2026" in text
+    assert "Comparé à 1er avr. – 30 juin 2026 et à 1er juil. – 30 sept. 2025" in text
     assert "avril 2026" not in text  # the quarter before, not the month it starts with
     # What a source cannot give for a quarter is said in French, without its files' paths.
     assert "ce chiffre ne peut pas être calculé pour cette période" in text

@@ -103,6 +103,12 @@ def test_a_quarter_judges_level_objectives_and_key_results_on_its_last_month(set
                                                              Status.OFF_TRACK)
     assert level.days_left == (dt.date(2026, 12, 31) - dt.date(2026, 9, 30)).days
     assert total.value == 273 * 3 and total.measured_in is None  # 1 Jan to 30 Sep
+    assert report.okrs == []  # its OKR starts in October: no part of the third quarter
+    text = config.path.read_text()
+    config.path.write_text(text.replace("start: 2026-10-01", "start: 2026-07-01"))
+    config = load_config(config.path)
+    report = compute_report(config, config.client("steady"), plugins, now=NOW,
+                            period_spec="2026-Q3")
     [okr] = report.okrs
     assert okr.key_results[0].value == 90
     assert okr.key_results[0].score == pytest.approx((90 - 60) / (120 - 60))

@@ -366,6 +366,36 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     assert report.kpis["organic_clicks"].value == pytest.approx(
         sum(p.value for p in report.kpis["organic_clicks"].monthly[-3:]))
     html, _, _ = render_html(report, plugins)
+    # Unavailable, not also "no data"; the tiles' caption keeps the months' capitals.
+    assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
+    assert "1 Jul\u2009–\u200930 Sept 2026, and the change since" in html
+    assert report.okrs == []  # Acme's OKR starts in October
     # Said once under the table, though each of its metrics has its note.
     assert html.count("Google Search Console: this figure cannot be computed for this period "
                       "from the data at hand") == 1
+
+
+def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_end():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
+    report = compute_report(config, config.client("northwind-dental"), plugins,
+                            period_spec="month-to-date", now=now)
+    assert (report.period.start, report.period.end) == (dt.date(2026, 11, 1),
+                                                         dt.date(2026, 11, 13))
+    sessions = report.kpis["sessions"]  # no objective reaches further back
+    assert sessions.monthly[0].start <= dt.date(2025, 10, 1)  # the chart's first month
+    html, _, _ = render_html(report, plugins)
+    start = html.index("<h3>Sessions</h3>")
+    assert "Oct 25" in html[start:html.index("</div></div></div>", start)]
+    # Every objective counts its days left from 13 November, the level ones too.
+    assert {a.days_left for a in report.objectives} == {48}
+    assert '<p class="report-kind">Month-to-date performance report</p>' in html
+
+
+def test_changes_that_round_to_nothing_have_no_sign_or_colour():
+    assert format_change(-0.00004, "en_US") == "±0.0%"
+    assert format_change(0.0004, "fr_FR") == f"±0,0{NBSP}%"
+    assert format_change(-0.0006, "en_US") == "−0.1%"
