@@ -124,7 +124,9 @@ def resolve(spec: str, today: dt.date) -> Period:
     if spec == "year-to-date":
         end = today - dt.timedelta(days=1)
         rng = DateRange(dt.date(end.year, 1, 1), end)
-        return Period("year-to-date", rng, _preceding(rng), _year_before(rng),
+        # Compared with the same days of last year, not with the 300-odd days before
+        # 1 January (last year's end-of-year season): its previous period is last year's.
+        return Period("year-to-date", rng, _year_before(rng), _year_before(rng),
                       f"{end.year}-ytd-{end:%m-%d}")
     if m := _MONTH.match(spec):
         year, month = int(m[1]), int(m[2])

@@ -364,6 +364,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "client": report.client,
         "period": report.period,
         "report_kind": kinds.get(report.period.kind) or gettext("Performance report"),
+        # Year to date compares with last year's same days only: one comparison to print.
+        "one_comparison": report.period.previous == report.period.last_year,
         "colours": colours,
         "lang": report.language,
         "kpis": report.kpis,

@@ -399,3 +399,18 @@ def test_changes_that_round_to_nothing_have_no_sign_or_colour():
     assert format_change(-0.00004, "en_US") == "±0.0%"
     assert format_change(0.0004, "fr_FR") == f"±0,0{NBSP}%"
     assert format_change(-0.0006, "en_US") == "−0.1%"
+
+
+def test_a_year_to_date_report_compares_with_last_years_same_days_once():
+    from kpireport.render import render_html
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
+    report = compute_report(config, config.client("maison-lumiere"), plugins,
+                            period_spec="year-to-date", now=now)
+    html, _, _ = render_html(report, plugins)
+    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025.</p>" in html
+    start = html.index("<h3>Sessions</h3>")
+    line = html[start:html.index("</p>", start)]
+    assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's
