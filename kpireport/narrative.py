@@ -69,14 +69,21 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         target = _value(report, kpi, a.target) if kpi else formatting.format_number(
             a.target, report.locale)
         figures = {"objective": a.title, "value": value, "target": target}
-        if a.status is Status.MISSED:  # over: "was missed", not "is"
-            out.attention.append(gettext("%(objective)s was missed: %(value)s against a "
-                                         "target of %(target)s.") % figures)
-            continue
-        status = {Status.AT_RISK: gettext("at risk"),
-                  Status.OFF_TRACK: gettext("off track")}[a.status]
-        out.attention.append(gettext("%(objective)s is %(status)s: %(value)s against a "
-                                     "target of %(target)s.") % {**figures, "status": status})
+        status = {Status.AT_RISK: gettext("at risk"), Status.OFF_TRACK: gettext("off track"),
+                  Status.MISSED: ""}[a.status]
+        if a.measured_in is not None:
+            # Judged on a month other than the report's period: say which, beside its totals.
+            figures["month"] = formatting.format_month(a.measured_in, report.locale)
+            sentence = (gettext("%(objective)s was missed: %(value)s in %(month)s against a "
+                                "target of %(target)s.") if a.status is Status.MISSED else
+                        gettext("%(objective)s is %(status)s: %(value)s in %(month)s against "
+                                "a target of %(target)s."))
+        else:
+            sentence = (gettext("%(objective)s was missed: %(value)s against a target of "
+                                "%(target)s.") if a.status is Status.MISSED else
+                        gettext("%(objective)s is %(status)s: %(value)s against a target of "
+                                "%(target)s."))
+        out.attention.append(sentence % {**figures, "status": status})
     for finding in report.findings:
         # A finding about an objective listed above (figures["objective"]) would say it twice.
         if str(finding.severity) == "critical" and finding.figures.get("objective") not in listed:

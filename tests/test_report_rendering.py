@@ -318,8 +318,8 @@ def test_a_missed_objective_was_missed():
     plugins = load_plugins()
     report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
     attention = summarise(report, lambda s: s).attention
-    assert ("4,600 organic clicks a month by the end of Q3 was missed: 4,500 against a target "
-            "of 4,600.") in attention
+    assert ("4,600 organic clicks a month by the end of Q3 was missed: 4,500 in September "
+            "2026 against a target of 4,600.") in attention  # judged on its deadline's month
 
 
 def test_what_is_needed_is_rounded_up_and_the_archive_says_it_as_printed(northwind):
@@ -393,6 +393,9 @@ def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_
     # Every objective counts its days left from 13 November, the level ones too.
     assert {a.days_left for a in report.objectives} == {48}
     assert '<p class="report-kind">Month-to-date performance report</p>' in html
+    # Key results, monthly levels, are October's: the column says so, not "Now".
+    okrs = html[html.index('id="okrs"'):]
+    assert '<th class="num">October 2026</th>' in okrs[:okrs.index("</thead>")]
 
 
 def test_changes_that_round_to_nothing_have_no_sign_or_colour():
