@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kpireport import formatting
+from kpireport.data import NoteKind
 from kpireport.kpis import KpiValue
 from kpireport.report import Report, Status
 
@@ -52,6 +53,9 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value),
             "change": formatting.format_change(change, report.locale), "month": month}
+        if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
+            # The change compares a period with gaps to a whole one: say so where it is read.
+            sentence += " — " + gettext("some days missing")
         if good is False:
             sentence += " — " + gettext("needs attention")
         target = out.rose if change > 0 else out.fell

@@ -417,3 +417,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
     assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's
+    # Search Console's exports stop at October: the summary's change says days are missing.
+    summary = html[html.index('class="narrative"'):html.index('class="tiles-caption"')]
+    [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
+    assert "certains jours manquent" in clicks
