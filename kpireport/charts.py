@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 from itertools import pairwise
 
-from kpireport.formatting import format_month, format_value
+from kpireport.formatting import format_duration, format_month, format_value
 from kpireport.kpis import SeriesPoint, Unit
 
 
@@ -69,6 +69,8 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
         return ""
 
     def fmt(v: float) -> str:
+        if unit == Unit.DURATION:
+            return format_duration(v, locale, duration_unit, axis=True)
         return format_value(v, unit, locale, currency, duration_unit)
 
     low, high = min(everything), max(everything)
@@ -156,6 +158,8 @@ def legend(style: ChartStyle, labels: dict[str, str], *, last_year: bool = True,
                (labels.get("target") if target else None, style.accent, "7 3 2 3", 1.4)]
     keys = [f'<span class="chart-key">{_key(colour, dash, stroke)} {escape(name)}</span>'
             for name, colour, dash, stroke in entries if name]
+    if labels.get("title"):  # what a point is ("By month"), beside a quarter's totals
+        keys.insert(0, f'<span class="chart-title">{escape(labels["title"])}</span>')
     return f'<div class="chart-legend">{" ".join(keys)}</div>'
 
 

@@ -79,13 +79,15 @@ def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
                                          locale=_locale(locale)))
 
 
-def format_duration(seconds: float | None, locale: str, unit: str = "seconds") -> str:
+def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *,
+                    axis: bool = False) -> str:
     """Seconds as ``2 min 35 s``; with ``unit="days"`` a number of days (``34.5 days``)."""
     if seconds is None:
         return MISSING
     if unit == "days":
-        # One decimal always: "86.0 days" beside "95.1 days", not "86 days".
-        return _units(seconds, "duration-day", locale, decimals=1)
+        # One decimal always ("86.0 days" beside "95.1 days"), but a chart's axis steps in
+        # whole days ("90 days", not "90.0 days").
+        return _units(seconds, "duration-day", locale, decimals=None if axis else 1)
     total = round(abs(seconds))
     sign = "\u2212" if seconds < 0 and total else ""
     minutes, secs = divmod(total, 60)

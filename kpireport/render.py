@@ -312,8 +312,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     targets = _chart_targets(report)
     colours = report.colours
     style = charts.ChartStyle(line=colours.primary, accent=colours.accent)
-    legend = {"value": str(gettext("This year")), "last_year": str(gettext("Last year")),
-              "target": str(gettext("Target"))}
+    legend = {"title": str(gettext("Month by month")), "value": str(gettext("This year")),
+              "last_year": str(gettext("Last year")), "target": str(gettext("Target"))}
     kpi_charts = {}
     with_last_year = set()
     # A chart of whole months, ending with the last one the period covers in full (a

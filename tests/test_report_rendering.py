@@ -271,6 +271,8 @@ def test_a_sections_legend_names_only_the_lines_its_charts_draw(northwind):
     # The example's web data starts 14 months back: no month of last year has a line.
     assert "This year" in legends["web"] and "Last year" not in legends["web"]
     assert "Last year" in legends["commercial"] and "Target" in legends["commercial"]
+    # What a point is, for readers of a quarter's totals as of a month's.
+    assert legends["web"].startswith('<span class="chart-title">Month by month</span>')
 
 
 def test_a_rates_monthly_gain_is_in_percentage_points():
@@ -421,3 +423,13 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     summary = html[html.index('class="narrative"'):html.index('class="tiles-caption"')]
     [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
     assert "certains jours manquent" in clicks
+
+
+def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():
+    from kpireport.charts import line_chart
+
+    assert format_value(86.0, Unit.DURATION, "en_US", duration_unit="days") == "86.0 days"
+    first = dt.date(2025, 10, 1)
+    points = [SeriesPoint(add_months(first, i), 70.0 + 2.5 * i) for i in range(13)]
+    svg = line_chart(points, locale="en_US", unit=Unit.DURATION, duration_unit="days")
+    assert ">90 days<" in svg and ".0 days" not in svg
