@@ -524,9 +524,34 @@ def _queries_for(binding: KpiBinding, client: ClientConfig,
 class FetchResult:
     tables: dict[tuple[str, tuple[Any, ...]], Table] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    from_snapshot: bool = False
+    """Tables stored by an earlier run (and version), which may have asked other ranges."""
 
     def table(self, source: str, query: Query) -> Table | None:
-        return self.tables.get((source, query.shape()))
+        found = self.tables.get((source, query.shape()))
+        if found is None and self.from_snapshot and query.granularity is Granularity.MONTH:
+            found = self._months_from_another_range(source, query)
+        return found
+
+    def _months_from_another_range(self, source: str, query: Query) -> Table | None:
+        """A monthly series from a stored one of the same shape over another range (a
+        snapshot of an older version, whose series started a month later): its months
+        within the range asked, rather than none."""
+        best, overlap = None, 0
+        for (name, _), table in self.tables.items():
+            q = table.query
+            if (name != source or q.granularity is not Granularity.MONTH or q.top is not None
+                    or q.dimensions != query.dimensions
+                    or not set(query.metrics) <= set(q.metrics)):
+                continue
+            days = (min(q.range.end, query.range.end) - max(q.range.start, query.range.start)).days
+            if days > overlap:
+                best, overlap = table, days
+        if best is None:
+            return None
+        rng = query.range
+        return Table(query, [r for r in best.rows if rng.start <= r["month"] <= rng.end],
+                     best.notes)
 
 
 def fetch_all(plan: ClientPlan, period: Period) -> FetchResult:
@@ -700,11 +725,13 @@ def _month_value(kpi: KpiValue, month: Period) -> float | None:
 
 
 def score_okrs(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiValue]) -> list[OkrScore]:
-    judged = obj.level_period(period)  # key results are monthly levels, like level objectives
     out = []
     for j, okr in enumerate(plan.client.okrs):
-        if okr.start and okr.start > period.end:
-            continue  # next quarter's OKRs are no part of this one's report
+        # Key results are monthly levels, judged like level objectives: on the period's last
+        # whole month, or the deadline's once it has passed.
+        judged = obj.level_period(period, okr.deadline)
+        if okr.start and okr.start > judged.end:
+            continue  # an OKR not started by that month is no part of this report
         values: dict[int, float | None] = {}
         worsts: dict[int, float | None] = {}
         for r, kr in enumerate(okr.key_results):
@@ -716,7 +743,10 @@ def score_okrs(plan: ClientPlan, period: Period, kpis: Mapping[str, KpiValue]) -
                           <= judged.end]
                 if window:
                     worsts[r] = min(window) if kr.direction == "stay_above" else max(window)
-        out.append(obj.score_okr(okr, okr.id or f"okr-{j + 1}", values, worsts))
+        score = obj.score_okr(okr, okr.id or f"okr-{j + 1}", values, worsts)
+        if judged is not period:
+            score.measured_in = judged.start
+        out.append(score)
     return out
 
 
@@ -775,7 +805,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     if notify:
         plugins.call_each("report_started", client=client, period=period)
     if snapshot is not None:
-        fetched = FetchResult(dict(snapshot["tables"]), dict(snapshot["errors"]))
+        fetched = FetchResult(dict(snapshot["tables"]), dict(snapshot["errors"]),
+                              from_snapshot=True)
     else:
         try:
             fetched = fetch_all(plan, period)

@@ -366,8 +366,6 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "report_kind": kinds.get(report.period.kind) or gettext("Performance report"),
         # Year to date compares with last year's same days only: one comparison to print.
         "one_comparison": report.period.previous == report.period.last_year,
-        # Key results are monthly levels: a longer report shows its last whole month's.
-        "key_results_month": None if report.period.kind == "month" else last_month,
         "colours": colours,
         "lang": report.language,
         "kpis": report.kpis,

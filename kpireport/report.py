@@ -81,6 +81,9 @@ class OkrScore:
     key_results: list[KeyResultScore]
     score: float | None
     """Weighted mean of the key results' scores (those with data), 0.0 to 1.0."""
+    measured_in: dt.date | None = None
+    """The month its key results were measured in, when not the report's period (a quarter's
+    last month, a passed deadline's month)."""
 
 
 @dataclass

@@ -495,14 +495,17 @@ def test_search_console_dimension_files():
         "https://www.example.com/", "https://www.example.com/search?q=a,b"]
 
 
-def test_search_console_queries_for_another_range_are_unavailable_naming_the_exports():
-    # A quarter's top queries from monthly exports: that table is unavailable, no more.
-    table = source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), APRIL, ("query",)))
+def test_search_console_queries_for_another_range_name_the_export_ranges():
+    # No export for April (missing, or of another range): an error, the run must fail.
+    with pytest.raises(SourceError, match=r"2024-05-01\.\.2024-05-31") as err:
+        source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), APRIL, ("query",)))
+    assert "Export the Performance report for exactly 2024-04-01..2024-04-30" in str(err.value)
+    # A quarter's queries from the monthly exports inside it: that table is unavailable.
+    table = source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), Q2, ("query",)))
     assert table.rows == []
     [note] = table.notes
     assert note.kind is NoteKind.UNAVAILABLE and note.metrics == ("clicks",)
-    assert "2024-05-01..2024-05-31" in note.message
-    assert "Export the Performance report for exactly 2024-04-01..2024-04-30" in note.message
+    assert "Export the Performance report for exactly 2024-04-01..2024-06-30" in note.message
     with pytest.raises(SourceError, match="one total"):
         source({"search_console": "gsc/2024-05"}).fetch(
             Query(("clicks",), MAY, ("query",), granularity=DAY))
@@ -660,3 +663,15 @@ def test_a_monthly_history_table_answers_the_months_the_daily_table_lacks(tmp_pa
     assert src.fetch(Query(("sessions",), october)).value("sessions") == 310  # by day
     table = src.fetch(Query(("sessions",), last_year))
     assert table.value("sessions") == 200 and not table.notes  # from the history
+
+
+def test_a_tables_missing_days_concern_the_metrics_it_gave(tmp_path):
+    (tmp_path / "web.csv").write_text("date,sessions\n" + "".join(
+        f"2024-05-0{d},10\n" for d in range(1, 5)))
+    (tmp_path / "pages.csv").write_text("date,pageviews\n2024-05-01,3\n2024-05-02,3\n"
+                                        "2024-05-04,3\n")
+    src = source({"tables": [{"path": "web.csv"}, {"path": "pages.csv"}]}, tmp_path)
+    table = src.fetch(Query(("sessions", "pageviews"), DateRange(D(2024, 5, 1), D(2024, 5, 4))))
+    [note] = table.notes
+    assert note.kind is NoteKind.MISSING_DAYS and note.dates == (D(2024, 5, 3),)
+    assert note.metrics == ("pageviews",)  # sessions are complete: not theirs

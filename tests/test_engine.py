@@ -193,3 +193,21 @@ def test_a_blank_cell_is_noted_on_the_figures_it_concerns_only(tmp_path):
     html, _, _ = render_html(report, plugins)
     assert "Analytics\u202f: certains chiffres manquent pour 7 oct. 2026." in html
     assert "aucune donnée" not in html
+
+
+def test_okrs_are_judged_within_their_own_window(setup):
+    config, plugins = setup
+    # 1-19 October: key results are judged on September, before this OKR started.
+    report = compute_report(config, config.client("steady"), plugins, period_spec="month-to-date",
+                            now=dt.datetime(2026, 10, 20, 9, 0, tzinfo=dt.UTC))
+    assert report.okrs == []
+    # An OKR over by the report's month is judged on its deadline's month, and says so.
+    text = config.path.read_text().replace("start: 2026-10-01\n        deadline: 2026-12-31",
+                                           "start: 2026-04-01\n        deadline: 2026-06-30")
+    assert "deadline: 2026-06-30" in text
+    config.path.write_text(text)
+    config = load_config(config.path)
+    report = compute_report(config, config.client("steady"), plugins, now=NOW)
+    [okr] = report.okrs
+    assert okr.measured_in == dt.date(2026, 6, 1)
+    assert okr.key_results[0].value == 90  # June's 30 days × 3, not October's 93

@@ -372,6 +372,9 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
     assert "1 Jul\u2009–\u200930 Sept 2026, and the change since" in html
     assert report.okrs == []  # Acme's OKR starts in October
+    table = html[html.index('id="table-top_queries"'):]
+    table = table[:table.index("</section>")]
+    assert "No data for this period" not in table and "<table" not in table
     # Said once under the table, though each of its metrics has its note.
     assert html.count("Google Search Console: this figure cannot be computed for this period "
                       "from the data at hand") == 1
@@ -433,3 +436,34 @@ def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():
     points = [SeriesPoint(add_months(first, i), 70.0 + 2.5 * i) for i in range(13)]
     svg = line_chart(points, locale="en_US", unit=Unit.DURATION, duration_unit="days")
     assert ">90 days<" in svg and ".0 days" not in svg
+
+
+def test_a_snapshot_whose_monthly_series_started_later_still_rebuilds_its_charts(tmp_path):
+    """Snapshots of month-to-date reports by an older version stored series a month shorter."""
+    import dataclasses
+
+    from kpireport import snapshots
+    from kpireport.batch import snapshot_bytes
+    from kpireport.data import DateRange, Granularity, Table
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    client = config.client("northwind-dental")
+    now = dt.datetime(2026, 11, 20, 6, 0, tzinfo=dt.UTC)
+    report = compute_report(config, client, plugins, period_spec="month-to-date", now=now)
+    path = tmp_path / "snap.json.gz"
+    snapshots.write(path, snapshot_bytes(config, client, report, now))
+    snap = snapshots.load(path)
+    older = {}
+    for (source, _), table in snap["tables"].items():
+        q = table.query
+        if q.granularity is Granularity.MONTH:
+            q = dataclasses.replace(q, range=DateRange(add_months(q.range.start, 1), q.range.end))
+            table = Table(q, [r for r in table.rows if r["month"] >= q.range.start], table.notes)
+        older[(source, q.shape())] = table
+    snap["tables"] = older
+    rebuilt = compute_report(config, client, plugins, period=report.period, now=now,
+                             snapshot=snap)
+    fresh = [p.value for p in report.kpis["sessions"].monthly]
+    again = [p.value for p in rebuilt.kpis["sessions"].monthly]
+    assert again[1:] == fresh[1:] and again[0] is None  # all but the month it never stored

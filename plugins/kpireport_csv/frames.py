@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
@@ -149,10 +149,15 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
                      key=lambda f: _coverage(f, query.range), default=None)
         if chosen is None:
             exports_only = all(f.grain is Grain.RANGE for f in candidates)
-            if exports_only and query.granularity is not TOTAL:
+            # Exports of shorter ranges inside the one asked (a quarter's top queries from
+            # monthly exports): that figure is unavailable, the rest of the report stands.
+            # Otherwise the export for the range is missing or of another range: an error,
+            # so that the run fails and the agency exports it.
+            if exports_only and not (query.granularity is TOTAL and any(
+                    (span := f.span()) is not None and query.range.start <= span.start
+                    and span.end <= query.range.end and span != query.range
+                    for f in candidates)):
                 raise SourceError(source, _no_range(spec, query, candidates))
-            # Not for this range (a quarter's top queries from monthly exports): that figure
-            # is unavailable, the rest of the report stands.
             message = (_no_range(spec, query, candidates) if exports_only
                        else _unavailable(spec, query, candidates))
             notes.append(DataNote(NoteKind.UNAVAILABLE, message, source, metrics=(metric,)))
@@ -162,7 +167,8 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
     for frame, names in plan.values():
         rows, frame_notes = _frame_rows(frame, names, specs, query, source)
         parts.append((rows, names))
-        notes.extend(frame_notes)
+        # A frame's gaps concern the metrics it gave, not those another frame gave.
+        notes.extend(n if n.metrics else replace(n, metrics=tuple(names)) for n in frame_notes)
     rows = _join(parts, metrics, query)
     if query.top is not None:
         top = query.top.metric
