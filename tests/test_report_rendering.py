@@ -127,6 +127,14 @@ def northwind():
     return compute_report(config, config.client("northwind-dental"), plugins, now=NOW), plugins
 
 
+def example_report(client: str, period_spec: str | None = None, now: dt.datetime = NOW):
+    """One of the example's clients, computed (and the plugins to render it with)."""
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    return compute_report(config, config.client(client), plugins, period_spec=period_spec,
+                          now=now), plugins
+
+
 def pdf_text(pdf: bytes) -> tuple[PdfReader, str]:
     import io
 
@@ -278,9 +286,7 @@ def test_a_sections_legend_names_only_the_lines_its_charts_draw(northwind):
 def test_a_rates_monthly_gain_is_in_percentage_points():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    report = compute_report(config, config.client("maison-lumiere"), plugins, now=NOW)
+    report, plugins = example_report("maison-lumiere")
     [rate] = [a for a in report.objectives if a.key == "conversion-rate"]
     points = format(rate.required_rate * 100, ".2f").replace(".", ",")
     html, _, _ = render_html(report, plugins)
@@ -303,9 +309,7 @@ def test_a_relabelled_kpi_is_described_in_the_clients_words(northwind):
 def test_an_objective_judged_on_an_earlier_month_says_which_in_the_summary():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    report, plugins = example_report("acme-robotics")
     [q3] = [a for a in report.objectives if a.key == "organic-clicks-q3"]
     assert q3.measured_in == dt.date(2026, 9, 1)  # its deadline was the end of September
     html, _, _ = render_html(report, plugins)
@@ -316,9 +320,7 @@ def test_an_objective_judged_on_an_earlier_month_says_which_in_the_summary():
 def test_a_missed_objective_was_missed():
     from kpireport.narrative import summarise
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    report, _ = example_report("acme-robotics")
     attention = summarise(report, lambda s: s).attention
     assert ("4,600 organic clicks a month by the end of Q3 was missed: 4,500 in September "
             "2026 against a target of 4,600.") in attention  # judged on its deadline's month
@@ -344,9 +346,7 @@ def test_what_is_needed_is_rounded_up_and_the_archive_says_it_as_printed(northwi
 def test_a_target_is_not_drawn_past_its_deadline():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    report, plugins = example_report("acme-robotics")
     html, _, _ = render_html(report, plugins)
     start = html.index("<h3>Organic clicks</h3>")
     chart = html[start:html.index("</svg>", start)]
@@ -358,10 +358,7 @@ def test_a_target_is_not_drawn_past_its_deadline():
 def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    report = compute_report(config, config.client("acme-robotics"), plugins,
-                            period_spec="2026-Q3", now=NOW)
+    report, plugins = example_report("acme-robotics", period_spec="2026-Q3")
     queries = report.kpis["top_queries"]
     assert queries.rows == [] and queries.error is None
     assert {n.kind.value for n in queries.notes} == {"unavailable"}
@@ -383,11 +380,8 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
 def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_end():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
     now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
-    report = compute_report(config, config.client("northwind-dental"), plugins,
-                            period_spec="month-to-date", now=now)
+    report, plugins = example_report("northwind-dental", period_spec="month-to-date", now=now)
     assert (report.period.start, report.period.end) == (dt.date(2026, 11, 1),
                                                          dt.date(2026, 11, 13))
     sessions = report.kpis["sessions"]  # no objective reaches further back
@@ -412,11 +406,8 @@ def test_changes_that_round_to_nothing_have_no_sign_or_colour():
 def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     from kpireport.render import render_html
 
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
     now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
-    report = compute_report(config, config.client("maison-lumiere"), plugins,
-                            period_spec="year-to-date", now=now)
+    report, plugins = example_report("maison-lumiere", period_spec="year-to-date", now=now)
     html, _, _ = render_html(report, plugins)
     assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025.</p>" in html
     start = html.index("<h3>Sessions</h3>")
