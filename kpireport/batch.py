@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kpireport.config import ClientConfig, Config
-from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_write
+from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_write, report_names
 from kpireport.engine import ClientResult
 from kpireport.errors import ConfigError, KpiReportError
 from kpireport.ledger import Ledger
@@ -312,9 +312,7 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
         plugins.call_each("report_failed", client=client, period=period, error=exc)
         _NOTIFIED = True  # the parent need not call it again
         raise
-    names = {"client": client.id, "client_name": client.name, "period": report.period.key,
-             "start": report.period.start.isoformat(), "end": report.period.end.isoformat(),
-             "language": report.language}
+    names = report_names(client.id, client.name, report.period, report.language)
     artifacts = Artifacts(pdf=rendered.pdf, html=rendered.html, names=names,
                           pages=rendered.pages)
     plugins.call_each("report_rendered", report=report, artifacts=artifacts)

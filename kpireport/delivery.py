@@ -7,9 +7,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from kpireport.periods import Period
 
 
 class DeliverySettings(BaseModel):
@@ -29,6 +32,14 @@ class Artifacts:
     html: str
     names: dict[str, str]
     pages: int
+
+
+def report_names(client_id: str, client_name: str, period: Period,
+                 language: str) -> dict[str, str]:
+    """The ``names`` of a report's :class:`Artifacts`."""
+    return {"client": client_id, "client_name": client_name, "period": period.key,
+            "start": period.start.isoformat(), "end": period.end.isoformat(),
+            "language": language}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ from kpireport.data import (
     merge_queries,
     time_key,
 )
-from kpireport.delivery import Artifacts, Delivery, DeliveryContext, DeliveryTarget
+from kpireport.delivery import (
+    Artifacts,
+    Delivery,
+    DeliveryContext,
+    DeliveryTarget,
+    report_names,
+)
 from kpireport.errors import ConfigError, KpiReportError, Problem, SourceError
 from kpireport.kpis import KpiDefinition, KpiValue, SeriesPoint
 from kpireport.periods import Period, add_months, resolve, today_in
@@ -386,10 +392,9 @@ def _names(config: Config, client: ClientConfig, period: Period,
            stranger: bool = False) -> dict[str, str]:
     """What a report of ``client`` for ``period`` is named by (Artifacts.names); with
     ``stranger``, another client's id and name, to see whether a place depends on them."""
-    return {"client": "another-client" if stranger else client.id,
-            "client_name": "Another client" if stranger else client.name,
-            "period": period.key, "start": period.start.isoformat(),
-            "end": period.end.isoformat(), "language": config.locale_of(client).split("_")[0]}
+    return report_names("another-client" if stranger else client.id,
+                        "Another client" if stranger else client.name, period,
+                        language_of(config.locale_of(client)))
 
 
 def _quoted(ids: list[str]) -> str:
@@ -920,9 +925,7 @@ def run_client(config: Config, client: ClientConfig, plugins: PluginSet, *,
         rendered = render_report(report, plugins, agency_template_dir=template_dir)
         artifacts = Artifacts(
             pdf=rendered.pdf, html=rendered.html, pages=rendered.pages,
-            names={"client": client.id, "client_name": client.name, "period": report.period.key,
-                   "start": report.period.start.isoformat(),
-                   "end": report.period.end.isoformat(), "language": report.language},
+            names=report_names(client.id, client.name, report.period, report.language),
         )
         plugins.call_each("report_rendered", report=report, artifacts=artifacts)
         outputs = deliver(config, client, plugins, report, artifacts, output_dir)

@@ -8,6 +8,7 @@ French report writes ``1 234,5 €`` and ``3,4 %`` and an American one ``$1,234.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -106,6 +107,15 @@ def _units(value: float, unit: str, locale: str, length: str = "long",
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return _minus(format_unit(round(value, decimals), unit, length=length, format=pattern,
                               locale=_locale(locale)))
+
+
+def needed(value: float, unit: Unit | str) -> float:
+    """An amount still needed, rounded up where it is printed whole (a count, a currency
+    amount from 1 000): 250 a month for 250.5 needed would end one short."""
+    unit = Unit(unit)
+    if unit is Unit.COUNT or (unit is Unit.CURRENCY and value >= 1000):
+        return math.ceil(value - 1e-9)
+    return value
 
 
 def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",

@@ -15,7 +15,6 @@ import datetime as dt
 import gc
 import io
 import logging
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -517,10 +516,8 @@ def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,
     """A monthly gain needed: in percentage points for a rate, where "0.09 %" would read as a
     relative change; otherwise as the objective's values are written."""
     kpi = kpis.get(a.kpi)
-    unit = kpi.definition.unit if kpi is not None else None
-    if unit is Unit.COUNT or (unit is Unit.CURRENCY and value >= 1000):
-        # Printed whole, what is needed is rounded up: 250 a month for 250.5 ends one short.
-        value = math.ceil(value - 1e-9)
+    if kpi is not None:
+        value = formatting.needed(value, kpi.definition.unit)
     if kpi is None or kpi.definition.unit is not Unit.PERCENT or a.kind == "cumulative":
         return _objective_value(report, kpis, a, value)
     from babel import Locale

@@ -6,11 +6,10 @@ them, in English and French. Figures in the text are formatted for the report's 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 
 from kpireport import hookimpl
-from kpireport.formatting import format_number, format_period
+from kpireport.formatting import format_number, format_period, needed
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
 
@@ -39,10 +38,7 @@ def objective_pace(report: Report) -> Iterator[Finding]:
         kpi = all_kpis.get(a.kpi)
         unit = kpi.definition.unit.value if kpi else "number"
         dunit = kpi.definition.duration_unit if kpi else "seconds"
-        needed = abs(a.required_rate)
-        if unit == "count" or (unit == "currency" and needed >= 1000):
-            needed = math.ceil(needed - 1e-9)  # printed whole: 250 for 250.5 ends one short
-        rate = _fmt(report, needed, unit, dunit)
+        rate = _fmt(report, needed(abs(a.required_rate), unit), unit, dunit)
         rate_fr = rate
         if unit == "percent" and a.kind != "cumulative":
             # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
