@@ -487,8 +487,9 @@ class _Ranges:
 
 def _monthly_range(client: ClientConfig, key: str, period: Period) -> DateRange:
     # The charts' thirteen months end with the last whole month (a month-to-date report's
-    # previous month), so the series must start twelve months before that one.
-    start = add_months(obj.level_period(period).start, -(TREND_MONTHS - 1))
+    # previous month), and each has its line of the same months a year before: the series
+    # starts twelve months before the first of them.
+    start = add_months(obj.level_period(period).start, -(TREND_MONTHS - 1) - 12)
     for objective in client.objectives:
         if objective.kpi == key:
             start = min(start, add_months(objective.start.replace(day=1), -HISTORY_MONTHS))

@@ -109,13 +109,29 @@ def _units(value: float, unit: str, locale: str, length: str = "long",
                               locale=_locale(locale)))
 
 
-def needed(value: float, unit: Unit | str) -> float:
-    """An amount still needed, rounded up where it is printed whole (a count, a currency
-    amount from 1 000): 250 a month for 250.5 needed would end one short."""
+def needed(value: float, unit: Unit | str, duration_unit: str = "seconds") -> float:
+    """An amount still needed, rounded up to the precision it is printed at: "250 a month"
+    for 250.5, or "lose 1.3 days" for 1.35, would each end short of the target."""
     unit = Unit(unit)
     if unit is Unit.COUNT or (unit is Unit.CURRENCY and value >= 1000):
-        return math.ceil(value - 1e-9)
-    return value
+        decimals = 0
+    elif unit is Unit.DURATION:
+        decimals = 1 if duration_unit == "days" else 0
+    elif unit is Unit.PERCENT:
+        decimals = 4 if value < 0.1 else 3  # a fraction printed as 2.34 % or 12.3 %
+    elif unit is Unit.POSITION:
+        decimals = 1
+    elif unit is Unit.NUMBER and value >= 10:
+        decimals = 0
+    else:
+        decimals = 2
+    return ceil_to(value, decimals)
+
+
+def ceil_to(value: float, decimals: int) -> float:
+    """``value`` rounded up at ``decimals`` (a hair of float error is not a step up)."""
+    scale = 10 ** decimals
+    return math.ceil(round(value * scale, 6)) / scale
 
 
 def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",

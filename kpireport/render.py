@@ -516,13 +516,13 @@ def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,
     """A monthly gain needed: in percentage points for a rate, where "0.09 %" would read as a
     relative change; otherwise as the objective's values are written."""
     kpi = kpis.get(a.kpi)
-    if kpi is not None:
-        value = formatting.needed(value, kpi.definition.unit)
     if kpi is None or kpi.definition.unit is not Unit.PERCENT or a.kind == "cumulative":
+        if kpi is not None:
+            value = formatting.needed(value, kpi.definition.unit, kpi.definition.duration_unit)
         return _objective_value(report, kpis, a, value)
     from babel import Locale
 
-    points = round(value * 100, 2)
+    points = formatting.ceil_to(value * 100, 2)
     # Gettext's plural rules take whole numbers: ask CLDR's ("0,09 point" but "0.09 points").
     count = 1 if Locale.parse(report.locale).plural_form(points) == "one" else 2
     return words.ngettext("%(points)s percentage point", "%(points)s percentage points",

@@ -230,8 +230,10 @@ def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
     [closing] = [a for a in report.objectives if a.key == "faster-closing"]
     assert closing.required_rate is not None and closing.required_rate < 0
     _, text = pdf_text(render_report(report, plugins).pdf)
-    assert "Decrease needed each remaining month 1.3 days" in text
-    assert "-1.3 days" not in text and "−1.3 days" not in text
+    # 1.35 days a month (22.7 → 20.0 in two), printed rounded up: 1.3 would end at 20.1.
+    assert closing.required_rate == pytest.approx(-1.349, abs=1e-3)
+    assert "Decrease needed each remaining month 1.4 days" in text
+    assert "-1.4 days" not in text and "−1.4 days" not in text
 
 
 def test_needs_attention_names_each_objective_once(northwind):
@@ -267,20 +269,33 @@ def test_french_punctuation_is_spaced_with_narrow_no_break_spaces():
     assert bad == []
 
 
-def test_a_sections_legend_names_only_the_lines_its_charts_draw(northwind):
+def test_every_chart_draws_last_years_months_and_the_legend_names_only_drawn_lines():
     import re
 
     from kpireport.render import render_html
 
-    report, plugins = northwind
-    html, _, _ = render_html(report, plugins)
-    legends = dict(re.findall(r'<section class="family family-(\w+)".*?'
-                              r'<div class="chart-legend">(.*?)</div>', html, re.S))
-    # The example's web data starts 14 months back: no month of last year has a line.
-    assert "This year" in legends["web"] and "Last year" not in legends["web"]
-    assert "Last year" in legends["commercial"] and "Target" in legends["commercial"]
+    report, plugins = example_report("northwind-dental")
+
+    def legends() -> tuple[str, dict[str, str]]:
+        html, _, _ = render_html(report, plugins)
+        return html, dict(re.findall(r'<section class="family family-(\w+)".*?'
+                                     r'<div class="chart-legend">(.*?)</div>', html, re.S))
+
+    html, found = legends()
+    # Each chart has last year's line (dashed grey), not only those of KPIs with objectives.
+    charts = html.count('class="chart"')
+    assert charts >= 6 and len(re.findall(r'<path d="M[^"]*L[^"]*" fill="none" '
+                                          r'stroke="#9aa3ad"', html)) == charts
+    assert "Last year" in found["web"] and "Target" not in found["web"]
+    assert "Last year" in found["commercial"] and "Target" in found["commercial"]
     # What a point is, for readers of a quarter's totals as of a month's.
-    assert legends["web"].startswith('<span class="chart-title">Month by month</span>')
+    assert found["web"].startswith('<span class="chart-title">Month by month</span>')
+    # A section whose history is too short for a line of last year does not name one.
+    for kpi in report.kpis.values():
+        if kpi.definition.family == "web":
+            kpi.monthly = kpi.monthly[-13:]
+    _, found = legends()
+    assert "This year" in found["web"] and "Last year" not in found["web"]
 
 
 def test_a_rates_monthly_gain_is_in_percentage_points():
@@ -288,9 +303,10 @@ def test_a_rates_monthly_gain_is_in_percentage_points():
 
     report, plugins = example_report("maison-lumiere")
     [rate] = [a for a in report.objectives if a.key == "conversion-rate"]
-    points = format(rate.required_rate * 100, ".2f").replace(".", ",")
+    assert rate.required_rate * 100 == pytest.approx(0.0916, abs=1e-4)
     html, _, _ = render_html(report, plugins)
-    assert f"<td>{points} point de pourcentage</td>" in html  # not "0,09 %"
+    # Not "0,09 %", and rounded up: two months of 0.09 points would fall short.
+    assert "<td>0,10 point de pourcentage</td>" in html
 
 
 def test_a_relabelled_kpi_is_described_in_the_clients_words(northwind):

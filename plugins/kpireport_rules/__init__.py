@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from kpireport import hookimpl
-from kpireport.formatting import format_number, format_period, needed
+from kpireport.formatting import ceil_to, format_number, format_period, needed
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
 
@@ -38,11 +38,11 @@ def objective_pace(report: Report) -> Iterator[Finding]:
         kpi = all_kpis.get(a.kpi)
         unit = kpi.definition.unit.value if kpi else "number"
         dunit = kpi.definition.duration_unit if kpi else "seconds"
-        rate = _fmt(report, needed(abs(a.required_rate), unit), unit, dunit)
+        rate = _fmt(report, needed(abs(a.required_rate), unit, dunit), unit, dunit)
         rate_fr = rate
         if unit == "percent" and a.kind != "cumulative":
             # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
-            points = round(abs(a.required_rate) * 100, 2)
+            points = ceil_to(abs(a.required_rate) * 100, 2)
             pts = format_number(points, report.locale, 2)
             rate = f"{pts} percentage point{'' if points == 1 else 's'}"
             rate_fr = f"{pts} point{'s' if points >= 2 else ''} de pourcentage"
