@@ -22,8 +22,9 @@ Figures, all evaluated on the period's last day (days counted inclusively, both 
   objective; level → the value, plus the slope of the least-squares line through the monthly
   values from the month before the start to the period's month (three values at least,
   otherwise no slope) times the months from the period's month to the deadline's.
-- ``required_rate``: (target − value) ÷ months left, where months left is the number of
-  calendar months touched between the day after the period and the deadline (at least 1). For
+- ``required_rate``: (target − value) ÷ months left, where months left counts the calendar
+  months from the day after the period to the deadline, a month partly left by its share of
+  days (at least 1). For
   a cumulative objective it is what each remaining month must bring, for a level one what the
   KPI must gain (negative: lose) each month. None once met, past the deadline or without one.
 - ``days_left`` = deadline − period end, in days, never below 0.
@@ -74,7 +75,7 @@ from dataclasses import dataclass
 
 from kpireport.config import KeyResultConfig, ObjectiveConfig, OkrConfig
 from kpireport.kpis import Direction, SeriesPoint
-from kpireport.periods import Period, add_months, months_between, resolve
+from kpireport.periods import Period, add_months, month_range, months_between, resolve
 from kpireport.report import Assessment, KeyResultScore, OkrScore, Status
 
 TOLERANCE = 0.9
@@ -193,13 +194,17 @@ def assess(objective: ObjectiveConfig, *, key: str, title: str, kpi_direction: D
     return a
 
 
-def months_left(end: dt.date, deadline: dt.date) -> int:
-    """Calendar months touched after ``end`` up to ``deadline``, at least 1.
+def months_left(end: dt.date, deadline: dt.date) -> float:
+    """Months from the day after ``end`` to ``deadline``, each calendar month counted by the
+    share of its days left (at least 1).
 
-    Counted on the calendar rather than days ÷ 30.44, whose ceiling makes 1 November to
-    31 December (61 days) three months.
+    Counted on the calendar rather than days ÷ 30.44, whose ceiling made 1 November to
+    31 December (61 days) three months; a month partly gone counts for what is left of it,
+    so that a year-to-date report of 13 November does not spread what is needed over all
+    of November.
     """
-    return max(1, len(months_between(end + dt.timedelta(days=1), deadline)))
+    months = months_between(end + dt.timedelta(days=1), deadline)
+    return max(1.0, sum(m.days / month_range(m.start.year, m.start.month).days for m in months))
 
 
 def _cap_status(value: float, cap: float, forecast: float | None, end: dt.date,

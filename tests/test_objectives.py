@@ -446,3 +446,14 @@ def test_okr_without_any_data_has_no_score():
     result = score_okr(okr, "okr-1", {}, {})
     assert result.score is None
     assert [k.score for k in result.key_results] == [None, None]
+
+
+def test_what_is_needed_is_spread_over_the_time_really_left():
+    # A cumulative objective on 13 November: 17 days of November and December are left,
+    # 1.57 months, not two (what is needed per month would be too low).
+    mtd = resolve("2026-11-01..2026-11-13", TODAY)
+    a = run(objective(kind="cumulative", baseline=None, target=1000), 800, period=mtd)
+    assert a.required_rate == pytest.approx(200 / (17 / 30 + 1))
+    # From a month's end, whole months.
+    b = run(objective(kind="cumulative", baseline=None, target=1000), 800)
+    assert b.required_rate == pytest.approx(100)
