@@ -58,6 +58,9 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
             sentence += " — " + gettext("some days missing")
         if good is False:
             sentence += " — " + gettext("needs attention")
+        elif good is True and change < 0:
+            # Under "What fell", a fall for the better (a shorter sales cycle) says so.
+            sentence += " — " + gettext("an improvement")
         target = out.rose if change > 0 else out.fell
         if len(target) < PER_LIST:
             target.append(sentence)

@@ -601,12 +601,14 @@ def render_report(report: Report, plugins: PluginSet,
 
     html, theme, dirs = render_html(report, plugins, agency_template_dir)
     options: dict[str, Any] = {"pdf_tags": bool(report.brand.get("tagged", True))}
+    finisher = None
     if report.brand.get("archival"):
         from weasyprint import Attachment
 
         # PDF/A-3 allows embedded files: the figures travel with the document they explain.
         options["pdf_variant"] = "pdf/a-3b"
         words = theme_translations(theme, _default_theme(plugins), report.language)
+        finisher = _associated_files_once
         options["attachments"] = [Attachment(
             string=figures_csv(report, words),
             name=f"{report.client.id}-{report.period.key}-figures.csv",
@@ -615,9 +617,19 @@ def render_report(report: Report, plugins: PluginSet,
     with _collector_paused():
         document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
                         url_fetcher=safe_fetcher(dirs)).render(**options)
-        pdf, pages = document.write_pdf(**options), len(document.pages)
+        pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
         del document  # garbage now, so that the collection below frees it
     return Rendered(html=html, pdf=pdf, pages=pages)
+
+
+def _associated_files_once(document: Any, pdf: Any) -> None:
+    """List each attached file once in a PDF/A-3's /AF: WeasyPrint 70 lists them twice
+    (Kozea/WeasyPrint#2917, fixed after 70.0)."""
+    files = pdf.catalog.get("AF")
+    if files:
+        unique = list(dict.fromkeys(files))
+        files.clear()
+        files.extend(unique)
 
 
 _WARM_UP_HTML = """<!DOCTYPE html><html lang="en"><head><style>

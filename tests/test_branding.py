@@ -170,6 +170,8 @@ def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
     assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
     [(name, [data])] = list(reader.attachments.items())
     assert name == "northwind-dental-2026-10-figures.csv"
+    # Listed once among the document's associated files (PDF/A-3's /AF).
+    assert len(reader.trailer["/Root"]["/AF"]) == 1
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     text = text_of(rendered.pdf)
     printed = {(r["key"], r["field"]): r for r in rows}

@@ -236,6 +236,17 @@ def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
     assert "-1.4 days" not in text and "−1.4 days" not in text
 
 
+def test_a_fall_for_the_better_says_so(northwind):
+    from kpireport.narrative import summarise
+
+    report, _ = northwind
+    cycle = report.kpis["sales_cycle_length"]
+    assert cycle.change_previous < 0 and cycle.is_better(cycle.change_previous)
+    fell = summarise(report, lambda s: s).fell
+    [line] = [line for line in fell if line.startswith("Sales cycle length")]
+    assert line.endswith(" — an improvement")
+
+
 def test_needs_attention_names_each_objective_once(northwind):
     from kpireport.narrative import summarise
 
@@ -408,6 +419,9 @@ def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_
     # Every objective counts its days left from 13 November, the level ones too.
     assert {a.days_left for a in report.objectives} == {48}
     assert '<p class="report-kind">Month-to-date performance report</p>' in html
+    # A level objective's figures are October's, and its expected path too: it says so.
+    assert "expected by the end of October 2026" in html
+    assert "<th>Expected by the end of October 2026</th>" in html
     # Key results, monthly levels, are October's: the column says so, not "Now".
     okrs = html[html.index('id="okrs"'):]
     assert '<th class="num">October 2026</th>' in okrs[:okrs.index("</thead>")]
