@@ -574,9 +574,8 @@ def _spooled_report(config: Config, client: ClientConfig, plugins: PluginSet, jo
     except OSError:
         data = None
     # A spool of an older version names no snapshot: its report's is the one on disk.
-    taken = meta.get("snapshot") if "snapshot" in meta else (
-        data and hashlib.sha256(data).hexdigest())
-    if not taken or data is None or hashlib.sha256(data).hexdigest() != taken:
+    if data is None or ("snapshot" in meta
+                        and meta["snapshot"] != hashlib.sha256(data).hexdigest()):
         log.warning("%s %s: report_delivered not called: the report was rendered by an "
                     "earlier run and the snapshot taken with it is not kept", job.client,
                     job.period)

@@ -60,7 +60,7 @@ STATUS_LABELS = {
     Status.AT_RISK: N_("At risk"), Status.OFF_TRACK: N_("Off track"),
     Status.MISSED: N_("Missed"), Status.NO_DATA: N_("No data"),
 }
-"""A status in words, as the default theme's badges print it (through the catalogue)."""
+"""A status in words (through the catalogue): the default theme's badges and the archive."""
 BETTER, WORSE = "#1b7a3d", "#b3261e"
 SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
                     "recommendations", "commentary", "data_notes", "appendix")
@@ -376,6 +376,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "bars": bars,
         "okr_bars": okr_bars,
         "status_colour": {s.value: c for s, c in STATUS_COLOURS.items()},
+        "status_label": {s.value: gettext(label) for s, label in STATUS_LABELS.items()},
         "better": BETTER,
         "worse": WORSE,
         "column_label": lambda kpi, name: kpi.definition.text(

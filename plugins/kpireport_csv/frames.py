@@ -287,8 +287,7 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
     names = ", ".join(sorted(set().union(*blank.values())))
     times = sorted(blank)
     if column == "month":
-        days = tuple(d for m in times for d in DateRange(m, month_end(m)).iter_days())
-        when = ", ".join(m.strftime("%Y-%m") for m in times)
+        days, when = _days_of(times), ", ".join(m.strftime("%Y-%m") for m in times)
     else:
         days, when = tuple(times), spans(times)
     return [DataNote(NoteKind.MISSING_VALUES,
@@ -325,7 +324,7 @@ def _month_notes(frame: Frame, metrics: list[str], query: Query, months: list[dt
     present = frame.times()
     absent = [m for m in months if m not in present]
     if absent:
-        days = tuple(d for m in absent for d in DateRange(m, month_end(m)).iter_days())
+        days = _days_of(absent)
         notes.append(DataNote(NoteKind.MISSING_DAYS,
                               f"{frame.label} has no row for "
                               f"{', '.join(m.strftime('%Y-%m') for m in absent)}", source, days))
@@ -386,6 +385,11 @@ def _no_range(spec: MetricSpec, query: Query, candidates: Sequence[Frame]) -> st
 
 
 # --- Calendar helpers --------------------------------------------------------------------------
+
+
+def _days_of(months: Iterable[dt.date]) -> tuple[dt.date, ...]:
+    """Every day of these calendar months (given by their first days)."""
+    return tuple(d for m in months for d in DateRange(m, month_end(m)).iter_days())
 
 
 def month_end(month: dt.date) -> dt.date:
