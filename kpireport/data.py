@@ -9,9 +9,11 @@ equal to what the source itself would report for the month.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -32,6 +34,15 @@ class Granularity(StrEnum):
     DAY = "day"
     MONTH = "month"
     TOTAL = "total"
+
+
+class MissingDays(StrEnum):
+    """What a day (or month) absent from a source's rows means."""
+
+    ZERO = "zero"
+    """Nothing happened: APIs that omit empty days (Search Console, Meta, CRMs) count 0."""
+    GAP = "gap"
+    """Unknown: files that stop or skip a day; the report says the figure is missing."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,103 @@ class TopN:
     n: int
 
 
+class Operator(StrEnum):
+    """How a :class:`Filter` compares a dimension's value."""
+
+    EQUALS = "equals"
+    IN = "in"
+    """Equal to one of several values."""
+    CONTAINS = "contains"
+    REGEX = "regex"
+    """A regular expression found anywhere in the value (``re.search``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Filter:
+    """Keep the rows whose ``dimension`` matches (or, with ``negate``, does not match).
+
+    ``values`` holds one value for ``equals``, ``contains`` and ``regex``, several for ``in``.
+    Comparisons ignore case unless ``case_sensitive``, as GA4's and Search Console's filters
+    do by default. A query's filters all apply (AND). A source that filters at the API sends
+    them there; one that holds rows calls :meth:`matches` (or :func:`filter_rows`).
+    """
+
+    dimension: str
+    operator: Operator
+    values: tuple[str, ...]
+    negate: bool = False
+    case_sensitive: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.values, str):  # values="x" means the one value
+            object.__setattr__(self, "values", (self.values,))
+        object.__setattr__(self, "operator", Operator(self.operator))
+        if not self.values:
+            raise ValueError(f"filter on {self.dimension!r}: no value to compare with")
+        if self.operator is not Operator.IN and len(self.values) != 1:
+            raise ValueError(f"filter on {self.dimension!r}: {self.operator.value} takes one "
+                             f"value (use 'in' for several)")
+        if self.operator is Operator.REGEX:
+            try:
+                self._pattern  # noqa: B018  (compiled now, so a bad pattern fails validation)
+            except re.error as exc:
+                raise ValueError(f"filter on {self.dimension!r}: invalid regular expression "
+                                 f"{self.values[0]!r}: {exc}") from None
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile(self.values[0], 0 if self.case_sensitive else re.IGNORECASE)
+
+    def matches(self, value: Any) -> bool:
+        """Whether a row whose dimension holds ``value`` is kept (None never matches)."""
+        if value is None:
+            return self.negate
+        text = str(value)
+        if self.operator is Operator.REGEX:
+            found = self._pattern.search(text) is not None
+        else:
+            wanted = self.values if self.case_sensitive else tuple(v.casefold()
+                                                                   for v in self.values)
+            text = text if self.case_sensitive else text.casefold()
+            if self.operator is Operator.CONTAINS:
+                found = wanted[0] in text
+            else:  # equals, in
+                found = text in wanted
+        return found != self.negate
+
+    def __str__(self) -> str:
+        values = ", ".join(repr(v) for v in self.values)
+        return f"{self.dimension} {'not ' if self.negate else ''}{self.operator.value} {values}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Order:
+    """Order rows by ``metric``: highest first unless ``descending`` is False."""
+
+    metric: str
+    descending: bool = True
+
+
+def filter_rows(rows: Iterable[Mapping[str, Any]],
+                filters: Sequence[Filter]) -> list[Mapping[str, Any]]:
+    """The rows every filter keeps."""
+    if not filters:
+        return list(rows)
+    return [row for row in rows if all(f.matches(row.get(f.dimension)) for f in filters)]
+
+
+def order_rows(rows: list[dict[str, Any]], order: Sequence[Order],
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows sorted by each order in turn (missing values last), cut to ``limit``."""
+    out = list(rows)
+    for o in reversed(order):  # a stable sort per key, last key first, gives the whole order
+        present = [r for r in out if r.get(o.metric) is not None]
+        missing = [r for r in out if r.get(o.metric) is None]
+        present.sort(key=lambda r, m=o.metric: r[m], reverse=o.descending)
+        out = present + missing
+    return out[:limit] if limit is not None else out
+
+
 @dataclass(frozen=True)
 class Query:
     """What a source is asked: these metrics, split by these dimensions, over this range.
@@ -113,10 +221,12 @@ class Query:
     dimensions: tuple[str, ...] = ()
     granularity: Granularity = Granularity.TOTAL
     top: TopN | None = None
+    filters: tuple[Filter, ...] = ()
+    """Only rows matching every filter count (see :class:`Filter`)."""
 
     def shape(self) -> tuple[Any, ...]:
         """Queries with the same shape can be merged into one call by uniting their metrics."""
-        return (self.range, self.dimensions, self.granularity, self.top)
+        return (self.range, self.dimensions, self.granularity, self.top, self.filters)
 
 
 class NoteKind(StrEnum):
@@ -132,6 +242,11 @@ class NoteKind(StrEnum):
     """The source answered, with no value for the period."""
     SOURCE_FAILED = "source_failed"
     """The source could not be read for this report (its error is in the run's ledger)."""
+    CURRENCY = "currency"
+    """Amounts in another currency than the client's: converted at a configured rate, or
+    shown in their own currency."""
+    TIMEZONE = "timezone"
+    """The source's days are another time zone's days than the client's."""
     OTHER = "other"
 
 
@@ -174,6 +289,13 @@ class Table:
     query: Query
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[DataNote] = field(default_factory=list)
+    currency: str | None = None
+    """ISO 4217 code of the amounts (metrics of unit currency), when the source knows it (a GA4
+    property's, a Meta ad account's, a Salesforce org's): the engine converts them, or notes
+    that they are in another currency, when it is not the client's. None: the client's."""
+    timezone: str | None = None
+    """IANA name of the time zone whose days the rows' dates are, when the source knows it
+    (Search Console: America/Los_Angeles). None: the client's."""
 
     def value(self, metric: str) -> float | None:
         """The metric's value in a single-row ``total`` table (None when there is no row)."""
@@ -182,6 +304,43 @@ class Table:
         if len(self.rows) != 1:
             raise ValueError("value() needs a table of one row; use rows for more")
         return self.rows[0].get(metric)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a source can answer, declared before anything runs.
+
+    ``kpireport validate`` checks every query the report's KPIs will ask against these: a KPI
+    asking a source for a dimension, a granularity, a filter or an order it cannot give fails
+    validation, not the run.
+    """
+
+    dimensions: tuple[str, ...] = ()
+    """Dimensions rows can be split by and filtered on (besides the time columns)."""
+    granularities: tuple[Granularity, ...] = tuple(Granularity)
+    filters: tuple[Operator, ...] = tuple(Operator)
+    """Filter operators it applies (each also negated)."""
+    order: bool = True
+    """Whether it orders rows and keeps the top N."""
+
+    def refusal(self, query: Query) -> str | None:
+        """Why this source cannot answer ``query``, or None when it can."""
+        missing = [d for d in query.dimensions if d not in self.dimensions]
+        if missing:
+            return (f"cannot split by {', '.join(missing)} (it offers: "
+                    f"{', '.join(self.dimensions) or 'no dimension'})")
+        if query.granularity not in self.granularities:
+            return (f"cannot answer by {query.granularity.value} (it answers by "
+                    f"{', '.join(g.value for g in self.granularities)})")
+        for f in query.filters:
+            if f.dimension not in self.dimensions:
+                return (f"cannot filter on {f.dimension} (it offers: "
+                        f"{', '.join(self.dimensions) or 'no dimension'})")
+            if f.operator not in self.filters:
+                return f"cannot filter with {f.operator.value} ({f})"
+        if query.top is not None and not self.order:
+            return "cannot order rows or keep the top N"
+        return None
 
 
 def time_key(granularity: Granularity) -> str | None:
@@ -202,9 +361,10 @@ def aggregate_rows(
     """Aggregate daily rows into the buckets a query asks for.
 
     ``rows`` are daily rows (``date_key`` holds a :class:`datetime.date`) carrying at least the
-    query's dimensions and the additive components of its metrics (see
-    :meth:`MetricSpec.components`); rows outside the query's range are ignored. Distinct metrics
-    cannot be aggregated from days and raise :class:`ValueError`, except at day granularity.
+    query's dimensions, the dimensions its filters name, and the additive components of its
+    metrics (see :meth:`MetricSpec.components`); rows outside the query's range or its filters
+    are ignored. Distinct metrics cannot be aggregated from days and raise :class:`ValueError`,
+    except at day granularity.
 
     Sources that receive daily or per-record data (files, CRMs) use this so that every plugin
     does the arithmetic the same way.
@@ -225,11 +385,14 @@ def aggregate_rows(
     plan = [(comp, _weight_of(specs.get(comp))) for comp in components]
     first, last = query.range.start, query.range.end
     dims = query.dimensions
+    filters = query.filters
     sums: dict[tuple[Any, ...], dict[str, float]] = {}
     seen: dict[tuple[Any, ...], set[str]] = {}
     for row in rows:
         day = row[date_key]
         if not first <= day <= last:
+            continue
+        if filters and not all(f.matches(row.get(f.dimension)) for f in filters):
             continue
         if tkey == "date":
             key: tuple[Any, ...] = (day, *(row.get(d) for d in dims))
@@ -311,6 +474,6 @@ def merge_queries(queries: Sequence[Query]) -> list[Query]:
                 metrics.append(metric)
     out = []
     for shape, metrics in merged.items():
-        rng, dims, gran, top = shape
-        out.append(Query(tuple(metrics), rng, dims, gran, top))
+        rng, dims, gran, top, filters = shape
+        out.append(Query(tuple(metrics), rng, dims, gran, top, filters))
     return out

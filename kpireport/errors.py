@@ -7,6 +7,7 @@ The CLI prints a :class:`KpiReportError` as a clean message (the full traceback 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class KpiReportError(Exception):
@@ -48,7 +49,63 @@ class ConfigError(KpiReportError):
         super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
 
 
-class DataFileError(KpiReportError):
+class SourceError(KpiReportError):
+    """A source could not answer (after its own retries).
+
+    The message says what went wrong in the source's words, once: the engine adds which
+    source it was (by its label) where it reports it, so a source does not name itself.
+    ``source`` is set by the engine to the client's name for the source. A ``fatal`` error
+    (authentication, permission, quota) means the engine asks that source nothing more for
+    the report; a plain ``SourceError`` or a :class:`TransientError` concerns its query only.
+    ``retry_after`` (seconds) says when asking again may succeed, when the API said so.
+    """
+
+    fatal: ClassVar[bool] = False
+    reason: ClassVar[str] = "failed"
+    """A word for the kind of failure, used by ``kpireport check`` and the run summary."""
+
+    def __init__(self, *args: str, source: str = "", retry_after: float | None = None) -> None:
+        if len(args) == 2:  # SourceError(source, message): the form before contract 1.0
+            source, message = args
+        else:
+            (message,) = args
+        self.source = source
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class AuthenticationError(SourceError):
+    """The credentials were refused or have expired (HTTP 401, ``invalid_grant``, Meta 190).
+    Say in the message which credential and how to renew it."""
+
+    fatal = True
+    reason = "authentication failed"
+
+
+class PermissionDenied(SourceError):
+    """The credentials work but may not read this property, site or account (HTTP 403).
+    Say in the message which one, and who must grant access to whom."""
+
+    fatal = True
+    reason = "no permission"
+
+
+class QuotaExhausted(SourceError):
+    """The API's quota is spent (GA4 429 ``RESOURCE_EXHAUSTED``, Salesforce
+    ``REQUEST_LIMIT_EXCEEDED``); ``retry_after`` says when it comes back, when known."""
+
+    fatal = True
+    reason = "quota exhausted"
+
+
+class TransientError(SourceError):
+    """A failure that may pass (HTTP 5xx, a timeout, a dropped connection) and outlived the
+    source's retries."""
+
+    reason = "unreachable"
+
+
+class DataFileError(SourceError):
     """A data file cannot be read: names the file, line and column."""
 
     def __init__(self, file: str, message: str, line: int | None = None,
@@ -60,14 +117,6 @@ class DataFileError(KpiReportError):
             if column is not None:
                 where += f", column {column}"
         super().__init__(f"{where}: {message}")
-
-
-class SourceError(KpiReportError):
-    """A source could not answer (after its retries). ``source`` is the client's source name."""
-
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        super().__init__(f"source {source!r}: {message}")
 
 
 class PluginError(KpiReportError):

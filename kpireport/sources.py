@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from kpireport.data import MetricSpec, Query, Table
+from kpireport.data import Capabilities, MetricSpec, MissingDays, Query, Table
+from kpireport.errors import SourceError
 
 if TYPE_CHECKING:
     import requests
+
+    from kpireport.cache import ResponseCache
+    from kpireport.ratelimit import SharedRateLimiter
 
 
 class SourceSettings(BaseModel):
     """Base for a source's settings model: unknown keys are an error, so typos are caught."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+SettingsT = TypeVar("SettingsT", bound=SourceSettings)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """One quota figure a source reported: ``used`` of ``limit`` (None when unknown)."""
+
+    used: float
+    limit: float | None = None
+
+    def __str__(self) -> str:
+        used = f"{self.used:g}"
+        return used if self.limit is None else f"{used}/{self.limit:g}"
 
 
 @dataclass
@@ -39,11 +60,67 @@ class SourceContext:
     base_dir: Path
     today: dt.date
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("kpireport.source"))
+    plugin: str = field(default="", kw_only=True)
+    """The source plugin's name (``Source.name``): names its state folder and cache."""
+    label: str = field(default="", kw_only=True)
+    """How the report names this source (the config's ``label``, else the plugin's)."""
+    currency: str = field(default="", kw_only=True)
+    """The client's currency (ISO 4217)."""
+    state_root: Path | None = field(default=None, kw_only=True)
+    """The run's state folder; None (tests, one-off calls) uses a temporary one."""
+    usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
+    """Quota figures the source reported (:meth:`record_usage`), by quota name."""
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the settings, resolved against the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def state_dir(self) -> Path:
+        """This plugin's own folder (mode 0700), kept between runs: token caches, incremental
+        state. Shared by every client's source of the same plugin, so key what you store by
+        credential or account."""
+        if self.state_root is None:
+            self.state_root = Path(tempfile.mkdtemp(prefix="kpireport-state-"))
+        folder = self.state_root / "plugins" / (self.plugin or "source")
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        return folder
+
+    @property
+    def cache(self) -> ResponseCache:
+        """Raw responses keyed by request (see :mod:`kpireport.cache`): what is final is never
+        asked again, by this run, a re-render, a preview or next month's report."""
+        if self._cache is None:
+            from kpireport.cache import ResponseCache
+
+            self._cache = ResponseCache(self.state_dir / "cache")
+        return self._cache
+
+    _cache: ResponseCache | None = field(default=None, init=False, repr=False, compare=False)
+
+    def register_secret(self, value: str | None) -> None:
+        """Mask ``value`` (a token obtained at run time) in every log, error, ledger and PDF."""
+        from kpireport.secrets import register_secret
+
+        register_secret(value)
+
+    def rate_limiter(self, credential: str, *, calls: int, period: float) -> SharedRateLimiter:
+        """A limiter of ``calls`` per ``period`` seconds shared by every worker process (and
+        every client) using ``credential`` — pass the token or key itself: only its digest
+        names the limiter's file."""
+        from kpireport.ratelimit import SharedRateLimiter
+
+        digest = hashlib.sha256(credential.encode("utf-8")).hexdigest()[:24]
+        folder = self.state_dir.parent.parent / "ratelimits"
+        return SharedRateLimiter(folder / f"{self.plugin or 'source'}-{digest}",
+                                 calls=calls, period=period)
+
+    def record_usage(self, quota: str, *, used: float, limit: float | None = None) -> None:
+        """Report a quota figure the API returned (GA4 ``tokensPerDay``, Salesforce
+        ``api-usage``): it reaches the run summary and the ledger. The last value wins."""
+        self.usage[quota] = Usage(used=used, limit=limit)
 
     def http_session(self, *, retries: int = 4, backoff: float = 1.0,
                      statuses: Sequence[int] = (429, 500, 502, 503, 504),
@@ -84,31 +161,45 @@ class SourceContext:
         return session
 
 
-class Source:
+class Source(Generic[SettingsT]):
     """Base class of source plugins. Register subclasses with the ``register_sources`` hook.
+
+    Subclass it with your settings model, ``class MySource(Source[MySettings])``, so that
+    ``self.settings`` is typed: the engine validates the client's ``settings`` mapping with
+    ``Settings`` before anything runs (``kpireport validate`` catches typos) and hands the
+    source the validated model, never a second time to validate.
 
     Class attributes:
 
     - ``name``: the id used in config (``plugin: csv``); unique across plugins.
-    - ``label``: a human name.
-    - ``Settings``: a :class:`SourceSettings` subclass (pydantic) that validates the source's
-      ``settings`` mapping before anything runs, so ``kpireport validate`` catches typos.
-      Fields that hold secrets should be typed :class:`pydantic.SecretStr`.
+    - ``label``: a human name; a client's config may give the source its own (``label:``),
+      which is how the report names it.
+    - ``Settings``: the :class:`SourceSettings` subclass (pydantic). Fields that hold secrets
+      are typed :class:`pydantic.SecretStr` (also inside lists and nested models): they are
+      masked everywhere.
+    - ``missing_days``: what a day absent from the rows means (:class:`MissingDays`).
 
-    An instance serves one client's source for one run. The engine calls :meth:`metrics` and
-    :meth:`dimensions` to plan, :meth:`fetch` once per merged query, then :meth:`close`.
-    Credentials, paging, throttling and retries are the source's business; data that is not
-    final yet is reported as a ``DataNote(kind=INCOMPLETE)`` on the table it affects. Notes
-    of the standard kinds are worded by the report in its language; a note of your own
-    (``kind=OTHER``) can carry ``translations`` so a French report prints it in French.
+    An instance serves one client's source for one report. The engine calls :meth:`check`,
+    :meth:`metrics` and :meth:`capabilities` to plan and validate (no network), then
+    :meth:`fetch_many` once with every query of the report, then :meth:`close`. Sources of
+    one report are fetched concurrently, each in its own thread. Credentials, paging and
+    retries are the source's business (:meth:`SourceContext.http_session`); it raises the
+    contract's errors (:class:`~kpireport.errors.AuthenticationError`,
+    :class:`~kpireport.errors.PermissionDenied`, :class:`~kpireport.errors.QuotaExhausted`,
+    :class:`~kpireport.errors.TransientError`), after which the engine asks it nothing more
+    for this report if the error is fatal. Data that is not final yet is reported as a
+    ``DataNote(kind=INCOMPLETE)`` on the table it affects. Notes of the standard kinds are
+    worded by the report in its language; a note of your own (``kind=OTHER``) can carry
+    ``translations`` so a French report prints it in French.
     """
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
+    missing_days: ClassVar[MissingDays] = MissingDays.GAP
 
-    def __init__(self, settings: Any, context: SourceContext) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT, context: SourceContext) -> None:
+        self.settings: SettingsT = settings
         self.context = context
 
     def metrics(self) -> Mapping[str, MetricSpec]:
@@ -118,9 +209,13 @@ class Source:
         """
         raise NotImplementedError
 
-    def dimensions(self) -> Sequence[str]:
-        """The dimensions this source can split metrics by (besides ``date``/``month``)."""
-        return ()
+    def capabilities(self) -> Capabilities:
+        """The dimensions, granularities, filters and ordering this source can answer.
+
+        ``kpireport validate`` checks every query of the report against them. No network.
+        The default offers no dimension, every granularity, filter and order.
+        """
+        return Capabilities()
 
     def check(self) -> list[str]:
         """Offline checks beyond the settings schema (files exist, headers are right).
@@ -130,13 +225,40 @@ class Source:
         return []
 
     def fetch(self, query: Query) -> Table:
-        """Answer one query. Raise :class:`kpireport.errors.SourceError` when it cannot.
+        """Answer one query. Raise a :class:`kpireport.errors.SourceError` when it cannot.
 
         Distinct metrics must be computed for each bucket asked (day, month or whole range),
         never summed from smaller buckets; ``kpireport.data.aggregate_rows`` does the arithmetic
-        for sources that hold daily rows.
+        for sources that hold daily rows. A query without dimensions at ``total`` granularity
+        gets at most one row. Filters and order are the query's to apply.
         """
         raise NotImplementedError
+
+    def fetch_many(self, queries: Sequence[Query]) -> dict[Query, Table | SourceError]:
+        """Answer all of a report's queries: each query's table, or the error that stopped it.
+
+        The default calls :meth:`fetch` for each, and after a fatal error (authentication,
+        permission, quota) answers the remaining queries with that same error without asking
+        again. Override it to batch (GA4 ``batchRunReports``, several date ranges in one
+        request); the engine never calls :meth:`fetch` itself.
+        """
+        answers: dict[Query, Table | SourceError] = {}
+        fatal: SourceError | None = None
+        for query in queries:
+            if fatal is not None:
+                answers[query] = fatal
+                continue
+            try:
+                answers[query] = self.fetch(query)
+            except SourceError as exc:
+                answers[query] = exc
+                if exc.fatal:
+                    fatal = exc
+        return answers
+
+    def watched_paths(self) -> Sequence[Path]:
+        """Local files this source reads, so ``preview`` re-renders when one changes."""
+        return ()
 
     def close(self) -> None:
         """Release connections or files. Called once the report's data is fetched."""

@@ -4,13 +4,19 @@ import pytest
 
 from kpireport.data import (
     Aggregation,
+    Capabilities,
     DateRange,
+    Filter,
     Granularity,
     MetricSpec,
+    Operator,
+    Order,
     Query,
     TopN,
     aggregate_rows,
+    filter_rows,
     merge_queries,
+    order_rows,
 )
 from kpireport.metrics import STANDARD_METRICS as S
 
@@ -95,3 +101,60 @@ def test_a_notes_metrics_are_a_tuple_and_given_by_name():
     # Positional fields stay as they were before metrics existed.
     with pytest.raises(TypeError):
         DataNote(NoteKind.OTHER, "m", "web", (), (), ("sessions",))
+
+
+# --- Filters, order and capabilities (contract 1.0) -------------------------------------------
+
+
+@pytest.mark.parametrize("operator,values,negate,kept", [
+    ("equals", ("organic search",), False, ["Organic Search"]),
+    ("in", ("Direct", "Email"), False, ["Direct", "Email"]),
+    ("contains", ("search",), False, ["Organic Search", "Paid Search"]),
+    ("contains", ("search",), True, ["Direct", "Email", None]),
+    ("regex", ("^(paid|email)",), False, ["Paid Search", "Email"]),
+    ("regex", ("^(paid|email)",), True, ["Organic Search", "Direct", None]),
+])
+def test_filters_keep_the_rows_they_name(operator, values, negate, kept):
+    rows = [{"channel": c} for c in ("Organic Search", "Paid Search", "Direct", "Email", None)]
+    f = Filter(dimension="channel", operator=Operator(operator), values=values, negate=negate)
+    assert sorted(map(str, [r["channel"] for r in filter_rows(rows, [f])])) == sorted(
+        map(str, kept))
+
+
+def test_a_filter_can_be_case_sensitive_and_refuses_bad_input():
+    f = Filter(dimension="q", operator=Operator.CONTAINS, values="Lumière", case_sensitive=True)
+    assert f.matches("maison Lumière") and not f.matches("maison lumière")
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        Filter(dimension="q", operator=Operator.REGEX, values="(")
+    with pytest.raises(ValueError, match="takes one value"):
+        Filter(dimension="q", operator=Operator.EQUALS, values=("a", "b"))
+
+
+def test_aggregate_rows_applies_the_query_filters():
+    specs = {"clicks": MetricSpec("clicks")}
+    rows = [{"date": dt.date(2026, 10, d), "query": q, "clicks": c}
+            for d, q, c in [(1, "maison lumière", 10), (1, "savon bio", 4), (2, "crème", 3)]]
+    brand = Filter(dimension="query", operator=Operator.REGEX, values="lumi[eè]re", negate=True)
+    query = Query(("clicks",), DateRange(dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+                  filters=(brand,))
+    assert aggregate_rows(rows, specs, query) == [{"clicks": 7.0}]
+
+
+def test_order_rows_by_several_metrics_with_missing_values_last():
+    rows = [{"q": "a", "clicks": 1, "impressions": 9}, {"q": "b", "clicks": 5, "impressions": 1},
+            {"q": "c", "clicks": 1, "impressions": 20}, {"q": "d", "clicks": None}]
+    out = order_rows(rows, [Order(metric="clicks"), Order(metric="impressions")], limit=3)
+    assert [r["q"] for r in out] == ["b", "c", "a"]
+    asc = order_rows(rows, [Order(metric="clicks", descending=False)])
+    assert [r["q"] for r in asc] == ["a", "c", "b", "d"]
+
+
+def test_capabilities_say_why_a_query_is_refused():
+    caps = Capabilities(dimensions=("channel",), granularities=(Granularity.TOTAL,),
+                        filters=(Operator.EQUALS,))
+    rng = DateRange(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert caps.refusal(Query(("sessions",), rng, ("channel",))) is None
+    assert "cannot split by page" in caps.refusal(Query(("sessions",), rng, ("page",)))
+    assert "by day" in caps.refusal(Query(("sessions",), rng, granularity=Granularity.DAY))
+    regex = Filter(dimension="channel", operator=Operator.REGEX, values="x")
+    assert "cannot filter with regex" in caps.refusal(Query(("sessions",), rng, filters=(regex,)))
