@@ -522,9 +522,9 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
            "missing." in text  # and in "About the data"
     # The error itself is the agency's: in the summary and the ledger, not the client's PDF.
     assert "HTTP 503" not in text
-    assert "delivered with gaps: source 'broken': HTTP 503" in out
+    assert "delivered with gaps: broken: HTTP 503" in out
     row = ledger_rows(tmp_path)[-1]
-    assert row["status"] == "delivered" and "'broken': HTTP 503" in row["error"]
+    assert row["status"] == "delivered" and "broken: HTTP 503" in row["error"]
 
 
 def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):

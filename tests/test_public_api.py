@@ -1,0 +1,42 @@
+"""The plugin contract's one import place: every public name is there, and only those."""
+
+import subprocess
+import sys
+
+import kpireport
+
+
+def test_every_name_in_all_is_importable_from_kpireport():
+    for name in kpireport.__all__:
+        assert getattr(kpireport, name) is not None, name
+    namespace: dict = {}
+    exec(f"from kpireport import {', '.join(kpireport.__all__)}", namespace)
+    assert set(kpireport.__all__) <= set(namespace)
+
+
+def test_all_lists_exactly_the_exports():
+    assert sorted(kpireport.__all__) == sorted(["CONTRACT_VERSION", *kpireport._EXPORTS])
+    assert len(set(kpireport.__all__)) == len(kpireport.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    try:
+        kpireport.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_importing_kpireport_loads_nothing_heavy():
+    code = ("import sys, kpireport; "
+            "print(sorted(m for m in ('pydantic', 'jinja2', 'weasyprint', 'requests', "
+            "'kpireport.data') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_contract_version_is_major_minor():
+    major, minor = kpireport.CONTRACT_VERSION.split(".")
+    assert major.isdigit() and minor.isdigit()
