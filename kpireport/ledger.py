@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     pages INTEGER,
     content_hash TEXT,
     plugin_versions TEXT NOT NULL DEFAULT '{}',
-    config_hash TEXT
+    config_hash TEXT,
+    usage TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS attempts_client_period ON attempts (client, period);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -64,6 +65,8 @@ class Attempt:
     content_hash: str | None
     plugin_versions: dict[str, str]
     config_hash: str | None
+    usage: dict[str, dict[str, str]]
+    """Quota figures the sources reported, by source then quota (``"120/200000"``)."""
 
 
 def _now() -> str:
@@ -81,6 +84,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(attempts)")}
+        if "usage" not in columns:  # a ledger written before sources reported their quotas
+            self.db.execute("ALTER TABLE attempts ADD COLUMN usage TEXT NOT NULL DEFAULT '{}'")
 
     def close(self) -> None:
         self.db.close()
@@ -115,12 +121,13 @@ class Ledger:
 
     def finish(self, attempt_id: int, *, status: str, duration: float,
                error: str | None = None, outputs: list[str] | None = None,
-               pages: int | None = None, content_hash: str | None = None) -> None:
+               pages: int | None = None, content_hash: str | None = None,
+               usage: dict[str, dict[str, str]] | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE attempts SET status = ?, duration = ?, error = ?, outputs = ?, "
-                       "pages = ?, content_hash = ? WHERE id = ?",
+                       "pages = ?, content_hash = ?, usage = ? WHERE id = ?",
                        (status, round(duration, 3), error, json.dumps(outputs or []), pages,
-                        content_hash, attempt_id))
+                        content_hash, json.dumps(usage or {}, sort_keys=True), attempt_id))
 
     def record(self, *, run_id: str, client: str, period: str, status: str,
                error: str | None = None, config_hash: str | None = None) -> int:
@@ -196,4 +203,4 @@ def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(row["id"], row["run_id"], row["client"], row["period"], row["started"],
                    row["duration"], row["status"], row["error"], json.loads(row["outputs"]),
                    row["pages"], row["content_hash"], json.loads(row["plugin_versions"]),
-                   row["config_hash"])
+                   row["config_hash"], json.loads(row["usage"]))
