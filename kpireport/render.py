@@ -79,15 +79,40 @@ def css_string(value: object) -> Markup:
     return Markup("".join(out))
 
 
+COMMENTARY_LINK_SCHEMES = ("http:", "https:", "mailto:")
+"""Where a link in the commentary may point, besides ``#anchors`` within the report."""
+
+
+def _commentary_link_allowed(url: str) -> bool:
+    # An allow-list: anything else (javascript:, data:, file:, relative paths) stays text.
+    url = url.strip().lower()
+    return url.startswith("#") or url.startswith(COMMENTARY_LINK_SCHEMES)
+
+
+@lru_cache(maxsize=1)
+def _commentary_markdown() -> Any:
+    # Imported here, not at the top: the CLI starts without the Markdown parser.
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+
+    # CommonMark with raw HTML off: "<script>" in the source is printed as text.
+    md = MarkdownIt("commonmark", {"html": False})
+    md.validateLink = _commentary_link_allowed
+
+    def image_as_alt_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # The PDF fetches nothing on the analyst's behalf (a tracking pixel, a stale link).
+        return escapeHtml(self.renderInlineAsText(tokens[idx].children or [], options, env))
+
+    md.add_render_rule("image", image_as_alt_text)
+    return md
+
+
 def commentary_html(text: str | None) -> Markup | None:
-    """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed."""
+    """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed; links go to
+    web or mail addresses or within the report only; an image is shown as its alt text."""
     if not text:
         return None
-    import markdown
-    from markupsafe import escape
-
-    return Markup(markdown.markdown(str(escape(text)), extensions=["sane_lists"],
-                                    output_format="html"))
+    return Markup(_commentary_markdown().render(text))
 
 
 def figures_csv(report: Report, words: Any = None) -> str:
