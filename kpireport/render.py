@@ -203,8 +203,9 @@ class Rendered:
 
 
 @lru_cache(maxsize=32)
-def translations(locale_dir: Path, language: str) -> NullTranslations:
-    """The theme's ``locale/<lang>/LC_MESSAGES/kpireport.po``, compiled in memory.
+def translations(locale_dir: Path, language: str, domain: str = "kpireport") -> NullTranslations:
+    """The theme's ``locale/<lang>/LC_MESSAGES/kpireport.po`` (or a plugin's own ``domain``),
+    compiled in memory.
 
     Catalogues stay as ``.po`` text in the repository: a new language is one file, and no build
     step can forget to compile it.
@@ -213,7 +214,7 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
     from babel.messages.pofile import read_po
     from babel.support import NullTranslations, Translations
 
-    po = locale_dir / language / "LC_MESSAGES" / "kpireport.po"
+    po = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
     if not po.is_file():
         return NullTranslations()
     with po.open("rb") as f:
@@ -221,7 +222,7 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return Translations(fp=buffer, domain="kpireport")
+    return Translations(fp=buffer, domain=domain)
 
 
 # --- The Jinja2 environment -------------------------------------------------------------------
