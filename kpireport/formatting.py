@@ -134,6 +134,18 @@ def ceil_to(value: float, decimals: int) -> float:
     return math.ceil(round(value * scale, 6)) / scale
 
 
+def points_needed(change: float) -> float:
+    """A rate's monthly change in percentage points, rounded up at the two decimals printed
+    ("0.09 %" would read as a relative change; two months of 0.09 would fall short of 0.0916)."""
+    return ceil_to(abs(change) * 100, 2)
+
+
+def plural_count(value: float, language: str) -> int:
+    """A whole number for ``ngettext`` that picks ``value``'s plural form as CLDR does:
+    gettext's rules take whole numbers, CLDR's know decimals ("0,10 point", "0.10 points")."""
+    return 1 if _locale(language).plural_form(value) == "one" else 2
+
+
 def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",
                  duration_unit: str = "seconds") -> str:
     """A KPI's value formatted for its unit."""

@@ -149,7 +149,8 @@ def load_plugins(
             if ep.name in disabled or (only and dist not in only):
                 continue
             if pm.has_plugin(ep.name):
-                owner = plugins.infos[ep.name].dist if ep.name in plugins.infos else None
+                info = plugins.infos.get(ep.name)
+                owner = (info.distribution if info else None) or "another plugin"
                 _fail(plugins, PluginFailure(ep.name, f"not loaded: the entry point name is "
                                                       f"already taken (by {owner})", dist,
                                              version))

@@ -79,15 +79,40 @@ def css_string(value: object) -> Markup:
     return Markup("".join(out))
 
 
+COMMENTARY_LINK_SCHEMES = ("http:", "https:", "mailto:")
+"""Where a link in the commentary may point, besides ``#anchors`` within the report."""
+
+
+def _commentary_link_allowed(url: str) -> bool:
+    # An allow-list: anything else (javascript:, data:, file:, relative paths) stays text.
+    url = url.strip().lower()
+    return url.startswith("#") or url.startswith(COMMENTARY_LINK_SCHEMES)
+
+
+@lru_cache(maxsize=1)
+def _commentary_markdown() -> Any:
+    # Imported here, not at the top: the CLI starts without the Markdown parser.
+    from markdown_it import MarkdownIt
+    from markdown_it.common.utils import escapeHtml
+
+    # CommonMark with raw HTML off: "<script>" in the source is printed as text.
+    md = MarkdownIt("commonmark", {"html": False})
+    md.validateLink = _commentary_link_allowed
+
+    def image_as_alt_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # The PDF fetches nothing on the analyst's behalf (a tracking pixel, a stale link).
+        return escapeHtml(self.renderInlineAsText(tokens[idx].children or [], options, env))
+
+    md.add_render_rule("image", image_as_alt_text)
+    return md
+
+
 def commentary_html(text: str | None) -> Markup | None:
-    """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed."""
+    """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed; links go to
+    web or mail addresses or within the report only; an image is shown as its alt text."""
     if not text:
         return None
-    import markdown
-    from markupsafe import escape
-
-    return Markup(markdown.markdown(str(escape(text)), extensions=["sane_lists"],
-                                    output_format="html"))
+    return Markup(_commentary_markdown().render(text))
 
 
 def figures_csv(report: Report, words: Any = None) -> str:
@@ -178,8 +203,9 @@ class Rendered:
 
 
 @lru_cache(maxsize=32)
-def translations(locale_dir: Path, language: str) -> NullTranslations:
-    """The theme's ``locale/<lang>/LC_MESSAGES/kpireport.po``, compiled in memory.
+def translations(locale_dir: Path, language: str, domain: str = "kpireport") -> NullTranslations:
+    """The theme's ``locale/<lang>/LC_MESSAGES/kpireport.po`` (or a plugin's own ``domain``),
+    compiled in memory.
 
     Catalogues stay as ``.po`` text in the repository: a new language is one file, and no build
     step can forget to compile it.
@@ -188,7 +214,7 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
     from babel.messages.pofile import read_po
     from babel.support import NullTranslations, Translations
 
-    po = locale_dir / language / "LC_MESSAGES" / "kpireport.po"
+    po = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
     if not po.is_file():
         return NullTranslations()
     with po.open("rb") as f:
@@ -196,7 +222,7 @@ def translations(locale_dir: Path, language: str) -> NullTranslations:
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return Translations(fp=buffer, domain="kpireport")
+    return Translations(fp=buffer, domain=domain)
 
 
 # --- The Jinja2 environment -------------------------------------------------------------------

@@ -212,3 +212,25 @@ def test_extra_template_context_adds_later_wins_and_cannot_replace(tmp_path, mon
     html, _, _ = render_html(report, plugins, agency_template_dir=templates)
     # B's key wins over A's, A's 'client' cannot replace the engine's, C's list is ignored.
     assert "<p id=x>hello from B Northwind Dental Group</p>" in html
+
+
+def test_a_second_entry_point_of_a_taken_name_is_a_failure_naming_its_owner(monkeypatch):
+    import importlib.metadata as md
+    from types import SimpleNamespace
+
+    def entry_point(dist: str, version: str, module: object) -> SimpleNamespace:
+        return SimpleNamespace(name="twin", dist=SimpleNamespace(name=dist, version=version),
+                               load=lambda: module)
+
+    first = SimpleNamespace(__name__="twin_first")
+    second = SimpleNamespace(__name__="twin_second")
+    monkeypatch.delenv("KPIREPORT_PLUGIN_DISTRIBUTIONS")
+    monkeypatch.setattr(md, "entry_points", lambda group: [
+        entry_point("kpireport", "0.1.0", first), entry_point("kpireport-twin", "2.0", second)])
+    plugins = load_plugins()
+    assert plugins.infos["twin"].distribution == "kpireport"
+    assert plugins.pm.get_plugin("twin") is first
+    [failure] = plugins.failures
+    assert (failure.name, failure.distribution, failure.version) == \
+        ("twin", "kpireport-twin", "2.0")
+    assert "already taken (by kpireport)" in failure.error

@@ -137,3 +137,50 @@ def test_a_rate_objective_asks_for_points_and_one_day_is_one_day(base):
     last_day = dataclasses.replace(report, objectives=[dataclasses.replace(rate, days_left=1)])
     [pace] = fire("objective-pace", last_day)
     assert "(1 day left)" in pace.text["en"] and "(encore 1 jour)" in pace.text["fr"]
+
+
+RULES_DIR = ROOT / "plugins" / "kpireport_rules"
+
+
+def rules_message_ids() -> set[str]:
+    from babel.messages.extract import extract_from_dir
+
+    keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
+    return {msg[2] if isinstance(msg[2], str) else msg[2][0]
+            for msg in extract_from_dir(str(RULES_DIR), [("**.py", "python")], {}, keywords)}
+
+
+def test_every_message_of_the_rules_has_a_french_translation():
+    from babel.messages.pofile import read_po
+
+    ids = rules_message_ids()
+    with open(RULES_DIR / "locale" / "fr" / "LC_MESSAGES" / "kpireport_rules.po", "rb") as f:
+        catalog = read_po(f, locale="fr")
+    assert len(ids) >= 20  # every rule's title and text, and the plurals
+    # A plural's msgstr is a tuple: each of its forms must be there.
+    missing = sorted(m for m in ids if not (catalog.get(m) and all(
+        [catalog.get(m).string] if isinstance(catalog.get(m).string, str)
+        else catalog.get(m).string)))
+    assert missing == []
+
+
+def test_a_new_language_for_the_rules_is_one_file(base, tmp_path, monkeypatch):
+    import shutil
+
+    import kpireport_rules
+
+    shutil.copytree(RULES_DIR / "locale", tmp_path / "locale")
+    po = tmp_path / "locale" / "de" / "LC_MESSAGES" / "kpireport_rules.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Language: de\\n"\n"Content-Type: text/plain; '
+                  'charset=utf-8\\n"\n\nmsgid "Revenue below last year"\n'
+                  'msgstr "Umsatz unter Vorjahr"\n', encoding="utf-8")
+    monkeypatch.setattr(kpireport_rules, "LOCALE_DIR", tmp_path / "locale")
+    report = report_with(base, "maison-lumiere", "de_DE", revenue=(100000, 120000, 130000))
+    [finding] = fire("revenue-down-year-on-year", report)
+    assert finding.title["de"] == "Umsatz unter Vorjahr"
+    # What the file does not translate yet is said in English, figures in German.
+    assert finding.text["de"] == finding.text["en"]
+    assert f"Online revenue is 100.000{NBSP}€ against 130.000{NBSP}€" in finding.text["de"]
+    assert finding.in_language("de")[0] == "Umsatz unter Vorjahr"
+    assert "chiffre d'affaires" in finding.text["fr"].lower()

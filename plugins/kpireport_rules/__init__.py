@@ -1,17 +1,62 @@
 """Built-in recommendation rules: what to do next, drawn from the KPIs and objectives.
 
 Each rule looks at the computed report and yields findings with the figures that triggered
-them, in English and French. Figures in the text are formatted for the report's locale.
+them, in English (the messages' ids) and in each language of ``locale/`` (French so far):
+a new language is one more ``locale/<lang>/LC_MESSAGES/kpireport_rules.po``. Figures in the
+text are formatted for the report's locale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpireport import hookimpl
-from kpireport.formatting import ceil_to, format_number, format_period, needed
+from kpireport.formatting import (
+    format_number,
+    format_period,
+    needed,
+    plural_count,
+    points_needed,
+)
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+"""The rules' catalogues, ``<lang>/LC_MESSAGES/kpireport_rules.po``."""
+DOMAIN = "kpireport_rules"
+
+
+def N_(message: str) -> str:
+    """Babel's marker for a message translated in each language by :func:`_words`."""
+    return message
+
+
+@lru_cache(maxsize=8)
+def _languages(locale_dir: Path) -> tuple[str, ...]:
+    """English, which the messages are written in, and every language with a catalogue."""
+    found = sorted(po.parent.parent.name for po in locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return ("en", *(lang for lang in found if lang != "en"))
+
+
+def _each(say: Callable[[NullTranslations, str], str]) -> dict[str, str]:
+    """``say(words, language)`` for each language: a finding carries all of them."""
+    # Imported here: loading the plugins must not load the renderer.
+    from kpireport.render import translations
+
+    return {lang: say(translations(LOCALE_DIR, lang, DOMAIN), lang)
+            for lang in _languages(LOCALE_DIR)}
+
+
+def _words(message: str, **values: object) -> dict[str, str]:
+    """``message`` (marked with ``N_``) in each language, with ``values`` put in."""
+    return _each(lambda words, _: words.gettext(message) % values if values
+                 else words.gettext(message))
 
 
 def _fmt(report: Report, value: float, unit: str, duration_unit: str = "seconds") -> str:
@@ -27,6 +72,19 @@ def _pct(report: Report, change: float) -> str:
     return format_change(change, report.locale)
 
 
+def _pace(words: NullTranslations, language: str, *, sentence: str, days: int, target: str,
+          amount: str, points: float | None, locale: str) -> str:
+    """The pace sentence in one language: its day count and, for a rate, its points."""
+    left = words.ngettext("%(days)s day left", "%(days)s days left", days) % {"days": days}
+    if points is None:
+        rate = amount
+    else:
+        rate = words.ngettext("%(points)s percentage point", "%(points)s percentage points",
+                              plural_count(points, language)) % {
+            "points": format_number(points, locale, 2)}
+    return words.gettext(sentence) % {"target": target, "left": left, "rate": rate}
+
+
 def objective_pace(report: Report) -> Iterator[Finding]:
     """An objective at risk or off track, with time left: the monthly pace now required."""
     all_kpis = report.extra.get("all_kpis", report.kpis)
@@ -38,35 +96,28 @@ def objective_pace(report: Report) -> Iterator[Finding]:
         kpi = all_kpis.get(a.kpi)
         unit = kpi.definition.unit.value if kpi else "number"
         dunit = kpi.definition.duration_unit if kpi else "seconds"
-        rate = _fmt(report, needed(abs(a.required_rate), unit, dunit), unit, dunit)
-        rate_fr = rate
-        if unit == "percent" and a.kind != "cumulative":
-            # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
-            points = ceil_to(abs(a.required_rate) * 100, 2)
-            pts = format_number(points, report.locale, 2)
-            rate = f"{pts} percentage point{'' if points == 1 else 's'}"
-            rate_fr = f"{pts} point{'s' if points >= 2 else ''} de pourcentage"
+        amount = _fmt(report, needed(abs(a.required_rate), unit, dunit), unit, dunit)
+        # A rate's monthly gain is in points: "gain 0.09 %" would read as a relative change.
+        points = (points_needed(a.required_rate)
+                  if unit == "percent" and a.kind != "cumulative" else None)
         target = _fmt(report, a.target, unit, dunit)
-        left_en = f"{a.days_left} day{'s' if a.days_left != 1 else ''} left"
-        left_fr = f"encore {a.days_left} jour{'s' if a.days_left > 1 else ''}"
-        severity = Severity.CRITICAL if a.status is Status.OFF_TRACK else Severity.WARNING
+        days = a.days_left
         if a.kind == "cumulative":
-            en = (f"To reach {target} by the deadline ({left_en}), each remaining "
-                  f"month must now bring {rate}.")
-            fr = (f"Pour atteindre {target} à l'échéance ({left_fr}), chaque "
-                  f"mois restant doit désormais apporter {rate_fr}.")
+            sentence = N_("To reach %(target)s by the deadline (%(left)s), each remaining month "
+                          "must now bring %(rate)s.")
+        elif a.required_rate >= 0:
+            sentence = N_("To reach %(target)s by the deadline (%(left)s), the KPI must gain "
+                          "%(rate)s each remaining month.")
         else:
-            verb_en = "gain" if a.required_rate >= 0 else "lose"
-            verb_fr = "gagner" if a.required_rate >= 0 else "perdre"
-            en = (f"To reach {target} by the deadline ({left_en}), the KPI must "
-                  f"{verb_en} {rate} each remaining month.")
-            fr = (f"Pour atteindre {target} à l'échéance ({left_fr}), "
-                  f"l'indicateur doit {verb_fr} {rate_fr} chaque mois restant.")
+            sentence = N_("To reach %(target)s by the deadline (%(left)s), the KPI must lose "
+                          "%(rate)s each remaining month.")
+
+        severity = Severity.CRITICAL if a.status is Status.OFF_TRACK else Severity.WARNING
         yield Finding(
             "objective-pace", severity,
-            {"en": f"“{a.title}” needs a faster pace",
-             "fr": f"«\u202f{a.title}\u202f»\u202f: accélérer"},
-            {"en": en, "fr": fr},
+            _words(N_("“%(objective)s” needs a faster pace"), objective=a.title),
+            _each(partial(_pace, sentence=sentence, days=days, target=target, amount=amount,
+                          points=points, locale=report.locale)),
             {"objective": a.key, "value": a.value, "target": a.target,
              "required_per_month": a.required_rate, "days_left": a.days_left,
              "status": a.status.value},
@@ -84,13 +135,10 @@ def traffic_up_conversion_down(report: Report) -> Iterator[Finding]:
         return
     yield Finding(
         "traffic-up-conversion-down", Severity.WARNING,
-        {"en": "More visits, fewer conversions", "fr": "Plus de visites, moins de conversions"},
-        {"en": f"Sessions rose {_pct(report, s_change)} but the conversion rate moved "
-               f"{_pct(report, r_change)}: review the landing pages and forms that new visitors "
-               "reach.",
-         "fr": f"Les sessions évoluent de {_pct(report, s_change)} mais le taux de conversion de "
-               f"{_pct(report, r_change)}\u202f: revoir les pages d'arrivée et les formulaires vus "
-               "par les nouveaux visiteurs."},
+        _words(N_("More visits, fewer conversions")),
+        _words(N_("Sessions rose %(sessions)s but the conversion rate moved %(rate)s: review the "
+                  "landing pages and forms that new visitors reach."),
+               sessions=_pct(report, s_change), rate=_pct(report, r_change)),
         {"sessions_change": s_change, "conversion_rate_change": r_change},
         ("sessions", "conversion_rate"),
     )
@@ -107,11 +155,10 @@ def good_position_low_ctr(report: Report) -> Iterator[Finding]:
     rate = _fmt(report, ctr.value, "percent")
     yield Finding(
         "good-position-low-ctr", Severity.INFO,
-        {"en": "Visible in Google but rarely clicked", "fr": "Visible dans Google mais peu cliqué"},
-        {"en": f"The average position is {pos} but only {rate} of impressions become clicks: "
-               "rewrite the page titles and meta descriptions of the top pages.",
-         "fr": f"La position moyenne est de {pos} mais seules {rate} des impressions deviennent "
-               "des clics\u202f: réécrire les titres et méta-descriptions des pages principales."},
+        _words(N_("Visible in Google but rarely clicked")),
+        _words(N_("The average position is %(position)s but only %(ctr)s of impressions become "
+                  "clicks: rewrite the page titles and meta descriptions of the top pages."),
+               position=pos, ctr=rate),
         {"position": position.value, "ctr": ctr.value},
         ("avg_position", "ctr"),
     )
@@ -126,13 +173,10 @@ def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
     before = _fmt(report, cycle.last_year, "duration", "days")
     yield Finding(
         "sales-cycle-lengthening", Severity.WARNING,
-        {"en": "Deals take longer to close",
-         "fr": "Les affaires mettent plus de temps à se conclure"},
-        {"en": f"Won deals took {days} to close against {before} a year ago: review follow-up "
-               "after proposals and the qualification of new opportunities.",
-         "fr": f"Les affaires gagnées ont mis {days} à se conclure contre {before} il y a "
-               "un an\u202f: revoir les relances après proposition et la qualification des "
-               "opportunités."},
+        _words(N_("Deals take longer to close")),
+        _words(N_("Won deals took %(days)s to close against %(before)s a year ago: review "
+                  "follow-up after proposals and the qualification of new opportunities."),
+               days=days, before=before),
         {"days": cycle.value, "days_last_year": cycle.last_year},
         ("sales_cycle_length",),
     )
@@ -161,13 +205,11 @@ def organic_traffic_drop(report: Report) -> Iterator[Finding]:
     now, before = (_fmt(report, v, "count") for v in (clicks.value, clicks.last_year))
     yield Finding(
         "organic-traffic-drop", Severity.WARNING,
-        {"en": "Organic search is losing ground", "fr": "Le référencement naturel recule"},
-        {"en": f"Organic clicks are at {now} against {before} a year ago ({change}): check "
-               "rankings of the top queries, indexing errors in Search Console and recent "
-               "Google updates.",
-         "fr": f"Les clics naturels sont à {now} contre {before} il y a un an ({change})\u202f: "
-               "vérifier le classement des principales requêtes, les erreurs d'indexation dans "
-               "la Search Console et les dernières mises à jour de Google."},
+        _words(N_("Organic search is losing ground")),
+        _words(N_("Organic clicks are at %(now)s against %(before)s a year ago (%(change)s): "
+                  "check rankings of the top queries, indexing errors in Search Console and "
+                  "recent Google updates."),
+               now=now, before=before, change=change),
         {"clicks": clicks.value, "clicks_last_year": clicks.last_year,
          "change_last_year": clicks.change_last_year},
         ("organic_clicks",),
@@ -185,14 +227,11 @@ def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
         return
     yield Finding(
         "conversions-falling-spend-holding", Severity.CRITICAL,
-        {"en": "Check conversion tracking", "fr": "Vérifier le suivi des conversions"},
-        {"en": f"Ad conversions moved {_pct(report, c)} while spend moved only "
-               f"{_pct(report, s)}: check that the pixel and the Conversions API still fire "
-               "on the thank-you pages before changing the campaigns.",
-         "fr": f"Les conversions publicitaires évoluent de {_pct(report, c)} alors que les "
-               f"dépenses ne varient que de {_pct(report, s)}\u202f: vérifier que le pixel et "
-               "l'API Conversions se déclenchent toujours sur les pages de remerciement avant "
-               "de modifier les campagnes."},
+        _words(N_("Check conversion tracking")),
+        _words(N_("Ad conversions moved %(conversions)s while spend moved only %(spend)s: check "
+                  "that the pixel and the Conversions API still fire on the thank-you pages "
+                  "before changing the campaigns."),
+               conversions=_pct(report, c), spend=_pct(report, s)),
         {"ad_conversions_change": c, "ad_spend_change": s},
         ("ad_conversions", "ad_spend"),
     )
@@ -206,12 +245,9 @@ def roas_below_one(report: Report) -> Iterator[Finding]:
     value = _fmt(report, roas.value, "ratio")
     yield Finding(
         "roas-below-one", Severity.WARNING,
-        {"en": "Ads cost more than they return", "fr": "La publicité coûte plus qu'elle ne "
-                                                        "rapporte"},
-        {"en": f"Return on ad spend is {value}: pause the campaigns with the lowest return and "
-               "move budget to those above 1×.",
-         "fr": f"Le retour sur dépenses publicitaires est de {value}\u202f: suspendre les "
-               "campagnes les moins rentables et reporter le budget sur celles au-dessus de 1×."},
+        _words(N_("Ads cost more than they return")),
+        _words(N_("Return on ad spend is %(roas)s: pause the campaigns with the lowest return "
+                  "and move budget to those above 1×."), roas=value),
         {"roas": roas.value},
         ("roas",),
     )
@@ -234,14 +270,12 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
     previous = format_period(report.period.previous, report.locale)
     yield Finding(
         "leads-quality-drop", Severity.WARNING,
-        {"en": "More leads, fewer qualified", "fr": "Plus de prospects, moins de qualifiés"},
-        {"en": f"Leads rose {_pct(report, leads.change_previous or 0)} but only {now_s} were "
-               f"qualified against {before_s} in the previous period ({previous}): review "
-               "the forms and the campaigns that bring the new leads.",
-         "fr": f"Les prospects augmentent de {_pct(report, leads.change_previous or 0)} mais "
-               f"seuls {now_s} sont qualifiés contre {before_s} sur la période précédente "
-               f"({previous})\u202f: revoir les formulaires et les campagnes qui amènent les "
-               "nouveaux prospects."},
+        _words(N_("More leads, fewer qualified")),
+        _words(N_("Leads rose %(leads)s but only %(now)s were qualified against %(before)s in "
+                  "the previous period (%(previous)s): review the forms and the campaigns that "
+                  "bring the new leads."),
+               leads=_pct(report, leads.change_previous or 0), now=now_s, before=before_s,
+               previous=previous),
         {"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
         ("leads", "qualified_leads"),
     )
@@ -254,12 +288,12 @@ def objective_achieved_early(report: Report) -> Iterator[Finding]:
             continue
         yield Finding(
             "objective-achieved-early", Severity.INFO,
-            {"en": f"“{a.title}” is already achieved",
-             "fr": f"«\u202f{a.title}\u202f» est déjà atteint"},
-            {"en": f"The target is reached with {a.days_left} days to go: set a more "
-                   "ambitious one to keep the momentum.",
-             "fr": f"La cible est atteinte alors qu'il reste {a.days_left} jours\u202f: fixer un "
-                   "objectif plus ambitieux pour garder l'élan."},
+            _words(N_("“%(objective)s” is already achieved"), objective=a.title),
+            _each(lambda words, _, days=a.days_left: words.ngettext(
+                "The target is reached with %(days)s day to go: set a more ambitious one to "
+                "keep the momentum.",
+                "The target is reached with %(days)s days to go: set a more ambitious one to "
+                "keep the momentum.", days) % {"days": days}),
             {"value": a.value, "target": a.target, "days_left": a.days_left},
             (a.kpi,),
         )
@@ -275,12 +309,10 @@ def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
     before = _fmt(report, revenue.last_year, "currency")
     yield Finding(
         "revenue-down-year-on-year", Severity.CRITICAL,
-        {"en": "Revenue below last year", "fr": "Chiffre d'affaires inférieur à l'an dernier"},
-        {"en": f"Online revenue is {now} against {before} a year ago: look at orders versus "
-               "average basket, and at the channels that fell most.",
-         "fr": f"Le chiffre d'affaires en ligne est de {now} contre {before} il y a un an\u202f: "
-               "distinguer commandes et panier moyen, et regarder les canaux en plus forte "
-               "baisse."},
+        _words(N_("Revenue below last year")),
+        _words(N_("Online revenue is %(now)s against %(before)s a year ago: look at orders "
+                  "versus average basket, and at the channels that fell most."),
+               now=now, before=before),
         {"revenue": revenue.value, "revenue_last_year": revenue.last_year},
         ("revenue",),
     )

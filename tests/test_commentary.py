@@ -1,0 +1,102 @@
+"""The analyst's commentary: Markdown as written, never raw HTML, links and images kept safe."""
+
+import datetime as dt
+import io
+from pathlib import Path
+
+from pypdf import PdfReader
+from shared import example_copy
+
+from kpireport.config import load_config
+from kpireport.engine import compute_report
+from kpireport.plugins import load_plugins
+from kpireport.render import commentary_html, render_report
+
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+def html(text: str) -> str:
+    rendered = commentary_html(text)
+    assert rendered is not None
+    return str(rendered)
+
+
+def test_no_text_is_no_commentary():
+    assert commentary_html(None) is None and commentary_html("") is None
+
+
+def test_a_quote_is_a_blockquote():
+    out = html("> Customers ask for next-day delivery.\n")
+    assert "<blockquote>" in out and "Customers ask for next-day delivery." in out
+    assert "&gt;" not in out
+
+
+def test_inline_code_is_escaped_once():
+    out = html("Use `a<b && c` in the filter.\n")
+    assert "<code>a&lt;b &amp;&amp; c</code>" in out
+    assert "&amp;lt;" not in out and "&amp;amp;" not in out
+
+
+def test_a_link_with_an_ampersand_keeps_its_address():
+    out = html("See [the report](https://e.com/r?a=1&b=2).\n")
+    assert '<a href="https://e.com/r?a=1&amp;b=2">the report</a>' in out
+
+
+def test_lists_numbered_and_not():
+    out = html("Next steps:\n\n1. Call back\n2. Review the form\n\n- one\n- two\n")
+    assert "<ol>" in out and "<li>Call back</li>" in out and "<li>Review the form</li>" in out
+    assert "<ul>" in out and "<li>one</li>" in out and "<li>two</li>" in out
+
+
+def test_raw_html_is_printed_as_text():
+    out = html("Before <script>alert(1)</script> after.\n\n<div onclick='x()'>block</div>\n")
+    assert "<script" not in out and "<div" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert "&lt;div onclick='x()'&gt;block&lt;/div&gt;" in out
+
+
+def test_only_web_mail_and_anchor_links_are_links():
+    out = html("[bad](javascript:alert(1)) [data](data:text/html,hi) [file](file:///etc/passwd)"
+               " [rel](other.html)\n\n[mail](mailto:a@e.com) [web](http://e.com) "
+               "[here](#objectives) <https://e.com/auto>\n")
+    assert "javascript:" not in out.replace("[bad](javascript:alert(1))", "")
+    assert 'href="javascript' not in out and 'href="data' not in out
+    assert 'href="file' not in out and 'href="other.html' not in out
+    assert "[bad](javascript:alert(1))" in out  # left as the analyst wrote it, as text
+    for href in ("mailto:a@e.com", "http://e.com", "#objectives", "https://e.com/auto"):
+        assert f'href="{href}"' in out
+
+
+def test_an_image_is_its_alt_text_never_a_fetch():
+    out = html("Look: ![the funnel chart](https://tracker.example/pixel.png) and "
+               "![local](chart.png)\n")
+    assert "<img" not in out and "tracker.example" not in out
+    assert "Look: the funnel chart and" in out
+    # A relative address is not an allowed link either: the source stays text, nothing fetched.
+    assert "![local](chart.png)" in out
+
+
+def test_commentary_in_the_pdf(tmp_path: Path):
+    note = tmp_path / "commentary" / "northwind-dental" / "2026-10.md"
+    note.parent.mkdir(parents=True)
+    note.write_text("## Our take\n\n> Patients ask for evening slots.\n\n"
+                    "Filter on `a<b` and read [the brief](https://e.com/b?x=1&y=2).\n\n"
+                    "1. Call back within 24 h\n2. Review the booking form\n\n"
+                    "<script>alert(1)</script> ![pixel](https://tracker.example/p.png)\n",
+                    encoding="utf-8")
+    config = load_config(example_copy(tmp_path))
+    plugins = load_plugins()
+    report = compute_report(config, config.client("northwind-dental"), plugins, now=NOW)
+    rendered = render_report(report, plugins)
+    reader = PdfReader(io.BytesIO(rendered.pdf))
+    [page] = [p for p in reader.pages if "Our take" in p.extract_text()]
+    text = " ".join(page.extract_text().split())
+    assert "Patients ask for evening slots." in text and "> Patients" not in text
+    assert "Filter on a<b and read the brief." in text
+    assert "&lt;" not in text and "&amp;" not in text and "](" not in text
+    assert "Call back within 24 h Review the booking form" in text
+    assert "<script>alert(1)</script> pixel" in text
+    links = [a["/A"]["/URI"] for p in reader.pages for a in
+             (x.get_object() for x in p.get("/Annots", [])) if "/URI" in a.get("/A", {})]
+    assert "https://e.com/b?x=1&y=2" in links
+    assert not [u for u in links if "tracker" in u]
