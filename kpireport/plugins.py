@@ -149,7 +149,7 @@ def load_plugins(
             if ep.name in disabled or (only and dist not in only):
                 continue
             if pm.has_plugin(ep.name):
-                owner = plugins.infos[ep.name].dist if ep.name in plugins.infos else None
+                owner = plugins.infos[ep.name].distribution if ep.name in plugins.infos else None
                 _fail(plugins, PluginFailure(ep.name, f"not loaded: the entry point name is "
                                                       f"already taken (by {owner})", dist,
                                              version))

@@ -1,4 +1,5 @@
 import ast
+import importlib.metadata as md
 import inspect
 import logging
 
@@ -49,6 +50,27 @@ def test_a_duplicate_id_names_both_plugins():
     assert "'sessions'" in failure.error
     assert "'web_kpis'" in failure.error and "'kpireport_test_duplicate'" in failure.error
     assert plugins.kpis["sessions"].plugin == "web_kpis"  # the first one stays
+
+
+def test_a_second_entry_point_of_a_taken_name_names_the_owner(monkeypatch):
+    # Another distribution's entry point named like a built-in: not loaded, the failure says
+    # whose the name is (this read PluginInfo.dist, which does not exist, and crashed).
+    monkeypatch.delenv("KPIREPORT_PLUGIN_DISTRIBUTIONS")
+    real = md.entry_points
+
+    def entry_points(**kwargs):
+        found = real(**kwargs)
+        if kwargs.get("group") != "kpireport":
+            return found
+        ours = [ep for ep in found if ep.dist and ep.dist.name == "kpireport"]
+        return [*ours, md.EntryPoint("csv", "kpireport_test_extras", "kpireport")]
+
+    monkeypatch.setattr(md, "entry_points", entry_points)
+    plugins = load_plugins()
+    [failure] = plugins.failures
+    assert failure.name == "csv"
+    assert "already taken (by kpireport)" in failure.error
+    assert plugins.sources["csv"].plugin == "csv"
 
 
 def test_a_plugin_raising_while_registering_is_isolated():
