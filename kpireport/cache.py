@@ -102,7 +102,7 @@ class ResponseCache:
         """
         found = self.get(request)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
         response = call()
         is_final = final(response) if callable(final) else final
         self.put(request, response, final=is_final, ttl=ttl)

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from babel import Locale, dates, numbers
 
@@ -98,7 +98,8 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *
             f"{_units(secs, 'duration-second', locale, 'short')}")
 
 
-def _units(value: float, unit: str, locale: str, length: str = "long",
+def _units(value: float, unit: str, locale: str,
+           length: Literal["short", "long", "narrow"] = "long",
            decimals: int | None = None) -> str:
     from babel.units import format_unit
 

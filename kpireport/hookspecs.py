@@ -52,7 +52,7 @@ hookimpl = pluggy.HookimplMarker("kpireport")
 
 
 @hookspec
-def register_sources(register: Callable[[type[Source]], None]) -> None:
+def register_sources(register: Callable[[type[Source[Any]]], None]) -> None:
     """Register source classes: ``register(SourceSubclass)``.
 
     Called once when the plugin manager is built. Each class is a

@@ -15,6 +15,7 @@ that fails to import, misnames a hook or raises while registering is recorded in
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata as md
 import logging
@@ -155,11 +156,12 @@ def load_plugins(
                                                       f"already taken (by {owner})", dist,
                                              version))
                 continue
-            _register(plugins, ep.name, lambda ep=ep: ep.load(), dist, version)
+            _register(plugins, ep.name, ep.load, dist, version)
     for module in [*extra_modules, *_env_list("KPIREPORT_PLUGINS")]:
         if module in disabled or pm.has_plugin(module):
             continue
-        _register(plugins, module, lambda m=module: importlib.import_module(m), None, None)
+        _register(plugins, module, functools.partial(importlib.import_module, module), None,
+                  None)
     _collect(plugins)
     return plugins
 

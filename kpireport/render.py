@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 import jinja2
@@ -97,7 +97,7 @@ def _commentary_markdown() -> Any:
 
     # CommonMark with raw HTML off: "<script>" in the source is printed as text.
     md = MarkdownIt("commonmark", {"html": False})
-    md.validateLink = _commentary_link_allowed
+    md.validateLink = _commentary_link_allowed  # type: ignore[method-assign]  # its documented hook
 
     def image_as_alt_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         # The PDF fetches nothing on the analyst's behalf (a tracking pixel, a stale link).
@@ -306,6 +306,11 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
     return env
 
 
+def _translations(env: jinja2.Environment) -> NullTranslations:
+    """The translations :func:`build_environment` put in ``env.globals`` (typed object)."""
+    return cast("NullTranslations", env.globals["translations"])
+
+
 def _filters(report: Report) -> dict[str, Any]:
     locale, currency = report.locale, report.currency
 
@@ -332,7 +337,7 @@ def _filters(report: Report) -> dict[str, Any]:
 
 
 def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
-    gettext = env.globals["translations"].gettext
+    gettext = _translations(env).gettext
     all_kpis: dict[str, KpiValue] = report.extra.get("all_kpis", report.kpis)
     targets = _chart_targets(report)
     colours = report.colours
@@ -414,7 +419,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             kpi.definition.description, report.language) if kpi.definition.description else ""),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
-                                                       env.globals["translations"]),
+                                                       _translations(env)),
         "finding_text": lambda f: f.in_language(report.language),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels),
         # Each sentence once: notes about several metrics can read the same to the client.

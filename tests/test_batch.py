@@ -63,6 +63,8 @@ def sent(tmp_path: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_all_clients_in_workers_then_nothing_twice(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--all", "--workers", "2") == 0
@@ -100,6 +102,8 @@ def test_dry_run_says_what_would_be_done_and_does_nothing(tmp_path, capsys):
     assert not list((tmp_path / "out").rglob("*.pdf")) and not sent(tmp_path)
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_workers_are_forked_warm_when_there_is_more_than_one_report(tmp_path, monkeypatch):
     import kpireport.render
 
@@ -123,6 +127,8 @@ GAMMA = """
 """A third client, read from gamma.csv in the test's folder."""
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, capsys):
     import kpireport_test_extras
 
@@ -155,6 +161,8 @@ def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, 
     assert ("failed", "gamma") not in kpireport_test_extras.EVENTS
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_an_unknown_locale_leaves_its_client_out_and_others_problems_wait(tmp_path, capsys):
     path = write_config(tmp_path, """
 - id: delta
@@ -174,6 +182,8 @@ def test_an_unknown_locale_leaves_its_client_out_and_others_problems_wait(tmp_pa
     assert {r["client"]: r["status"] for r in ledger_rows(tmp_path)}["delta"] == "failed"
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_clients_whose_files_would_replace_each_other_are_left_out(tmp_path, capsys):
     path = write_config(tmp_path, """
 - id: delta
@@ -214,6 +224,8 @@ def test_clients_whose_files_would_replace_each_other_are_left_out(tmp_path, cap
     assert statuses["beta"] == "delivered" and statuses["zeta"] == "failed"
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_quarter_is_run_snapshotted_and_rebuilt_by_its_key(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta", "--period", "last-quarter", "--as-of",
@@ -236,6 +248,8 @@ def test_when_every_client_asked_for_is_invalid_nothing_is_written(tmp_path, cap
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_failed_delivery_is_retried_without_rendering_again(tmp_path, capsys, monkeypatch):
     import kpireport_test_extras
 
@@ -283,6 +297,8 @@ MAILBOX = {
 }
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_named_deliveries_keep_their_ledger_entry_when_reordered(tmp_path, capsys):
     def config(*order: str) -> Path:
         entries = "\n".join(MAILBOX[name] for name in order).format(tmp=tmp_path)
@@ -319,6 +335,8 @@ def test_named_deliveries_keep_their_ledger_entry_when_reordered(tmp_path, capsy
         capsys.readouterr().err
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
     extra = """\
       - id: crashes
@@ -355,6 +373,8 @@ def test_a_crashing_or_hanging_client_fails_alone(tmp_path, capsys):
     assert {"crashes", "hangs"} <= failed and "alpha" not in failed
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_the_lock_stops_an_overlapping_run(tmp_path):
     extra = """\
       - id: slow
@@ -386,6 +406,7 @@ def test_the_lock_stops_an_overlapping_run(tmp_path):
     assert run(path, "--client", "alpha") == 0
 
 
+@pytest.mark.workers
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_run_killed_outright_takes_its_workers_with_it(tmp_path):
     import signal
@@ -423,6 +444,8 @@ def test_a_run_killed_outright_takes_its_workers_with_it(tmp_path):
     assert not any(alive(pid) for pid in workers)
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_snapshot_rebuilds_the_same_report_offline(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta") == 0
@@ -439,6 +462,8 @@ def test_snapshot_rebuilds_the_same_report_offline(tmp_path, capsys):
     assert "155" in again.pages[1].extract_text() + again.pages[2].extract_text()  # 31 × 5
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_history_lists_attempts(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta") == 0
@@ -448,6 +473,8 @@ def test_history_lists_attempts(tmp_path, capsys):
     assert "beta" in out and "delivered" in out and "alpha" not in out
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_deliver_after_day_holds_last_month(tmp_path, capsys):
     extra = """\
       - id: late
@@ -465,6 +492,8 @@ def test_deliver_after_day_holds_last_month(tmp_path, capsys):
     assert (tmp_path / "out" / "late" / "late-2026-10.pdf").is_file()
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_monthly_cron_catches_up_with_what_last_month_still_owes(tmp_path, capsys):
     path = write_config(tmp_path, """\
       - id: late
@@ -495,6 +524,8 @@ def test_a_monthly_cron_catches_up_with_what_last_month_still_owes(tmp_path, cap
     assert "owed" not in capsys.readouterr().out
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 @pytest.mark.parametrize("policy,code", [("fail", 1), ("partial", 0)])
 def test_partial_data_policy(tmp_path, capsys, policy, code):
     extra = f"""\
@@ -527,6 +558,8 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
     assert row["status"] == "delivered" and "broken: HTTP 503" in row["error"]
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):
     extra = """\
       - id: trou
@@ -554,6 +587,8 @@ def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):
         assert english not in text
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_killed_run_is_finished_by_the_next_without_redoing_anything(tmp_path):
     extra = "".join(textwrap.dedent(f"""\
       - id: c{i}
@@ -587,6 +622,8 @@ def test_a_killed_run_is_finished_by_the_next_without_redoing_anything(tmp_path)
     assert {"alpha", "beta", "c0", "c5"} <= set(delivered)
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_snapshots_are_kept_for_the_configured_number_of_periods(tmp_path):
     path = write_config(tmp_path)
     path.write_text(path.read_text().replace("runs:\n", "runs:\n  keep_snapshots: 2\n"))
@@ -611,6 +648,8 @@ def test_pruning_keeps_the_latest_periods_whatever_their_kind(tmp_path):
         "2026-10.json.gz", "2026-ytd-10-14.json.gz", "notes.json.gz"]
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_a_run_with_its_own_output_warns_that_its_ledger_is_new(tmp_path, capsys):
     path = write_config(tmp_path)
     assert run(path, "--client", "beta") == 0
@@ -636,6 +675,8 @@ def test_a_damaged_snapshot_is_a_clear_error(tmp_path, content):
         load(path)
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 @pytest.mark.parametrize("spooled", ["by an older version", "with another snapshot"])
 def test_a_retry_rebuilds_the_report_only_from_the_snapshot_taken_with_it(
         tmp_path, capsys, monkeypatch, spooled):

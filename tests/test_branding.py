@@ -35,6 +35,7 @@ def text_of(pdf: bytes) -> str:
     return " ".join(" ".join(p.extract_text() for p in reader.pages).split())
 
 
+@pytest.mark.pdf
 def test_fonts_cover_image_footer_and_sections_come_from_config(tmp_path):
     shutil.copy(FONT, tmp_path / "brand.ttf")
     shutil.copy(ROOT / "examples" / "assets" / "acme-robotics.svg", tmp_path / "cover.svg")
@@ -90,6 +91,7 @@ def test_a_brand_file_that_is_no_image_or_font_fails_validation(tmp_path):
     assert "cover.jpg: not an image" in fields["clients[0].cover_image"]
 
 
+@pytest.mark.pdf
 def test_an_unknown_section_is_a_clear_error(tmp_path):
     def edit(data):
         data["clients"][1]["sections"] = ["cover", "summry"]
@@ -101,6 +103,7 @@ def test_an_unknown_section_is_a_clear_error(tmp_path):
         render_report(report, plugins)
 
 
+@pytest.mark.pdf
 def test_narrative_commentary_and_escaping(tmp_path):
     commentary = tmp_path / "commentary" / "northwind-dental" / "2026-10.md"
     commentary.parent.mkdir(parents=True)
@@ -125,6 +128,7 @@ FRENCH_WORDS = re.compile(r"\b(Synthèse|Objectifs|Cible|Atteint|En bonne voie|�
                           r"En retard|Manqué|Recommandations|Sommaire|Cette année)\b")
 
 
+@pytest.mark.pdf
 def test_french_report_has_no_english_template_words_and_the_reverse(tmp_path):
     _, fr = render(example_copy(tmp_path), "maison-lumiere")
     fr_text = text_of(fr.pdf)
@@ -135,6 +139,7 @@ def test_french_report_has_no_english_template_words_and_the_reverse(tmp_path):
     assert ENGLISH_WORDS.search(en_text) and not FRENCH_WORDS.search(en_text)
 
 
+@pytest.mark.pdf
 def test_contents_has_page_numbers_and_the_pdf_has_an_outline(tmp_path):
     note = tmp_path / "commentary" / "acme-robotics" / "2026-10.md"
     note.parent.mkdir(parents=True)
@@ -156,6 +161,7 @@ def test_contents_has_page_numbers_and_the_pdf_has_an_outline(tmp_path):
     assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged for accessibility
 
 
+@pytest.mark.pdf
 def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
     def edit(data):
         data["clients"][1]["archival"] = True
@@ -187,6 +193,7 @@ def test_archival_pdf_is_pdfa3b_with_the_figures_attached(tmp_path):
             assert row["printed"] in text, row
 
 
+@pytest.mark.pdf
 def test_the_compact_theme_is_the_same_report_denser(tmp_path):
     def edit(data):
         data["clients"][1]["theme"] = "compact"
@@ -202,6 +209,7 @@ def test_the_compact_theme_is_the_same_report_denser(tmp_path):
     assert "compact-cover" in compact.html and "compact-cover" not in default.html
 
 
+@pytest.mark.pdf
 def test_data_notes_speak_the_reports_language(tmp_path):
     import csv as csv_module
 
@@ -224,6 +232,7 @@ def test_data_notes_speak_the_reports_language(tmp_path):
     assert "no data" not in text
 
 
+@pytest.mark.pdf
 def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
     def edit(data):
         data["clients"][0]["on_source_error"] = "partial"  # monthly exports cannot give Q3

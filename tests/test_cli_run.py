@@ -12,6 +12,9 @@ from kpireport.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Every test runs ``kpireport run`` (here or in the module's example_run): PDFs, in workers.
+pytestmark = [pytest.mark.pdf, pytest.mark.workers]
+
 
 def delivered_pdfs(folder: Path) -> list[Path]:
     """PDFs delivered to a folder (the run's own state lives in .kpireport/)."""

@@ -229,6 +229,8 @@ def test_settings_are_validated():
                                       "username": "reports", "password_env": "PW"})
 
 
+@pytest.mark.pdf
+@pytest.mark.workers
 def test_kpireport_run_emails_each_report_once(server, tmp_path, capsys):
     import textwrap
 

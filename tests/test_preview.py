@@ -12,6 +12,9 @@ from shared import example_copy
 
 from kpireport.preview import serve
 
+# Every test runs the preview server, whose threads render the report.
+pytestmark = pytest.mark.workers
+
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 
@@ -69,6 +72,7 @@ def test_a_broken_template_keeps_the_last_good_page_with_the_error(preview):
     assert "TemplateSyntaxError" in page and "appendix" in page
 
 
+@pytest.mark.pdf
 def test_pdf_and_nothing_else(preview):
     server, _ = preview
     pdf = get(server.url + "report.pdf")

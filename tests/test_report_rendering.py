@@ -142,6 +142,7 @@ def pdf_text(pdf: bytes) -> tuple[PdfReader, str]:
     return reader, " ".join(" ".join(p.extract_text() for p in reader.pages).split())
 
 
+@pytest.mark.pdf
 def test_report_sections_metadata_and_page_numbers(northwind):
     report, plugins = northwind
     rendered = render_report(report, plugins)
@@ -179,6 +180,7 @@ def test_an_agency_folder_overrides_one_block_only(northwind, tmp_path):
     assert html[:cut] == plain[:cut]
 
 
+@pytest.mark.pdf
 def test_the_fetcher_serves_theme_files_and_data_uris_only(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
@@ -225,6 +227,7 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
     assert missing == []
 
 
+@pytest.mark.pdf
 def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
     report, plugins = northwind
     [closing] = [a for a in report.objectives if a.key == "faster-closing"]

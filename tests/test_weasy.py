@@ -38,6 +38,7 @@ def test_without_a_linker_cache_the_standard_search_is_used(monkeypatch):
     assert weasy._linker_cache() is None
 
 
+@pytest.mark.pdf
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fast path is Linux's")
 def test_load_imports_weasyprint_and_puts_the_standard_search_back():
     # A fresh interpreter: in this one WeasyPrint is imported already.

@@ -8,7 +8,7 @@ from typing import Any
 from kpireport.data import MetricSpec, Query, Table
 from kpireport.sources import Source, SourceContext
 
-from .frames import Frame, answer
+from .frames import Frame, Grain, answer
 from .search_console import SearchConsoleExports
 from .settings import CsvSettings
 from .tidy import TidyFile
@@ -59,7 +59,8 @@ class CsvSource(Source):
     def _same_shape(self) -> list[str]:
         """Tables that would hide each other: a metric is read from one table only, so two
         files of the same grain and dimensions (one a year, say) must be one file."""
-        problems, seen = [], {}
+        problems: list[str] = []
+        seen: dict[tuple[str, Grain, tuple[str, ...]], str] = {}  # shape -> first table
         for table in self.tables:
             frame = table.frame()
             for metric in sorted(table.header().metrics):

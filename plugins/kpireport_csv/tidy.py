@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -251,7 +251,7 @@ class TidyFile:
         return rows
 
     def _cell_error(self, line: int, cells: list[str],
-                    convert: list[Callable[[str], Any]]) -> DataFileError:
+                    convert: Sequence[Callable[[str], object]]) -> DataFileError:
         """The row's first cell that does not parse, at its line and column, with the reason."""
         headers = self.header().headers
         for i, (c, cell) in enumerate(zip(convert, cells, strict=True)):

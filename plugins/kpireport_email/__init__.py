@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,6 +31,9 @@ from kpireport import hookimpl
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
 from kpireport.errors import KpiReportError
 from kpireport.secrets import redact, register_secret
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 log = logging.getLogger("kpireport.email")
 
@@ -120,7 +123,7 @@ class EmailTarget(DeliveryTarget):
     name = "email"
     Settings = EmailSettings
 
-    def message(self, artifacts: Artifacts) -> tuple[object, list[str]]:
+    def message(self, artifacts: Artifacts) -> tuple[EmailMessage, list[str]]:
         """The message to send and its envelope recipients."""
         from email.message import EmailMessage
         from email.utils import formataddr, formatdate, make_msgid
