@@ -57,6 +57,7 @@ class KpiReportGroup(click.Group):
         """The plugins loaded for this invocation (the commands reuse them)."""
         self.command_failures: list[PluginFailure] = []
         """Commands refused, and plugins failing in ``register_commands``."""
+        self.argv: list[str] = []
 
     def load_plugins(self, ctx: click.Context) -> PluginSet:
         if self.plugins is None:
@@ -65,13 +66,15 @@ class KpiReportGroup(click.Group):
             from kpireport.plugins import load_plugins
 
             params = ctx.find_root().params
+            # An eager --help given before -p is handled before -p is read: find -p in argv.
+            modules = params["plugin"] if "plugin" in params else _scan_plugins(self.argv)
             _setup_logging(bool(params.get("verbose")))
             # As in cmd_run: what start-up imports is kept for the whole run, so the cycle
             # collector would only walk it again and again.
             enabled = gc.isenabled()
             gc.disable()
             try:
-                self.plugins = load_plugins(params.get("plugin") or ())
+                self.plugins = load_plugins(modules)
             finally:
                 if enabled:
                     gc.enable()
@@ -79,6 +82,10 @@ class KpiReportGroup(click.Group):
             for failure in self.command_failures:
                 print(f"warning: {failure}", file=sys.stderr)
         return self.plugins
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self.argv = list(args)
+        return super().parse_args(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self.load_plugins(ctx)
@@ -99,6 +106,21 @@ class KpiReportGroup(click.Group):
             return _report_error(exc, bool(ctx.params.get("traceback")))
         except KeyboardInterrupt:
             return 130
+
+
+def _scan_plugins(argv: list[str]) -> list[str]:
+    """The ``-p`` modules among the global options (those before the command)."""
+    found, args = [], iter(argv)
+    for arg in args:
+        if arg in ("-p", "--plugin"):
+            found.append(next(args, ""))
+        elif arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+        elif arg.startswith("-p"):
+            found.append(arg[2:])
+        elif arg == "--" or not arg.startswith("-"):
+            break  # the command: what follows is its own
+    return [module for module in found if module]
 
 
 def _add_plugin_commands(group: click.Group, plugins: PluginSet) -> list[PluginFailure]:

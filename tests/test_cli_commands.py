@@ -103,6 +103,8 @@ def test_help_lists_core_commands_first_then_the_plugins(capsys):
     assert listed == ["run", "history", "rerender", "validate", "preview", "plugins",
                       "connect", "hello"]
     assert "say hello" in out
+    assert main(["--help", "-p", COMMANDS]) == 0  # click reads an eager --help before -p
+    assert "say hello" in capsys.readouterr().out
     assert main(["-p", COMMANDS, "hello", "--help"]) == 0
     assert "--name TEXT  who to greet" in capsys.readouterr().out
 
