@@ -193,9 +193,10 @@ def report_failed(client: ClientConfig, period: Period, error: BaseException) ->
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``kpireport`` command: decorate them with ``@cli.command()``.
 
-    Called once per invocation of ``kpireport``, after the global options (``-p``, ``-v``,
-    ``--traceback``) are read and before the command is looked up, so that a plugin's command
-    is dispatched, and listed by ``kpireport --help``, like a core one::
+    Called once per invocation of ``kpireport`` (``--version`` alone excepted), after the
+    global options (``-p``, ``-v``, ``--traceback``) are read and before the command is looked
+    up, so that a plugin's command is dispatched, and listed by ``kpireport --help``, like a
+    core one::
 
         @hookimpl
         def register_commands(cli):
@@ -218,5 +219,7 @@ def register_commands(cli: click.Group) -> None:
     earlier, is refused with a warning that names the plugin; the command already there stays
     (a plugin cannot replace ``run``). A plugin that raises in this hook is reported by name
     and loses the commands it had added; the other plugins' commands and the core ones still
-    work. ``kpireport plugins`` lists each plugin's commands, and refusals as failures.
+    work. ``KPIREPORT_STRICT_PLUGINS=1`` makes either an error. ``kpireport plugins`` lists
+    each plugin's commands, and refusals as failures. A config's ``plugins.disable`` does not
+    apply here (no config is read yet); ``KPIREPORT_DISABLE_PLUGINS`` does.
     """
