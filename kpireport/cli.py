@@ -85,7 +85,7 @@ class KpiReportGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         self.argv = list(args)
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, _unabbreviate(self, ctx, args, global_options=True))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self.load_plugins(ctx)
@@ -106,6 +106,38 @@ class KpiReportGroup(click.Group):
             return _report_error(exc, bool(ctx.params.get("traceback")))
         except KeyboardInterrupt:
             return 130
+
+
+def _unabbreviate(command: click.Command, ctx: click.Context, args: list[str], *,
+                  global_options: bool = False) -> list[str]:
+    """``--out`` for ``--output``: a unique prefix of a long option, as argparse took it.
+
+    Only for the core commands and global options, so that crontabs written for the argparse
+    CLI keep working; the global options end at the command, whose own are its business.
+    """
+    params = command.get_params(ctx)
+    longs = {o for p in params for o in [*p.opts, *p.secondary_opts] if o.startswith("--")}
+    takes_value = {o for p in params if isinstance(p, click.Option) and not p.is_flag
+                   for o in p.opts}
+    out = list(args)
+    i = 0
+    while i < len(out):
+        arg = out[i]
+        if arg == "--" or (global_options and not arg.startswith("-")):
+            break
+        name, eq, value = arg.partition("=")
+        if name.startswith("--") and name not in longs:
+            matches = [o for o in longs if o.startswith(name)]
+            if len(matches) == 1:
+                name = matches[0]
+                out[i] = name + eq + value
+        i += 2 if name in takes_value and not eq else 1
+    return out
+
+
+class _CoreCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _unabbreviate(self, ctx, args))
 
 
 def _scan_plugins(argv: list[str]) -> list[str]:
@@ -457,7 +489,7 @@ def _args(ctx: click.Context, params: dict[str, Any]) -> SimpleNamespace:
 
 def _command(name: str, help: str) -> Callable[[Callable[..., Any]], click.Command]:
     # short_help too: click would cut a long one short in the list of commands.
-    return click.command(name, help=help, short_help=help)
+    return click.command(name, cls=_CoreCommand, help=help, short_help=help)
 
 
 @_command("run", "render and deliver reports")

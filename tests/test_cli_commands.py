@@ -55,6 +55,21 @@ def test_a_user_error_is_one_clean_line_with_its_exit_code(tmp_path, capsys):
     assert err.startswith("Traceback") and "ConfigError" in err
 
 
+def test_long_options_may_be_abbreviated_as_argparse_allowed(tmp_path, capsys):
+    # Crontabs written for the argparse CLI keep working: a unique prefix is the option.
+    missing = tmp_path / "missing.yaml"
+    assert main(["--trace", "validate", str(missing), "--no-d", "--as", "2026-10-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.endswith(f"  {missing}: file not found\n")
+    assert main(["--plug=kpireport_test_commands", "--verb", "hello"]) == 0
+    assert capsys.readouterr().out == "hello, world!\n"
+    # An ambiguous prefix is an error, as it was.
+    assert main(["run", str(missing), "--a"]) == 2
+    assert "--all" in capsys.readouterr().err
+    # A plugin's own options are click's: no prefixes.
+    assert main(["-p", COMMANDS, "hello", "--na", "x"]) == 2
+
+
 def test_a_plugin_command_runs_with_its_options(capsys):
     assert main(["-p", COMMANDS, "hello", "--name", "x"]) == 0
     assert capsys.readouterr().out == "hello, x!\n"
