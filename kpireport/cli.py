@@ -58,8 +58,9 @@ class KpiReportGroup(click.Group):
         self.command_failures: list[PluginFailure] = []
         """Commands refused, and plugins failing in ``register_commands``."""
         self.argv: list[str] = []
+        """The arguments as given (to find ``-p`` when ``--help`` comes first)."""
 
-    def load_plugins(self, ctx: click.Context) -> PluginSet:
+    def ensure_plugins(self, ctx: click.Context) -> PluginSet:
         if self.plugins is None:
             import gc
 
@@ -88,11 +89,11 @@ class KpiReportGroup(click.Group):
         return super().parse_args(ctx, _unabbreviate(self, ctx, args, global_options=True))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self.load_plugins(ctx)
+        self.ensure_plugins(ctx)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self.load_plugins(ctx)
+        self.ensure_plugins(ctx)
         # The core commands in their own order (as --help always listed them), then plugins'.
         core = [name for name in CORE_COMMANDS if name in self.commands]
         return core + sorted(name for name in self.commands if name not in CORE_COMMANDS)
