@@ -1,105 +1,252 @@
-"""The ``kpireport`` command. Kept light: heavy modules are imported by the command that needs
-them, so ``kpireport --help`` and ``kpireport plugins`` start fast."""
+"""The ``kpireport`` command (click). Kept light: heavy modules are imported by the command that
+needs them, so ``kpireport --help`` and ``kpireport plugins`` start fast.
+
+Plugins add commands of their own through the ``register_commands`` hook: the group loads the
+plugins once the global options are parsed and before it looks the command up, so a plugin's
+command is dispatched and listed like a core one (which it cannot replace)."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from kpireport import __version__
+
+if TYPE_CHECKING:
+    from kpireport.plugins import PluginFailure, PluginSet
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kpireport", description="Objectives → KPIs → branded PDF reports.")
-    parser.add_argument("--version", action="version", version=f"kpireport {__version__}")
-    parser.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
-                        help="load an extra plugin module (repeatable)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    parser.add_argument("--traceback", action="store_true",
-                        help="show the full traceback of errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _IsoDate(click.ParamType):
+    """A date as YYYY-MM-DD, as ``dt.date.fromisoformat`` reads it."""
 
-    run = sub.add_parser("run", help="render and deliver reports")
-    run.add_argument("config", type=Path)
-    which = run.add_mutually_exclusive_group()
-    which.add_argument("--client", action="append", metavar="ID",
-                       help="only this client (repeatable)")
-    which.add_argument("--all", action="store_true",
-                       help="every client of the config (the default)")
-    run.add_argument("--period", help="last-month (default), month-to-date, last-quarter, "
-                                      "year-to-date, 2026-10, 2026-Q3 or "
-                                      "2026-10-01..2026-10-31")
-    run.add_argument("--output", type=Path, metavar="DIR",
-                     help="output folder (default: defaults.output in the config)")
-    run.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE",
-                     help="run as if today were DATE (relative periods are computed from it)")
-    run.add_argument("--workers", type=int, metavar="N",
-                     help="worker processes (default: runs.workers, else the CPU count)")
-    run.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="per-report time limit (default: runs.timeout, 600)")
-    run.add_argument("--force", action="store_true",
-                     help="render and deliver again what was already delivered (or held)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="say what would be done, do nothing")
+    name = "date"
 
-    history = sub.add_parser("history", help="show the run ledger")
-    history.add_argument("config", type=Path)
-    history.add_argument("--client", metavar="ID")
-    history.add_argument("--output", type=Path, metavar="DIR")
-    history.add_argument("--limit", type=int, default=50)
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"invalid date: {value!r} (expected YYYY-MM-DD)", param, ctx)
 
-    rerender = sub.add_parser("rerender",
-                              help="rebuild a past report from its snapshot, offline")
-    rerender.add_argument("config", type=Path)
-    rerender.add_argument("--client", required=True, metavar="ID")
-    rerender.add_argument("--period", required=True, metavar="KEY", help="e.g. 2026-10")
-    rerender.add_argument("--output", type=Path, metavar="DIR")
-    rerender.add_argument("--to", type=Path, metavar="FILE", help="where to write the PDF")
 
-    validate = sub.add_parser("validate", help="check a config without rendering anything")
-    validate.add_argument("config", type=Path)
-    validate.add_argument("--no-data", action="store_true",
-                          help="skip the SMART checks that read the clients' history")
-    validate.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE")
+PATH = click.Path(path_type=Path)
+DATE = _IsoDate()
 
-    preview = sub.add_parser("preview", help="serve a client's report on localhost, "
-                                             "re-rendered when templates or config change")
-    preview.add_argument("config", type=Path)
-    preview.add_argument("--client", required=True, metavar="ID")
-    preview.add_argument("--period")
-    preview.add_argument("--host", default="127.0.0.1")
-    preview.add_argument("--port", type=int, default=8000)
-    preview.add_argument("--as-of", type=dt.date.fromisoformat, metavar="DATE")
 
-    plugins = sub.add_parser("plugins", help="list loaded plugins and what they register")
-    plugins.add_argument("--hook", help="only plugins implementing this hook")
-    return parser
+class KpiReportGroup(click.Group):
+    """The core commands, and those that plugins add through ``register_commands``.
+
+    Plugins are loaded once, when click first asks for a command (to dispatch or to list
+    them in ``--help``): by then the global options are parsed, so ``-p`` modules are in.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugins: PluginSet | None = None
+        """The plugins loaded for this invocation (the commands reuse them)."""
+        self.command_failures: list[PluginFailure] = []
+        """Commands refused, and plugins failing in ``register_commands``."""
+        self.argv: list[str] = []
+        """The arguments as given (to find ``-p`` when ``--help`` comes first)."""
+
+    def ensure_plugins(self, ctx: click.Context) -> PluginSet:
+        if self.plugins is None:
+            import gc
+
+            from kpireport.plugins import load_plugins
+
+            params = ctx.find_root().params
+            # An eager --help given before -p is handled before -p is read: find -p in argv.
+            modules = params["plugin"] if "plugin" in params else _scan_plugins(self.argv)
+            _setup_logging(bool(params.get("verbose")))
+            # As in cmd_run: what start-up imports is kept for the whole run, so the cycle
+            # collector would only walk it again and again.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self.plugins = load_plugins(modules)
+            finally:
+                if enabled:
+                    gc.enable()
+            self.command_failures = _add_plugin_commands(self, self.plugins)
+            for failure in self.command_failures:
+                print(f"warning: {failure}", file=sys.stderr)
+        return self.plugins
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self.argv = list(args)
+        return super().parse_args(ctx, _unabbreviate(self, ctx, args, global_options=True))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self.ensure_plugins(ctx)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.ensure_plugins(ctx)
+        # The core commands in their own order (as --help always listed them), then plugins'.
+        core = [name for name in CORE_COMMANDS if name in self.commands]
+        return core + sorted(name for name in self.commands if name not in CORE_COMMANDS)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from kpireport.errors import KpiReportError
+
+        try:
+            return super().invoke(ctx)
+        except KpiReportError as exc:
+            return _report_error(exc, bool(ctx.params.get("traceback")))
+        except KeyboardInterrupt:
+            return 130
+
+
+def _unabbreviate(command: click.Command, ctx: click.Context, args: list[str], *,
+                  global_options: bool = False) -> list[str]:
+    """``--out`` for ``--output``: a unique prefix of a long option, as argparse took it.
+
+    Only for the core commands and global options, so that crontabs written for the argparse
+    CLI keep working; the global options end at the command, whose own are its business.
+    """
+    params = command.get_params(ctx)
+    longs = {o for p in params for o in [*p.opts, *p.secondary_opts] if o.startswith("--")}
+    takes_value = {o for p in params if isinstance(p, click.Option) and not p.is_flag
+                   for o in p.opts}
+    out = list(args)
+    i = 0
+    while i < len(out):
+        arg = out[i]
+        if arg == "--" or (global_options and not arg.startswith("-")):
+            break
+        name, eq, value = arg.partition("=")
+        if name.startswith("--") and name not in longs:
+            matches = [o for o in longs if o.startswith(name)]
+            if len(matches) == 1:
+                name = matches[0]
+                out[i] = name + eq + value
+        i += 2 if name in takes_value and not eq else 1
+    return out
+
+
+class _CoreCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _unabbreviate(self, ctx, args))
+
+
+def _scan_plugins(argv: list[str]) -> list[str]:
+    """The ``-p`` modules among the global options (those before the command)."""
+    found, args = [], iter(argv)
+    for arg in args:
+        if arg in ("-p", "--plugin"):
+            found.append(next(args, ""))
+        elif arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+        elif arg.startswith("-p"):
+            found.append(arg[2:])
+        elif arg == "--" or not arg.startswith("-"):
+            break  # the command: what follows is its own
+    return [module for module in found if module]
+
+
+def _add_plugin_commands(group: click.Group, plugins: PluginSet) -> list[PluginFailure]:
+    """Call each plugin's ``register_commands`` on ``group``; return what was refused.
+
+    A plugin may not replace a core command nor another plugin's (the first stays); one
+    that raises loses the commands it had added so far. Each command added is recorded in
+    the plugin's ``registered["commands"]`` (what ``kpireport plugins`` shows).
+    """
+    from kpireport.errors import PluginError
+    from kpireport.plugins import PluginFailure, strict
+
+    failures: list[PluginFailure] = []
+    owners = dict.fromkeys(CORE_COMMANDS, "")  # command name -> plugin ("" for the core)
+    impls = {i.plugin_name: i for i in plugins.pm.hook.register_commands.get_hookimpls()}
+    # Registration order (built-ins, other entry points, then -p modules), as for sources.
+    for name in [name for name in plugins.infos if name in impls]:
+        impl = impls[name]
+        before = dict(group.commands)
+        try:
+            impl.function(**({"cli": group} if "cli" in impl.argnames else {}))
+        except Exception as exc:  # one plugin's bug must not take the whole CLI down
+            group.commands.clear()
+            group.commands.update(before)
+            failures.append(PluginFailure(name, f"register_commands: {exc!r}"))
+            continue
+        added = [c for c, cmd in group.commands.items() if before.get(c) is not cmd]
+        for command in added:
+            if command in owners:
+                owner = owners[command]
+                why = f"plugin {owner!r} registered it first" if owner else "a core command " \
+                      "has that name, and is kept"
+                failures.append(PluginFailure(name, f"command {command!r} is refused: {why}"))
+                group.commands[command] = before[command]
+                continue
+            owners[command] = name
+            plugins.infos[name].registered.setdefault("commands", []).append(command)
+        for command, cmd in before.items():  # nor may it remove one
+            group.commands.setdefault(command, cmd)
+    if failures and strict():
+        raise PluginError("; ".join(str(f) for f in failures))
+    return failures
+
+
+def _report_error(exc: Exception, traceback: bool) -> int:
+    """A user's error as one clean line (the full traceback only if asked for)."""
+    from kpireport.secrets import redact
+
+    if traceback:
+        import traceback as tb
+
+        print(redact(tb.format_exc()), end="", file=sys.stderr)
+    print(f"error: {redact(str(exc))}", file=sys.stderr)
+    return int(getattr(exc, "exit_code", EXIT_FAILED))
+
+
+def build_cli() -> KpiReportGroup:
+    """The ``kpireport`` group with the core commands; plugins add theirs when it runs.
+
+    A new group each time: what plugins add belongs to one invocation (tests run many).
+    """
+
+    @click.group(cls=KpiReportGroup, name="kpireport", no_args_is_help=False,
+                 help="Objectives → KPIs → branded PDF reports.",
+                 context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "--version", prog_name="kpireport",
+                          message="%(prog)s %(version)s")
+    @click.option("-p", "--plugin", multiple=True, metavar="MODULE", is_eager=True,
+                  help="load an extra plugin module (repeatable)")
+    @click.option("-v", "--verbose", is_flag=True, help="log more")
+    @click.option("--traceback", is_flag=True, help="show the full traceback of errors")
+    def cli(plugin: tuple[str, ...], verbose: bool, traceback: bool) -> None:
+        pass  # the commands read these from the context; plugins were loaded before this
+
+    for command in CORE_COMMANDS.values():
+        cli.add_command(command)
+    return cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    """Run ``kpireport`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
     from kpireport.errors import KpiReportError
-    from kpireport.secrets import redact
 
     try:
-        return int(COMMANDS[args.command](args))
-    except KpiReportError as exc:
-        if args.traceback:
-            import traceback
-
-            print(redact(traceback.format_exc()), end="", file=sys.stderr)
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        result = build_cli().main(args=argv, prog_name="kpireport", standalone_mode=False)
+    except click.ClickException as exc:  # usage errors: exit 2
+        exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
+    except click.Abort:
         return 130
+    except KpiReportError as exc:  # a plugin failing (strict mode) while --help lists commands
+        return _report_error(exc, False)
+    return result if isinstance(result, int) else EXIT_OK
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -122,7 +269,7 @@ def _now(as_of: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(as_of, dt.time(12), dt.UTC) if as_of else None
 
 
-def _load(args: argparse.Namespace, *,
+def _load(args: SimpleNamespace, *,
           isolate_clients: bool = False) -> tuple[Any, Any, dict[str, list[Any]]]:
     """Load and check the config: config, plugins and the clients left out.
 
@@ -134,10 +281,9 @@ def _load(args: argparse.Namespace, *,
     from kpireport.config import load_config
     from kpireport.engine import check_config, problems_by_client
     from kpireport.errors import ConfigError
-    from kpireport.plugins import load_plugins
 
     config = load_config(args.config)
-    plugins = load_plugins(args.plugin, disable=config.plugins.disable)
+    plugins = _plugins(args, config.plugins.disable)
     for failure in plugins.failures:
         print(f"warning: {failure}", file=sys.stderr)
     today = _now(args.as_of).date() if getattr(args, "as_of", None) else None
@@ -160,7 +306,17 @@ def _load(args: argparse.Namespace, *,
     return config, plugins, per_client
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _plugins(args: SimpleNamespace, disable: list[str] | None = None) -> PluginSet:
+    """The plugins the CLI loaded before dispatching, unless the config disables some: then
+    they are loaded again without those."""
+    if args.loaded is not None and not disable:
+        return args.loaded
+    from kpireport.plugins import load_plugins
+
+    return load_plugins(args.plugin, disable=disable or ())
+
+
+def cmd_run(args: SimpleNamespace) -> int:
     import gc
 
     from kpireport.batch import run_batch
@@ -235,7 +391,7 @@ def _progress_printer() -> Any:
     return progress
 
 
-def cmd_history(args: argparse.Namespace) -> int:
+def cmd_history(args: SimpleNamespace) -> int:
     from kpireport.batch import state_paths
     from kpireport.config import load_config
     from kpireport.ledger import Ledger
@@ -256,20 +412,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_rerender(args: argparse.Namespace) -> int:
+def cmd_rerender(args: SimpleNamespace) -> int:
     from kpireport.batch import rerender
     from kpireport.config import load_config
-    from kpireport.plugins import load_plugins
 
     config = load_config(args.config)
-    plugins = load_plugins(args.plugin, disable=config.plugins.disable)
+    plugins = _plugins(args, config.plugins.disable)
     path, pages = rerender(config, plugins, args.client, args.period, output_dir=args.output,
                            target=args.to)
     print(f"{path} ({pages} pages, from the snapshot of {args.client} {args.period})")
     return EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_validate(args: SimpleNamespace) -> int:
     config, plugins, _ = _load(args)
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
     if args.no_data:
@@ -286,7 +441,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if errors else EXIT_OK
 
 
-def cmd_preview(args: argparse.Namespace) -> int:
+def cmd_preview(args: SimpleNamespace) -> int:
     from kpireport.preview import serve
 
     config, _, _ = _load(args)
@@ -299,10 +454,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
-    from kpireport.plugins import load_plugins
-
-    plugins = load_plugins(args.plugin)
+def cmd_plugins(args: SimpleNamespace) -> int:
+    plugins = _plugins(args)
     for info in sorted(plugins.infos.values(), key=lambda i: i.name):
         if args.hook and args.hook not in info.hooks:
             continue
@@ -311,9 +464,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"  hooks: {', '.join(info.hooks) or '-'}")
         for kind, items in sorted(info.registered.items()):
             print(f"  {kind.replace('_', ' ')}: {', '.join(items)}")
-    for failure in plugins.failures:
+    failures = [*plugins.failures, *args.command_failures]
+    for failure in failures:
         print(f"FAILED {failure}")
-    return EXIT_FAILED if plugins.failures else EXIT_OK
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -323,8 +477,101 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join([*cells, row[-1]]).rstrip())
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "plugins": cmd_plugins,
-            "history": cmd_history, "rerender": cmd_rerender, "preview": cmd_preview}
+def _args(ctx: click.Context, params: dict[str, Any]) -> SimpleNamespace:
+    """What a ``cmd_*`` function reads: the global options and the command's own."""
+    root = ctx.find_root()
+    group = root.command
+    return SimpleNamespace(
+        command=ctx.info_name, plugin=list(root.params["plugin"]),
+        verbose=root.params["verbose"], traceback=root.params["traceback"],
+        loaded=getattr(group, "plugins", None),
+        command_failures=getattr(group, "command_failures", []), **params)
+
+
+def _command(name: str, help: str) -> Callable[[Callable[..., Any]], click.Command]:
+    # short_help too: click would cut a long one short in the list of commands.
+    return click.command(name, cls=_CoreCommand, help=help, short_help=help)
+
+
+@_command("run", "render and deliver reports")
+@click.argument("config", type=PATH)
+@click.option("--client", multiple=True, metavar="ID", help="only this client (repeatable)")
+@click.option("--all", is_flag=True, help="every client of the config (the default)")
+@click.option("--period", help="last-month (default), month-to-date, last-quarter, "
+                                "year-to-date, 2026-10, 2026-Q3 or 2026-10-01..2026-10-31")
+@click.option("--output", type=PATH, metavar="DIR",
+              help="output folder (default: defaults.output in the config)")
+@click.option("--as-of", type=DATE, metavar="DATE",
+              help="run as if today were DATE (relative periods are computed from it)")
+@click.option("--workers", type=int, metavar="N",
+              help="worker processes (default: runs.workers, else the CPU count)")
+@click.option("--timeout", type=float, metavar="SECONDS",
+              help="per-report time limit (default: runs.timeout, 600)")
+@click.option("--force", is_flag=True,
+              help="render and deliver again what was already delivered (or held)")
+@click.option("--dry-run", is_flag=True, help="say what would be done, do nothing")
+@click.pass_context
+def run_command(ctx: click.Context, **params: Any) -> int:
+    if params["client"] and params["all"]:
+        raise click.UsageError("argument --all: not allowed with argument --client", ctx)
+    params["client"] = list(params["client"]) or None
+    return cmd_run(_args(ctx, params))
+
+
+@_command("history", "show the run ledger")
+@click.argument("config", type=PATH)
+@click.option("--client", metavar="ID")
+@click.option("--output", type=PATH, metavar="DIR")
+@click.option("--limit", type=int, default=50)
+@click.pass_context
+def history_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_history(_args(ctx, params))
+
+
+@_command("rerender", "rebuild a past report from its snapshot, offline")
+@click.argument("config", type=PATH)
+@click.option("--client", required=True, metavar="ID")
+@click.option("--period", required=True, metavar="KEY", help="e.g. 2026-10")
+@click.option("--output", type=PATH, metavar="DIR")
+@click.option("--to", type=PATH, metavar="FILE", help="where to write the PDF")
+@click.pass_context
+def rerender_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_rerender(_args(ctx, params))
+
+
+@_command("validate", "check a config without rendering anything")
+@click.argument("config", type=PATH)
+@click.option("--no-data", is_flag=True,
+              help="skip the SMART checks that read the clients' history")
+@click.option("--as-of", type=DATE, metavar="DATE")
+@click.pass_context
+def validate_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_validate(_args(ctx, params))
+
+
+@_command("preview", "serve a client's report on localhost, re-rendered when templates or "
+                     "config change")
+@click.argument("config", type=PATH)
+@click.option("--client", required=True, metavar="ID")
+@click.option("--period")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=8000)
+@click.option("--as-of", type=DATE, metavar="DATE")
+@click.pass_context
+def preview_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_preview(_args(ctx, params))
+
+
+@_command("plugins", "list loaded plugins and what they register")
+@click.option("--hook", help="only plugins implementing this hook")
+@click.pass_context
+def plugins_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_plugins(_args(ctx, params))
+
+
+CORE_COMMANDS: dict[str, click.Command] = {
+    c.name: c for c in (run_command, history_command, rerender_command, validate_command,
+                        preview_command, plugins_command) if c.name}
 
 if __name__ == "__main__":
     sys.exit(main())

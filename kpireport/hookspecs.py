@@ -17,8 +17,9 @@ through the ``kpireport`` entry-point group, exactly as the built-in plugins are
 
 An implementation may accept fewer arguments than the specification names. Hooks are grouped
 by the stage of the pipeline they serve: registration (what exists), rendering (how it looks),
-lifecycle (what happened). Installed plugins are code the agency chose to trust: they run with
-the same rights as kpireport itself.
+lifecycle (what happened); and the command line (what ``kpireport`` can be asked to do).
+Installed plugins are code the agency chose to trust: they run with the same rights as
+kpireport itself.
 
 Registration hooks take a ``register`` callback rather than returning values, so that the core
 checks each item as it arrives, records which plugin supplied it, and refuses a second item with
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
     import jinja2
 
     from kpireport.config import ClientConfig
@@ -181,4 +183,43 @@ def report_failed(client: ClientConfig, period: Period, error: BaseException) ->
 
     Other clients' reports go on. A plugin can use this to alert someone; the error's message
     has already had secrets removed when it is printed or logged by kpireport.
+    """
+
+
+# --- Command line -------------------------------------------------------------------------
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``kpireport`` command: decorate them with ``@cli.command()``.
+
+    Called once per invocation of ``kpireport`` (``--version`` alone excepted), after the
+    global options (``-p``, ``-v``, ``--traceback``) are read and before the command is looked
+    up, so that a plugin's command is dispatched, and listed by ``kpireport --help``, like a
+    core one::
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command()
+            @click.argument("account")
+            def connect(account):
+                "Authorise kpireport to read ACCOUNT."
+                from kpireport_google.oauth import authorise  # heavy: imported when run
+
+                authorise(account)
+
+    ``cli`` is a :class:`click.Group`; ``@cli.group()`` adds a command with subcommands of its
+    own (``kpireport connect google``). The hook runs on every invocation, whatever the
+    command: import heavy modules inside the command, not at the top of the plugin, so that
+    ``kpireport --help`` stays fast. A :class:`~kpireport.errors.KpiReportError` raised by a
+    command is printed as one clean line with its exit code, like a core command's; a command
+    may return an int, its exit code.
+
+    A command whose name is already taken, by a core command or by a plugin registered
+    earlier, is refused with a warning that names the plugin; the command already there stays
+    (a plugin cannot replace ``run``). A plugin that raises in this hook is reported by name
+    and loses the commands it had added; the other plugins' commands and the core ones still
+    work. ``KPIREPORT_STRICT_PLUGINS=1`` makes either an error. ``kpireport plugins`` lists
+    each plugin's commands, and refusals as failures. A config's ``plugins.disable`` does not
+    apply here (no config is read yet); ``KPIREPORT_DISABLE_PLUGINS`` does.
     """

@@ -1,4 +1,4 @@
-"""A plugin that raises while registering, and in a lifecycle hook."""
+"""A plugin that raises while registering (sources, commands), and in a lifecycle hook."""
 
 from kpireport import hookimpl
 
@@ -11,3 +11,12 @@ def register_sources(register):
 @hookimpl
 def report_started(client, period):
     raise RuntimeError("lifecycle hook exploded")
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("half-made")
+    def half_made():
+        pass
+
+    raise RuntimeError("command hook exploded")
