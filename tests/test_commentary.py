@@ -4,6 +4,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from shared import example_copy
 
@@ -76,6 +77,7 @@ def test_an_image_is_its_alt_text_never_a_fetch():
     assert "![local](chart.png)" in out
 
 
+@pytest.mark.pdf
 def test_commentary_in_the_pdf(tmp_path: Path):
     note = tmp_path / "commentary" / "northwind-dental" / "2026-10.md"
     note.parent.mkdir(parents=True)

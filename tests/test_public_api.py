@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import kpireport
 
 
@@ -28,6 +30,7 @@ def test_an_unknown_name_is_an_attribute_error():
         raise AssertionError("expected AttributeError")
 
 
+@pytest.mark.workers  # a fresh interpreter: this one has imported everything already
 def test_importing_kpireport_loads_nothing_heavy():
     code = ("import sys, kpireport; "
             "print(sorted(m for m in ('pydantic', 'jinja2', 'weasyprint', 'requests', "
