@@ -170,6 +170,7 @@ def test_the_plugins_command_shows_the_hook_and_the_commands(capsys):
     assert f"FAILED plugin '{CLASH}': command 'run' is refused" in out
 
 
+@pytest.mark.workers  # kpireport in a fresh interpreter
 @pytest.mark.parametrize("argv", [["--version"], ["-p", COMMANDS, "hello"]])
 def test_python_dash_m_kpireport(argv, tmp_path):
     # The module entry point, in a fresh process: exit code and output as a user sees them.
@@ -181,6 +182,7 @@ def test_python_dash_m_kpireport(argv, tmp_path):
     assert done.stdout in ("kpireport 0.1.0\n", "hello, world!\n")
 
 
+@pytest.mark.workers  # a fresh interpreter, to see what importing the CLI loads
 def test_importing_the_cli_stays_light():
     # ``kpireport --help`` must not pay for the renderer, the HTTP client or the models.
     code = ("import sys, kpireport.cli; heavy = {'weasyprint', 'jinja2', 'requests', "
