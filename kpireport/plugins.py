@@ -171,6 +171,9 @@ def _register(plugins: PluginSet, name: str, load: Callable[[], Any],
     pm = plugins.pm
     try:
         obj = load()
+        if problem := _contract_problem(obj):
+            _fail(plugins, PluginFailure(name, problem, dist, version))
+            return
         pm.register(obj, name=name)
     except Exception as exc:  # isolate each plugin: one broken install must not stop the rest
         _fail(plugins, PluginFailure(name, f"failed to load: {exc!r}", dist, version))
@@ -194,6 +197,22 @@ def _register(plugins: PluginSet, name: str, load: Callable[[], Any],
     hooks = sorted(h.name for h in callers)
     module = getattr(obj, "__name__", type(obj).__name__)
     plugins.infos[name] = PluginInfo(name, module, dist, version, hooks)
+
+
+def _contract_problem(obj: Any) -> str | None:
+    """Why a plugin written for another major version of the contract is not loaded (it
+    states the one it was written for as ``KPIREPORT_CONTRACT = "1"``)."""
+    from kpireport import CONTRACT_VERSION
+
+    declared = getattr(obj, "KPIREPORT_CONTRACT", None)
+    if declared is None:
+        return None
+    ours = CONTRACT_VERSION.split(".")[0]
+    if str(declared).split(".")[0] == ours:
+        return None
+    return (f"not loaded: written for plugin contract {declared}, and this kpireport has "
+            f"contract {CONTRACT_VERSION}; install a version of the plugin made for "
+            f"contract {ours}")
 
 
 def _fail(plugins: PluginSet, failure: PluginFailure) -> None:

@@ -234,3 +234,14 @@ def test_a_second_entry_point_of_a_taken_name_is_a_failure_naming_its_owner(monk
     assert (failure.name, failure.distribution, failure.version) == \
         ("twin", "kpireport-twin", "2.0")
     assert "already taken (by kpireport)" in failure.error
+
+
+def test_a_plugin_of_another_contract_major_version_is_refused_by_name():
+    plugins = load_plugins(["kpireport_test_contract2", "kpireport_test_api"])
+    [failure] = plugins.failures
+    assert failure.name == "kpireport_test_contract2"
+    assert "written for plugin contract 2" in failure.error
+    assert "contract 1.0" in failure.error
+    assert "kpireport_test_contract2" not in plugins.infos
+    # The test API plugin states contract 1: loaded as usual.
+    assert "test_api" in plugins.sources
