@@ -132,7 +132,7 @@ def _load(args: argparse.Namespace, *,
     are not this run's business.
     """
     from kpireport.config import load_config
-    from kpireport.engine import check_config, problems_by_client
+    from kpireport.config.checks import check_config, problems_by_client
     from kpireport.errors import ConfigError
     from kpireport.plugins import load_plugins
 
@@ -274,7 +274,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
     if args.no_data:
         return EXIT_OK
-    from kpireport.smart import smart_review
+    from kpireport.pipeline.assess import smart_review
 
     findings = smart_review(config, plugins, now=_now(args.as_of))
     errors = 0

@@ -64,7 +64,7 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         target = out.rose if change > 0 else out.fell
         if len(target) < PER_LIST:
             target.append(sentence)
-    all_kpis = report.extra.get("all_kpis", report.kpis)
+    all_kpis = report.every_kpi()
     listed = set()
     for a in report.objectives:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):

@@ -55,7 +55,9 @@ class Preview:
 
     def _compute(self) -> tuple[Any, Any, Any, Path | None]:
         from kpireport.config import load_config
-        from kpireport.engine import compute_report, ensure_valid
+        from kpireport.config.checks import ensure_valid
+        from kpireport.pipeline.deliver import template_dir_of
+        from kpireport.pipeline.report import compute_report
         from kpireport.plugins import load_plugins
 
         config = load_config(self.config_path)
@@ -63,8 +65,7 @@ class Preview:
         ensure_valid(config, plugins)
         client = config.client(self.client_id)
         report = compute_report(config, client, plugins, period_spec=self.period, now=self.now)
-        template_dir = (config.resolve_path(config.agency.template_dir)
-                        if config.agency.template_dir else None)
+        template_dir = template_dir_of(config)
         watched = [self.config_path]
         for theme in plugins.themes.values():
             watched.append(Path(theme.item.path))
@@ -107,10 +108,10 @@ class Preview:
         return body.replace("<body>", "<body>" + banner + RELOADER, 1)
 
     def pdf(self) -> bytes:
-        from kpireport.render import render_report
+        from kpireport.pipeline.deliver import render
 
-        _, plugins, report, template_dir = self._compute()
-        return render_report(report, plugins, agency_template_dir=template_dir).pdf
+        config, plugins, report, _ = self._compute()
+        return render(config, report, plugins, notify=False).pdf
 
     def _scan(self) -> dict[Path, float]:
         stamps: dict[Path, float] = {}

@@ -126,7 +126,7 @@ def figures_csv(report: Report, words: Any = None) -> str:
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              formatting.format_change(v, locale)])
-    all_kpis = report.extra.get("all_kpis", report.kpis)
+    all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
             v = getattr(a, name)
@@ -307,7 +307,7 @@ def _filters(report: Report) -> dict[str, Any]:
 
 def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     gettext = env.globals["translations"].gettext
-    all_kpis: dict[str, KpiValue] = report.extra.get("all_kpis", report.kpis)
+    all_kpis: dict[str, KpiValue] = report.every_kpi()
     targets = _chart_targets(report)
     colours = report.colours
     style = charts.ChartStyle(line=colours.primary, accent=colours.accent)
