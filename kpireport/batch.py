@@ -499,7 +499,7 @@ def _supervise(config: Config, plugins: PluginSet, jobs: list[Job], options: dic
         for sentinel in finished:
             r = running.pop(sentinel)
             r.process.join()
-            result = _conclude(r, ledger, config)
+            result = _conclude(r, ledger)
             if result.status == "failed" and not any(
                     k == "failed" and d.get("notified") for k, d in r.messages):
                 # A crash, a timeout, a failed delivery: the worker could not say so itself.
@@ -526,7 +526,7 @@ def _drain(r: _Running) -> None:
         r.messages.append((kind, data))
 
 
-def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
+def _conclude(r: _Running, ledger: Ledger) -> ClientResult:
     seconds = time.monotonic() - r.started
     kinds = {k for k, _ in r.messages}
     rendered = next((d for k, d in r.messages if k == "rendered"), {})

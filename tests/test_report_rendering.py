@@ -213,7 +213,8 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
-    method_map = [("kpireport/**.py", "python"), ("report_templates/**.j2", "jinja2")]
+    method_map = [("kpireport/**.py", "python"), ("plugins/**.py", "python"),
+                  ("report_templates/**.j2", "jinja2")]
     options = {"report_templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
     keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
     ids = {msg[2] if isinstance(msg[2], str) else msg[2][0]

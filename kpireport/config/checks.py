@@ -24,7 +24,6 @@ from kpireport.plugins import PluginSet
 
 
 def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = None,
-                 agency_template_dir_required: bool = True,
                  client_ids: Iterable[str] | None = None) -> list[Problem]:
     """Every problem the plugins can see in the config, before any data is fetched.
 

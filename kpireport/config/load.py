@@ -190,13 +190,13 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and err_is_field(part, node):
+        elif isinstance(node, dict) and isinstance(part, str) and err_is_field(part):
             path.append(part)  # a missing field: point at it by name
             node = None
     return tuple(path)
 
 
-def err_is_field(part: str, node: dict) -> bool:
+def err_is_field(part: str) -> bool:
     # Union members and validator names look like "str", "KpiRef", "function-after[...]".
     return not (part[:1].isupper() or "[" in part or part in {"str", "int", "float", "dict"})
 
