@@ -138,5 +138,10 @@ class Source:
         """
         raise NotImplementedError
 
+    def watched_paths(self) -> Sequence[Path]:
+        """The local files (or folders) this source reads, so that ``kpireport preview`` can
+        render again when one changes. None for a source that reads no local file."""
+        return ()
+
     def close(self) -> None:
         """Release connections or files. Called once the report's data is fetched."""
