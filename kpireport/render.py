@@ -471,7 +471,7 @@ def _families(report: Report) -> tuple[list[str], dict[str, str]]:
     """The report's KPI families in the order their KPI plugins rank them (those that say
     nothing after, by name), and each one's heading in the report's language."""
     sections: dict[str, Family] = {}
-    for kpi in report.every_kpi().values():
+    for kpi in (*report.kpis.values(), *report.every_kpi().values()):
         if kpi.definition.section is not None:
             sections.setdefault(kpi.definition.family, kpi.definition.section)
     unranked = Family("", {"en": ""}).rank

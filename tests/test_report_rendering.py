@@ -499,3 +499,30 @@ def test_a_format_1_snapshot_whose_monthly_series_started_later_still_rebuilds(t
     again = [p.value for p in rebuilt.kpis["sessions"].monthly]
     assert again[1:] == fresh[1:] and again[0] is None  # all but the month it never stored
     assert rebuilt.kpis["sessions"].value == report.kpis["sessions"].value
+
+
+def test_sections_and_table_units_come_from_the_kpi_definitions():
+    """A KPI plugin's own family (heading, place) and breakdown units, none known to the core."""
+    import re
+
+    from kpireport.kpis import Breakdown, Family, KpiDefinition, KpiValue
+    from kpireport.render import figures_csv, render_html
+
+    report, plugins = example_report("maison-lumiere")  # a French report
+    social = Family("social", {"en": "Social media", "fr": "Réseaux sociaux"}, rank=5)
+    followers = KpiDefinition("followers", {"en": "Followers"}, Unit.COUNT, ("followers",),
+                              family=social)
+    posts = KpiDefinition(
+        "top_posts", {"en": "Top posts"}, Unit.COUNT, ("reach", "engagement"), family="social",
+        breakdown=Breakdown(("post",), "reach", 5, ("reach", "engagement"),
+                            column_units={"engagement": Unit.PERCENT}))
+    report.kpis["followers"] = KpiValue("followers", followers, "Abonnés", value=1200.0)
+    report.kpis["top_posts"] = KpiValue("top_posts", posts, "Meilleures publications",
+                                        rows=[{"post": "Launch", "reach": 900.0,
+                                               "engagement": 0.125}])
+    html, _, _ = render_html(report, plugins)
+    families = re.findall(r'<section class="family family-(\w+)"', html)
+    assert families[0] == "social" and "<h2>Réseaux sociaux</h2>" in html
+    [engagement] = [line for line in figures_csv(report).splitlines()
+                    if line.startswith("table,top_posts,") and ",1.engagement," in line]
+    assert engagement.endswith(',0.125,"12,5\xa0%"')  # a rate, as the plugin says; not 0
