@@ -1,7 +1,7 @@
 """Stage 4, assess: objectives, OKRs and recommendations from the computed KPIs.
 
-Also the SMART review ``kpireport validate --smart`` runs: is each objective time-bound,
-measurable, achievable and realistic against the client's own history?
+Also the SMART review ``kpireport validate`` runs (unless ``--no-data``): is each objective
+time-bound, measurable, achievable and realistic against the client's own history?
 """
 
 from __future__ import annotations
