@@ -111,7 +111,7 @@ def in_process(rounds: int) -> dict[str, object]:
     them would measure the engine in a heap that the other loops filled.
     """
     from kpireport.config import load_config
-    from kpireport.engine import compute_report
+    from kpireport.pipeline.report import compute_report
     from kpireport.plugins import load_plugins
     from kpireport.render import render_html, render_report, safe_fetcher
     from kpireport.weasy import load

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from kpireport.config import ClientConfig, Config
-from kpireport.delivery import Artifacts, Delivery, DeliveryContext, atomic_write, report_names
-from kpireport.engine import ClientResult
+from kpireport.delivery import Artifacts, Delivery, atomic_write
 from kpireport.errors import ConfigError, KpiReportError
 from kpireport.ledger import Ledger
 from kpireport.periods import Period, PeriodError, add_months, from_key, resolve, today_in
+from kpireport.pipeline.deliver import Outcome, deliver, render, target_keys
 from kpireport.plugins import PluginSet
 from kpireport.secrets import redact
 
@@ -69,24 +69,26 @@ def state_paths(config: Config, output_dir: Path | None) -> StatePaths:
     return StatePaths(root, ledger)
 
 
+@dataclass
+class ClientResult:
+    """One client's report in a run: ``delivered``, ``failed``, ``held``, ``skipped`` or
+    ``planned`` (a dry run)."""
+
+    client: str
+    period: str
+    status: str
+    seconds: float
+    outputs: list[str] = field(default_factory=list)
+    pages: int = 0
+    error: str | None = None
+
+
 def config_hash(config: Config, client: ClientConfig) -> str:
     """Changes when anything that shapes this client's report changes."""
     payload = {"agency": config.agency.model_dump(mode="json"),
                "defaults": config.defaults.model_dump(mode="json"),
                "client": client.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def target_keys(client: ClientConfig) -> list[str]:
-    """One key per delivery entry: ``folder``; ``email:ceo`` for an entry with an ``id``;
-    ``email#2`` for the second unnamed entry of a target."""
-    keys, seen = [], {}
-    for ref in client.delivery:
-        # Named entries count too: naming one must not move the others' keys.
-        seen[ref.target] = n = seen.get(ref.target, 0) + 1
-        keys.append(f"{ref.target}:{ref.id}" if ref.id
-                    else ref.target if n == 1 else f"{ref.target}#{n}")
-    return keys
 
 
 def release_date(client: ClientConfig, period: Period) -> dt.date | None:
@@ -248,38 +250,35 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
             gaps = meta.get("gaps", {})
         else:
             report, artifacts = _render(config, client, plugins, job, options)
-            gaps = report.extra["fetched"].errors
+            gaps = report.fetched.errors if report.fetched else {}
         conn.send(("rendered", {"pages": artifacts.pages, "gaps": gaps,
                                 "content_hash": hashlib.sha256(artifacts.pdf).hexdigest()}))
-        context = DeliveryContext(base_dir=config.base_dir, output_dir=options["output_dir"])
         # The worker records its own deliveries, the moment each succeeds: if the parent is
         # killed meanwhile, the next run still knows not to send this one again.
         with Ledger(paths.ledger) as ledger:
-            for key, ref in zip(target_keys(client), client.delivery, strict=True):
-                if key in job.skip_targets:
-                    continue
-                cls = plugins.delivery_targets[ref.target].item
-                try:
-                    target = cls(cls.Settings.model_validate(ref.settings), context)
-                    location = target.deliver(artifacts)
-                except Exception as exc:
-                    message = redact(str(exc) if isinstance(exc, KpiReportError)
-                                     else repr(exc))
-                    ledger.record_delivery(client=job.client, period=job.period, target=key,
-                                           status="failed", attempt_id=job.attempt_id,
-                                           error=message)
-                    conn.send(("delivery_failed", {"target": key, "error": message}))
-                    continue
-                ledger.record_delivery(client=job.client, period=job.period, target=key,
+
+            def record(outcome: Outcome) -> None:
+                nonlocal report, rebuilt
+                if outcome.error is not None:
+                    ledger.record_delivery(client=job.client, period=job.period,
+                                           target=outcome.key, status="failed",
+                                           attempt_id=job.attempt_id, error=outcome.error)
+                    conn.send(("delivery_failed", {"target": outcome.key,
+                                                   "error": outcome.error}))
+                    return
+                ledger.record_delivery(client=job.client, period=job.period, target=outcome.key,
                                        status="delivered", attempt_id=job.attempt_id,
-                                       location=location)
-                conn.send(("delivered", {"target": key, "location": location}))
+                                       location=outcome.location)
+                conn.send(("delivered", {"target": outcome.key, "location": outcome.location}))
                 if report is None and not rebuilt and plugins.implements("report_delivered"):
                     rebuilt = True  # once, even when there is no snapshot to rebuild it from
                     report = _spooled_report(config, client, plugins, job, paths, meta)
                 if report is not None:
                     plugins.call_each("report_delivered", report=report,
-                                      delivery=Delivery(ref.target, location))
+                                      delivery=Delivery(outcome.target, outcome.location))
+
+            deliver(config, client, plugins, artifacts, output_dir=options["output_dir"],
+                    skip=job.skip_targets, each=record)
         conn.send(("finished", {}))
     except BaseException as exc:  # everything goes back to the parent, which decides
         message = str(exc) if isinstance(exc, KpiReportError) else f"internal error: {exc!r}"
@@ -296,35 +295,29 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
 def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
             options: dict[str, Any]) -> tuple[Any, Artifacts]:
     from kpireport import snapshots
-    from kpireport.engine import compute_report
-    from kpireport.render import render_report
+    from kpireport.pipeline.report import compute_report
 
     now = options["now"] or dt.datetime.now(dt.UTC)
     try:
         report = compute_report(config, client, plugins, period=job.resolved,
                                 period_spec=job.period, now=now)
-        template_dir = (config.resolve_path(config.agency.template_dir)
-                        if config.agency.template_dir else None)
-        rendered = render_report(report, plugins, agency_template_dir=template_dir)
+        artifacts = render(config, report, plugins, notify=False)
     except BaseException as exc:
         global _NOTIFIED
         period = job.resolved or from_key(job.period)
         plugins.call_each("report_failed", client=client, period=period, error=exc)
         _NOTIFIED = True  # the parent need not call it again
         raise
-    names = report_names(client.id, client.name, report.period, report.language)
-    artifacts = Artifacts(pdf=rendered.pdf, html=rendered.html, names=names,
-                          pages=rendered.pages)
     plugins.call_each("report_rendered", report=report, artifacts=artifacts)
     paths: StatePaths = options["paths"]
     snapshot = snapshot_bytes(config, client, report, now) if config.runs.snapshots else None
-    atomic_write(paths.spool(client.id, job.period, ".pdf"), rendered.pdf)
-    atomic_write(paths.spool(client.id, job.period, ".html"), rendered.html)
+    atomic_write(paths.spool(client.id, job.period, ".pdf"), artifacts.pdf)
+    atomic_write(paths.spool(client.id, job.period, ".html"), artifacts.html)
     # The snapshot taken with this PDF, by its hash: a retry that delivers the PDF rebuilds
     # the report for report_delivered from that snapshot only, never from an older one.
     atomic_write(paths.spool(client.id, job.period, ".json"),
-                 json.dumps({"names": names, "pages": rendered.pages,
-                             "gaps": report.extra["fetched"].errors,
+                 json.dumps({"names": artifacts.names, "pages": artifacts.pages,
+                             "gaps": report.fetched.errors if report.fetched else {},
                              "snapshot": snapshot and hashlib.sha256(snapshot).hexdigest()}))
     if snapshot is not None:
         snapshots.write(paths.snapshot(client.id, job.period), snapshot)
@@ -352,10 +345,10 @@ def snapshot_bytes(config: Config, client: ClientConfig, report: Any,
     for owner in (agency, client_data):
         owner["fonts"] = None
         owner["cover_image"] = None
-    fetched = report.extra["fetched"]
+    fetched = report.fetched
     return snapshots.dump(client=client_data, agency=agency,
                           defaults=config.defaults.model_dump(mode="json"),
-                          period=report.period.key, now=now, specs=report.extra["specs"],
+                          period=report.period.key, now=now, specs=report.specs,
                           tables=fetched.tables, errors=fetched.errors, logos=report.logos,
                           brand=report.brand)
 
@@ -506,7 +499,7 @@ def _supervise(config: Config, plugins: PluginSet, jobs: list[Job], options: dic
         for sentinel in finished:
             r = running.pop(sentinel)
             r.process.join()
-            result = _conclude(r, ledger, config)
+            result = _conclude(r, ledger)
             if result.status == "failed" and not any(
                     k == "failed" and d.get("notified") for k, d in r.messages):
                 # A crash, a timeout, a failed delivery: the worker could not say so itself.
@@ -533,7 +526,7 @@ def _drain(r: _Running) -> None:
         r.messages.append((kind, data))
 
 
-def _conclude(r: _Running, ledger: Ledger, config: Config) -> ClientResult:
+def _conclude(r: _Running, ledger: Ledger) -> ClientResult:
     seconds = time.monotonic() - r.started
     kinds = {k for k, _ in r.messages}
     rendered = next((d for k, d in r.messages if k == "rendered"), {})
@@ -595,7 +588,7 @@ def report_from_snapshot(config: Config, plugins: PluginSet, path: Path, *,
     """The report a snapshot was taken of, computed again from it alone (no source is asked).
     ``notify``: whether plugins hear of it (report_started, report_computed)."""
     from kpireport import snapshots
-    from kpireport.engine import compute_report
+    from kpireport.pipeline.report import compute_report
 
     snap = snapshots.load(path)
     rebuilt = Config.model_validate({"agency": snap["agency"], "defaults": snap["defaults"],
@@ -610,16 +603,12 @@ def rerender(config: Config, plugins: PluginSet, client_id: str, period_key: str
              output_dir: Path | None = None, target: Path | None = None) -> tuple[Path, int]:
     """Rebuild a past report from its snapshot alone (no source is asked); returns the PDF's
     path and page count. The current templates are used, with the figures of the time."""
-    from kpireport.render import render_report
-
     config.client(client_id)
     from_key(period_key)  # a period's key, nothing else, before it becomes part of a path
     paths = state_paths(config, output_dir)
     report = report_from_snapshot(config, plugins, paths.snapshot(client_id, period_key))
-    template_dir = (config.resolve_path(config.agency.template_dir)
-                    if config.agency.template_dir else None)
-    rendered = render_report(report, plugins, agency_template_dir=template_dir)
+    artifacts = render(config, report, plugins, notify=False)
     output = output_dir or config.resolve_path(config.defaults.output)
     path = target or output / client_id / f"{client_id}-{period_key}.rerendered.pdf"
-    atomic_write(path, rendered.pdf)
-    return path, rendered.pages
+    atomic_write(path, artifacts.pdf)
+    return path, artifacts.pages

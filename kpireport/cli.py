@@ -279,7 +279,7 @@ def _load(args: SimpleNamespace, *,
     are not this run's business.
     """
     from kpireport.config import load_config
-    from kpireport.engine import check_config, problems_by_client
+    from kpireport.config.checks import check_config, problems_by_client
     from kpireport.errors import ConfigError
 
     config = load_config(args.config)
@@ -429,7 +429,7 @@ def cmd_validate(args: SimpleNamespace) -> int:
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
     if args.no_data:
         return EXIT_OK
-    from kpireport.smart import smart_review
+    from kpireport.pipeline.assess import smart_review
 
     findings = smart_review(config, plugins, now=_now(args.as_of))
     errors = 0

@@ -53,6 +53,10 @@ class Breakdown:
     """A table KPI: the top ``limit`` values of ``dimensions`` ranked by ``metric``.
 
     ``columns`` are the metrics shown in the table (``metric`` first when empty).
+    ``column_units`` says how a metric column is printed (a count when it says nothing).
+    ``translated_values`` names, per dimension column, the values a source gives in English
+    that the report prints in its own language through the theme's translations (such as an
+    analytics tool's channel names); other values are printed as they are.
     """
 
     dimensions: tuple[str, ...]
@@ -60,6 +64,18 @@ class Breakdown:
     limit: int = 10
     columns: tuple[str, ...] = ()
     column_labels: Mapping[str, Labels] = field(default_factory=dict)
+    column_units: Mapping[str, Unit] = field(default_factory=dict)
+    translated_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of KPIs, printed as one section of the report: its heading per language
+    (English at least) and its place among the others (lower ``rank`` first)."""
+
+    id: str
+    label: Labels
+    rank: int = 100
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,8 @@ class KpiDefinition:
     KPI is a ratio of sums, never a mean of daily ratios.
 
     ``unit`` and ``direction`` drive formatting, colours and objective maths; ``family`` groups
-    KPIs in the report (``web``, ``seo``, ``commercial``, ``ads``…); ``label`` and
+    KPIs in the report: a :class:`Family` (its heading and place), or just its id, after
+    the families that say where they go; ``label`` and
     ``description`` are given per language (English at least). ``duration_unit`` is ``seconds``
     or ``days`` for duration KPIs. A KPI with a ``breakdown`` is a table (top pages, traffic
     sources) and has no single value.
@@ -83,13 +100,19 @@ class KpiDefinition:
     unit: Unit
     metrics: tuple[str, ...]
     direction: Direction = Direction.HIGHER
-    family: str = "web"
+    family: str | Family = "web"
     formula: Formula | None = None
     description: Labels = field(default_factory=dict)
     breakdown: Breakdown | None = None
     duration_unit: str = "seconds"
+    section: Family | None = field(default=None, init=False, compare=False)
+    """The family given as a :class:`Family` (``family`` then holds its id)."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.family, Family):
+            # ``family`` stays a plain id everywhere it is compared or grouped on.
+            object.__setattr__(self, "section", self.family)
+            object.__setattr__(self, "family", self.family.id)
         if not self.metrics:
             raise ValueError(f"KPI {self.id!r} reads no metric")
         if "en" not in self.label:

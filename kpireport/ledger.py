@@ -176,11 +176,6 @@ class Ledger:
             "d.status = 'failed')) ORDER BY a.id", (client, since))
         return [row["period"] for row in rows]
 
-    def pending_targets(self, client: str, period: str) -> dict[str, str]:
-        rows = self.db.execute("SELECT target, error FROM deliveries WHERE client = ? AND "
-                               "period = ? AND status = 'failed'", (client, period))
-        return {row["target"]: row["error"] for row in rows}
-
     def record_delivery(self, *, client: str, period: str, target: str, status: str,
                         attempt_id: int, location: str | None = None,
                         error: str | None = None) -> None:

@@ -61,10 +61,10 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         elif good is True and change < 0:
             # Under "What fell", a fall for the better (a shorter sales cycle) says so.
             sentence += " — " + gettext("an improvement")
-        listing = out.rose if change > 0 else out.fell
-        if len(listing) < PER_LIST:
-            listing.append(sentence)
-    all_kpis = report.extra.get("all_kpis", report.kpis)
+        target = out.rose if change > 0 else out.fell
+        if len(target) < PER_LIST:
+            target.append(sentence)
+    all_kpis = report.every_kpi()
     listed = set()
     for a in report.objectives:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):

@@ -1,9 +1,10 @@
 """``kpireport preview``: one client's report on localhost, re-rendered when its inputs change.
 
 A watcher polls the modification times of the config file, the theme and agency template
-folders and the client's CSV files; on a change it reloads the config and renders the HTML
-again. The page polls ``/version`` and reloads itself. A broken template or config keeps the
-last good page on screen with the error above it. Only three routes are served, from memory:
+folders and the local files the client's sources read (``Source.watched_paths``); on a
+change it reloads the config and renders the HTML again. The page polls ``/version`` and
+reloads itself. A broken template or config keeps the last good page on screen with the
+error above it. Only three routes are served, from memory:
 nothing on disk is reachable through the server.
 """
 
@@ -16,9 +17,13 @@ import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpireport.secrets import redact
+
+if TYPE_CHECKING:
+    from kpireport.config import ClientConfig, Config
+    from kpireport.plugins import PluginSet
 
 log = logging.getLogger("kpireport.preview")
 
@@ -34,6 +39,19 @@ RELOADER = """<script>
   }, 1000);
 })();
 </script>"""
+
+
+def watched_paths(config: Config, client: ClientConfig, plugins: PluginSet,
+                  today: dt.date) -> list[Path]:
+    """The local files the client's sources say they read (``Source.watched_paths``)."""
+    from kpireport.pipeline.plan import build_sources, close_sources
+
+    index = next(i for i, c in enumerate(config.clients) if c.id == client.id)
+    sources, _, _ = build_sources(config, client, index, plugins, today)
+    try:
+        return [Path(p) for source in sources.values() for p in source.watched_paths()]
+    finally:
+        close_sources(sources)
 
 
 class Preview:
@@ -55,7 +73,9 @@ class Preview:
 
     def _compute(self) -> tuple[Any, Any, Any, Path | None]:
         from kpireport.config import load_config
-        from kpireport.engine import compute_report, ensure_valid
+        from kpireport.config.checks import ensure_valid
+        from kpireport.pipeline.deliver import template_dir_of
+        from kpireport.pipeline.report import compute_report
         from kpireport.plugins import load_plugins
 
         config = load_config(self.config_path)
@@ -63,17 +83,13 @@ class Preview:
         ensure_valid(config, plugins)
         client = config.client(self.client_id)
         report = compute_report(config, client, plugins, period_spec=self.period, now=self.now)
-        template_dir = (config.resolve_path(config.agency.template_dir)
-                        if config.agency.template_dir else None)
+        template_dir = template_dir_of(config)
         watched = [self.config_path]
         for theme in plugins.themes.values():
             watched.append(Path(theme.item.path))
         if template_dir:
             watched.append(template_dir)
-        for ref in client.sources.values():
-            for table in ref.settings.get("tables", []) if isinstance(ref.settings, dict) else []:
-                if isinstance(table, dict) and "path" in table:
-                    watched.append(config.resolve_path(str(table["path"])))
+        watched.extend(watched_paths(config, client, plugins, report.generated_at.date()))
         self.watched = watched
         return config, plugins, report, template_dir
 
@@ -107,10 +123,10 @@ class Preview:
         return body.replace("<body>", "<body>" + banner + RELOADER, 1)
 
     def pdf(self) -> bytes:
-        from kpireport.render import render_report
+        from kpireport.pipeline.deliver import render
 
-        _, plugins, report, template_dir = self._compute()
-        return render_report(report, plugins, agency_template_dir=template_dir).pdf
+        config, plugins, report, _ = self._compute()
+        return render(config, report, plugins, notify=False).pdf
 
     def _scan(self) -> dict[Path, float]:
         stamps: dict[Path, float] = {}

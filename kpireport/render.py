@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from kpireport import charts, formatting, weasy
 from kpireport.data import DataNote, NoteKind
-from kpireport.kpis import KpiValue, SeriesPoint, Unit
+from kpireport.kpis import Family, KpiValue, SeriesPoint, Unit
 from kpireport.objectives import level_period
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
@@ -49,8 +49,6 @@ def N_(message: str) -> str:
     return message
 
 
-FAMILIES = ("commercial", "web", "seo", "ads")
-"""The order of KPI sections; families a plugin invents come after these."""
 STATUS_COLOURS = {
     Status.ACHIEVED: "#1b7a3d", Status.ON_TRACK: "#2e8b57", Status.AT_RISK: "#c77700",
     Status.OFF_TRACK: "#b3261e", Status.MISSED: "#7a1410", Status.NO_DATA: "#7b8591",
@@ -151,7 +149,7 @@ def figures_csv(report: Report, words: Any = None) -> str:
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              formatting.format_change(v, locale)])
-    all_kpis = report.extra.get("all_kpis", report.kpis)
+    all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
             v = getattr(a, name)
@@ -338,7 +336,7 @@ def _filters(report: Report) -> dict[str, Any]:
 
 def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     gettext = _translations(env).gettext
-    all_kpis: dict[str, KpiValue] = report.extra.get("all_kpis", report.kpis)
+    all_kpis: dict[str, KpiValue] = report.every_kpi()
     targets = _chart_targets(report)
     colours = report.colours
     style = charts.ChartStyle(line=colours.primary, accent=colours.accent)
@@ -360,8 +358,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   duration_unit=kpi.definition.duration_unit,
                                   target=targets.get(key), last_year=previous, style=style)
         kpi_charts[key] = Markup(chart)
-    families = sorted({k.definition.family for k in report.kpis.values()},
-                      key=lambda f: (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), f))
+    families, family_titles = _families(report)
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
     # One key per family, above its charts, naming only the lines they draw.
@@ -401,6 +398,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "kpis": report.kpis,
         "all_kpis": all_kpis,
         "families": [(f, ks) for f, ks in sections if ks],
+        "family_titles": family_titles,
         "tables": tables,
         "charts": kpi_charts,
         "legends": legends,
@@ -500,36 +498,40 @@ def _chart_targets(report: Report) -> dict[str, float]:
     return out
 
 
-GA4_CHANNELS = frozenset({
-    N_("Organic Search"), N_("Paid Search"), N_("Direct"), N_("Referral"), N_("Email"),
-    N_("Organic Social"), N_("Paid Social"), N_("Display"), N_("Affiliates"),
-    N_("Organic Video"), N_("Paid Video"), N_("Organic Shopping"), N_("Paid Shopping"),
-    N_("Cross-network"), N_("Paid Other"), N_("Audio"), N_("SMS"),
-    N_("Mobile Push Notifications"), N_("Unassigned"),
-})
-"""Google Analytics 4's default channel groups, as its exports name them in English: a
-``channel`` column prints them in the report's language (other values as they are)."""
+def _families(report: Report) -> tuple[list[str], dict[str, str]]:
+    """The report's KPI families in the order their KPI plugins rank them (those that say
+    nothing after, by name), and each one's heading in the report's language."""
+    sections: dict[str, Family] = {}
+    for kpi in (*report.kpis.values(), *report.every_kpi().values()):
+        if kpi.definition.section is not None:
+            sections.setdefault(kpi.definition.family, kpi.definition.section)
+    unranked = Family("", {"en": ""}).rank
+    families = sorted({k.definition.family for k in report.kpis.values()},
+                      key=lambda f: (sections[f].rank if f in sections else unranked, f))
+    titles = {}
+    for f in families:
+        labels = sections[f].label if f in sections else {"en": f.capitalize()}
+        titles[f] = (labels.get(report.language) or labels.get(report.language.split("_")[0])
+                     or labels["en"])
+    return families, titles
 
 
 def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
                   gettext: Any = None) -> str:
+    """A breakdown table's cell, printed as its KPI plugin says (a count when it says
+    nothing); dimension values it lists as translatable in the report's language."""
     if value is None:
         return formatting.MISSING
+    breakdown = kpi.definition.breakdown
     if isinstance(value, str):
-        if gettext is not None and name == "channel" and value in GA4_CHANNELS:
+        if (gettext is not None and breakdown is not None
+                and value in breakdown.translated_values.get(name, ())):
             return str(gettext(value))
         return value
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
-    if name == "position":
-        return formatting.format_value(value, Unit.POSITION, report.locale)
-    if name in ("time_on_page", "avg_session_duration"):
-        return formatting.format_value(value, Unit.DURATION, report.locale)
-    if name in ("ctr", "conversion_rate"):
-        return formatting.format_value(value, Unit.PERCENT, report.locale)
-    if name in ("revenue", "won_revenue", "spend", "conversion_value"):
-        return formatting.format_value(value, Unit.CURRENCY, report.locale, report.currency)
-    return formatting.format_value(value, Unit.COUNT, report.locale)
+    unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
+    return formatting.format_value(value, unit, report.locale, report.currency)
 
 
 def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from kpireport.data import DataNote
+from kpireport.data import DataNote, MetricSpec
 from kpireport.kpis import KpiValue
-from kpireport.recommendations import Finding
 
 if TYPE_CHECKING:
     from kpireport.config import AgencyConfig, ClientConfig, Colours
     from kpireport.periods import Period
+    from kpireport.pipeline.fetch import FetchResult
 
 
 class Status(StrEnum):
@@ -86,6 +87,34 @@ class OkrScore:
     last month, a passed deadline's month)."""
 
 
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What to do next, with the figures that triggered it.
+
+    ``title`` and ``text`` are given per language (English at least); ``figures`` holds the
+    numbers behind the finding so that a reader (or an archive) can check them. A finding
+    about one objective names it by key in ``figures["objective"]``: the summary, which
+    already lists an objective that needs attention, then does not list the finding again.
+    """
+
+    rule: str
+    severity: Severity
+    title: Mapping[str, str]
+    text: Mapping[str, str]
+    figures: Mapping[str, Any] = field(default_factory=dict)
+    kpis: tuple[str, ...] = ()
+
+    def in_language(self, language: str) -> tuple[str, str]:
+        lang = language.split("_")[0]
+        return (self.title.get(lang) or self.title["en"], self.text.get(lang) or self.text["en"])
+
+
 @dataclass
 class Report:
     """One client's report for one period, computed and ready to render."""
@@ -111,11 +140,20 @@ class Report:
     """Resolved branding: ``footer``, ``fonts`` (family, weight, style, data URI),
     ``cover_image`` (data URI), ``sections``, ``archival``, ``tagged``, ``commentary``
     (the analyst's Markdown for this period, if any)."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    all_kpis: dict[str, KpiValue] = field(default_factory=dict)
+    """Every KPI computed: ``kpis`` and those only objectives or key results need."""
+    fetched: FetchResult | None = None
+    """What the sources answered (tables and errors): what a snapshot of the run stores."""
+    specs: dict[str, dict[str, MetricSpec]] = field(default_factory=dict)
+    """Source name → the metrics it offered."""
 
     @property
     def title(self) -> str:
         return f"{self.client.name} — {self.period.key}"
+
+    def every_kpi(self) -> dict[str, KpiValue]:
+        """``all_kpis``, or ``kpis`` for a report built without them."""
+        return self.all_kpis or self.kpis
 
     def kpi_list(self, family: str | None = None) -> list[KpiValue]:
         return [k for k in self.kpis.values() if family is None or k.definition.family == family]

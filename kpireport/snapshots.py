@@ -4,6 +4,10 @@ A snapshot holds the client's configuration as it was, the metrics each source o
 table the sources returned (rows and data notes), the sources' errors, the logos and the run's
 clock. ``kpireport rerender`` computes and renders the report again from that alone: same
 figures, no network, no credentials, even when the files or the API have moved on since.
+
+Format 2 stores each table under the exact query the source was asked, and a report's plan
+looks it up by that query. Format 1 stored them by the query's shape (its range, dimensions,
+granularity and top N); :func:`tables_for` still answers a plan from one (:func:`upgrade_v1`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,8 @@ from kpireport.data import (
 from kpireport.delivery import atomic_write
 from kpireport.errors import KpiReportError
 
-FORMAT = 1
+FORMAT = 2
+READABLE = (1, 2)
 
 
 class SnapshotError(KpiReportError):
@@ -76,9 +82,11 @@ def _unnote(data: dict[str, Any]) -> DataNote:
 
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],
          period: str, now: dt.datetime, specs: dict[str, dict[str, MetricSpec]],
-         tables: dict[tuple[str, tuple[Any, ...]], Table], errors: dict[str, str],
+         tables: Mapping[tuple[str, Query], Table], errors: dict[str, str],
          logos: dict[str, str], brand: dict[str, Any] | None = None) -> bytes:
-    """Serialise what a report was computed from (deterministic bytes for equal input)."""
+    """Serialise what a report was computed from (deterministic bytes for equal input).
+
+    ``tables`` are keyed by (source, the query it was asked)."""
     payload = {
         "format": FORMAT,
         "period": period,
@@ -90,10 +98,10 @@ def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, 
                                   "numerator": s.numerator, "denominator": s.denominator}
                            for name, s in metrics.items()}
                   for source, metrics in specs.items()},
-        "tables": [{"source": source, "query": _query(table.query),
+        "tables": [{"source": source, "query": _query(query),
                     "rows": [{k: _date(v) for k, v in row.items()} for row in table.rows],
                     "notes": [_note(n) for n in table.notes]}
-                   for (source, _shape), table in tables.items()],
+                   for (source, query), table in tables.items()],
         "errors": errors,
         "logos": logos,
         "brand": brand or {},
@@ -115,9 +123,10 @@ def load(path: Path) -> dict[str, Any]:
             from None
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"{path}: not a readable snapshot ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in READABLE:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise SnapshotError(f"{path}: snapshot format {found!r} is not {FORMAT}")
+        raise SnapshotError(f"{path}: snapshot format {found!r} is not "
+                            f"{' or '.join(map(str, READABLE))}")
     try:
         return _rebuild(payload)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -126,12 +135,13 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
-    tables: dict[tuple[str, tuple[Any, ...]], Table] = {}
+    tables: dict[tuple[str, Query], Table] = {}
     for item in payload["tables"]:
         query = _unquery(item["query"])
         rows = [{k: _undate(v) for k, v in row.items()} for row in item["rows"]]
-        tables[(item["source"], query.shape())] = Table(query, rows,
-                                                       [_unnote(n) for n in item["notes"]])
+        # Format 1 stored the table's own query; format 2 the query asked (the same query
+        # when the source answers what it is asked).
+        tables[(item["source"], query)] = Table(query, rows, [_unnote(n) for n in item["notes"]])
     payload["tables"] = tables
     payload["specs"] = {
         source: {name: MetricSpec(name, Aggregation(s["aggregation"]), s.get("weight"),
@@ -140,6 +150,55 @@ def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
         for source, metrics in payload["specs"].items()}
     payload["now"] = dt.datetime.fromisoformat(payload["now"])
     return payload
+
+
+def tables_for(snapshot: Mapping[str, Any], asks: Mapping[str, Iterable[Query]]
+               ) -> dict[tuple[str, Query], Table]:
+    """The snapshot's tables keyed by the queries a plan asks (``asks``: source → queries).
+
+    A format-2 snapshot already is; a format-1 one is upgraded for these queries."""
+    tables = snapshot["tables"]
+    if snapshot.get("format", FORMAT) == 1:
+        return upgrade_v1(tables, asks)
+    return dict(tables)
+
+
+def upgrade_v1(tables: Mapping[tuple[str, Query], Table], asks: Mapping[str, Iterable[Query]]
+               ) -> dict[tuple[str, Query], Table]:
+    """Format-1 tables keyed by the queries asked now.
+
+    Format 1 was read by the query's shape: a table answers a query of the same range,
+    dimensions, granularity and top N. A monthly series an older version stored over another
+    range (month-to-date reports' series used to start a month later) gives its months within
+    the range asked, rather than none."""
+    by_shape = {(source, query.shape()): table for (source, query), table in tables.items()}
+    out: dict[tuple[str, Query], Table] = {}
+    for source, queries in asks.items():
+        for query in queries:
+            found = by_shape.get((source, query.shape()))
+            if found is None and query.granularity is Granularity.MONTH:
+                found = _months_from_another_range(tables, source, query)
+            if found is not None:
+                out[(source, query)] = found
+    return out
+
+
+def _months_from_another_range(tables: Mapping[tuple[str, Query], Table], source: str,
+                               query: Query) -> Table | None:
+    best, overlap = None, 0
+    for (name, _), table in tables.items():
+        q = table.query
+        if (name != source or q.granularity is not Granularity.MONTH or q.top is not None
+                or q.dimensions != query.dimensions
+                or not set(query.metrics) <= set(q.metrics)):
+            continue
+        days = (min(q.range.end, query.range.end) - max(q.range.start, query.range.start)).days
+        if days > overlap:
+            best, overlap = table, days
+    if best is None:
+        return None
+    rng = query.range
+    return Table(query, [r for r in best.rows if rng.start <= r["month"] <= rng.end], best.notes)
 
 
 def prune(folder: Path, keep: int) -> list[Path]:

@@ -257,7 +257,8 @@ class Source(Generic[SettingsT]):
         return answers
 
     def watched_paths(self) -> Sequence[Path]:
-        """Local files this source reads, so ``preview`` re-renders when one changes."""
+        """The local files (or folders) this source reads, so that ``kpireport preview`` can
+        render again when one changes. None for a source that reads no local file."""
         return ()
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ from pypdf import PdfReader
 from shared import example_copy
 
 from kpireport.config import load_config
-from kpireport.engine import check_config, compute_report
+from kpireport.config.checks import check_config
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.render import render_report
 

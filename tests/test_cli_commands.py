@@ -186,7 +186,7 @@ def test_python_dash_m_kpireport(argv, tmp_path):
 def test_importing_the_cli_stays_light():
     # ``kpireport --help`` must not pay for the renderer, the HTTP client or the models.
     code = ("import sys, kpireport.cli; heavy = {'weasyprint', 'jinja2', 'requests', "
-            "'pydantic', 'yaml', 'kpireport.engine', 'kpireport.config'}; "
+            "'pydantic', 'yaml', 'kpireport.pipeline', 'kpireport.config'}; "
             "print(sorted(heavy & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from shared import example_copy
 
 from kpireport.config import load_config
-from kpireport.engine import compute_report
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.render import commentary_html, render_report
 

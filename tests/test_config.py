@@ -4,7 +4,7 @@ import pytest
 
 from kpireport.cli import main
 from kpireport.config import load_config
-from kpireport.engine import check_config
+from kpireport.config.checks import check_config
 from kpireport.errors import ConfigError
 from kpireport.plugins import load_plugins
 from kpireport.secrets import redact

@@ -4,8 +4,8 @@ import textwrap
 import pytest
 
 from kpireport.config import load_config
-from kpireport.engine import compute_report, run_client
 from kpireport.errors import SourceError
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.report import Status
 
@@ -157,16 +157,23 @@ def test_partial_policy_states_the_gap(setup):
     assert any("HTTP 503" in n.message for n in report.notes)
 
 
-def test_run_client_never_raises_and_reports_the_error(setup, tmp_path):
+@pytest.mark.pdf
+@pytest.mark.workers
+def test_a_failing_source_fails_the_client_and_plugins_hear_of_it(setup, tmp_path, monkeypatch):
     config, plugins = setup
-    from kpireport_test_extras import EVENTS
+    from kpireport.batch import run_batch
 
-    EVENTS.clear()
-    client = config.client("broken").model_copy(update={"on_source_error": "fail"})
-    result = run_client(config, client, plugins, output_dir=tmp_path / "out", now=NOW)
+    events = tmp_path / "events.log"
+    monkeypatch.setenv("KPIREPORT_TEST_EVENTS", str(events))
+    index = [c.id for c in config.clients].index("broken")
+    config.clients[index] = config.client("broken").model_copy(
+        update={"on_source_error": "fail"})
+    [result], _ = run_batch(config, plugins, ["broken"], output_dir=tmp_path / "out", now=NOW,
+                            workers=1)
     assert result.status == "failed" and "HTTP 503" in result.error
-    assert EVENTS == [("started", "broken"), ("failed", "broken")]
-    assert not (tmp_path / "out").exists()
+    # (Heard in the worker, which writes what it hears to the file.)
+    assert events.read_text().splitlines() == ["started broken", "failed broken"]
+    assert not list((tmp_path / "out").rglob("*.pdf"))
 
 
 def test_a_blank_cell_is_noted_on_the_figures_it_concerns_only(tmp_path):

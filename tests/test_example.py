@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kpireport.config import load_config
-from kpireport.engine import check_config, compute_report
+from kpireport.config.checks import check_config
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.report import Status
 

@@ -185,7 +185,7 @@ def test_extra_template_context_adds_later_wins_and_cannot_replace(tmp_path, mon
     from pathlib import Path
 
     from kpireport.config import load_config
-    from kpireport.engine import compute_report
+    from kpireport.pipeline.report import compute_report
     from kpireport.render import render_html
 
     for name, body in (("kpireport_test_ctx_a", '{"client": None, "greeting": "hello", '

@@ -5,6 +5,7 @@ import io
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -118,3 +119,18 @@ def test_a_file_saved_while_the_report_renders_is_not_missed(preview):
             return
         time.sleep(0.05)
     raise AssertionError("the save made during the render was never shown")
+
+
+def test_the_files_its_sources_read_are_watched(tmp_path):
+    """The preview asks each source which local files it reads (``Source.watched_paths``)."""
+    from kpireport.config import load_config
+    from kpireport.preview import Preview
+
+    path = example_copy(tmp_path)
+    named = {Path(table["path"])
+             for source in load_config(path).client("northwind-dental").sources.values()
+             for table in source.settings.get("tables", [])}
+    preview = Preview(path, "northwind-dental", now=NOW)
+    preview.refresh()
+    assert preview.error is None and named
+    assert named <= set(preview.watched) and path in preview.watched

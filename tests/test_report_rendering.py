@@ -11,10 +11,10 @@ from shared import example_copy, recording_server
 from kpireport.charts import line_chart, nice_ticks
 from kpireport.cli import main
 from kpireport.config import load_config
-from kpireport.engine import compute_report
 from kpireport.formatting import format_change, format_date, format_month, format_value
 from kpireport.kpis import SeriesPoint, Unit
 from kpireport.periods import add_months
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.render import render_html, render_report, safe_fetcher
 
@@ -215,7 +215,9 @@ def test_every_message_of_the_theme_and_engine_has_a_french_translation():
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
-    method_map = [("kpireport/**.py", "python"), ("report_templates/**.j2", "jinja2")]
+    method_map = [("kpireport/**.py", "python"), ("plugins/kpireport_rules/**.py", "ignore"),
+                  ("plugins/**.py", "python"),
+                  ("report_templates/**.j2", "jinja2")]
     options = {"report_templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
     keywords = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
     ids = {msg[2] if isinstance(msg[2], str) else msg[2][0]
@@ -462,13 +464,29 @@ def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():
     assert ">90 days<" in svg and ".0 days" not in svg
 
 
-def test_a_snapshot_whose_monthly_series_started_later_still_rebuilds_its_charts(tmp_path):
-    """Snapshots of month-to-date reports by an older version stored series a month shorter."""
-    import dataclasses
+def format_1(snapshot: bytes, *, months_later: int = 0) -> bytes:
+    """A format-2 snapshot written as format 1 was: tables under their own query, read by
+    shape; with ``months_later``, monthly series starting that much later (as month-to-date
+    reports' series did in an older version)."""
+    import gzip
+    import json
 
+    payload = json.loads(gzip.decompress(snapshot))
+    payload["format"] = 1
+    for item in payload["tables"]:
+        query = item["query"]
+        if query["granularity"] == "month" and months_later:
+            start = add_months(dt.date.fromisoformat(query["start"]), months_later)
+            query["start"] = start.isoformat()
+            item["rows"] = [r for r in item["rows"]
+                            if dt.date.fromisoformat(r["month"]["$date"]) >= start]
+    return gzip.compress(json.dumps(payload, sort_keys=True).encode("utf-8"), mtime=0)
+
+
+def test_a_format_1_snapshot_whose_monthly_series_started_later_still_rebuilds(tmp_path):
+    """Snapshots of month-to-date reports by an older version stored series a month shorter."""
     from kpireport import snapshots
     from kpireport.batch import snapshot_bytes
-    from kpireport.data import DateRange, Granularity, Table
 
     config = load_config(ROOT / "config.example.yaml")
     plugins = load_plugins()
@@ -476,18 +494,39 @@ def test_a_snapshot_whose_monthly_series_started_later_still_rebuilds_its_charts
     now = dt.datetime(2026, 11, 20, 6, 0, tzinfo=dt.UTC)
     report = compute_report(config, client, plugins, period_spec="month-to-date", now=now)
     path = tmp_path / "snap.json.gz"
-    snapshots.write(path, snapshot_bytes(config, client, report, now))
+    snapshots.write(path, format_1(snapshot_bytes(config, client, report, now), months_later=1))
     snap = snapshots.load(path)
-    older = {}
-    for (source, _), table in snap["tables"].items():
-        q = table.query
-        if q.granularity is Granularity.MONTH:
-            q = dataclasses.replace(q, range=DateRange(add_months(q.range.start, 1), q.range.end))
-            table = Table(q, [r for r in table.rows if r["month"] >= q.range.start], table.notes)
-        older[(source, q.shape())] = table
-    snap["tables"] = older
+    assert snap["format"] == 1
     rebuilt = compute_report(config, client, plugins, period=report.period, now=now,
                              snapshot=snap)
     fresh = [p.value for p in report.kpis["sessions"].monthly]
     again = [p.value for p in rebuilt.kpis["sessions"].monthly]
     assert again[1:] == fresh[1:] and again[0] is None  # all but the month it never stored
+    assert rebuilt.kpis["sessions"].value == report.kpis["sessions"].value
+
+
+def test_sections_and_table_units_come_from_the_kpi_definitions():
+    """A KPI plugin's own family (heading, place) and breakdown units, none known to the core."""
+    import re
+
+    from kpireport.kpis import Breakdown, Family, KpiDefinition, KpiValue
+    from kpireport.render import figures_csv, render_html
+
+    report, plugins = example_report("maison-lumiere")  # a French report
+    social = Family("social", {"en": "Social media", "fr": "Réseaux sociaux"}, rank=5)
+    followers = KpiDefinition("followers", {"en": "Followers"}, Unit.COUNT, ("followers",),
+                              family=social)
+    posts = KpiDefinition(
+        "top_posts", {"en": "Top posts"}, Unit.COUNT, ("reach", "engagement"), family="social",
+        breakdown=Breakdown(("post",), "reach", 5, ("reach", "engagement"),
+                            column_units={"engagement": Unit.PERCENT}))
+    report.kpis["followers"] = KpiValue("followers", followers, "Abonnés", value=1200.0)
+    report.kpis["top_posts"] = KpiValue("top_posts", posts, "Meilleures publications",
+                                        rows=[{"post": "Launch", "reach": 900.0,
+                                               "engagement": 0.125}])
+    html, _, _ = render_html(report, plugins)
+    families = re.findall(r'<section class="family family-(\w+)"', html)
+    assert families[0] == "social" and "<h2>Réseaux sociaux</h2>" in html
+    [engagement] = [line for line in figures_csv(report).splitlines()
+                    if line.startswith("table,top_posts,") and ",1.engagement," in line]
+    assert engagement.endswith(',0.125,"12,5\xa0%"')  # a rate, as the plugin says; not 0

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from kpireport.config import load_config
-from kpireport.engine import compute_report, run_rules
 from kpireport.kpis import KpiValue
+from kpireport.pipeline.assess import run_rules
+from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 from kpireport.report import Status
 from kpireport_rules import RULES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kpireport.data import MetricSpec, Query, Table
@@ -38,6 +39,9 @@ class CsvSource(Source):
             frames.extend(self.exports.frames(rank=len(frames)))
             self._frames = frames
         return self._frames
+
+    def watched_paths(self) -> list[Path]:
+        return [table.path for table in self.tables]
 
     def metrics(self) -> dict[str, MetricSpec]:
         frames = self.frames()

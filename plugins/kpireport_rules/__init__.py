@@ -87,7 +87,7 @@ def _pace(words: NullTranslations, language: str, *, sentence: str, days: int, t
 
 def objective_pace(report: Report) -> Iterator[Finding]:
     """An objective at risk or off track, with time left: the monthly pace now required."""
-    all_kpis = report.extra.get("all_kpis", report.kpis)
+    all_kpis = report.every_kpi()
     for a in report.objectives:
         if a.status not in (Status.OFF_TRACK, Status.AT_RISK) or not a.days_left:
             continue

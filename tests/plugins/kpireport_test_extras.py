@@ -136,4 +136,4 @@ def report_delivered(report, delivery):
 
 @hookimpl
 def report_failed(client, period, error):
-    EVENTS.append(("failed", client.id))
+    _event("failed", client.id)

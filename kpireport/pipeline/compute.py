@@ -1,0 +1,123 @@
+"""Stage 3, compute: each KPI's value, comparisons and series from the fetched tables.
+
+Tables are looked up by the queries the plan built (:class:`~kpireport.pipeline.plan.KpiQueries`);
+a KPI served by several sources has its rows joined on their time and dimension keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kpireport.data import DataNote, DateRange, NoteKind, Query, time_key
+from kpireport.kpis import KpiValue, SeriesPoint
+from kpireport.periods import Period, add_months
+from kpireport.pipeline.fetch import FetchResult
+from kpireport.pipeline.plan import KpiBinding, KpiQueries, PerSource, ReportPlan
+
+Answers = Mapping[tuple[str, Query], Query]
+"""(source, a KPI's query) → the query whose table answers it (the plan's ``answered_by``)."""
+
+
+def rows_of(binding: KpiBinding, queries: PerSource, fetched: FetchResult,
+            answered_by: Answers | None = None
+            ) -> tuple[list[dict[str, Any]], list[DataNote], str | None]:
+    """The rows answering one KPI query per source, joined across the KPI's sources on their
+    time/dimension keys; the notes about them; the error of a source that gave nothing."""
+    joined: dict[tuple[Any, ...], dict[str, Any]] = {}
+    notes: list[DataNote] = []
+    for source in binding.sources:
+        query = queries[source]
+        asked = answered_by[(source, query)] if answered_by is not None else query
+        table = fetched.table(source, asked)
+        if table is None:
+            return [], notes, fetched.errors.get(source, f"source {source!r} gave no data")
+        metrics = query.metrics
+        # A table answers every KPI asking the same shape: keep the notes about this one's
+        # (a note naming none of the table's metrics concerns them all, rather than none).
+        in_table = set(table.query.metrics)
+        notes.extend(n for n in table.notes if not set(n.metrics) & in_table
+                     or set(n.metrics) & set(metrics))
+        tkey = time_key(query.granularity)
+        keys = ([tkey] if tkey else []) + list(query.dimensions)
+        for row in table.rows:
+            k = tuple(row.get(name) for name in keys)
+            target = joined.setdefault(k, {name: row.get(name) for name in keys})
+            for metric in metrics:
+                target[metric] = row.get(metric)
+    return list(joined.values()), notes, None
+
+
+def total(binding: KpiBinding, queries: PerSource, fetched: FetchResult,
+          answered_by: Answers | None = None) -> tuple[float | None, list[DataNote], str | None]:
+    """The KPI's value from one total query per source."""
+    rows, notes, error = rows_of(binding, queries, fetched, answered_by)
+    return (binding.definition.compute(rows[0]) if rows else None), notes, error
+
+
+def monthly_series(binding: KpiBinding, queries: PerSource, rng: DateRange,
+                   fetched: FetchResult, answered_by: Answers | None = None
+                   ) -> tuple[list[SeriesPoint], str | None]:
+    """One point per calendar month of ``rng`` (None where there is no data)."""
+    rows, _, error = rows_of(binding, queries, fetched, answered_by)
+    by_month = {r["month"]: binding.definition.compute(r) for r in rows}
+    months = []
+    cursor = rng.start
+    while cursor <= rng.end:
+        months.append(SeriesPoint(cursor, by_month.get(cursor)))
+        cursor = add_months(cursor, 1)
+    return months, error
+
+
+def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[str, KpiValue]:
+    """Every KPI of the plan (listed or needed by objectives), by key."""
+    return {key: compute_kpi(binding, plan.queries[key], plan.period, fetched, language,
+                             plan.answered_by)
+            for key, binding in plan.bindings.items()}
+
+
+def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetched: FetchResult,
+                language: str, answered_by: Answers | None = None) -> KpiValue:
+    definition = binding.definition
+    label = binding.ref.label or definition.text(definition.label, language)
+    description = binding.ref.description or (
+        definition.text(definition.description, language) if definition.description else "")
+    value = KpiValue(binding.key, definition, label, sources=binding.sources,
+                     description=description)
+    if definition.breakdown is not None:
+        b = definition.breakdown
+        limit = binding.ref.limit or b.limit
+        rows, notes, error = rows_of(binding, queries.breakdown, fetched, answered_by)
+        rows.sort(key=lambda r: (r.get(b.metric) is None, -(r.get(b.metric) or 0)))
+        value.rows, value.notes, value.error = rows[:limit], dedupe(notes), error
+        if error:
+            value.failed_source = failed_source(binding, fetched)
+        return value
+
+    value.value, notes, error = total(binding, queries.value, fetched, answered_by)
+    value.previous, _, _ = total(binding, queries.previous, fetched, answered_by)
+    value.last_year, _, _ = total(binding, queries.last_year, fetched, answered_by)
+    daily_rows, _, _ = rows_of(binding, queries.daily, fetched, answered_by)
+    by_day = {r["date"]: definition.compute(r) for r in daily_rows}
+    value.daily = [SeriesPoint(d, by_day.get(d)) for d in period.range.iter_days()]
+    assert queries.monthly_range is not None  # built with the other series' queries
+    value.monthly, _ = monthly_series(binding, queries.monthly, queries.monthly_range, fetched,
+                                      answered_by)
+    value.notes = dedupe(notes)
+    if error:
+        value.error = error
+        value.failed_source = failed_source(binding, fetched)
+    elif value.value is None and not any(n.kind is NoteKind.UNAVAILABLE for n in value.notes):
+        # (An unavailable figure has said why already: "no data" would contradict it.)
+        value.notes.append(DataNote(NoteKind.NO_DATA,
+                                    "no data for this period", ",".join(binding.sources)))
+    return value
+
+
+def failed_source(binding: KpiBinding, fetched: FetchResult) -> str | None:
+    """The first of the KPI's sources that could not be read, if any."""
+    return next((s for s in binding.sources if s in fetched.errors), None)
+
+
+def dedupe(notes: list[DataNote]) -> list[DataNote]:
+    return list(dict.fromkeys(notes))

@@ -1,0 +1,420 @@
+"""Stage 1, plan: which sources serve which KPI, and every query each KPI asks of them.
+
+:func:`plan_client` opens the client's sources and binds its KPIs (offline checks only;
+``kpireport validate`` stops here). :func:`plan_report` adds the period: each KPI's queries
+are built once, in :class:`KpiQueries`, and merged per source into what is actually asked.
+Later stages look tables up by these very queries and never build one themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from kpireport import objectives as obj
+from kpireport.config.models import ClientConfig, Config, KpiRef, ObjectiveConfig, dotted
+from kpireport.data import (
+    Aggregation,
+    DateRange,
+    Granularity,
+    MetricSpec,
+    Query,
+    TopN,
+    merge_queries,
+)
+from kpireport.errors import KpiReportError, Problem
+from kpireport.kpis import KpiDefinition
+from kpireport.periods import Period, add_months
+from kpireport.plugins import PluginSet
+from kpireport.secrets import register_secret
+from kpireport.sources import Source, SourceContext
+
+log = logging.getLogger(__name__)
+
+HISTORY_MONTHS = 24
+TREND_MONTHS = 13
+
+
+# --- Which source serves which metric of which KPI -----------------------------------------
+
+
+@dataclass
+class KpiBinding:
+    key: str
+    definition: KpiDefinition
+    ref: KpiRef
+    metric_sources: dict[str, str]
+    """Metric name → the client's source name that serves it."""
+    listed: bool = True
+    """False for KPIs computed only because an objective or key result needs them."""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.metric_sources.values()))
+
+
+@dataclass
+class ClientPlan:
+    client: ClientConfig
+    sources: dict[str, Source]
+    specs: dict[str, dict[str, MetricSpec]]
+    """Source name → the metrics it offers."""
+    bindings: dict[str, KpiBinding]
+    problems: list[Problem] = field(default_factory=list)
+
+    def close(self) -> None:
+        close_sources(self.sources)
+
+
+def build_sources(config: Config, client: ClientConfig, index: int, plugins: PluginSet,
+                  today: dt.date) -> tuple[dict[str, Source], dict[str, dict[str, MetricSpec]],
+                                           list[Problem]]:
+    """Instantiate the client's sources with validated settings; offline checks only."""
+    problems: list[Problem] = []
+    sources: dict[str, Source] = {}
+    specs: dict[str, dict[str, MetricSpec]] = {}
+    tz = ZoneInfo(config.timezone_of(client))
+    for name, ref in client.sources.items():
+        base = ("clients", index, "sources", name)
+        if ref.plugin not in plugins.sources:
+            known = ", ".join(sorted(plugins.sources)) or "none"
+            problems.append(config.problem((*base, "plugin"),
+                                           f"unknown source plugin {ref.plugin!r} "
+                                           f"(installed: {known})"))
+            continue
+        cls = plugins.source_class(ref.plugin)
+        try:
+            settings = cls.Settings.model_validate(ref.settings)
+        except ValidationError as exc:
+            problems.extend(settings_problems(config, (*base, "settings"), ref.settings, exc))
+            continue
+        _register_secrets(settings)
+        context = SourceContext(name=name, client_id=client.id, timezone=tz,
+                                base_dir=config.base_dir, today=today,
+                                logger=logging.getLogger(f"kpireport.source.{ref.plugin}"))
+        try:
+            source = cls(settings, context)
+            messages = source.check()
+            offered = dict(source.metrics()) if not messages else {}
+        except KpiReportError as exc:
+            messages, offered = [str(exc)], {}
+        except Exception as exc:
+            messages, offered = [f"plugin {plugins.sources[ref.plugin].plugin!r} failed: "
+                                 f"{exc!r}"], {}
+        for message in messages:
+            problems.append(config.problem((*base, "settings"), message))
+        if messages:
+            continue
+        sources[name] = source
+        specs[name] = offered
+    return sources, specs, problems
+
+
+def _register_secrets(settings: BaseModel) -> None:
+    for value in settings.__dict__.values():
+        if isinstance(value, SecretStr):
+            register_secret(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            _register_secrets(value)
+
+
+def settings_problems(config: Config, base: tuple[Any, ...], data: Any,
+                       exc: ValidationError) -> list[Problem]:
+    from kpireport.config.load import _data_path, _describe
+
+    out = []
+    for err in exc.errors():
+        path = (*base, *_data_path(err["loc"], data))
+        out.append(Problem(str(config.path), config.position(path), dotted(path),
+                           _describe(err)))
+    return out
+
+
+def bind_kpis(config: Config, client: ClientConfig, index: int, plugins: PluginSet,
+              specs: Mapping[str, Mapping[str, MetricSpec]],
+              broken_sources: Iterable[str] = ()) -> tuple[dict[str, KpiBinding], list[Problem]]:
+    """Decide which source serves each metric of each KPI (listed, or needed by objectives)."""
+    problems: list[Problem] = []
+    bindings: dict[str, KpiBinding] = {}
+    broken = set(broken_sources)
+    for k, ref in enumerate(client.kpis):
+        path = ("clients", index, "kpis", k)
+        if ref.kpi not in plugins.kpis:
+            problems.append(config.problem((*path, "kpi") if ref.id or ref.source else path,
+                                           f"unknown KPI {ref.kpi!r} (known: "
+                                           f"{', '.join(sorted(plugins.kpis))})"))
+            continue
+        if ref.key in bindings:
+            problems.append(config.problem(path, f"KPI key {ref.key!r} is used twice; give one "
+                                                 "of them another id"))
+            continue
+        definition = plugins.kpi(ref.kpi)
+        metric_sources, message = _resolve_sources(definition, ref, client, specs, broken)
+        if message is not None:
+            if message:  # "" = a consequence of a broken source, already reported
+                problems.append(config.problem(path, message))
+            continue
+        bindings[ref.key] = KpiBinding(ref.key, definition, ref, metric_sources)
+    # KPIs that objectives or key results need without being listed are computed too.
+    needed: list[tuple[str, tuple[Any, ...]]] = []
+    for j, objective in enumerate(client.objectives):
+        needed.append((objective.kpi, ("clients", index, "objectives", j, "kpi")))
+    for j, okr in enumerate(client.okrs):
+        for r, kr in enumerate(okr.key_results):
+            needed.append((kr.kpi, ("clients", index, "okrs", j, "key_results", r, "kpi")))
+    for kpi_key, path in needed:
+        if kpi_key in bindings:
+            if bindings[kpi_key].definition.breakdown is not None:
+                problems.append(config.problem(path, f"KPI {kpi_key!r} is a table; an objective "
+                                                     "needs a KPI with a single value"))
+            continue
+        if kpi_key not in plugins.kpis:
+            problems.append(config.problem(path, f"not measurable: {kpi_key!r} is neither a KPI "
+                                                 "of this client nor a known KPI"))
+            continue
+        ref = KpiRef(kpi=kpi_key)
+        definition = plugins.kpi(kpi_key)
+        metric_sources, message = _resolve_sources(definition, ref, client, specs, broken)
+        if message is not None:
+            if message:
+                problems.append(config.problem(path, f"not measurable: {message}"))
+            continue
+        bindings[kpi_key] = KpiBinding(kpi_key, definition, ref, metric_sources, listed=False)
+    return bindings, problems
+
+
+def _resolve_sources(definition: KpiDefinition, ref: KpiRef, client: ClientConfig,
+                     specs: Mapping[str, Mapping[str, MetricSpec]],
+                     broken: set[str]) -> tuple[dict[str, str], str | None]:
+    """Metric → source for one KPI, or a problem (``""`` when a broken source explains it)."""
+    out: dict[str, str] = {}
+    if isinstance(ref.source, dict) and (unknown := sorted(set(ref.source)
+                                                           - set(definition.metrics))):
+        # A misspelt metric would leave the metric it meant to the other sources' choice.
+        return {}, (f"KPI {ref.key!r}: 'source:' names {', '.join(map(repr, unknown))}, which "
+                    f"this KPI does not use (its metrics: {', '.join(definition.metrics)})")
+    for metric in definition.metrics:
+        chosen = ref.source.get(metric) if isinstance(ref.source, dict) else ref.source
+        if chosen is not None:
+            if chosen not in client.sources:
+                return {}, (f"KPI {ref.key!r}: no source named {chosen!r} (sources: "
+                            f"{', '.join(client.sources)})")
+            if chosen in broken:
+                return {}, ""
+            if metric not in specs.get(chosen, {}):
+                return {}, (f"KPI {ref.key!r}: source {chosen!r} does not offer metric "
+                            f"{metric!r}")
+            out[metric] = chosen
+            continue
+        offering = [name for name, offered in specs.items() if metric in offered]
+        if len(offering) > 1:
+            return {}, (f"KPI {ref.key!r}: sources {' and '.join(offering)} both offer metric "
+                        f"{metric!r}; say which with 'source:'")
+        if not offering:
+            if broken:  # the broken source may be the one that offers it: say nothing more
+                return {}, ""
+            return {}, (f"KPI {ref.key!r} needs metric {metric!r}, which no source of this "
+                        f"client offers")
+        out[metric] = offering[0]
+    return out, None
+
+
+def plan_client(config: Config, client: ClientConfig, plugins: PluginSet, today: dt.date, *,
+                specs: Mapping[str, Mapping[str, MetricSpec]] | None = None) -> ClientPlan:
+    """Open the client's sources and bind its KPIs. With ``specs`` (the metrics the sources
+    offered when a snapshot was taken) no source is opened: the plan can only be answered
+    from that snapshot."""
+    index = next(i for i, c in enumerate(config.clients) if c.id == client.id)
+    if specs is not None:
+        sources: dict[str, Source] = {}
+        offered = {name: dict(metrics) for name, metrics in specs.items()}
+        problems: list[Problem] = []
+        broken: set[str] = set()
+    else:
+        sources, offered, problems = build_sources(config, client, index, plugins, today)
+        broken = set(client.sources) - set(sources)
+    bindings, more = bind_kpis(config, client, index, plugins, offered, broken)
+    problems += more
+    problems += _objective_problems(config, client, index, bindings, offered)
+    return ClientPlan(client, sources, offered, bindings, problems)
+
+
+def _objective_problems(config: Config, client: ClientConfig, index: int,
+                        bindings: Mapping[str, KpiBinding],
+                        specs: Mapping[str, Mapping[str, MetricSpec]]) -> list[Problem]:
+    problems = []
+    for j, objective in enumerate(client.objectives):
+        binding = bindings.get(objective.kpi)
+        if objective.kind == "cumulative" and binding is not None and not is_additive(binding,
+                                                                                      specs):
+            problems.append(config.problem(
+                ("clients", index, "objectives", j, "kind"),
+                f"a cumulative goal needs an additive KPI; {objective.kpi!r} is a rate, an "
+                "average or a distinct count (use kind: level)"))
+    return problems
+
+
+def is_additive(binding: KpiBinding, specs: Mapping[str, Mapping[str, MetricSpec]]) -> bool:
+    """Whether the KPI's values over consecutive ranges add up (so cumulative goals make sense)."""
+    if binding.definition.formula is not None or binding.definition.breakdown is not None:
+        return False
+    metric = binding.definition.metrics[0]
+    spec = specs[binding.metric_sources[metric]][metric]
+    return spec.aggregation is Aggregation.SUM
+
+
+
+def _monthly_range(client: ClientConfig, key: str, period: Period) -> DateRange:
+    # The charts' thirteen months end with the last whole month (a month-to-date report's
+    # previous month), and each has its line of the same months a year before: the series
+    # starts twelve months before the first of them.
+    start = add_months(obj.level_period(period).start, -(TREND_MONTHS - 1) - 12)
+    for objective in client.objectives:
+        if objective.kpi == key:
+            start = min(start, add_months(objective.start.replace(day=1), -HISTORY_MONTHS))
+    for okr in client.okrs:
+        if okr.start and any(kr.kpi == key for kr in okr.key_results):
+            start = min(start, okr.start.replace(day=1))
+    return DateRange(start, period.end)
+
+
+
+
+# --- Which queries: built once per report ---------------------------------------------------
+
+
+PerSource = dict[str, Query]
+"""One query per source of a KPI (each asks that source's metrics only)."""
+
+
+@dataclass
+class KpiQueries:
+    """Every query one KPI asks, per source: built once, then only looked up.
+
+    A breakdown KPI (a table) asks ``breakdown`` only; any other asks ``value``, ``previous``,
+    ``last_year``, ``daily``, ``monthly`` and one ``cumulative`` total per cumulative objective
+    on it (by the objective's index in the client's list, when it has started).
+    """
+
+    breakdown: PerSource = field(default_factory=dict)
+    value: PerSource = field(default_factory=dict)
+    previous: PerSource = field(default_factory=dict)
+    last_year: PerSource = field(default_factory=dict)
+    daily: PerSource = field(default_factory=dict)
+    monthly: PerSource = field(default_factory=dict)
+    monthly_range: DateRange | None = None
+    cumulative: dict[int, PerSource] = field(default_factory=dict)
+
+    def by_source(self) -> dict[str, list[Query]]:
+        """All of them per source, in the order they are asked."""
+        out: dict[str, list[Query]] = {}
+        groups = [self.breakdown, self.value, self.previous, self.last_year, self.daily,
+                  self.monthly, *self.cumulative.values()]
+        for source in dict.fromkeys(s for group in groups for s in group):
+            out[source] = [group[source] for group in groups if source in group]
+        return out
+
+
+@dataclass
+class ReportPlan:
+    """One client's report for one period: its sources, KPIs and queries."""
+
+    client: ClientConfig
+    period: Period
+    sources: dict[str, Source]
+    specs: dict[str, dict[str, MetricSpec]]
+    bindings: dict[str, KpiBinding]
+    queries: dict[str, KpiQueries]
+    """KPI key → the queries it asks."""
+    asks: dict[str, list[Query]]
+    """Source name → the merged queries it is asked: one call serves every KPI query of the
+    same shape."""
+    answered_by: dict[tuple[str, Query], Query]
+    """(source, a KPI's query) → the merged query in ``asks`` whose table answers it."""
+    problems: list[Problem] = field(default_factory=list)
+
+    def close(self) -> None:
+        close_sources(self.sources)
+
+
+def close_sources(sources: Mapping[str, Source]) -> None:
+    for source in sources.values():
+        try:
+            source.close()
+        except Exception as exc:  # closing must not mask the report's own outcome
+            log.warning("closing source failed: %r", exc)
+
+
+def plan_report(plan: ClientPlan, period: Period) -> ReportPlan:
+    """Every query of every KPI for ``period``, and what each source is asked for them."""
+    queries = {key: kpi_queries(binding, plan.client, period)
+               for key, binding in plan.bindings.items()}
+    wanted: dict[str, list[Query]] = {}
+    for kq in queries.values():
+        for source, qs in kq.by_source().items():
+            wanted.setdefault(source, []).extend(qs)
+    asks: dict[str, list[Query]] = {}
+    answered_by: dict[tuple[str, Query], Query] = {}
+    for source, qs in wanted.items():
+        asks[source] = merge_queries(qs)
+        by_shape = {q.shape(): q for q in asks[source]}
+        for q in qs:
+            answered_by[(source, q)] = by_shape[q.shape()]
+    return ReportPlan(plan.client, period, plan.sources, plan.specs, plan.bindings, queries,
+                      asks, answered_by, plan.problems)
+
+
+def _per_source(binding: KpiBinding, make: Any) -> PerSource:
+    return {source: make(tuple(m for m, s in binding.metric_sources.items() if s == source))
+            for source in binding.sources}
+
+
+def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> KpiQueries:
+    """The queries one KPI needs for ``period``, per source."""
+    definition = binding.definition
+    if definition.breakdown is not None:
+        b = definition.breakdown
+        limit = binding.ref.limit or b.limit
+        return KpiQueries(breakdown=_per_source(binding, lambda m: Query(
+            m, period.range, b.dimensions, Granularity.TOTAL,
+            TopN(b.metric, limit) if b.metric in m else None)))
+    monthly_range = _monthly_range(client, binding.key, period)
+    out = KpiQueries(
+        value=_per_source(binding, lambda m: Query(m, period.range)),
+        previous=_per_source(binding, lambda m: Query(m, period.previous)),
+        last_year=_per_source(binding, lambda m: Query(m, period.last_year)),
+        daily=_per_source(binding, lambda m: Query(m, period.range, granularity=Granularity.DAY)),
+        monthly=_per_source(binding, lambda m: Query(m, monthly_range,
+                                                     granularity=Granularity.MONTH)),
+        monthly_range=monthly_range,
+    )
+    for j, objective in enumerate(client.objectives):
+        if objective.kpi == binding.key and objective.kind == "cumulative":
+            if (rng := cumulative_range(objective, period)) is not None:
+                out.cumulative[j] = _per_source(binding, lambda m, r=rng: Query(m, r))
+    return out
+
+
+def cumulative_range(objective: ObjectiveConfig, period: Period) -> DateRange | None:
+    """What a cumulative objective counts by the period's end: from its start to the end (or
+    its deadline, if passed); None before it starts."""
+    end = min(period.end, objective.deadline or period.end)
+    return DateRange(objective.start, end) if end >= objective.start else None
+
+
+def history_queries(binding: KpiBinding, objective: ObjectiveConfig) -> tuple[DateRange,
+                                                                                PerSource]:
+    """The SMART review's queries: the KPI's months in the two years before the objective."""
+    first = objective.start.replace(day=1)
+    rng = DateRange(add_months(first, -HISTORY_MONTHS), first - dt.timedelta(days=1))
+    return rng, _per_source(binding, lambda m: Query(m, rng, granularity=Granularity.MONTH))
+
+
+def language_of(locale: str) -> str:
+    return locale.split("_")[0]

@@ -1,0 +1,99 @@
+"""One client's report: plan → fetch → compute → assess, in that order (no rendering).
+
+The period is resolved once, here, and every stage after gets it from the plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kpireport.branding import brand_of, logos_of
+from kpireport.config.models import ClientConfig, Config
+from kpireport.data import DataNote, NoteKind
+from kpireport.errors import ConfigError, SourceError
+from kpireport.periods import Period, resolve, today_in
+from kpireport.pipeline.assess import (
+    assess_objectives,
+    label_key_results,
+    run_rules,
+    score_okrs,
+)
+from kpireport.pipeline.compute import compute_kpis, dedupe
+from kpireport.pipeline.fetch import Fetcher, LiveFetcher, SnapshotFetcher
+from kpireport.pipeline.plan import language_of, plan_client, plan_report
+from kpireport.plugins import PluginSet
+from kpireport.report import Report
+
+
+def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
+                   period_spec: str | None = None, now: dt.datetime | None = None,
+                   snapshot: Mapping[str, Any] | None = None,
+                   period: Period | None = None, notify: bool = True) -> Report:
+    """Fetch, compute and assess one client's report (no rendering, no delivery).
+
+    The period is ``period`` when given (a batch resolves it once, when it plans), else
+    ``period_spec`` (or the config's default) resolved in the client's time zone.
+
+    With ``snapshot`` (see :mod:`kpireport.snapshots`) nothing is fetched: the tables, the
+    metrics the sources offered and the logos come from it, so the figures are those of the
+    original run. The report keeps what a snapshot of this run needs (``fetched``, ``specs``).
+    Without ``notify``, plugins do not hear of it (``report_started``, ``report_computed``):
+    a report computed again only to be passed to another hook.
+    """
+    tz_name = config.timezone_of(client)
+    today = today_in(tz_name, now)
+    period = period or resolve(period_spec or config.defaults.period, today)
+    locale = config.locale_of(client)
+    language = language_of(locale)
+    fetcher: Fetcher = LiveFetcher() if snapshot is None else SnapshotFetcher(snapshot)
+    plan = plan_report(plan_client(config, client, plugins, today,
+                                   specs=None if snapshot is None else snapshot["specs"]),
+                       period)
+    try:
+        if plan.problems:
+            raise ConfigError(plan.problems)
+        if notify:
+            plugins.call_each("report_started", client=client, period=period)
+        fetched = fetcher.fetch(plan)
+    finally:
+        plan.close()
+    if fetched.errors and client_policy(client) == "fail":
+        failures = "; ".join(f"{name}: {msg}" for name, msg in fetched.errors.items())
+        raise SourceError(", ".join(fetched.errors), failures)
+    kpis = compute_kpis(plan, fetched, language)
+    report = Report(
+        agency=config.agency, client=client, period=period, language=language, locale=locale,
+        currency=config.currency_of(client), timezone=tz_name,
+        colours=config.colours_of(client), theme=config.theme_of(client),
+        generated_at=(now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(tz_name)),
+        all_kpis=kpis, fetched=fetched, specs=plan.specs,
+    )
+    report.kpis = {k: v for k, v in kpis.items() if plan.bindings[k].listed}
+    for name, message in fetched.errors.items():
+        report.notes.append(DataNote(NoteKind.SOURCE_FAILED, message, name))
+    report.objectives = assess_objectives(plan, kpis, fetched)
+    report.okrs = score_okrs(plan, kpis)
+    label_key_results(report.okrs, kpis)
+    for kpi in kpis.values():
+        report.notes.extend(n for n in kpi.notes
+                            if n.kind not in (NoteKind.UNAVAILABLE, NoteKind.NO_DATA))
+    report.notes = dedupe(report.notes)
+    if snapshot is not None:
+        report.logos.update(snapshot.get("logos", {}))
+        report.brand.update(snapshot.get("brand", {}))
+    else:
+        report.logos.update(logos_of(config, client))
+        report.brand = brand_of(config, client, period)
+    if client.recommendations:
+        report.findings = run_rules(report, plugins)
+    if notify:
+        plugins.call_each("report_computed", report=report)
+    return report
+
+
+def client_policy(client: ClientConfig) -> str:
+    """What to do when a source fails: ``fail`` the client (default) or deliver with the gap."""
+    return client.on_source_error
