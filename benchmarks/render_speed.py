@@ -177,8 +177,8 @@ def chart_cost(repeat: int = 2000) -> float:
     from kpireport.periods import add_months
 
     first = dt.date(2025, 10, 1)
-    points = [SeriesPoint(add_months(first, i), 1000 + 37 * i) for i in range(13)]
-    last = [SeriesPoint(p.start, 900 + 20 * i) for i, p in enumerate(points)]
+    points = [SeriesPoint(start=add_months(first, i), value=1000 + 37 * i) for i in range(13)]
+    last = [SeriesPoint(start=p.start, value=900 + 20 * i) for i, p in enumerate(points)]
     started = time.perf_counter()
     for _ in range(repeat):
         line_chart(points, locale="fr_FR", unit=Unit.CURRENCY, target=1500, last_year=last)

@@ -275,7 +275,8 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                     report = _spooled_report(config, client, plugins, job, paths, meta)
                 if report is not None:
                     plugins.call_each("report_delivered", report=report,
-                                      delivery=Delivery(outcome.target, outcome.location))
+                                      delivery=Delivery(target=outcome.target,
+                                                        location=outcome.location))
 
             deliver(config, client, plugins, artifacts, output_dir=options["output_dir"],
                     skip=job.skip_targets, each=record)

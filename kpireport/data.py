@@ -45,7 +45,7 @@ class MissingDays(StrEnum):
     """Unknown: files that stop or skip a day; the report says the figure is missing."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricSpec:
     """A metric a source offers.
 
@@ -75,7 +75,7 @@ class MetricSpec:
         return (self.name,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DateRange:
     """An inclusive range of calendar days."""
 
@@ -99,14 +99,6 @@ class DateRange:
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
-
-
-@dataclass(frozen=True)
-class TopN:
-    """Keep the ``n`` rows with the highest ``metric`` (after aggregation)."""
-
-    metric: str
-    n: int
 
 
 class Operator(StrEnum):
@@ -206,7 +198,7 @@ def order_rows(rows: list[dict[str, Any]], order: Sequence[Order],
     return out[:limit] if limit is not None else out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Query:
     """What a source is asked: these metrics, split by these dimensions, over this range.
 
@@ -220,13 +212,24 @@ class Query:
     range: DateRange
     dimensions: tuple[str, ...] = ()
     granularity: Granularity = Granularity.TOTAL
-    top: TopN | None = None
     filters: tuple[Filter, ...] = ()
     """Only rows matching every filter count (see :class:`Filter`)."""
+    order: tuple[Order, ...] = ()
+    """Rows sorted by these metrics in turn (after aggregation), missing values last."""
+    limit: int | None = None
+    """At most this many rows, the first in ``order``: the top N."""
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (self.limit < 1 or not self.order):
+            raise ValueError("a query's limit is a positive number of rows, with an order "
+                             "saying which rows come first")
+        if unknown := [o.metric for o in self.order if o.metric not in self.metrics]:
+            raise ValueError(f"a query orders by {', '.join(unknown)}, which it does not ask")
 
     def shape(self) -> tuple[Any, ...]:
         """Queries with the same shape can be merged into one call by uniting their metrics."""
-        return (self.range, self.dimensions, self.granularity, self.top, self.filters)
+        return (self.range, self.dimensions, self.granularity, self.filters, self.order,
+                self.limit)
 
 
 class NoteKind(StrEnum):
@@ -250,7 +253,7 @@ class NoteKind(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DataNote:
     """Something the reader of a figure should know about the data behind it.
 
@@ -265,7 +268,7 @@ class DataNote:
     source: str = ""
     dates: tuple[dt.date, ...] = ()
     translations: tuple[tuple[str, str], ...] = ()
-    metrics: tuple[str, ...] = field(default=(), kw_only=True)
+    metrics: tuple[str, ...] = ()
     """The metrics of the query the note concerns; none (or none the query asked): all."""
 
     def __post_init__(self) -> None:
@@ -277,7 +280,7 @@ class DataNote:
         return dict(self.translations).get(language, self.message)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Table:
     """Tidy rows answering one :class:`Query`.
 
@@ -338,7 +341,7 @@ class Capabilities:
                         f"{', '.join(self.dimensions) or 'no dimension'})")
             if f.operator not in self.filters:
                 return f"cannot filter with {f.operator.value} ({f})"
-        if query.top is not None and not self.order:
+        if (query.order or query.limit) and not self.order:
             return "cannot order rows or keep the top N"
         return None
 
@@ -432,10 +435,7 @@ def aggregate_rows(
         for spec in wanted:
             row[spec.name] = finish(spec, acc, seen[key])
         out.append(row)
-    if query.top is not None:
-        out.sort(key=lambda r: (r.get(query.top.metric) is None, -(r.get(query.top.metric) or 0)))
-        out = out[: query.top.n]
-    return out
+    return order_rows(out, query.order, query.limit) if query.order else out
 
 
 def _weight_of(spec: MetricSpec | None) -> str | None:
@@ -474,6 +474,7 @@ def merge_queries(queries: Sequence[Query]) -> list[Query]:
                 metrics.append(metric)
     out = []
     for shape, metrics in merged.items():
-        rng, dims, gran, top, filters = shape
-        out.append(Query(tuple(metrics), rng, dims, gran, top, filters))
+        rng, dims, gran, filters, order, limit = shape
+        out.append(Query(metrics=tuple(metrics), range=rng, dimensions=dims, granularity=gran,
+                         filters=filters, order=order, limit=limit))
     return out

@@ -19,7 +19,7 @@ class DeliverySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Artifacts:
     """A rendered report: the PDF and HTML bytes, and what names it.
 
@@ -42,13 +42,13 @@ def report_names(client_id: str, client_name: str, period: Period,
             "language": language}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Delivery:
     target: str
     location: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DeliveryContext:
     base_dir: Path
     output_dir: Path

@@ -48,7 +48,7 @@ def ratio(numerator: str, denominator: str) -> Formula:
     return formula
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Breakdown:
     """A table KPI: the top ``limit`` values of ``dimensions`` ranked by ``metric``.
 
@@ -68,7 +68,7 @@ class Breakdown:
     translated_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Family:
     """A group of KPIs, printed as one section of the report: its heading per language
     (English at least) and its place among the others (lower ``rank`` first)."""
@@ -78,7 +78,7 @@ class Family:
     rank: int = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KpiDefinition:
     """A key performance indicator.
 
@@ -128,13 +128,13 @@ class KpiDefinition:
         return labels.get(language) or labels.get(language.split("_")[0]) or labels["en"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SeriesPoint:
     start: dt.date
     value: float | None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KpiValue:
     """One KPI computed for a report: value, comparisons, series and the data's caveats.
 

@@ -30,7 +30,7 @@ class PeriodError(KpiReportError, ValueError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Period:
     """The range a report covers, with the ranges it is compared with.
 
@@ -66,7 +66,7 @@ def today_in(timezone: str | ZoneInfo, now: dt.datetime | None = None) -> dt.dat
 
 def month_range(year: int, month: int) -> DateRange:
     start = dt.date(year, month, 1)
-    return DateRange(start, add_months(start, 1) - dt.timedelta(days=1))
+    return DateRange(start=start, end=add_months(start, 1) - dt.timedelta(days=1))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -86,12 +86,12 @@ def shift_year(day: dt.date, years: int = -1) -> dt.date:
 
 
 def _year_before(rng: DateRange) -> DateRange:
-    return DateRange(shift_year(rng.start), shift_year(rng.end))
+    return DateRange(start=shift_year(rng.start), end=shift_year(rng.end))
 
 
 def _preceding(rng: DateRange) -> DateRange:
     end = rng.start - dt.timedelta(days=1)
-    return DateRange(end - dt.timedelta(days=rng.days - 1), end)
+    return DateRange(start=end - dt.timedelta(days=rng.days - 1), end=end)
 
 
 def _is_whole_month(rng: DateRange) -> bool:
@@ -109,12 +109,12 @@ def resolve(spec: str, today: dt.date) -> Period:
         end = today - dt.timedelta(days=1)
         if end.month != today.month:
             return _month_period(end.year, end.month)
-        rng = DateRange(today.replace(day=1), end)
+        rng = DateRange(start=today.replace(day=1), end=end)
         prev_start = add_months(rng.start, -1)
-        prev = DateRange(prev_start, min(add_months(rng.end, -1),
+        prev = DateRange(start=prev_start, end=min(add_months(rng.end, -1),
                                          month_range(prev_start.year, prev_start.month).end))
-        return Period("month-to-date", rng, prev, _year_before(rng),
-                      f"{rng.start:%Y-%m}-mtd-{rng.end:%d}")
+        return Period(kind="month-to-date", range=rng, previous=prev, last_year=_year_before(rng),
+                      key=f"{rng.start:%Y-%m}-mtd-{rng.end:%d}")
     if spec == "last-quarter":
         q_index = (today.month - 1) // 3  # current quarter, 0-based
         start = add_months(dt.date(today.year, q_index * 3 + 1, 1), -3)
@@ -123,11 +123,12 @@ def resolve(spec: str, today: dt.date) -> Period:
         return _quarter_period(int(m[1]), int(m[2]))
     if spec == "year-to-date":
         end = today - dt.timedelta(days=1)
-        rng = DateRange(dt.date(end.year, 1, 1), end)
+        rng = DateRange(start=dt.date(end.year, 1, 1), end=end)
         # Compared with the same days of last year, not with the 300-odd days before
         # 1 January (last year's end-of-year season): its previous period is last year's.
-        return Period("year-to-date", rng, _year_before(rng), _year_before(rng),
-                      f"{end.year}-ytd-{end:%m-%d}")
+        return Period(kind="year-to-date", range=rng, previous=_year_before(rng),
+                      last_year=_year_before(rng),
+                      key=f"{end.year}-ytd-{end:%m-%d}")
     if m := _MONTH.match(spec):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:
@@ -136,12 +137,13 @@ def resolve(spec: str, today: dt.date) -> Period:
     if m := _RANGE.match(spec):
         try:
             start, end = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
-            rng = DateRange(start, end)
+            rng = DateRange(start=start, end=end)
         except ValueError as exc:
             raise PeriodError(f"{spec!r}: {exc}") from None
         if _is_whole_month(rng):
             return _month_period(start.year, start.month)
-        return Period("range", rng, _preceding(rng), _year_before(rng), str(rng))
+        return Period(kind="range", range=rng, previous=_preceding(rng),
+                      last_year=_year_before(rng), key=str(rng))
     raise PeriodError(
         f"{spec!r} is not a period: expected one of {', '.join(RELATIVE)}, "
         "a month such as 2026-10, a quarter such as 2026-Q3, or a range such as "
@@ -167,21 +169,22 @@ def from_key(key: str) -> Period:
 
 def _quarter_period(year: int, quarter: int) -> Period:
     start = dt.date(year, quarter * 3 - 2, 1)
-    rng = DateRange(start, add_months(start, 3) - dt.timedelta(days=1))
+    rng = DateRange(start=start, end=add_months(start, 3) - dt.timedelta(days=1))
     prev_start = add_months(start, -3)
-    prev = DateRange(prev_start, start - dt.timedelta(days=1))
-    return Period("quarter", rng, prev, _year_before(rng), f"{year}-Q{quarter}")
+    prev = DateRange(start=prev_start, end=start - dt.timedelta(days=1))
+    return Period(kind="quarter", range=rng, previous=prev, last_year=_year_before(rng),
+                  key=f"{year}-Q{quarter}")
 
 
 def _month_period(year: int, month: int) -> Period:
     rng = month_range(year, month)
     prev_first = add_months(rng.start, -1)
     return Period(
-        "month",
-        rng,
-        month_range(prev_first.year, prev_first.month),
-        month_range(year - 1, month),
-        f"{year:04d}-{month:02d}",
+        kind="month",
+        range=rng,
+        previous=month_range(prev_first.year, prev_first.month),
+        last_year=month_range(year - 1, month),
+        key=f"{year:04d}-{month:02d}",
     )
 
 
@@ -191,6 +194,6 @@ def months_between(start: dt.date, end: dt.date) -> list[DateRange]:
     cursor = start.replace(day=1)
     while cursor <= end:
         m = month_range(cursor.year, cursor.month)
-        out.append(DateRange(max(m.start, start), min(m.end, end)))
+        out.append(DateRange(start=max(m.start, start), end=min(m.end, end)))
         cursor = add_months(cursor, 1)
     return out

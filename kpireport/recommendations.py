@@ -11,7 +11,7 @@ from kpireport.report import Finding, Report, Severity
 __all__ = ["Finding", "Rule", "Severity"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     """A recommendation rule: ``evaluate(report)`` yields findings (possibly none)."""
 

@@ -477,9 +477,10 @@ def _last_13_months(monthly: list[SeriesPoint],
     last = period_start.replace(day=1)
     first = add_months(last, -12)
     by_month = {p.start: p.value for p in monthly}
-    current = [SeriesPoint(add_months(first, i), by_month.get(add_months(first, i)))
+    current = [SeriesPoint(start=add_months(first, i), value=by_month.get(add_months(first, i)))
                for i in range(13)]
-    previous = [SeriesPoint(add_months(first, i), by_month.get(add_months(first, i - 12)))
+    previous = [SeriesPoint(start=add_months(first, i), value=by_month.get(add_months(first,
+                                                                                      i - 12)))
                 for i in range(13)]
     if all(p.value is None for p in previous):
         previous = []
@@ -505,7 +506,7 @@ def _families(report: Report) -> tuple[list[str], dict[str, str]]:
     for kpi in (*report.kpis.values(), *report.every_kpi().values()):
         if kpi.definition.section is not None:
             sections.setdefault(kpi.definition.family, kpi.definition.section)
-    unranked = Family("", {"en": ""}).rank
+    unranked = Family(id="", label={"en": ""}).rank
     families = sorted({k.definition.family for k in report.kpis.values()},
                       key=lambda f: (sections[f].rank if f in sections else unranked, f))
     titles = {}

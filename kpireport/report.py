@@ -26,7 +26,7 @@ class Status(StrEnum):
     NO_DATA = "no_data"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Assessment:
     """A SMART objective evaluated for the report's period.
 
@@ -63,7 +63,7 @@ class Assessment:
     whole month of a quarter, the month of a passed deadline): that month's first day."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KeyResultScore:
     kpi: str
     title: str
@@ -75,7 +75,7 @@ class KeyResultScore:
     score: float | None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class OkrScore:
     key: str
     objective: str
@@ -93,7 +93,7 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
     """What to do next, with the figures that triggered it.
 
@@ -115,7 +115,7 @@ class Finding:
         return (self.title.get(lang) or self.title["en"], self.text.get(lang) or self.text["en"])
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Report:
     """One client's report for one period, computed and ready to render."""
 

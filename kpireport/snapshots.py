@@ -23,12 +23,14 @@ from kpireport.data import (
     Aggregation,
     DataNote,
     DateRange,
+    Filter,
     Granularity,
     MetricSpec,
     NoteKind,
+    Operator,
+    Order,
     Query,
     Table,
-    TopN,
 )
 from kpireport.delivery import atomic_write
 from kpireport.errors import KpiReportError
@@ -55,15 +57,27 @@ def _query(query: Query) -> dict[str, Any]:
     return {"metrics": list(query.metrics), "start": query.range.start.isoformat(),
             "end": query.range.end.isoformat(), "dimensions": list(query.dimensions),
             "granularity": query.granularity.value,
-            "top": [query.top.metric, query.top.n] if query.top else None}
+            "filters": [{"dimension": f.dimension, "operator": f.operator.value,
+                         "values": list(f.values), "negate": f.negate,
+                         "case_sensitive": f.case_sensitive} for f in query.filters],
+            "order": [[o.metric, o.descending] for o in query.order], "limit": query.limit}
 
 
 def _unquery(data: dict[str, Any]) -> Query:
-    top = data.get("top")
-    rng = DateRange(dt.date.fromisoformat(data["start"]), dt.date.fromisoformat(data["end"]))
-    return Query(tuple(data["metrics"]), rng,
-                 tuple(data["dimensions"]), Granularity(data["granularity"]),
-                 TopN(top[0], top[1]) if top else None)
+    rng = DateRange(start=dt.date.fromisoformat(data["start"]),
+                    end=dt.date.fromisoformat(data["end"]))
+    order = tuple(Order(metric=m, descending=d) for m, d in data.get("order", []))
+    limit = data.get("limit")
+    if top := data.get("top"):  # format 1: [metric, n], the n highest
+        order, limit = (Order(metric=top[0]),), top[1]
+    filters = tuple(Filter(dimension=f["dimension"], operator=Operator(f["operator"]),
+                           values=tuple(f["values"]), negate=f["negate"],
+                           case_sensitive=f["case_sensitive"])
+                    for f in data.get("filters", []))
+    return Query(metrics=tuple(data["metrics"]), range=rng,
+                 dimensions=tuple(data["dimensions"]),
+                 granularity=Granularity(data["granularity"]), filters=filters, order=order,
+                 limit=limit)
 
 
 def _note(note: DataNote) -> dict[str, Any]:
@@ -74,9 +88,10 @@ def _note(note: DataNote) -> dict[str, Any]:
 
 
 def _unnote(data: dict[str, Any]) -> DataNote:
-    return DataNote(NoteKind(data["kind"]), data["message"], data.get("source", ""),
-                    tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
-                    tuple((lang, text) for lang, text in data.get("translations", [])),
+    return DataNote(kind=NoteKind(data["kind"]), message=data["message"], source=data.get("source",
+                                                                                          ""),
+                    dates=tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
+                    translations=tuple((lang, text) for lang, text in data.get("translations", [])),
                     metrics=tuple(data.get("metrics", [])))
 
 
@@ -141,11 +156,13 @@ def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
         rows = [{k: _undate(v) for k, v in row.items()} for row in item["rows"]]
         # Format 1 stored the table's own query; format 2 the query asked (the same query
         # when the source answers what it is asked).
-        tables[(item["source"], query)] = Table(query, rows, [_unnote(n) for n in item["notes"]])
+        tables[(item["source"], query)] = Table(query=query, rows=rows,
+                                                notes=[_unnote(n) for n in item["notes"]])
     payload["tables"] = tables
     payload["specs"] = {
-        source: {name: MetricSpec(name, Aggregation(s["aggregation"]), s.get("weight"),
-                                  s.get("numerator"), s.get("denominator"))
+        source: {name: MetricSpec(name=name, aggregation=Aggregation(s["aggregation"]),
+                                  weight=s.get("weight"),
+                                  numerator=s.get("numerator"), denominator=s.get("denominator"))
                  for name, s in metrics.items()}
         for source, metrics in payload["specs"].items()}
     payload["now"] = dt.datetime.fromisoformat(payload["now"])
@@ -188,7 +205,7 @@ def _months_from_another_range(tables: Mapping[tuple[str, Query], Table], source
     best, overlap = None, 0
     for (name, _), table in tables.items():
         q = table.query
-        if (name != source or q.granularity is not Granularity.MONTH or q.top is not None
+        if (name != source or q.granularity is not Granularity.MONTH or q.limit is not None
                 or q.dimensions != query.dimensions
                 or not set(query.metrics) <= set(q.metrics)):
             continue
@@ -198,7 +215,8 @@ def _months_from_another_range(tables: Mapping[tuple[str, Query], Table], source
     if best is None:
         return None
     rng = query.range
-    return Table(query, [r for r in best.rows if rng.start <= r["month"] <= rng.end], best.notes)
+    return Table(query=query, rows=[r for r in best.rows if rng.start <= r["month"] <= rng.end],
+                 notes=best.notes)
 
 
 def prune(folder: Path, keep: int) -> list[Path]:

@@ -45,7 +45,7 @@ class Usage:
         return used if self.limit is None else f"{used}/{self.limit:g}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SourceContext:
     """What the engine gives a source besides its settings.
 

@@ -14,7 +14,9 @@ HERE = Path(__file__).resolve().parent
 
 @hookimpl
 def register_themes(register: Callable[[Theme], None]) -> None:
-    register(Theme("default", HERE / "default",
-                   "Clean A4 report: cover page, contents, summary, objectives, KPI sections"))
-    register(Theme("compact", HERE / "compact",
-                   "The same report, denser: cover band, sections flowing on, KPIs two a row"))
+    register(Theme(name="default", path=HERE / "default",
+                   description="Clean A4 report: cover page, contents, summary, objectives, "
+                               "KPI sections"))
+    register(Theme(name="compact", path=HERE / "compact",
+                   description="The same report, denser: cover band, sections flowing on, "
+                               "KPIs two a row"))

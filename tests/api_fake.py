@@ -17,16 +17,16 @@ from kpireport.data import (
     Granularity,
     MetricSpec,
     Operator,
+    Order,
     Query,
-    TopN,
     aggregate_rows,
 )
 from kpireport.testing import Call, FakeServer, Reply
 
 SECRET = "s3cret-client-Secret-42"
 CHANNELS = ("Organic Search", "Direct", "Paid Social", "Email")
-SPECS = {"sessions": MetricSpec("sessions", Aggregation.SUM),
-         "revenue": MetricSpec("revenue", Aggregation.SUM)}
+SPECS = {"sessions": MetricSpec(name="sessions", aggregation=Aggregation.SUM),
+         "revenue": MetricSpec(name="revenue", aggregation=Aggregation.SUM)}
 
 
 def daily_rows(seed: int = 1, start: dt.date = dt.date(2024, 1, 1),
@@ -70,15 +70,17 @@ class FakeApi:
             return Reply(status=401, body={"error": {"message": "invalid token"}})
         self.used += 1
         body = call.json()
-        top = body.get("top")
-        query = Query(tuple(body["metrics"]),
-                      DateRange(dt.date.fromisoformat(body["start"]),
-                                dt.date.fromisoformat(body["end"])),
-                      tuple(body["dimensions"]), Granularity(body["granularity"]),
-                      TopN(top[0], top[1]) if top else None,
-                      tuple(Filter(dimension=f["dimension"], operator=Operator(f["operator"]),
-                                   values=tuple(f["values"]), negate=f["negate"])
-                            for f in body["filters"]))
+        query = Query(metrics=tuple(body["metrics"]),
+                      range=DateRange(start=dt.date.fromisoformat(body["start"]),
+                                      end=dt.date.fromisoformat(body["end"])),
+                      dimensions=tuple(body["dimensions"]),
+                      granularity=Granularity(body["granularity"]),
+                      order=tuple(Order(metric=m, descending=d) for m, d in body["order"]),
+                      limit=body["limit"],
+                      filters=tuple(Filter(dimension=f["dimension"],
+                                           operator=Operator(f["operator"]),
+                                           values=tuple(f["values"]), negate=f["negate"])
+                                    for f in body["filters"]))
         rows = aggregate_rows(self.rows, SPECS, query)
         out = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
                for row in rows]

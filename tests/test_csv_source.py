@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from kpireport.data import DateRange, Granularity, NoteKind, Query, TopN
+from kpireport.data import DateRange, Granularity, NoteKind, Order, Query
 from kpireport.errors import DataFileError, SourceError
 from kpireport.plugins import load_plugins
 from kpireport.sources import SourceContext
@@ -24,9 +24,9 @@ from kpireport_csv import CsvSettings, CsvSource
 
 DATA = Path(__file__).parent / "data" / "csv"
 D = dt.date
-APRIL = DateRange(D(2024, 4, 1), D(2024, 4, 30))
-MAY = DateRange(D(2024, 5, 1), D(2024, 5, 31))
-Q2 = DateRange(D(2024, 4, 1), D(2024, 6, 30))
+APRIL = DateRange(start=D(2024, 4, 1), end=D(2024, 4, 30))
+MAY = DateRange(start=D(2024, 5, 1), end=D(2024, 5, 31))
+Q2 = DateRange(start=D(2024, 4, 1), end=D(2024, 6, 30))
 DAY, MONTH = Granularity.DAY, Granularity.MONTH
 
 WEB = {
@@ -133,7 +133,8 @@ def test_monthly_totals_by_channel_equal_the_sums_of_the_file():
         key = (D(2024, int(r["date"][5:7]), 1), r["channel"])
         expected[key][0] += float(r["sessions"])
         expected[key][1] += float(r["conversions"])
-    table = source(WEB).fetch(Query(("sessions", "conversions"), Q2, ("channel",), MONTH))
+    table = source(WEB).fetch(Query(metrics=("sessions", "conversions"), range=Q2,
+                                    dimensions=("channel",), granularity=MONTH))
     got = {(r["month"], r["channel"]): [r["sessions"], r["conversions"]] for r in table.rows}
     assert got == dict(expected)
     assert len(got) == 9
@@ -151,7 +152,7 @@ def test_weighted_mean_and_ratio_of_sums():
     mean_of_rates = sum(float(r["conversions"]) / float(r["sessions"]) for r in rows) / len(rows)
     assert abs(rate - mean_of_rates) > 0.002  # the data tells the two apart
 
-    table = source(WEB).fetch(Query(("conversion_rate", "avg_session_duration"), MAY))
+    table = source(WEB).fetch(Query(metrics=("conversion_rate", "avg_session_duration"), range=MAY))
     assert table.value("conversion_rate") == pytest.approx(rate)
     assert table.value("avg_session_duration") == pytest.approx(duration)
 
@@ -161,7 +162,7 @@ def test_day_granularity_sums_the_channels_of_each_day():
     for r in daily_rows():
         if in_range(r["date"], MAY):
             expected[dt.date.fromisoformat(r["date"])] += float(r["sessions"])
-    table = source(WEB).fetch(Query(("sessions",), MAY, granularity=DAY))
+    table = source(WEB).fetch(Query(metrics=("sessions",), range=MAY, granularity=DAY))
     assert [r["date"] for r in table.rows] == list(MAY.iter_days())
     assert {r["date"]: r["sessions"] for r in table.rows} == expected
 
@@ -172,7 +173,8 @@ def test_top_n_channels():
         if in_range(r["date"], MAY):
             totals[r["channel"]] += float(r["sessions"])
     best = sorted(totals.items(), key=lambda kv: -kv[1])[:2]
-    table = source(WEB).fetch(Query(("sessions",), MAY, ("channel",), top=TopN("sessions", 2)))
+    table = source(WEB).fetch(Query(metrics=("sessions",), range=MAY, dimensions=("channel",),
+                                    order=(Order(metric="sessions"),), limit=2))
     assert [(r["channel"], r["sessions"]) for r in table.rows] == best
 
 
@@ -182,7 +184,8 @@ def test_metrics_of_two_tables_are_joined_on_date():
     sessions: dict[dt.date, float] = defaultdict(float)
     for r in daily_rows():
         sessions[dt.date.fromisoformat(r["date"])] += float(r["sessions"])
-    table = source(WEB).fetch(Query(("sessions", "newsletter_signups"), MAY, granularity=DAY))
+    table = source(WEB).fetch(Query(metrics=("sessions", "newsletter_signups"), range=MAY,
+                                    granularity=DAY))
     assert len(table.rows) == 31
     for row in table.rows:
         cell = totals[row["date"]]["Newsletter signups"]
@@ -198,7 +201,7 @@ def test_declared_weighted_mean_over_a_month():
                            for r in read(DATA / "web/web_totals.csv")) if d in MAY]
     expected = (sum(float(r["basket_value"]) * float(r["transactions"]) for r in rows)
                 / sum(float(r["transactions"]) for r in rows))
-    table = source(WEB).fetch(Query(("basket_value", "sessions"), MAY))
+    table = source(WEB).fetch(Query(metrics=("basket_value", "sessions"), range=MAY))
     assert table.value("basket_value") == pytest.approx(expected)
 
 
@@ -207,8 +210,9 @@ def test_top_n_applies_after_the_join():
     # is not the top channel by sessions.
     sessions = sum(float(r["sessions"]) for r in daily_rows()
                    if in_range(r["date"], MAY) and r["channel"] == "Paid Social")
-    table = source(WEB).fetch(Query(("sessions", "leads"), MAY, ("channel",),
-                                    top=TopN("leads", 1)))
+    table = source(WEB).fetch(Query(metrics=("sessions", "leads"), range=MAY,
+                                    dimensions=("channel",),
+                                    order=(Order(metric="leads"),), limit=1))
     assert table.rows == [{"channel": "Paid Social", "sessions": sessions, "leads": 9.0}]
 
 
@@ -219,9 +223,9 @@ def test_the_table_with_the_fewest_extra_dimensions_answers(tmp_path):
     (tmp_path / "site.csv").write_text("date,sessions\n2024-05-01,12\n")
     src = source({"tables": [{"path": "by_channel.csv", "dimensions": ["channel"]},
                              {"path": "site.csv"}]}, tmp_path)
-    day = DateRange(D(2024, 5, 1), D(2024, 5, 1))
-    assert src.fetch(Query(("sessions",), day)).value("sessions") == 12
-    assert src.fetch(Query(("sessions",), day, ("channel",))).rows == [
+    day = DateRange(start=D(2024, 5, 1), end=D(2024, 5, 1))
+    assert src.fetch(Query(metrics=("sessions",), range=day)).value("sessions") == 12
+    assert src.fetch(Query(metrics=("sessions",), range=day, dimensions=("channel",))).rows == [
         {"channel": "Direct", "sessions": 4.0}, {"channel": "Email", "sessions": 6.0}]
 
 
@@ -229,21 +233,22 @@ def test_a_distinct_count_is_never_summed_over_a_dimension(tmp_path):
     (tmp_path / "users.csv").write_text(
         "date,channel,users\n2024-05-01,Direct,4\n2024-05-01,Email,6\n")
     src = source({"tables": [{"path": "users.csv", "dimensions": ["channel"]}]}, tmp_path)
-    day = DateRange(D(2024, 5, 1), D(2024, 5, 1))
-    assert src.fetch(Query(("users",), day, ("channel",), DAY)).rows == [
+    day = DateRange(start=D(2024, 5, 1), end=D(2024, 5, 1))
+    assert src.fetch(Query(metrics=("users",), range=day, dimensions=("channel",),
+                           granularity=DAY)).rows == [
         {"date": D(2024, 5, 1), "channel": "Direct", "users": 4.0},
         {"date": D(2024, 5, 1), "channel": "Email", "users": 6.0}]
     with pytest.raises(SourceError, match="distinct count cannot be summed over"):
-        src.fetch(Query(("users",), day, granularity=DAY))
+        src.fetch(Query(metrics=("users",), range=day, granularity=DAY))
 
 
 def test_a_metric_or_dimension_the_files_lack_is_a_source_error():
     src = source(WEB)
     with pytest.raises(SourceError, match="'revenue'") as err:
-        src.fetch(Query(("revenue",), MAY))
+        src.fetch(Query(metrics=("revenue",), range=MAY))
     assert err.value.source == "web"
     with pytest.raises(SourceError, match=r"newsletter_signups.*split by channel"):
-        src.fetch(Query(("newsletter_signups",), MAY, ("channel",)))
+        src.fetch(Query(metrics=("newsletter_signups",), range=MAY, dimensions=("channel",)))
 
 
 # --- Distinct counts --------------------------------------------------------------------------
@@ -253,14 +258,14 @@ def test_users_for_a_whole_month_come_from_the_month_row_not_from_days():
     month_row = next(r for r in read(DATA / "web/web_monthly.csv") if r["month"] == "2024-05")
     sum_of_days = sum(float(r["users"]) for r in read(DATA / "web/web_totals.csv")
                       if r["date"].startswith("202405"))
-    table = source(WEB).fetch(Query(("users",), MAY))
+    table = source(WEB).fetch(Query(metrics=("users",), range=MAY))
     assert table.value("users") == float(month_row["users"])
     assert table.value("users") != sum_of_days
     assert table.notes == []
 
 
 def test_users_for_a_quarter_are_unavailable_never_summed():
-    table = source(WEB).fetch(Query(("users", "sessions"), Q2))
+    table = source(WEB).fetch(Query(metrics=("users", "sessions"), range=Q2))
     assert table.value("users") is None
     assert table.value("sessions") is not None
     [note] = table.notes
@@ -270,9 +275,9 @@ def test_users_for_a_quarter_are_unavailable_never_summed():
 
 
 def test_users_by_month_only_for_months_wholly_inside_the_range():
-    rng = DateRange(D(2024, 4, 15), D(2024, 6, 30))
+    rng = DateRange(start=D(2024, 4, 15), end=D(2024, 6, 30))
     months = {r["month"]: float(r["users"]) for r in read(DATA / "web/web_monthly.csv")}
-    table = source(WEB).fetch(Query(("users",), rng, granularity=MONTH))
+    table = source(WEB).fetch(Query(metrics=("users",), range=rng, granularity=MONTH))
     assert {r["month"]: r["users"] for r in table.rows} == {
         D(2024, 5, 1): months["2024-05"], D(2024, 6, 1): months["2024-06"]}
     [note] = table.notes
@@ -282,17 +287,18 @@ def test_users_by_month_only_for_months_wholly_inside_the_range():
 def test_users_by_day_come_from_the_daily_table():
     expected = {dt.datetime.strptime(r["date"], "%Y%m%d").date(): float(r["users"])
                 for r in read(DATA / "web/web_totals.csv")}
-    table = source(WEB).fetch(Query(("users",), APRIL, granularity=DAY))
+    table = source(WEB).fetch(Query(metrics=("users",), range=APRIL, granularity=DAY))
     assert {r["date"]: r["users"] for r in table.rows} == {
         d: v for d, v in expected.items() if d in APRIL}
     # A one-day range is a day: its total is that day's count.
-    one_day = DateRange(D(2024, 4, 9), D(2024, 4, 9))
-    assert source(WEB).fetch(Query(("users",), one_day)).value("users") == expected[D(2024, 4, 9)]
+    one_day = DateRange(start=D(2024, 4, 9), end=D(2024, 4, 9))
+    assert source(WEB).fetch(Query(metrics=("users",),
+                                   range=one_day)).value("users") == expected[D(2024, 4, 9)]
 
 
 def test_without_a_month_table_monthly_users_are_unavailable():
     settings = {"tables": [WEB["tables"][1]], "metrics": WEB["metrics"]}
-    table = source(settings).fetch(Query(("users",), MAY))
+    table = source(settings).fetch(Query(metrics=("users",), range=MAY))
     assert table.value("users") is None
     assert [n.kind for n in table.notes] == [NoteKind.UNAVAILABLE]
     assert "month table" in table.notes[0].message
@@ -300,15 +306,15 @@ def test_without_a_month_table_monthly_users_are_unavailable():
 
 def test_users_cannot_be_split_by_a_dimension_no_table_has_them_by():
     with pytest.raises(SourceError, match="distinct count cannot be summed over"):
-        source(WEB).fetch(Query(("users",), MAY, ("channel",)))
+        source(WEB).fetch(Query(metrics=("users",), range=MAY, dimensions=("channel",)))
 
 
 # --- Data quality -----------------------------------------------------------------------------
 
 
 def test_days_beyond_the_data_are_noted():
-    rng = DateRange(D(2024, 6, 25), D(2024, 7, 5))
-    table = source(WEB).fetch(Query(("sessions",), rng, granularity=DAY))
+    rng = DateRange(start=D(2024, 6, 25), end=D(2024, 7, 5))
+    table = source(WEB).fetch(Query(metrics=("sessions",), range=rng, granularity=DAY))
     assert [r["date"] for r in table.rows] == [D(2024, 6, d) for d in range(25, 31)]
     [note] = table.notes
     assert note.kind is NoteKind.MISSING_DAYS and note.source == "web"
@@ -327,26 +333,27 @@ def test_blank_cells_are_noted_like_missing_days(tmp_path):
                   "metrics": {"deals": {"aggregation": "sum"},
                               "cycle_days": {"aggregation": "weighted_mean",
                                              "weight": "deals"}}}, tmp_path)
-    rng = DateRange(D(2024, 5, 1), D(2024, 5, 4))
-    table = src.fetch(Query(("sessions", "conversions"), rng))
+    rng = DateRange(start=D(2024, 5, 1), end=D(2024, 5, 4))
+    table = src.fetch(Query(metrics=("sessions", "conversions"), range=rng))
     assert (table.value("sessions"), table.value("conversions")) == (310.0, 12.0)
     [note] = table.notes
     assert note.kind is NoteKind.MISSING_VALUES
     assert note.dates == (D(2024, 5, 2), D(2024, 5, 3))
     assert note.metrics == ("sessions", "conversions")  # the figures it concerns
     assert "blank cells (conversions, sessions)" in note.message and "daily.csv" in note.message
-    [note] = src.fetch(Query(("cycle_days", "deals"), rng)).notes
+    [note] = src.fetch(Query(metrics=("cycle_days", "deals"), range=rng)).notes
     assert note.dates == (D(2024, 5, 3),) and note.metrics == ("cycle_days",)
     # Days with every cell the query reads filled in: nothing to say.
-    assert src.fetch(Query(("deals",), rng)).notes == []
-    assert src.fetch(Query(("sessions",), DateRange(D(2024, 5, 4), D(2024, 5, 4)))).notes == []
+    assert src.fetch(Query(metrics=("deals",), range=rng)).notes == []
+    day = DateRange(start=D(2024, 5, 4), end=D(2024, 5, 4))
+    assert src.fetch(Query(metrics=("sessions",), range=day)).notes == []
 
 
 def test_files_are_read_lazily_and_once(tmp_path):
     shutil.copy(DATA / "web/web_daily.csv", tmp_path / "daily.csv")
     src = source({"tables": [{"path": "daily.csv", "dimensions": ["channel"]},
                              {"path": "not-yet-there.csv"}]}, tmp_path)
-    query = Query(("sessions",), MAY, ("channel",))
+    query = Query(metrics=("sessions",), range=MAY, dimensions=("channel",))
     with pytest.raises(DataFileError, match=r"not-yet-there\.csv"):
         src.fetch(query)  # planning reads every header
     src = source({"tables": [{"path": "daily.csv", "dimensions": ["channel"]}]}, tmp_path)
@@ -392,7 +399,7 @@ def test_malformed_files_name_file_line_and_column(name, line, column, words):
     dimensions = ["channel"] if "channel" in header else []
     src = source({"tables": [{"path": f"bad/{name}", "dimensions": dimensions}]})
     with pytest.raises(DataFileError) as err:
-        src.fetch(Query(("sessions",), MAY))
+        src.fetch(Query(metrics=("sessions",), range=MAY))
     exc = err.value
     assert (exc.line, exc.column) == (line, column)
     assert exc.file == str(DATA / "bad" / name)
@@ -447,7 +454,7 @@ def test_search_console_month_ctr_and_position_from_dates():
     assert abs(clicks / impressions - mean_ctr) > 0.001
 
     src = source({"search_console": "gsc/2024-05"})
-    table = src.fetch(Query(("clicks", "impressions", "ctr", "position"), MAY))
+    table = src.fetch(Query(metrics=("clicks", "impressions", "ctr", "position"), range=MAY))
     assert table.value("clicks") == clicks
     assert table.value("impressions") == impressions
     assert table.value("ctr") == pytest.approx(clicks / impressions)
@@ -459,7 +466,7 @@ def test_search_console_month_ctr_and_position_from_dates():
 def test_search_console_days_come_out_oldest_first():
     days = gsc_days("gsc/2024-05")
     table = source({"search_console": "gsc/2024-05"}).fetch(
-        Query(("clicks",), MAY, granularity=DAY))
+        Query(metrics=("clicks",), range=MAY, granularity=DAY))
     assert [r["date"] for r in table.rows] == sorted(days)
     assert [r["clicks"] for r in table.rows] == [days[d][0] for d in sorted(days)]
 
@@ -467,8 +474,9 @@ def test_search_console_days_come_out_oldest_first():
 def test_search_console_top_queries_for_the_export_range():
     expected = read(DATA / "gsc/2024-05/Queries.csv")
     table = source({"search_console": "gsc/2024-05"}).fetch(
-        Query(("clicks", "impressions", "ctr", "position"), MAY, ("query",),
-              top=TopN("clicks", 3)))
+        Query(metrics=("clicks", "impressions", "ctr", "position"), range=MAY, dimensions=("query",
+                                                                                           ),
+              order=(Order(metric="clicks"),), limit=3))
     assert [r["query"] for r in table.rows] == [
         "kpi report", 'kpi report, "monthly"\nexample', "検索エンジン最適化"]
     for row, raw in zip(table.rows, expected, strict=False):
@@ -477,20 +485,21 @@ def test_search_console_top_queries_for_the_export_range():
         assert row["position"] == float(raw["Position"])
         assert row["ctr"] == pytest.approx(float(raw["Clicks"]) / float(raw["Impressions"]))
     everything = source({"search_console": "gsc/2024-05"}).fetch(
-        Query(("clicks",), MAY, ("query",)))
+        Query(metrics=("clicks",), range=MAY, dimensions=("query",)))
     assert {r["query"] for r in everything.rows} == {r["Top queries"] for r in expected}
     assert "تحسين محركات البحث" in {r["query"] for r in everything.rows}
 
 
 def test_search_console_dimension_files():
     src = source({"search_console": "gsc/2024-05"})
-    countries = src.fetch(Query(("clicks",), MAY, ("country",)))
+    countries = src.fetch(Query(metrics=("clicks",), range=MAY, dimensions=("country",)))
     assert {r["country"]: r["clicks"] for r in countries.rows} == {
         r["Country"]: float(r["Clicks"]) for r in read(DATA / "gsc/2024-05/Countries.csv")}
-    appearance = src.fetch(Query(("clicks",), MAY, ("search_appearance",)))
+    appearance = src.fetch(Query(metrics=("clicks",), range=MAY, dimensions=("search_appearance",)))
     assert {r["search_appearance"]: r["clicks"] for r in appearance.rows} == {
         "Review snippet": 52.0, "Videos": 9.0}
-    pages = src.fetch(Query(("clicks",), MAY, ("page",), top=TopN("clicks", 2)))
+    pages = src.fetch(Query(metrics=("clicks",), range=MAY, dimensions=("page",),
+                            order=(Order(metric="clicks"),), limit=2))
     assert [r["page"] for r in pages.rows] == [
         "https://www.example.com/", "https://www.example.com/search?q=a,b"]
 
@@ -498,17 +507,19 @@ def test_search_console_dimension_files():
 def test_search_console_queries_for_another_range_name_the_export_ranges():
     # No export for April (missing, or of another range): an error, the run must fail.
     with pytest.raises(SourceError, match=r"2024-05-01\.\.2024-05-31") as err:
-        source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), APRIL, ("query",)))
+        source({"search_console": "gsc/2024-05"}).fetch(Query(metrics=("clicks",), range=APRIL,
+                                                              dimensions=("query",)))
     assert "Export the Performance report for exactly 2024-04-01..2024-04-30" in str(err.value)
     # A quarter's queries from the monthly exports inside it: that table is unavailable.
-    table = source({"search_console": "gsc/2024-05"}).fetch(Query(("clicks",), Q2, ("query",)))
+    table = source({"search_console": "gsc/2024-05"}).fetch(Query(metrics=("clicks",), range=Q2,
+                                                                  dimensions=("query",)))
     assert table.rows == []
     [note] = table.notes
     assert note.kind is NoteKind.UNAVAILABLE and note.metrics == ("clicks",)
     assert "Export the Performance report for exactly 2024-04-01..2024-06-30" in note.message
     with pytest.raises(SourceError, match="one total"):
         source({"search_console": "gsc/2024-05"}).fetch(
-            Query(("clicks",), MAY, ("query",), granularity=DAY))
+            Query(metrics=("clicks",), range=MAY, dimensions=("query",), granularity=DAY))
 
 
 def test_overlapping_exports_the_latest_export_wins():
@@ -518,23 +529,23 @@ def test_overlapping_exports_the_latest_export_wins():
     assert all(may[d] != june[d] for d in overlap)  # the exports disagree on those days
     merged = {**may, **june}
     src = source({"search_console": "gsc/*"})
-    table = src.fetch(Query(("clicks", "impressions"), MAY, granularity=DAY))
+    table = src.fetch(Query(metrics=("clicks", "impressions"), range=MAY, granularity=DAY))
     assert {r["date"]: (r["clicks"], r["impressions"]) for r in table.rows} == {
         d: (merged[d][0], merged[d][1]) for d in MAY.iter_days()}
-    total = src.fetch(Query(("clicks", "ctr"), MAY))
+    total = src.fetch(Query(metrics=("clicks", "ctr"), range=MAY))
     clicks = sum(merged[d][0] for d in MAY.iter_days())
     assert total.value("clicks") == clicks
     assert total.value("ctr") == pytest.approx(clicks / sum(merged[d][1] for d in MAY.iter_days()))
     # Each export's queries answer its own range.
-    june_range = DateRange(D(2024, 5, 25), D(2024, 6, 21))
-    queries = src.fetch(Query(("clicks",), june_range, ("query",)))
+    june_range = DateRange(start=D(2024, 5, 25), end=D(2024, 6, 21))
+    queries = src.fetch(Query(metrics=("clicks",), range=june_range, dimensions=("query",)))
     assert {r["query"]: r["clicks"] for r in queries.rows} == {
         "kpi report": 380.0, "seo agency paris": 30.0}
 
 
 def test_search_console_range_beyond_the_exports_is_noted():
-    rng = DateRange(D(2024, 6, 1), D(2024, 6, 30))
-    table = source({"search_console": "gsc/*"}).fetch(Query(("clicks",), rng))
+    rng = DateRange(start=D(2024, 6, 1), end=D(2024, 6, 30))
+    table = source({"search_console": "gsc/*"}).fetch(Query(metrics=("clicks",), range=rng))
     [note] = table.notes
     assert note.kind is NoteKind.MISSING_DAYS
     assert note.dates == tuple(D(2024, 6, d) for d in range(22, 31))
@@ -551,16 +562,16 @@ def french_expected() -> tuple[float, float, float]:
 
 def test_french_export():
     clicks, impressions, position = french_expected()
-    week = DateRange(D(2024, 6, 1), D(2024, 6, 7))
+    week = DateRange(start=D(2024, 6, 1), end=D(2024, 6, 7))
     src = source({"search_console": "gsc_fr/*"})
-    table = src.fetch(Query(("clicks", "ctr", "position"), week))
+    table = src.fetch(Query(metrics=("clicks", "ctr", "position"), range=week))
     assert table.value("clicks") == clicks
     assert table.value("ctr") == pytest.approx(clicks / impressions)
     assert table.value("position") == pytest.approx(position)
-    queries = src.fetch(Query(("clicks", "position"), week, ("query",)))
+    queries = src.fetch(Query(metrics=("clicks", "position"), range=week, dimensions=("query",)))
     assert queries.rows == [{"query": "agence seo, lyon", "clicks": 20.0, "position": 9.35},
                             {"query": "rapport kpi", "clicks": 61.0, "position": 4.1}]
-    countries = src.fetch(Query(("impressions",), week, ("country",)))
+    countries = src.fetch(Query(metrics=("impressions",), range=week, dimensions=("country",)))
     assert {r["country"] for r in countries.rows} == {"France", "Belgique"}
 
 
@@ -571,7 +582,8 @@ def test_zipped_export_as_downloaded(tmp_path):
     clicks, impressions, _ = french_expected()
     src = source({"search_console": "*.zip"}, tmp_path)
     assert src.check() == []
-    table = src.fetch(Query(("clicks", "impressions"), DateRange(D(2024, 6, 1), D(2024, 6, 7))))
+    table = src.fetch(Query(metrics=("clicks", "impressions"), range=DateRange(start=D(2024, 6, 1),
+                                                                               end=D(2024, 6, 7))))
     assert (table.value("clicks"), table.value("impressions")) == (clicks, impressions)
 
 
@@ -581,7 +593,7 @@ def test_a_repeated_row_is_an_error_not_double_counted(tmp_path):
         "2024-05-02,Direct,20\n2024-05-02,Email,5\n", encoding="utf-8")
     src = source({"tables": [{"path": "daily.csv", "dimensions": ["channel"]}]}, tmp_path)
     with pytest.raises(DataFileError) as err:
-        src.fetch(Query(("sessions",), MAY))
+        src.fetch(Query(metrics=("sessions",), range=MAY))
     assert (err.value.line, err.value.column) == (4, 1)
     assert "same date and dimensions as line 3" in str(err.value)
 
@@ -620,14 +632,14 @@ def test_a_file_copied_over_with_the_same_time_and_size_is_read_again(tmp_path):
     path = tmp_path / "daily.csv"
     path.write_text("date,sessions\n2024-05-01,11\n", encoding="utf-8")
     assert source({"tables": [{"path": "daily.csv"}]}, tmp_path).fetch(
-        Query(("sessions",), MAY)).value("sessions") == 11
+        Query(metrics=("sessions",), range=MAY)).value("sessions") == 11
     stat = path.stat()
     replacement = tmp_path / "new.csv"
     replacement.write_text("date,sessions\n2024-05-01,99\n", encoding="utf-8")
     os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p would
     os.replace(replacement, path)
     assert source({"tables": [{"path": "daily.csv"}]}, tmp_path).fetch(
-        Query(("sessions",), MAY)).value("sessions") == 99
+        Query(metrics=("sessions",), range=MAY)).value("sessions") == 99
 
 
 def test_a_comment_line_after_the_header_is_a_comment(tmp_path):
@@ -636,19 +648,19 @@ def test_a_comment_line_after_the_header_is_a_comment(tmp_path):
         encoding="utf-8")
     src = source({"tables": [{"path": "ga4.csv"}]}, tmp_path)
     assert src.check() == []
-    assert src.fetch(Query(("sessions",), MAY)).value("sessions") == 30
+    assert src.fetch(Query(metrics=("sessions",), range=MAY)).value("sessions") == 30
 
 
 def test_search_consoles_last_days_are_said_to_be_not_final(tmp_path):
     shutil.copytree(DATA / "gsc_fr/juin", tmp_path / "juin")
     settings = CsvSettings.model_validate({"search_console": "juin"})
-    week = DateRange(D(2024, 6, 1), D(2024, 6, 7))
+    week = DateRange(start=D(2024, 6, 1), end=D(2024, 6, 7))
     fresh = CsvSource(settings, dataclasses.replace(context(tmp_path), today=D(2024, 6, 8)))
-    [note] = [n for n in fresh.fetch(Query(("clicks",), week)).notes
+    [note] = [n for n in fresh.fetch(Query(metrics=("clicks",), range=week)).notes
               if n.kind is NoteKind.INCOMPLETE]
     assert note.dates == (D(2024, 6, 5), D(2024, 6, 6), D(2024, 6, 7))
     later = CsvSource(settings, context(tmp_path))  # run on 3 July: June is final
-    assert not [n for n in later.fetch(Query(("clicks",), week)).notes
+    assert not [n for n in later.fetch(Query(metrics=("clicks",), range=week)).notes
                 if n.kind is NoteKind.INCOMPLETE]
 
 
@@ -658,10 +670,10 @@ def test_a_monthly_history_table_answers_the_months_the_daily_table_lacks(tmp_pa
     months = "".join(f"{m},200\n" for m in ("2025-10", "2025-11", "2025-12", "2026-01"))
     (tmp_path / "history.csv").write_text("month,sessions\n" + months, encoding="utf-8")
     src = source({"tables": [{"path": "recent.csv"}, {"path": "history.csv"}]}, tmp_path)
-    october = DateRange(D(2026, 10, 1), D(2026, 10, 31))
-    last_year = DateRange(D(2025, 10, 1), D(2025, 10, 31))
-    assert src.fetch(Query(("sessions",), october)).value("sessions") == 310  # by day
-    table = src.fetch(Query(("sessions",), last_year))
+    october = DateRange(start=D(2026, 10, 1), end=D(2026, 10, 31))
+    last_year = DateRange(start=D(2025, 10, 1), end=D(2025, 10, 31))
+    assert src.fetch(Query(metrics=("sessions",), range=october)).value("sessions") == 310  # by day
+    table = src.fetch(Query(metrics=("sessions",), range=last_year))
     assert table.value("sessions") == 200 and not table.notes  # from the history
 
 
@@ -671,7 +683,8 @@ def test_a_tables_missing_days_concern_the_metrics_it_gave(tmp_path):
     (tmp_path / "pages.csv").write_text("date,pageviews\n2024-05-01,3\n2024-05-02,3\n"
                                         "2024-05-04,3\n")
     src = source({"tables": [{"path": "web.csv"}, {"path": "pages.csv"}]}, tmp_path)
-    table = src.fetch(Query(("sessions", "pageviews"), DateRange(D(2024, 5, 1), D(2024, 5, 4))))
+    table = src.fetch(Query(metrics=("sessions", "pageviews"), range=DateRange(start=D(2024, 5, 1),
+                                                                               end=D(2024, 5, 4))))
     [note] = table.notes
     assert note.kind is NoteKind.MISSING_DAYS and note.dates == (D(2024, 5, 3),)
     assert note.metrics == ("pageviews",)  # sessions are complete: not theirs

@@ -12,7 +12,6 @@ from kpireport.data import (
     Operator,
     Order,
     Query,
-    TopN,
     aggregate_rows,
     filter_rows,
     merge_queries,
@@ -21,7 +20,7 @@ from kpireport.data import (
 from kpireport.metrics import STANDARD_METRICS as S
 
 D = dt.date
-OCT = DateRange(D(2026, 10, 1), D(2026, 10, 31))
+OCT = DateRange(start=D(2026, 10, 1), end=D(2026, 10, 31))
 
 ROWS = [
     # Two days, two channels: the ratio and the weighted mean differ from naive means.
@@ -37,7 +36,8 @@ ROWS = [
 
 
 def test_total_uses_each_metrics_aggregation():
-    q = Query(("sessions", "conversion_rate", "avg_session_duration", "ctr", "position"), OCT)
+    q = Query(metrics=("sessions", "conversion_rate", "avg_session_duration", "ctr", "position"),
+              range=OCT)
     [row] = aggregate_rows(ROWS, S, q)
     assert row["sessions"] == 410
     # Ratio of sums: 18/410, not the mean of 10 %, 50 % and 1 %.
@@ -49,17 +49,20 @@ def test_total_uses_each_metrics_aggregation():
 
 
 def test_day_and_dimension_buckets_and_top():
-    q = Query(("sessions",), OCT, ("channel",), Granularity.DAY)
+    q = Query(metrics=("sessions",), range=OCT, dimensions=("channel",),
+              granularity=Granularity.DAY)
     rows = aggregate_rows(ROWS, S, q)
     assert [(r["date"].day, r["channel"], r["sessions"]) for r in rows] == [
         (1, "Direct", 100), (1, "Email", 10), (2, "Direct", 300)]
-    top = aggregate_rows(ROWS, S, Query(("sessions",), OCT, ("channel",), top=TopN("sessions", 1)))
+    top = aggregate_rows(ROWS, S, Query(metrics=("sessions",), range=OCT, dimensions=("channel",),
+                                        order=(Order(metric="sessions"),), limit=1))
     assert top == [{"channel": "Direct", "sessions": 400}]
 
 
 def test_month_buckets():
-    rng = DateRange(D(2026, 9, 1), D(2026, 10, 31))
-    rows = aggregate_rows(ROWS, S, Query(("sessions",), rng, granularity=Granularity.MONTH))
+    rng = DateRange(start=D(2026, 9, 1), end=D(2026, 10, 31))
+    rows = aggregate_rows(ROWS, S, Query(metrics=("sessions",), range=rng,
+                                         granularity=Granularity.MONTH))
     assert rows == [{"month": D(2026, 9, 1), "sessions": 999},
                     {"month": D(2026, 10, 1), "sessions": 410}]
 
@@ -67,28 +70,29 @@ def test_month_buckets():
 def test_distinct_counts_are_never_summed_from_days():
     rows = [{"date": D(2026, 10, d), "users": 100} for d in (1, 2)]
     with pytest.raises(ValueError, match="distinct"):
-        aggregate_rows(rows, S, Query(("users",), OCT))
-    daily = aggregate_rows(rows, S, Query(("users",), OCT, granularity=Granularity.DAY))
+        aggregate_rows(rows, S, Query(metrics=("users",), range=OCT))
+    daily = aggregate_rows(rows, S, Query(metrics=("users",), range=OCT,
+                                          granularity=Granularity.DAY))
     assert [r["users"] for r in daily] == [100, 100]
 
 
 def test_missing_values_stay_missing():
     rows = [{"date": D(2026, 10, 1), "sessions": None, "won_deals": 0, "sales_cycle_days": None}]
-    [row] = aggregate_rows(rows, S, Query(("sessions", "sales_cycle_days"), OCT))
+    [row] = aggregate_rows(rows, S, Query(metrics=("sessions", "sales_cycle_days"), range=OCT))
     assert row == {"sessions": None, "sales_cycle_days": None}
 
 
 def test_metric_spec_checks_its_parts():
     with pytest.raises(ValueError, match="weight"):
-        MetricSpec("x", Aggregation.WEIGHTED_MEAN)
+        MetricSpec(name="x", aggregation=Aggregation.WEIGHTED_MEAN)
     with pytest.raises(ValueError, match="numerator"):
-        MetricSpec("x", Aggregation.RATIO, numerator="a")
+        MetricSpec(name="x", aggregation=Aggregation.RATIO, numerator="a")
 
 
 def test_merge_queries_unites_metrics_of_the_same_shape():
-    q1 = Query(("sessions",), OCT)
-    q2 = Query(("clicks", "sessions"), OCT)
-    q3 = Query(("sessions",), OCT, granularity=Granularity.DAY)
+    q1 = Query(metrics=("sessions",), range=OCT)
+    q2 = Query(metrics=("clicks", "sessions"), range=OCT)
+    q3 = Query(metrics=("sessions",), range=OCT, granularity=Granularity.DAY)
     merged = merge_queries([q1, q2, q3])
     assert [m.metrics for m in merged] == [("sessions", "clicks"), ("sessions",)]
 
@@ -96,11 +100,11 @@ def test_merge_queries_unites_metrics_of_the_same_shape():
 def test_a_notes_metrics_are_a_tuple_and_given_by_name():
     from kpireport.data import DataNote, NoteKind
 
-    note = DataNote(NoteKind.MISSING_VALUES, "blank", "web", metrics="sessions")
+    note = DataNote(kind=NoteKind.MISSING_VALUES, message="blank", source="web", metrics="sessions")
     assert note.metrics == ("sessions",)
-    # Positional fields stay as they were before metrics existed.
+    # Every field is keyword-only (contract 1.0): a new field can never shift an argument.
     with pytest.raises(TypeError):
-        DataNote(NoteKind.OTHER, "m", "web", (), (), ("sessions",))
+        DataNote(kind=NoteKind.OTHER, message="m")  # type: ignore[misc]
 
 
 # --- Filters, order and capabilities (contract 1.0) -------------------------------------------
@@ -131,11 +135,12 @@ def test_a_filter_can_be_case_sensitive_and_refuses_bad_input():
 
 
 def test_aggregate_rows_applies_the_query_filters():
-    specs = {"clicks": MetricSpec("clicks")}
+    specs = {"clicks": MetricSpec(name="clicks")}
     rows = [{"date": dt.date(2026, 10, d), "query": q, "clicks": c}
             for d, q, c in [(1, "maison lumière", 10), (1, "savon bio", 4), (2, "crème", 3)]]
     brand = Filter(dimension="query", operator=Operator.REGEX, values="lumi[eè]re", negate=True)
-    query = Query(("clicks",), DateRange(dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+    query = Query(metrics=("clicks",), range=DateRange(start=dt.date(2026, 10, 1),
+                                                       end=dt.date(2026, 10, 31)),
                   filters=(brand,))
     assert aggregate_rows(rows, specs, query) == [{"clicks": 7.0}]
 
@@ -152,9 +157,12 @@ def test_order_rows_by_several_metrics_with_missing_values_last():
 def test_capabilities_say_why_a_query_is_refused():
     caps = Capabilities(dimensions=("channel",), granularities=(Granularity.TOTAL,),
                         filters=(Operator.EQUALS,))
-    rng = DateRange(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
-    assert caps.refusal(Query(("sessions",), rng, ("channel",))) is None
-    assert "cannot split by page" in caps.refusal(Query(("sessions",), rng, ("page",)))
-    assert "by day" in caps.refusal(Query(("sessions",), rng, granularity=Granularity.DAY))
+    rng = DateRange(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
+    assert caps.refusal(Query(metrics=("sessions",), range=rng, dimensions=("channel",))) is None
+    assert "cannot split by page" in caps.refusal(Query(metrics=("sessions",), range=rng,
+                                                        dimensions=("page",)))
+    assert "by day" in caps.refusal(Query(metrics=("sessions",), range=rng,
+                                          granularity=Granularity.DAY))
     regex = Filter(dimension="channel", operator=Operator.REGEX, values="x")
-    assert "cannot filter with regex" in caps.refusal(Query(("sessions",), rng, filters=(regex,)))
+    assert "cannot filter with regex" in caps.refusal(Query(metrics=("sessions",), range=rng,
+                                                            filters=(regex,)))

@@ -12,8 +12,9 @@ NAMES = {"client": "maison-lumiere", "client_name": "Maison Lumière", "period":
 
 def test_folder_target_writes_pdf_and_html_by_pattern(tmp_path):
     target = FolderTarget(FolderSettings(path="{client}/{period}.pdf"),
-                          DeliveryContext(tmp_path, tmp_path / "out"))
-    where = target.deliver(Artifacts(b"%PDF-1.7 new", "<html>new</html>", NAMES, 3))
+                          DeliveryContext(base_dir=tmp_path, output_dir=tmp_path / "out"))
+    where = target.deliver(Artifacts(pdf=b"%PDF-1.7 new", html="<html>new</html>", names=NAMES,
+                                     pages=3))
     assert where == str(tmp_path / "out" / "maison-lumiere" / "2026-10.pdf")
     assert (tmp_path / "out/maison-lumiere/2026-10.pdf").read_bytes() == b"%PDF-1.7 new"
     assert (tmp_path / "out/maison-lumiere/2026-10.html").read_text() == "<html>new</html>"
@@ -21,8 +22,9 @@ def test_folder_target_writes_pdf_and_html_by_pattern(tmp_path):
 
 def test_names_cannot_escape_the_output_folder(tmp_path):
     target = FolderTarget(FolderSettings(path="{client_name}.pdf"),
-                          DeliveryContext(tmp_path, tmp_path / "out"))
-    where = target.deliver(Artifacts(b"x", "", {**NAMES, "client_name": "../../etc/passwd"}, 1))
+                          DeliveryContext(base_dir=tmp_path, output_dir=tmp_path / "out"))
+    names = {**NAMES, "client_name": "../../etc/passwd"}
+    where = target.deliver(Artifacts(pdf=b"x", html="", names=names, pages=1))
     assert os.path.dirname(where) == str(tmp_path / "out")
 
 

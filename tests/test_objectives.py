@@ -31,7 +31,7 @@ def line(first: float, step: float, start: dt.date = dt.date(2025, 12, 1),
     """Monthly points from ``start`` to ``until``, rising by ``step`` each month."""
     out, month, value = [], start, first
     while month <= until:
-        out.append(SeriesPoint(month, value))
+        out.append(SeriesPoint(start=month, value=value))
         month, value = add_months(month, 1), value + step
     return out
 
@@ -90,7 +90,8 @@ def test_level_trend_only_uses_months_from_the_month_before_the_start():
 
 def test_level_forecast_goes_on_from_the_value_at_the_trends_pace():
     # A month well above a flat history: forecast from it, not from the fitted line (~102).
-    history = [*line(100, 0, until=dt.date(2026, 9, 1)), SeriesPoint(dt.date(2026, 10, 1), 130)]
+    history = [*line(100, 0, until=dt.date(2026, 9, 1)), SeriesPoint(start=dt.date(2026, 10, 1),
+                                                                     value=130)]
     a = run(objective(), 130, monthly=history)
     slope = 30 * (10 - 5) / sum((i - 5) ** 2 for i in range(11))  # least squares, months 0..10
     assert a.forecast == pytest.approx(130 + 2 * slope)
@@ -310,7 +311,8 @@ def test_target_on_the_wrong_side_of_the_baseline():
 
 def test_target_already_met_against_the_inferred_baseline():
     # No baseline in the config: the month before the start stands in, and a miss is a warning.
-    history = [SeriesPoint(dt.date(2025, 11, 1), 150), SeriesPoint(dt.date(2025, 12, 1), 160)]
+    history = [SeriesPoint(start=dt.date(2025, 11, 1), value=150),
+               SeriesPoint(start=dt.date(2025, 12, 1), value=160)]
     [p] = problems(objective(baseline=None), history=history)
     assert (p.criterion, p.severity) == ("specific", "warning")
     assert "150" in p.message and "160" in p.message
@@ -318,7 +320,8 @@ def test_target_already_met_against_the_inferred_baseline():
 
 def growing(first: float, rate: float, months: int = 24, end=dt.date(2025, 12, 1)):
     start = add_months(end, -(months - 1))
-    return [SeriesPoint(add_months(start, i), first * (1 + rate) ** i) for i in range(months)]
+    return [SeriesPoint(start=add_months(start, i),
+                        value=first * (1 + rate) ** i) for i in range(months)]
 
 
 def test_unrealistic_level_growth_is_flagged_with_figures():
@@ -369,7 +372,7 @@ def test_unrealistic_cumulative_total_is_flagged():
 
 def test_no_achievability_check_with_little_history():
     short = growing(100, 0.01, months=5)
-    gaps = short + [SeriesPoint(dt.date(2023, 1, 1), None)] * 10
+    gaps = short + [SeriesPoint(start=dt.date(2023, 1, 1), value=None)] * 10
     obj = objective(baseline=100, target=1000)
     assert problems(obj, history=short) == []
     assert problems(obj, history=gaps) == []

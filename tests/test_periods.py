@@ -18,22 +18,22 @@ D = dt.date
 def test_last_month_is_the_default_with_previous_month_and_last_year():
     p = resolve("", D(2026, 11, 3))
     assert (p.kind, p.key) == ("month", "2026-10")
-    assert p.range == DateRange(D(2026, 10, 1), D(2026, 10, 31))
-    assert p.previous == DateRange(D(2026, 9, 1), D(2026, 9, 30))
-    assert p.last_year == DateRange(D(2025, 10, 1), D(2025, 10, 31))
+    assert p.range == DateRange(start=D(2026, 10, 1), end=D(2026, 10, 31))
+    assert p.previous == DateRange(start=D(2026, 9, 1), end=D(2026, 9, 30))
+    assert p.last_year == DateRange(start=D(2025, 10, 1), end=D(2025, 10, 31))
 
 
 def test_last_month_in_january_goes_back_a_year():
     p = resolve("last-month", D(2026, 1, 15))
-    assert p.range == DateRange(D(2025, 12, 1), D(2025, 12, 31))
-    assert p.previous == DateRange(D(2025, 11, 1), D(2025, 11, 30))
+    assert p.range == DateRange(start=D(2025, 12, 1), end=D(2025, 12, 31))
+    assert p.previous == DateRange(start=D(2025, 11, 1), end=D(2025, 11, 30))
 
 
 def test_month_to_date_stops_yesterday_and_compares_same_days():
     p = resolve("month-to-date", D(2026, 11, 25))
-    assert p.range == DateRange(D(2026, 11, 1), D(2026, 11, 24))
-    assert p.previous == DateRange(D(2026, 10, 1), D(2026, 10, 24))
-    assert p.last_year == DateRange(D(2025, 11, 1), D(2025, 11, 24))
+    assert p.range == DateRange(start=D(2026, 11, 1), end=D(2026, 11, 24))
+    assert p.previous == DateRange(start=D(2026, 10, 1), end=D(2026, 10, 24))
+    assert p.last_year == DateRange(start=D(2025, 11, 1), end=D(2025, 11, 24))
 
 
 def test_month_to_date_on_the_first_reports_the_whole_previous_month():
@@ -42,38 +42,39 @@ def test_month_to_date_on_the_first_reports_the_whole_previous_month():
 
 def test_month_to_date_previous_is_clamped_to_a_shorter_month():
     p = resolve("month-to-date", D(2026, 3, 31))  # 1..30 March vs February (28 days)
-    assert p.previous == DateRange(D(2026, 2, 1), D(2026, 2, 28))
+    assert p.previous == DateRange(start=D(2026, 2, 1), end=D(2026, 2, 28))
 
 
 def test_last_quarter():
     p = resolve("last-quarter", D(2026, 11, 25))
     assert p.key == "2026-Q3"
-    assert p.range == DateRange(D(2026, 7, 1), D(2026, 9, 30))
-    assert p.previous == DateRange(D(2026, 4, 1), D(2026, 6, 30))
-    assert p.last_year == DateRange(D(2025, 7, 1), D(2025, 9, 30))
+    assert p.range == DateRange(start=D(2026, 7, 1), end=D(2026, 9, 30))
+    assert p.previous == DateRange(start=D(2026, 4, 1), end=D(2026, 6, 30))
+    assert p.last_year == DateRange(start=D(2025, 7, 1), end=D(2025, 9, 30))
     assert resolve("last-quarter", D(2026, 2, 10)).key == "2025-Q4"
 
 
 def test_year_to_date():
     p = resolve("year-to-date", D(2026, 11, 25))
-    assert p.range == DateRange(D(2026, 1, 1), D(2026, 11, 24))
-    assert p.last_year == DateRange(D(2025, 1, 1), D(2025, 11, 24))
+    assert p.range == DateRange(start=D(2026, 1, 1), end=D(2026, 11, 24))
+    assert p.last_year == DateRange(start=D(2025, 1, 1), end=D(2025, 11, 24))
     # Compared with last year's same days, not with the 328 days before 1 January.
     assert p.previous == p.last_year
 
 
 def test_explicit_month_and_range():
-    assert resolve("2024-02", D(2026, 1, 1)).range == DateRange(D(2024, 2, 1), D(2024, 2, 29))
+    assert resolve("2024-02", D(2026, 1, 1)).range == DateRange(start=D(2024, 2, 1), end=D(2024, 2,
+                                                                                           29))
     p = resolve("2026-10-05..2026-10-18", D(2026, 11, 1))
     assert p.kind == "range" and p.range.days == 14
-    assert p.previous == DateRange(D(2026, 9, 21), D(2026, 10, 4))
+    assert p.previous == DateRange(start=D(2026, 9, 21), end=D(2026, 10, 4))
     # A range that is a whole month is that month, with month comparisons.
     assert resolve("2026-10-01..2026-10-31", D(2026, 11, 1)).key == "2026-10"
 
 
 def test_leap_day_last_year():
     p = resolve("2024-02-29..2024-02-29", D(2024, 3, 1))
-    assert p.last_year == DateRange(D(2023, 2, 28), D(2023, 2, 28))
+    assert p.last_year == DateRange(start=D(2023, 2, 28), end=D(2023, 2, 28))
 
 
 @pytest.mark.parametrize("spec", ["2026-13", "last-week", "2026-10-31..2026-10-01",
@@ -105,7 +106,7 @@ def test_add_months_clamps_and_months_between_clips():
 def test_an_explicit_quarter_is_a_spec_too():
     q3 = resolve("2026-Q3", dt.date(2026, 1, 5))
     assert q3 == resolve("last-quarter", dt.date(2026, 11, 15))
-    assert q3.range == DateRange(dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    assert q3.range == DateRange(start=dt.date(2026, 7, 1), end=dt.date(2026, 9, 30))
     with pytest.raises(PeriodError, match="a quarter such as 2026-Q3"):
         resolve("2026-Q5", dt.date(2026, 1, 5))
 

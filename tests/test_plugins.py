@@ -142,8 +142,10 @@ hookimpl = pluggy.HookimplMarker("kpireport")
 
 @hookimpl(trylast=True)
 def register_kpis(register):
-    register(KpiDefinition("sessions", {"en": "Mine"}, Unit.COUNT, ("sessions",)))
-    register(KpiDefinition("pushy_visits", {"en": "Visits"}, Unit.COUNT, ("sessions",)))
+    register(KpiDefinition(id="sessions", label={"en": "Mine"}, unit=Unit.COUNT,
+                           metrics=("sessions",)))
+    register(KpiDefinition(id="pushy_visits", label={"en": "Visits"}, unit=Unit.COUNT,
+                           metrics=("sessions",)))
 '''
 
 

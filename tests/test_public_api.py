@@ -1,5 +1,6 @@
 """The plugin contract's one import place: every public name is there, and only those."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -43,3 +44,13 @@ def test_importing_kpireport_loads_nothing_heavy():
 def test_contract_version_is_major_minor():
     major, minor = kpireport.CONTRACT_VERSION.split(".")
     assert major.isdigit() and minor.isdigit()
+
+
+def test_every_public_dataclass_is_keyword_only():
+    # Adding a field to a keyword-only dataclass never breaks a plugin that builds one.
+    public = [getattr(kpireport, name) for name in kpireport.__all__]
+    classes = [c for c in public if isinstance(c, type) and dataclasses.is_dataclass(c)]
+    assert len(classes) >= 20
+    positional = [c.__name__ for c in classes
+                  if any(f.init and not f.kw_only for f in dataclasses.fields(c))]
+    assert positional == []

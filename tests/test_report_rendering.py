@@ -64,7 +64,7 @@ def test_no_two_axis_labels_read_the_same():
     # A session duration between 68 and 70 seconds: half-second ticks would all print
     # "1 min 9 secs" or so; the axis takes wider steps instead.
     values = [68.2, 68.6, 69.1, 69.9, 70.3, 69.5, 68.8, 69.0, 70.1, 69.7]
-    points = [SeriesPoint(dt.date(2026, m, 1), v) for m, v in zip(range(1, 11), values,
+    points = [SeriesPoint(start=dt.date(2026, m, 1), value=v) for m, v in zip(range(1, 11), values,
                                                                     strict=True)]
     root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.DURATION))
     labels = [s.text for s in root.iter("span") if s.get("class") == "chart-y"]
@@ -74,9 +74,10 @@ def test_no_two_axis_labels_read_the_same():
 def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
     months = [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1),
               dt.date(2026, 1, 1)]
-    points = [SeriesPoint(m, v) for m, v in zip(months, [10, None, 30, 40], strict=True)]
+    points = [SeriesPoint(start=m, value=v) for m, v in zip(months, [10, None, 30, 40],
+                                                            strict=True)]
     fragment = line_chart(points, locale="fr_FR", unit=Unit.COUNT, target=50,
-                          last_year=[SeriesPoint(m, 5) for m in months],
+                          last_year=[SeriesPoint(start=m, value=5) for m in months],
                           labels={"value": "<b>Cette année</b>", "target": "Cible"})
     root = ET.fromstring(fragment)  # well-formed: the template inserts it as markup
     ns = "{http://www.w3.org/2000/svg}"
@@ -107,7 +108,7 @@ def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
 
 def test_a_year_of_months_keeps_five_labels_with_this_month_and_last_years():
     first = dt.date(2025, 10, 1)
-    points = [SeriesPoint(add_months(first, i), 100 + i) for i in range(13)]
+    points = [SeriesPoint(start=add_months(first, i), value=100 + i) for i in range(13)]
     root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.COUNT))
     x_labels = [s.text for s in root.iter("span") if s.get("class") == "chart-x"]
     assert x_labels == ["Oct 25", "Jan 26", "Apr", "Jul", "Oct"]
@@ -459,7 +460,7 @@ def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():
 
     assert format_value(86.0, Unit.DURATION, "en_US", duration_unit="days") == "86.0 days"
     first = dt.date(2025, 10, 1)
-    points = [SeriesPoint(add_months(first, i), 70.0 + 2.5 * i) for i in range(13)]
+    points = [SeriesPoint(start=add_months(first, i), value=70.0 + 2.5 * i) for i in range(13)]
     svg = line_chart(points, locale="en_US", unit=Unit.DURATION, duration_unit="days")
     assert ">90 days<" in svg and ".0 days" not in svg
 
@@ -513,15 +514,20 @@ def test_sections_and_table_units_come_from_the_kpi_definitions():
     from kpireport.render import figures_csv, render_html
 
     report, plugins = example_report("maison-lumiere")  # a French report
-    social = Family("social", {"en": "Social media", "fr": "Réseaux sociaux"}, rank=5)
-    followers = KpiDefinition("followers", {"en": "Followers"}, Unit.COUNT, ("followers",),
+    social = Family(id="social", label={"en": "Social media", "fr": "Réseaux sociaux"}, rank=5)
+    followers = KpiDefinition(id="followers", label={"en": "Followers"}, unit=Unit.COUNT,
+                              metrics=("followers",),
                               family=social)
     posts = KpiDefinition(
-        "top_posts", {"en": "Top posts"}, Unit.COUNT, ("reach", "engagement"), family="social",
-        breakdown=Breakdown(("post",), "reach", 5, ("reach", "engagement"),
+        id="top_posts", label={"en": "Top posts"}, unit=Unit.COUNT,
+        metrics=("reach", "engagement"), family="social",
+        breakdown=Breakdown(dimensions=("post",), metric="reach", limit=5, columns=("reach",
+                                                                                    "engagement"),
                             column_units={"engagement": Unit.PERCENT}))
-    report.kpis["followers"] = KpiValue("followers", followers, "Abonnés", value=1200.0)
-    report.kpis["top_posts"] = KpiValue("top_posts", posts, "Meilleures publications",
+    report.kpis["followers"] = KpiValue(key="followers", definition=followers, label="Abonnés",
+                                        value=1200.0)
+    report.kpis["top_posts"] = KpiValue(key="top_posts", definition=posts,
+                                        label="Meilleures publications",
                                         rows=[{"post": "Launch", "reach": 900.0,
                                                "engagement": 0.125}])
     html, _, _ = render_html(report, plugins)

@@ -34,8 +34,9 @@ def report_with(base, client: str, locale: str, **values):
                                  language=locale.split("_")[0], kpis={}, findings=[])
     for key, (value, previous, last_year) in values.items():
         definition = plugins.kpi(key)
-        report.kpis[key] = KpiValue(key, definition, definition.label["en"], value, previous,
-                                    last_year)
+        report.kpis[key] = KpiValue(key=key, definition=definition, label=definition.label["en"],
+                                    value=value, previous=previous,
+                                    last_year=last_year)
     return report
 
 

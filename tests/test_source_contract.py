@@ -23,8 +23,8 @@ from kpireport.secrets import redact
 from kpireport.testing import FakeServer, Reply
 
 TODAY = dt.date(2026, 11, 25)
-OCT = DateRange(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
-NOV = DateRange(dt.date(2026, 11, 1), dt.date(2026, 11, 24))
+OCT = DateRange(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
+NOV = DateRange(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 24))
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def api():
 
 
 def source_for(api, tmp_path, **settings):
-    context = SourceContext("web", "client-a", ZoneInfo("Europe/London"), tmp_path, TODAY,
+    context = SourceContext(name="web", client_id="client-a", timezone=ZoneInfo("Europe/London"),
+                            base_dir=tmp_path, today=TODAY,
                             plugin="test_api", state_root=tmp_path / "state")
     values = {"base_url": api.server.url, "account": "123", "client_secret": SECRET,
               **settings}
@@ -47,7 +48,7 @@ def expected(api, rng, channel=None):
 
 
 def test_a_total_comes_from_the_api_with_its_currency_and_time_zone(api, tmp_path):
-    table = source_for(api, tmp_path).fetch(Query(("sessions",), OCT))
+    table = source_for(api, tmp_path).fetch(Query(metrics=("sessions",), range=OCT))
     assert table.rows == [{"sessions": expected(api, OCT)}]
     assert (table.currency, table.timezone) == ("USD", "America/Los_Angeles")
     calls = api.server.calls_to(r"/v1/accounts/123:report")
@@ -57,7 +58,8 @@ def test_a_total_comes_from_the_api_with_its_currency_and_time_zone(api, tmp_pat
 
 def test_filters_reach_the_api(api, tmp_path):
     organic = Filter(dimension="channel", operator=Operator.EQUALS, values="organic search")
-    table = source_for(api, tmp_path).fetch(Query(("sessions",), OCT, filters=(organic,)))
+    table = source_for(api, tmp_path).fetch(Query(metrics=("sessions",), range=OCT,
+                                                  filters=(organic,)))
     assert table.rows == [{"sessions": expected(api, OCT, "Organic Search")}]
     sent = api.server.calls_to(r"/v1/.*")[0].json()["filters"]
     assert sent == [{"dimension": "channel", "operator": "equals", "values": ["organic search"],
@@ -67,27 +69,27 @@ def test_filters_reach_the_api(api, tmp_path):
 def test_a_final_answer_is_not_asked_again_but_a_recent_one_is(api, tmp_path):
     source = source_for(api, tmp_path)
     for _ in range(2):
-        source.fetch(Query(("sessions",), OCT))
+        source.fetch(Query(metrics=("sessions",), range=OCT))
     assert len(api.server.calls_to(r"/v1/.*")) == 1
     # Another source object (next run), same state folder: still served from the cache.
-    source_for(api, tmp_path).fetch(Query(("sessions",), OCT))
+    source_for(api, tmp_path).fetch(Query(metrics=("sessions",), range=OCT))
     assert len(api.server.calls_to(r"/v1/.*")) == 1
     # November's last days are not final: the cache keeps it for an hour, in this run.
-    source.fetch(Query(("sessions",), NOV, granularity=Granularity.DAY))
-    source.fetch(Query(("sessions",), NOV, granularity=Granularity.DAY))
+    source.fetch(Query(metrics=("sessions",), range=NOV, granularity=Granularity.DAY))
+    source.fetch(Query(metrics=("sessions",), range=NOV, granularity=Granularity.DAY))
     assert len(api.server.calls_to(r"/v1/.*")) == 2
 
 
 def test_the_run_time_token_is_a_secret(api, tmp_path, caplog):
     source = source_for(api, tmp_path)
-    source.fetch(Query(("sessions",), OCT))
+    source.fetch(Query(metrics=("sessions",), range=OCT))
     token = api.tokens[0]
     assert redact(f"Bearer {token}") == "Bearer ***"
 
 
 def test_usage_is_recorded(api, tmp_path):
     source = source_for(api, tmp_path)
-    source.fetch(Query(("sessions",), OCT))
+    source.fetch(Query(metrics=("sessions",), range=OCT))
     usage = source.context.usage["requests_per_day"]
     assert (usage.used, usage.limit) == (1, 10_000)
     assert str(usage) == "1/10000"
@@ -99,14 +101,14 @@ def test_api_errors_become_the_contract_errors(api, tmp_path, status, error):
     api.server.fail("POST", r"/v1/.*", Reply(status=status, body={"error": "no"},
                                              headers={"Retry-After": "0"}), times=3)
     with pytest.raises(error) as raised:
-        source_for(api, tmp_path).fetch(Query(("sessions",), OCT))
+        source_for(api, tmp_path).fetch(Query(metrics=("sessions",), range=OCT))
     assert raised.value.fatal == (status != 503)
 
 
 def test_fetch_many_stops_asking_after_a_fatal_error(api, tmp_path):
     api.server.fail("POST", r"/v1/.*", Reply(status=403, body={}), times=10)
-    queries = [Query(("sessions",), OCT), Query(("sessions",), NOV),
-               Query(("revenue",), OCT)]
+    queries = [Query(metrics=("sessions",), range=OCT), Query(metrics=("sessions",), range=NOV),
+               Query(metrics=("revenue",), range=OCT)]
     answers = source_for(api, tmp_path).fetch_many(queries)
     assert list(answers) == queries
     assert all(isinstance(a, PermissionDenied) for a in answers.values())

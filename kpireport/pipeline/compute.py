@@ -64,7 +64,7 @@ def monthly_series(binding: KpiBinding, queries: PerSource, rng: DateRange,
     months = []
     cursor = rng.start
     while cursor <= rng.end:
-        months.append(SeriesPoint(cursor, by_month.get(cursor)))
+        months.append(SeriesPoint(start=cursor, value=by_month.get(cursor)))
         cursor = add_months(cursor, 1)
     return months, error
 
@@ -82,7 +82,7 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
     label = binding.ref.label or definition.text(definition.label, language)
     description = binding.ref.description or (
         definition.text(definition.description, language) if definition.description else "")
-    value = KpiValue(binding.key, definition, label, sources=binding.sources,
+    value = KpiValue(key=binding.key, definition=definition, label=label, sources=binding.sources,
                      description=description)
     if definition.breakdown is not None:
         b = definition.breakdown
@@ -99,7 +99,7 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
     value.last_year, _, _ = total(binding, queries.last_year, fetched, answered_by)
     daily_rows, _, _ = rows_of(binding, queries.daily, fetched, answered_by)
     by_day = {r["date"]: definition.compute(r) for r in daily_rows}
-    value.daily = [SeriesPoint(d, by_day.get(d)) for d in period.range.iter_days()]
+    value.daily = [SeriesPoint(start=d, value=by_day.get(d)) for d in period.range.iter_days()]
     assert queries.monthly_range is not None  # built with the other series' queries
     value.monthly, _ = monthly_series(binding, queries.monthly, queries.monthly_range, fetched,
                                       answered_by)
@@ -109,8 +109,9 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
         value.failed_source = failed_source(binding, fetched)
     elif value.value is None and not any(n.kind is NoteKind.UNAVAILABLE for n in value.notes):
         # (An unavailable figure has said why already: "no data" would contradict it.)
-        value.notes.append(DataNote(NoteKind.NO_DATA,
-                                    "no data for this period", ",".join(binding.sources)))
+        value.notes.append(DataNote(kind=NoteKind.NO_DATA,
+                                    message="no data for this period",
+                                    source=",".join(binding.sources)))
     return value
 
 

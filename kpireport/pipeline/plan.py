@@ -24,8 +24,8 @@ from kpireport.data import (
     DateRange,
     Granularity,
     MetricSpec,
+    Order,
     Query,
-    TopN,
     merge_queries,
 )
 from kpireport.errors import KpiReportError, Problem
@@ -281,7 +281,7 @@ def _monthly_range(client: ClientConfig, key: str, period: Period) -> DateRange:
     for okr in client.okrs:
         if okr.start and any(kr.kpi == key for kr in okr.key_results):
             start = min(start, okr.start.replace(day=1))
-    return DateRange(start, period.end)
+    return DateRange(start=start, end=period.end)
 
 
 
@@ -375,6 +375,14 @@ def _per_source(binding: KpiBinding, make: Any) -> PerSource:
             for source in binding.sources}
 
 
+def _top(metric: str, limit: int, metrics: tuple[str, ...]) -> dict[str, Any]:
+    """The order and limit of a breakdown's query: its top rows by ``metric``, asked of the
+    source that gives that metric (another source's columns are joined to them)."""
+    if metric not in metrics:
+        return {}
+    return {"order": (Order(metric=metric),), "limit": limit}
+
+
 def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> KpiQueries:
     """The queries one KPI needs for ``period``, per source."""
     definition = binding.definition
@@ -382,22 +390,23 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
         return KpiQueries(breakdown=_per_source(binding, lambda m: Query(
-            m, period.range, b.dimensions, Granularity.TOTAL,
-            TopN(b.metric, limit) if b.metric in m else None)))
+            metrics=m, range=period.range, dimensions=b.dimensions, granularity=Granularity.TOTAL,
+            **_top(b.metric, limit, m))))
     monthly_range = _monthly_range(client, binding.key, period)
     out = KpiQueries(
-        value=_per_source(binding, lambda m: Query(m, period.range)),
-        previous=_per_source(binding, lambda m: Query(m, period.previous)),
-        last_year=_per_source(binding, lambda m: Query(m, period.last_year)),
-        daily=_per_source(binding, lambda m: Query(m, period.range, granularity=Granularity.DAY)),
-        monthly=_per_source(binding, lambda m: Query(m, monthly_range,
+        value=_per_source(binding, lambda m: Query(metrics=m, range=period.range)),
+        previous=_per_source(binding, lambda m: Query(metrics=m, range=period.previous)),
+        last_year=_per_source(binding, lambda m: Query(metrics=m, range=period.last_year)),
+        daily=_per_source(binding, lambda m: Query(metrics=m, range=period.range,
+                                                   granularity=Granularity.DAY)),
+        monthly=_per_source(binding, lambda m: Query(metrics=m, range=monthly_range,
                                                      granularity=Granularity.MONTH)),
         monthly_range=monthly_range,
     )
     for j, objective in enumerate(client.objectives):
         if objective.kpi == binding.key and objective.kind == "cumulative":
             if (rng := cumulative_range(objective, period)) is not None:
-                out.cumulative[j] = _per_source(binding, lambda m, r=rng: Query(m, r))
+                out.cumulative[j] = _per_source(binding, lambda m, r=rng: Query(metrics=m, range=r))
     return out
 
 
@@ -405,15 +414,16 @@ def cumulative_range(objective: ObjectiveConfig, period: Period) -> DateRange | 
     """What a cumulative objective counts by the period's end: from its start to the end (or
     its deadline, if passed); None before it starts."""
     end = min(period.end, objective.deadline or period.end)
-    return DateRange(objective.start, end) if end >= objective.start else None
+    return DateRange(start=objective.start, end=end) if end >= objective.start else None
 
 
 def history_queries(binding: KpiBinding, objective: ObjectiveConfig) -> tuple[DateRange,
                                                                                 PerSource]:
     """The SMART review's queries: the KPI's months in the two years before the objective."""
     first = objective.start.replace(day=1)
-    rng = DateRange(add_months(first, -HISTORY_MONTHS), first - dt.timedelta(days=1))
-    return rng, _per_source(binding, lambda m: Query(m, rng, granularity=Granularity.MONTH))
+    rng = DateRange(start=add_months(first, -HISTORY_MONTHS), end=first - dt.timedelta(days=1))
+    return rng, _per_source(binding, lambda m: Query(metrics=m, range=rng,
+                                                     granularity=Granularity.MONTH))
 
 
 def language_of(locale: str) -> str:

@@ -73,7 +73,7 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     )
     report.kpis = {k: v for k, v in kpis.items() if plan.bindings[k].listed}
     for name, message in fetched.errors.items():
-        report.notes.append(DataNote(NoteKind.SOURCE_FAILED, message, name))
+        report.notes.append(DataNote(kind=NoteKind.SOURCE_FAILED, message=message, source=name))
     report.objectives = assess_objectives(plan, kpis, fetched)
     report.okrs = score_okrs(plan, kpis)
     label_key_results(report.okrs, kpis)

@@ -7,42 +7,46 @@ from collections.abc import Callable
 from kpireport import hookimpl
 from kpireport.kpis import Direction, Family, KpiDefinition, Unit
 
-COMMERCIAL = Family("commercial", {"en": "Sales and pipeline",
+COMMERCIAL = Family(id="commercial", label={"en": "Sales and pipeline",
                                    "fr": "Ventes et pipeline commercial"}, rank=10)
 COMMERCIAL_KPIS = [
     KpiDefinition(
-        "qualified_leads", {"en": "Qualified leads", "fr": "Prospects qualifiés"}, Unit.COUNT,
-        ("qualified_leads",), family=COMMERCIAL,
+        id="qualified_leads", label={"en": "Qualified leads", "fr": "Prospects qualifiés"},
+                  unit=Unit.COUNT,
+        metrics=("qualified_leads",), family=COMMERCIAL,
         description={"en": "Leads qualified by marketing or sales in the period.",
                      "fr": "Prospects qualifiés par le marketing ou les ventes sur la période."},
     ),
     KpiDefinition(
-        "opportunities", {"en": "New opportunities", "fr": "Nouvelles opportunités"},
-        Unit.COUNT, ("opportunities",), family=COMMERCIAL,
+        id="opportunities", label={"en": "New opportunities", "fr": "Nouvelles opportunités"},
+        unit=Unit.COUNT, metrics=("opportunities",), family=COMMERCIAL,
         description={"en": "Opportunities (deals) created.",
                      "fr": "Opportunités (affaires) créées."},
     ),
     KpiDefinition(
-        "new_customers", {"en": "New customers", "fr": "Nouveaux clients"}, Unit.COUNT,
-        ("new_customers",), family=COMMERCIAL,
+        id="new_customers", label={"en": "New customers", "fr": "Nouveaux clients"},
+                  unit=Unit.COUNT,
+        metrics=("new_customers",), family=COMMERCIAL,
         description={"en": "Accounts that became customers.",
                      "fr": "Comptes devenus clients."},
     ),
     KpiDefinition(
-        "won_deals", {"en": "Won deals", "fr": "Affaires gagnées"}, Unit.COUNT,
-        ("won_deals",), family=COMMERCIAL,
+        id="won_deals", label={"en": "Won deals", "fr": "Affaires gagnées"}, unit=Unit.COUNT,
+        metrics=("won_deals",), family=COMMERCIAL,
         description={"en": "Deals closed won in the period.",
                      "fr": "Affaires conclues sur la période."},
     ),
     KpiDefinition(
-        "won_revenue", {"en": "Revenue from won deals", "fr": "Chiffre d'affaires signé"},
-        Unit.CURRENCY, ("won_revenue",), family=COMMERCIAL,
+        id="won_revenue", label={"en": "Revenue from won deals", "fr": "Chiffre d'affaires signé"},
+        unit=Unit.CURRENCY, metrics=("won_revenue",), family=COMMERCIAL,
         description={"en": "Amount of the deals closed won in the period.",
                      "fr": "Montant des affaires conclues sur la période."},
     ),
     KpiDefinition(
-        "sales_cycle_length", {"en": "Sales cycle length", "fr": "Durée du cycle de vente"},
-        Unit.DURATION, ("sales_cycle_days",), direction=Direction.LOWER, family=COMMERCIAL,
+        id="sales_cycle_length", label={"en": "Sales cycle length",
+                                        "fr": "Durée du cycle de vente"},
+        unit=Unit.DURATION, metrics=("sales_cycle_days",), direction=Direction.LOWER,
+                  family=COMMERCIAL,
         duration_unit="days",
         description={"en": "Mean days from creation to close of the deals won in the period.",
                      "fr": "Nombre moyen de jours entre la création et la signature des "

@@ -28,6 +28,7 @@ from kpireport.data import (
     Query,
     Table,
     aggregate_rows,
+    order_rows,
     time_key,
 )
 from kpireport.errors import SourceError
@@ -160,7 +161,8 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
                 raise SourceError(source, _no_range(spec, query, candidates))
             message = (_no_range(spec, query, candidates) if exports_only
                        else _unavailable(spec, query, candidates))
-            notes.append(DataNote(NoteKind.UNAVAILABLE, message, source, metrics=(metric,)))
+            notes.append(DataNote(kind=NoteKind.UNAVAILABLE, message=message, source=source,
+                                  metrics=(metric,)))
             continue
         plan.setdefault(id(chosen), (chosen, []))[1].append(metric)
     parts = []
@@ -170,11 +172,9 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         # A frame's gaps concern the metrics it gave, not those another frame gave.
         notes.extend(n if n.metrics else replace(n, metrics=tuple(names)) for n in frame_notes)
     rows = _join(parts, metrics, query)
-    if query.top is not None:
-        top = query.top.metric
-        rows.sort(key=lambda r: (r.get(top) is None, -(r.get(top) or 0)))
-        rows = rows[: query.top.n]
-    return Table(query, rows, list(dict.fromkeys(notes)))
+    if query.order:
+        rows = order_rows(rows, query.order, query.limit)
+    return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)))
 
 
 # --- Rows of one frame ------------------------------------------------------------------------
@@ -193,14 +193,15 @@ def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec
     else:
         column = "month"
         months = whole_months(query.range)
-        rng = DateRange(months[0], month_end(months[-1]))
+        rng = DateRange(start=months[0], end=month_end(months[-1]))
         notes.extend(_month_notes(frame, metrics, query, months, source))
     notes.extend(_blank_cells(frame, column, rng, metrics, specs, source))
     additive = tuple(m for m in metrics if specs[m].aggregation is not Aggregation.DISTINCT)
     distinct = [m for m in metrics if specs[m].aggregation is Aggregation.DISTINCT]
     rows: list[dict[str, Any]] = []
     if additive:
-        sub = Query(additive, rng, query.dimensions, query.granularity)
+        sub = Query(metrics=additive, range=rng, dimensions=query.dimensions,
+                    granularity=query.granularity)
         rows.extend(aggregate_rows(frame.rows_in(column, rng), specs, sub, date_key=column))
     if distinct:
         # Exact buckets only (checked by Frame.serves): each row already is the bucket asked.
@@ -257,9 +258,9 @@ def _missing_days(frame: Frame, rng: DateRange, source: str) -> list[DataNote]:
     missing = tuple(day for day in rng.iter_days() if day not in present)
     if not missing:
         return []
-    return [DataNote(NoteKind.MISSING_DAYS,
-                     f"{frame.label} has no rows for {len(missing)} of the {rng.days} days of "
-                     f"{rng}: {spans(missing)}", source, missing)]
+    return [DataNote(kind=NoteKind.MISSING_DAYS,
+                     message=f"{frame.label} has no rows for {len(missing)} of the {rng.days} "
+                             f"days of {rng}: {spans(missing)}", source=source, dates=missing)]
 
 
 def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
@@ -290,8 +291,9 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
         days, when = _days_of(times), ", ".join(m.strftime("%Y-%m") for m in times)
     else:
         days, when = tuple(times), spans(times)
-    return [DataNote(NoteKind.MISSING_VALUES,
-                     f"{frame.label} has blank cells ({names}) for {when}", source, days,
+    return [DataNote(kind=NoteKind.MISSING_VALUES,
+                     message=f"{frame.label} has blank cells ({names}) for {when}", source=source,
+                     dates=days,
                      metrics=tuple(concerned))]
 
 
@@ -314,8 +316,10 @@ def _provisional_days(frame: Frame, rng: DateRange, source: str) -> list[DataNot
     days = tuple(d for d in rng.iter_days() if d >= frame.provisional_from and d in present)
     if not days:
         return []
-    return [DataNote(NoteKind.INCOMPLETE, f"{frame.label}: the figures of {spans(days)} may "
-                                          f"still be revised by the source", source, days)]
+    return [DataNote(kind=NoteKind.INCOMPLETE,
+                     message=f"{frame.label}: the figures of {spans(days)} may "
+                                          f"still be revised by the source", source=source,
+                     dates=days)]
 
 
 def _month_notes(frame: Frame, metrics: list[str], query: Query, months: list[dt.date],
@@ -325,16 +329,18 @@ def _month_notes(frame: Frame, metrics: list[str], query: Query, months: list[dt
     absent = [m for m in months if m not in present]
     if absent:
         days = _days_of(absent)
-        notes.append(DataNote(NoteKind.MISSING_DAYS,
-                              f"{frame.label} has no row for "
-                              f"{', '.join(m.strftime('%Y-%m') for m in absent)}", source, days))
+        listed = ", ".join(m.strftime("%Y-%m") for m in absent)
+        notes.append(DataNote(kind=NoteKind.MISSING_DAYS,
+                              message=f"{frame.label} has no row for {listed}", source=source,
+                              dates=days))
     partial = [m for m in months_touching(query.range) if m not in months]
     if partial and query.granularity is MONTH:
         which = ", ".join(m.strftime("%Y-%m") for m in partial)
-        notes.append(DataNote(NoteKind.UNAVAILABLE,
-                              f"{frame.label} gives {', '.join(metrics)} per calendar month: "
-                              f"{which} only partly inside {query.range} has no value "
-                              f"(a month's figure cannot be split into days)", source))
+        notes.append(DataNote(kind=NoteKind.UNAVAILABLE,
+                              message=f"{frame.label} gives {', '.join(metrics)} per calendar "
+                                      f"month: {which} only partly inside {query.range} has no "
+                                      f"value (a month's figure cannot be split into days)",
+                              source=source))
     return notes
 
 
@@ -389,7 +395,7 @@ def _no_range(spec: MetricSpec, query: Query, candidates: Sequence[Frame]) -> st
 
 def _days_of(months: Iterable[dt.date]) -> tuple[dt.date, ...]:
     """Every day of these calendar months (given by their first days)."""
-    return tuple(d for m in months for d in DateRange(m, month_end(m)).iter_days())
+    return tuple(d for m in months for d in DateRange(start=m, end=month_end(m)).iter_days())
 
 
 def month_end(month: dt.date) -> dt.date:

@@ -152,7 +152,7 @@ class Export:
 
     def span(self) -> DateRange | None:
         days = self.days() if self.has_dates() else {}
-        return DateRange(min(days), max(days)) if days else None
+        return DateRange(start=min(days), end=max(days)) if days else None
 
     def dimension_rows(self, dimension: str) -> list[dict[str, Any]]:
         return cached(self._cache, dimension,

@@ -125,7 +125,8 @@ def _spec(name: str, decl: MetricDeclaration) -> MetricSpec:
             raise ValueError(f"metrics: {name!r}: {key!r} means nothing for aggregation "
                              f"{decl.aggregation}")
     try:
-        return MetricSpec(name, decl.aggregation, decl.weight, decl.numerator, decl.denominator,
-                          decl.description)
+        return MetricSpec(name=name, aggregation=decl.aggregation, weight=decl.weight,
+                          numerator=decl.numerator, denominator=decl.denominator,
+                          description=decl.description)
     except ValueError as exc:
         raise ValueError(f"metrics: {exc}") from None

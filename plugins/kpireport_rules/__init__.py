@@ -114,14 +114,14 @@ def objective_pace(report: Report) -> Iterator[Finding]:
 
         severity = Severity.CRITICAL if a.status is Status.OFF_TRACK else Severity.WARNING
         yield Finding(
-            "objective-pace", severity,
-            _words(N_("“%(objective)s” needs a faster pace"), objective=a.title),
-            _each(partial(_pace, sentence=sentence, days=days, target=target, amount=amount,
-                          points=points, locale=report.locale)),
-            {"objective": a.key, "value": a.value, "target": a.target,
-             "required_per_month": a.required_rate, "days_left": a.days_left,
-             "status": a.status.value},
-            (a.kpi,),
+            rule="objective-pace", severity=severity,
+            title=_words(N_("“%(objective)s” needs a faster pace"), objective=a.title),
+            text=_each(partial(_pace, sentence=sentence, days=days, target=target, amount=amount,
+                               points=points, locale=report.locale)),
+            figures={"objective": a.key, "value": a.value, "target": a.target,
+                     "required_per_month": a.required_rate, "days_left": a.days_left,
+                     "status": a.status.value},
+            kpis=(a.kpi,),
         )
 
 
@@ -134,13 +134,13 @@ def traffic_up_conversion_down(report: Report) -> Iterator[Finding]:
     if s_change is None or r_change is None or s_change < 0.05 or r_change > -0.05:
         return
     yield Finding(
-        "traffic-up-conversion-down", Severity.WARNING,
-        _words(N_("More visits, fewer conversions")),
-        _words(N_("Sessions rose %(sessions)s but the conversion rate moved %(rate)s: review the "
-                  "landing pages and forms that new visitors reach."),
-               sessions=_pct(report, s_change), rate=_pct(report, r_change)),
-        {"sessions_change": s_change, "conversion_rate_change": r_change},
-        ("sessions", "conversion_rate"),
+        rule="traffic-up-conversion-down", severity=Severity.WARNING,
+        title=_words(N_("More visits, fewer conversions")),
+        text=_words(N_("Sessions rose %(sessions)s but the conversion rate moved %(rate)s: "
+                       "review the landing pages and forms that new visitors reach."),
+                    sessions=_pct(report, s_change), rate=_pct(report, r_change)),
+        figures={"sessions_change": s_change, "conversion_rate_change": r_change},
+        kpis=("sessions", "conversion_rate"),
     )
 
 
@@ -154,13 +154,14 @@ def good_position_low_ctr(report: Report) -> Iterator[Finding]:
     pos = _fmt(report, position.value, "position")
     rate = _fmt(report, ctr.value, "percent")
     yield Finding(
-        "good-position-low-ctr", Severity.INFO,
-        _words(N_("Visible in Google but rarely clicked")),
-        _words(N_("The average position is %(position)s but only %(ctr)s of impressions become "
-                  "clicks: rewrite the page titles and meta descriptions of the top pages."),
-               position=pos, ctr=rate),
-        {"position": position.value, "ctr": ctr.value},
-        ("avg_position", "ctr"),
+        rule="good-position-low-ctr", severity=Severity.INFO,
+        title=_words(N_("Visible in Google but rarely clicked")),
+        text=_words(N_("The average position is %(position)s but only %(ctr)s of impressions "
+                       "become clicks: rewrite the page titles and meta descriptions of the "
+                       "top pages."),
+                    position=pos, ctr=rate),
+        figures={"position": position.value, "ctr": ctr.value},
+        kpis=("avg_position", "ctr"),
     )
 
 
@@ -172,13 +173,13 @@ def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
     days = _fmt(report, cycle.value, "duration", "days")
     before = _fmt(report, cycle.last_year, "duration", "days")
     yield Finding(
-        "sales-cycle-lengthening", Severity.WARNING,
-        _words(N_("Deals take longer to close")),
-        _words(N_("Won deals took %(days)s to close against %(before)s a year ago: review "
-                  "follow-up after proposals and the qualification of new opportunities."),
-               days=days, before=before),
-        {"days": cycle.value, "days_last_year": cycle.last_year},
-        ("sales_cycle_length",),
+        rule="sales-cycle-lengthening", severity=Severity.WARNING,
+        title=_words(N_("Deals take longer to close")),
+        text=_words(N_("Won deals took %(days)s to close against %(before)s a year ago: review "
+                       "follow-up after proposals and the qualification of new opportunities."),
+                    days=days, before=before),
+        figures={"days": cycle.value, "days_last_year": cycle.last_year},
+        kpis=("sales_cycle_length",),
     )
 
 
@@ -204,15 +205,15 @@ def organic_traffic_drop(report: Report) -> Iterator[Finding]:
     change = _pct(report, clicks.change_last_year)
     now, before = (_fmt(report, v, "count") for v in (clicks.value, clicks.last_year))
     yield Finding(
-        "organic-traffic-drop", Severity.WARNING,
-        _words(N_("Organic search is losing ground")),
-        _words(N_("Organic clicks are at %(now)s against %(before)s a year ago (%(change)s): "
-                  "check rankings of the top queries, indexing errors in Search Console and "
-                  "recent Google updates."),
-               now=now, before=before, change=change),
-        {"clicks": clicks.value, "clicks_last_year": clicks.last_year,
-         "change_last_year": clicks.change_last_year},
-        ("organic_clicks",),
+        rule="organic-traffic-drop", severity=Severity.WARNING,
+        title=_words(N_("Organic search is losing ground")),
+        text=_words(N_("Organic clicks are at %(now)s against %(before)s a year ago (%(change)s): "
+                       "check rankings of the top queries, indexing errors in Search Console and "
+                       "recent Google updates."),
+                    now=now, before=before, change=change),
+        figures={"clicks": clicks.value, "clicks_last_year": clicks.last_year,
+                 "change_last_year": clicks.change_last_year},
+        kpis=("organic_clicks",),
     )
 
 
@@ -226,14 +227,14 @@ def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
     if c is None or s is None or c > CONVERSIONS_DROP or abs(s) > SPEND_STEADY:
         return
     yield Finding(
-        "conversions-falling-spend-holding", Severity.CRITICAL,
-        _words(N_("Check conversion tracking")),
-        _words(N_("Ad conversions moved %(conversions)s while spend moved only %(spend)s: check "
-                  "that the pixel and the Conversions API still fire on the thank-you pages "
-                  "before changing the campaigns."),
-               conversions=_pct(report, c), spend=_pct(report, s)),
-        {"ad_conversions_change": c, "ad_spend_change": s},
-        ("ad_conversions", "ad_spend"),
+        rule="conversions-falling-spend-holding", severity=Severity.CRITICAL,
+        title=_words(N_("Check conversion tracking")),
+        text=_words(N_("Ad conversions moved %(conversions)s while spend moved only %(spend)s: "
+                       "check that the pixel and the Conversions API still fire on the "
+                       "thank-you pages before changing the campaigns."),
+                    conversions=_pct(report, c), spend=_pct(report, s)),
+        figures={"ad_conversions_change": c, "ad_spend_change": s},
+        kpis=("ad_conversions", "ad_spend"),
     )
 
 
@@ -244,12 +245,12 @@ def roas_below_one(report: Report) -> Iterator[Finding]:
         return
     value = _fmt(report, roas.value, "ratio")
     yield Finding(
-        "roas-below-one", Severity.WARNING,
-        _words(N_("Ads cost more than they return")),
-        _words(N_("Return on ad spend is %(roas)s: pause the campaigns with the lowest return "
-                  "and move budget to those above 1×."), roas=value),
-        {"roas": roas.value},
-        ("roas",),
+        rule="roas-below-one", severity=Severity.WARNING,
+        title=_words(N_("Ads cost more than they return")),
+        text=_words(N_("Return on ad spend is %(roas)s: pause the campaigns with the lowest return "
+                       "and move budget to those above 1×."), roas=value),
+        figures={"roas": roas.value},
+        kpis=("roas",),
     )
 
 
@@ -269,15 +270,15 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
     # The period compared with: a month for a monthly report, a quarter's dates for a quarter.
     previous = format_period(report.period.previous, report.locale)
     yield Finding(
-        "leads-quality-drop", Severity.WARNING,
-        _words(N_("More leads, fewer qualified")),
-        _words(N_("Leads rose %(leads)s but only %(now)s were qualified against %(before)s in "
-                  "the previous period (%(previous)s): review the forms and the campaigns that "
-                  "bring the new leads."),
-               leads=_pct(report, leads.change_previous or 0), now=now_s, before=before_s,
-               previous=previous),
-        {"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
-        ("leads", "qualified_leads"),
+        rule="leads-quality-drop", severity=Severity.WARNING,
+        title=_words(N_("More leads, fewer qualified")),
+        text=_words(N_("Leads rose %(leads)s but only %(now)s were qualified against %(before)s in "
+                       "the previous period (%(previous)s): review the forms and the campaigns "
+                       "that bring the new leads."),
+                    leads=_pct(report, leads.change_previous or 0), now=now_s, before=before_s,
+                    previous=previous),
+        figures={"leads": leads.value, "qualified_share": share, "qualified_share_before": before},
+        kpis=("leads", "qualified_leads"),
     )
 
 
@@ -287,15 +288,15 @@ def objective_achieved_early(report: Report) -> Iterator[Finding]:
         if a.status is not Status.ACHIEVED or not a.days_left or a.days_left <= EARLY_DAYS:
             continue
         yield Finding(
-            "objective-achieved-early", Severity.INFO,
-            _words(N_("“%(objective)s” is already achieved"), objective=a.title),
-            _each(lambda words, _, days=a.days_left: words.ngettext(
+            rule="objective-achieved-early", severity=Severity.INFO,
+            title=_words(N_("“%(objective)s” is already achieved"), objective=a.title),
+            text=_each(lambda words, _, days=a.days_left: words.ngettext(
                 "The target is reached with %(days)s day to go: set a more ambitious one to "
                 "keep the momentum.",
                 "The target is reached with %(days)s days to go: set a more ambitious one to "
                 "keep the momentum.", days) % {"days": days}),
-            {"value": a.value, "target": a.target, "days_left": a.days_left},
-            (a.kpi,),
+            figures={"value": a.value, "target": a.target, "days_left": a.days_left},
+            kpis=(a.kpi,),
         )
 
 
@@ -308,32 +309,35 @@ def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
     now = _fmt(report, revenue.value, "currency")
     before = _fmt(report, revenue.last_year, "currency")
     yield Finding(
-        "revenue-down-year-on-year", Severity.CRITICAL,
-        _words(N_("Revenue below last year")),
-        _words(N_("Online revenue is %(now)s against %(before)s a year ago: look at orders "
-                  "versus average basket, and at the channels that fell most."),
-               now=now, before=before),
-        {"revenue": revenue.value, "revenue_last_year": revenue.last_year},
-        ("revenue",),
+        rule="revenue-down-year-on-year", severity=Severity.CRITICAL,
+        title=_words(N_("Revenue below last year")),
+        text=_words(N_("Online revenue is %(now)s against %(before)s a year ago: look at orders "
+                       "versus average basket, and at the channels that fell most."),
+                    now=now, before=before),
+        figures={"revenue": revenue.value, "revenue_last_year": revenue.last_year},
+        kpis=("revenue",),
     )
 
 
 RULES = [
-    Rule("objective-pace", objective_pace, objective_pace.__doc__ or ""),
-    Rule("traffic-up-conversion-down", traffic_up_conversion_down,
-         traffic_up_conversion_down.__doc__ or ""),
-    Rule("good-position-low-ctr", good_position_low_ctr, good_position_low_ctr.__doc__ or ""),
-    Rule("sales-cycle-lengthening", sales_cycle_lengthening,
-         sales_cycle_lengthening.__doc__ or ""),
-    Rule("organic-traffic-drop", organic_traffic_drop, organic_traffic_drop.__doc__ or ""),
-    Rule("conversions-falling-spend-holding", conversions_falling_spend_holding,
-         conversions_falling_spend_holding.__doc__ or ""),
-    Rule("roas-below-one", roas_below_one, roas_below_one.__doc__ or ""),
-    Rule("leads-quality-drop", leads_quality_drop, leads_quality_drop.__doc__ or ""),
-    Rule("objective-achieved-early", objective_achieved_early,
-         objective_achieved_early.__doc__ or ""),
-    Rule("revenue-down-year-on-year", revenue_down_year_on_year,
-         revenue_down_year_on_year.__doc__ or ""),
+    Rule(id="objective-pace", evaluate=objective_pace, description=objective_pace.__doc__ or ""),
+    Rule(id="traffic-up-conversion-down", evaluate=traffic_up_conversion_down,
+         description=traffic_up_conversion_down.__doc__ or ""),
+    Rule(id="good-position-low-ctr", evaluate=good_position_low_ctr,
+         description=good_position_low_ctr.__doc__ or ""),
+    Rule(id="sales-cycle-lengthening", evaluate=sales_cycle_lengthening,
+         description=sales_cycle_lengthening.__doc__ or ""),
+    Rule(id="organic-traffic-drop", evaluate=organic_traffic_drop,
+         description=organic_traffic_drop.__doc__ or ""),
+    Rule(id="conversions-falling-spend-holding", evaluate=conversions_falling_spend_holding,
+         description=conversions_falling_spend_holding.__doc__ or ""),
+    Rule(id="roas-below-one", evaluate=roas_below_one, description=roas_below_one.__doc__ or ""),
+    Rule(id="leads-quality-drop", evaluate=leads_quality_drop,
+         description=leads_quality_drop.__doc__ or ""),
+    Rule(id="objective-achieved-early", evaluate=objective_achieved_early,
+         description=objective_achieved_early.__doc__ or ""),
+    Rule(id="revenue-down-year-on-year", evaluate=revenue_down_year_on_year,
+         description=revenue_down_year_on_year.__doc__ or ""),
 ]
 
 

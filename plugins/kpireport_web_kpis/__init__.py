@@ -11,9 +11,10 @@ from collections.abc import Callable
 from kpireport import hookimpl
 from kpireport.kpis import Breakdown, Direction, Family, KpiDefinition, Unit, ratio
 
-WEB = Family("web", {"en": "Website and e-commerce", "fr": "Site web et e-commerce"}, rank=20)
-SEO = Family("seo", {"en": "Search (SEO)", "fr": "Référencement naturel (SEO)"}, rank=30)
-ADS = Family("ads", {"en": "Advertising", "fr": "Publicité"}, rank=40)
+WEB = Family(id="web", label={"en": "Website and e-commerce", "fr": "Site web et e-commerce"},
+             rank=20)
+SEO = Family(id="seo", label={"en": "Search (SEO)", "fr": "Référencement naturel (SEO)"}, rank=30)
+ADS = Family(id="ads", label={"en": "Advertising", "fr": "Publicité"}, rank=40)
 
 
 
@@ -34,12 +35,14 @@ report prints them in its language (the theme's translations carry them)."""
 
 WEB_KPIS = [
     KpiDefinition(
-        "sessions", {"en": "Sessions", "fr": "Sessions"}, Unit.COUNT, ("sessions",), family=WEB,
+        id="sessions", label={"en": "Sessions", "fr": "Sessions"}, unit=Unit.COUNT,
+                  metrics=("sessions",), family=WEB,
         description={"en": "Visits to the site, summed over the period.",
                      "fr": "Visites du site, additionnées sur la période."},
     ),
     KpiDefinition(
-        "users", {"en": "Unique visitors", "fr": "Visiteurs uniques"}, Unit.COUNT, ("users",),
+        id="users", label={"en": "Unique visitors", "fr": "Visiteurs uniques"}, unit=Unit.COUNT,
+                  metrics=("users",),
         family=WEB,
         description={"en": "People who visited, counted once over the whole period (not summed "
                            "from days).",
@@ -47,51 +50,55 @@ WEB_KPIS = [
                            "(jamais additionnées jour par jour)."},
     ),
     KpiDefinition(
-        "pageviews", {"en": "Pages viewed", "fr": "Pages vues"}, Unit.COUNT, ("pageviews",),
+        id="pageviews", label={"en": "Pages viewed", "fr": "Pages vues"}, unit=Unit.COUNT,
+                  metrics=("pageviews",),
         family=WEB,
         description={"en": "Pages and screens viewed.", "fr": "Pages et écrans consultés."},
     ),
     KpiDefinition(
-        "avg_session_duration",
-        {"en": "Average session duration", "fr": "Durée moyenne des sessions"},
-        Unit.DURATION, ("avg_session_duration",), family=WEB,
+        id="avg_session_duration",
+        label={"en": "Average session duration", "fr": "Durée moyenne des sessions"},
+        unit=Unit.DURATION, metrics=("avg_session_duration",), family=WEB,
         description={"en": "Mean session length, weighted by the sessions of each day.",
                      "fr": "Durée moyenne d'une session, pondérée par les sessions de chaque "
                            "jour."},
     ),
     KpiDefinition(
-        "time_on_page", {"en": "Average time on page", "fr": "Temps moyen par page"},
-        Unit.DURATION, ("time_on_page",), family=WEB,
+        id="time_on_page", label={"en": "Average time on page", "fr": "Temps moyen par page"},
+        unit=Unit.DURATION, metrics=("time_on_page",), family=WEB,
         description={"en": "Mean time spent on a page, weighted by page views.",
                      "fr": "Temps moyen passé sur une page, pondéré par les pages vues."},
     ),
     KpiDefinition(
-        "leads", {"en": "Leads", "fr": "Prospects"}, Unit.COUNT, ("leads",), family=WEB,
+        id="leads", label={"en": "Leads", "fr": "Prospects"}, unit=Unit.COUNT, metrics=("leads",),
+                  family=WEB,
         description={"en": "Contact requests, sign-ups or new CRM leads.",
                      "fr": "Demandes de contact, inscriptions ou nouveaux prospects du CRM."},
     ),
     KpiDefinition(
-        "conversion_rate", {"en": "Conversion rate", "fr": "Taux de conversion"},
-        Unit.PERCENT, ("conversions", "sessions"), family=WEB,
+        id="conversion_rate", label={"en": "Conversion rate", "fr": "Taux de conversion"},
+        unit=Unit.PERCENT, metrics=("conversions", "sessions"), family=WEB,
         formula=ratio("conversions", "sessions"),
         description={"en": "Conversions divided by sessions, both summed over the period.",
                      "fr": "Conversions divisées par les sessions, toutes deux additionnées sur "
                            "la période."},
     ),
     KpiDefinition(
-        "orders", {"en": "Orders", "fr": "Commandes"}, Unit.COUNT, ("transactions",), family=WEB,
+        id="orders", label={"en": "Orders", "fr": "Commandes"}, unit=Unit.COUNT,
+                  metrics=("transactions",), family=WEB,
         description={"en": "E-commerce orders.", "fr": "Commandes en ligne."},
     ),
     KpiDefinition(
-        "revenue", {"en": "Online revenue", "fr": "Chiffre d'affaires en ligne"},
-        Unit.CURRENCY, ("revenue",), family=WEB,
+        id="revenue", label={"en": "Online revenue", "fr": "Chiffre d'affaires en ligne"},
+        unit=Unit.CURRENCY, metrics=("revenue",), family=WEB,
         description={"en": "Revenue of online orders.", "fr": "Montant des commandes en ligne."},
     ),
     KpiDefinition(
-        "top_pages", {"en": "Top pages", "fr": "Pages les plus vues"}, Unit.COUNT,
-        ("pageviews", "time_on_page"), family=WEB,
+        id="top_pages", label={"en": "Top pages", "fr": "Pages les plus vues"}, unit=Unit.COUNT,
+        metrics=("pageviews", "time_on_page"), family=WEB,
         breakdown=Breakdown(
-            ("page", "page_title"), "pageviews", 10, ("pageviews", "time_on_page"),
+            dimensions=("page", "page_title"), metric="pageviews", limit=10, columns=("pageviews",
+                                                                                      "time_on_page"),
             column_labels={
                 "page": {"en": "Page", "fr": "Page"},
                 "page_title": {"en": "Title", "fr": "Titre"},
@@ -104,10 +111,12 @@ WEB_KPIS = [
                      "fr": "Les pages les plus consultées de la période."},
     ),
     KpiDefinition(
-        "traffic_sources", {"en": "Traffic sources", "fr": "Sources de trafic"}, Unit.COUNT,
-        ("sessions", "conversions"), family=WEB,
+        id="traffic_sources", label={"en": "Traffic sources", "fr": "Sources de trafic"},
+                  unit=Unit.COUNT,
+        metrics=("sessions", "conversions"), family=WEB,
         breakdown=Breakdown(
-            ("channel",), "sessions", 10, ("sessions", "conversions"),
+            dimensions=("channel",), metric="sessions", limit=10, columns=("sessions",
+                                                                           "conversions"),
             column_labels={
                 "channel": {"en": "Channel", "fr": "Canal"},
                 "sessions": {"en": "Sessions", "fr": "Sessions"},
@@ -122,36 +131,40 @@ WEB_KPIS = [
 
 SEO_KPIS = [
     KpiDefinition(
-        "organic_clicks", {"en": "Organic clicks", "fr": "Clics naturels"}, Unit.COUNT,
-        ("clicks",), family=SEO,
+        id="organic_clicks", label={"en": "Organic clicks", "fr": "Clics naturels"},
+                  unit=Unit.COUNT,
+        metrics=("clicks",), family=SEO,
         description={"en": "Clicks from Google Search results.",
                      "fr": "Clics depuis les résultats de recherche Google."},
     ),
     KpiDefinition(
-        "impressions", {"en": "Search impressions", "fr": "Impressions dans la recherche"},
-        Unit.COUNT, ("impressions",), family=SEO,
+        id="impressions", label={"en": "Search impressions", "fr": "Impressions dans la recherche"},
+        unit=Unit.COUNT, metrics=("impressions",), family=SEO,
         description={"en": "Times the site appeared in Google Search results.",
                      "fr": "Apparitions du site dans les résultats de recherche Google."},
     ),
     KpiDefinition(
-        "ctr", {"en": "Click-through rate", "fr": "Taux de clic"}, Unit.PERCENT,
-        ("clicks", "impressions"), family=SEO, formula=ratio("clicks", "impressions"),
+        id="ctr", label={"en": "Click-through rate", "fr": "Taux de clic"}, unit=Unit.PERCENT,
+        metrics=("clicks", "impressions"), family=SEO, formula=ratio("clicks", "impressions"),
         description={"en": "Clicks divided by impressions, both summed over the period.",
                      "fr": "Clics divisés par impressions, tous deux additionnés sur la période."},
     ),
     KpiDefinition(
-        "avg_position", {"en": "Average position", "fr": "Position moyenne"}, Unit.POSITION,
-        ("position",), direction=Direction.LOWER, family=SEO,
+        id="avg_position", label={"en": "Average position", "fr": "Position moyenne"},
+                  unit=Unit.POSITION,
+        metrics=("position",), direction=Direction.LOWER, family=SEO,
         description={"en": "Mean ranking in Google Search, weighted by impressions (lower is "
                            "better).",
                      "fr": "Classement moyen dans Google, pondéré par les impressions (plus bas "
                            "est meilleur)."},
     ),
     KpiDefinition(
-        "top_queries", {"en": "Top search queries", "fr": "Principales requêtes"}, Unit.COUNT,
-        ("clicks", "impressions", "position"), family=SEO,
+        id="top_queries", label={"en": "Top search queries", "fr": "Principales requêtes"},
+                  unit=Unit.COUNT,
+        metrics=("clicks", "impressions", "position"), family=SEO,
         breakdown=Breakdown(
-            ("query",), "clicks", 10, ("clicks", "impressions", "position"),
+            dimensions=("query",), metric="clicks", limit=10, columns=("clicks", "impressions",
+                                                                       "position"),
             column_labels={
                 "query": {"en": "Query", "fr": "Requête"},
                 "clicks": {"en": "Clicks", "fr": "Clics"},
@@ -167,28 +180,29 @@ SEO_KPIS = [
 
 ADS_KPIS = [
     KpiDefinition(
-        "ad_spend", {"en": "Ad spend", "fr": "Dépenses publicitaires"}, Unit.CURRENCY,
-        ("spend",), direction=Direction.LOWER, family=ADS,
+        id="ad_spend", label={"en": "Ad spend", "fr": "Dépenses publicitaires"}, unit=Unit.CURRENCY,
+        metrics=("spend",), direction=Direction.LOWER, family=ADS,
         description={"en": "Amount spent on ads in the period.",
                      "fr": "Montant dépensé en publicité sur la période."},
     ),
     KpiDefinition(
-        "ad_conversions", {"en": "Ad conversions", "fr": "Conversions publicitaires"},
-        Unit.COUNT, ("ad_conversions",), family=ADS,
+        id="ad_conversions", label={"en": "Ad conversions", "fr": "Conversions publicitaires"},
+        unit=Unit.COUNT, metrics=("ad_conversions",), family=ADS,
         description={"en": "Conversions attributed to ads (pixel or API events).",
                      "fr": "Conversions attribuées aux publicités (pixel ou événements API)."},
     ),
     KpiDefinition(
-        "cost_per_result", {"en": "Cost per result", "fr": "Coût par résultat"},
-        Unit.CURRENCY, ("spend", "ad_conversions"), direction=Direction.LOWER, family=ADS,
+        id="cost_per_result", label={"en": "Cost per result", "fr": "Coût par résultat"},
+        unit=Unit.CURRENCY, metrics=("spend", "ad_conversions"), direction=Direction.LOWER,
+                  family=ADS,
         formula=ratio("spend", "ad_conversions"),
         description={"en": "Spend divided by conversions, both summed over the period.",
                      "fr": "Dépenses divisées par les conversions, toutes deux additionnées "
                            "sur la période."},
     ),
     KpiDefinition(
-        "roas", {"en": "Return on ad spend", "fr": "Retour sur dépenses publicitaires"},
-        Unit.RATIO, ("conversion_value", "spend"), family=ADS,
+        id="roas", label={"en": "Return on ad spend", "fr": "Retour sur dépenses publicitaires"},
+        unit=Unit.RATIO, metrics=("conversion_value", "spend"), family=ADS,
         formula=ratio("conversion_value", "spend"),
         description={"en": "Value of ad conversions divided by spend (3.0× = 3 for 1).",
                      "fr": "Valeur des conversions publicitaires divisée par les dépenses "

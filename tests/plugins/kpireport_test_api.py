@@ -54,8 +54,8 @@ class ApiSource(Source[ApiSettings]):
         self._session: Any = None
 
     def metrics(self) -> dict[str, MetricSpec]:
-        return {"sessions": MetricSpec("sessions", Aggregation.SUM),
-                "revenue": MetricSpec("revenue", Aggregation.SUM)}
+        return {"sessions": MetricSpec(name="sessions", aggregation=Aggregation.SUM),
+                "revenue": MetricSpec(name="revenue", aggregation=Aggregation.SUM)}
 
     def capabilities(self) -> Capabilities:
         return Capabilities(dimensions=("channel",))
@@ -84,7 +84,7 @@ class ApiSource(Source[ApiSettings]):
             "dimensions": list(query.dimensions), "granularity": query.granularity.value,
             "filters": [{"dimension": f.dimension, "operator": f.operator.value,
                          "values": list(f.values), "negate": f.negate} for f in query.filters],
-            "top": [query.top.metric, query.top.n] if query.top else None,
+            "order": [[o.metric, o.descending] for o in query.order], "limit": query.limit,
         }
         final = query.range.end <= self.context.today - dt.timedelta(
             days=self.settings.final_after_days)
@@ -101,7 +101,8 @@ class ApiSource(Source[ApiSettings]):
             for metric in query.metrics:
                 out[metric] = None if row.get(metric) is None else float(row[metric])
             rows.append(out)
-        return Table(query, rows, currency=body.get("currency"), timezone=body.get("timeZone"))
+        return Table(query=query, rows=rows, currency=body.get("currency"),
+                     timezone=body.get("timeZone"))
 
     def _post(self, request: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.settings.base_url}/v1/accounts/{self.settings.account}:report"

@@ -6,4 +6,5 @@ from kpireport.kpis import KpiDefinition, Unit
 
 @hookimpl
 def register_kpis(register):
-    register(KpiDefinition("sessions", {"en": "Other sessions"}, Unit.COUNT, ("sessions",)))
+    register(KpiDefinition(id="sessions", label={"en": "Other sessions"}, unit=Unit.COUNT,
+                           metrics=("sessions",)))

@@ -48,7 +48,8 @@ class ConstantSource(Source):
     name = "constant"
     label = "Constant (tests)"
     Settings = ConstantSettings
-    SPECS: ClassVar[dict[str, MetricSpec]] = {"signups": MetricSpec("signups", Aggregation.SUM)}
+    SPECS: ClassVar[dict[str, MetricSpec]] = {"signups": MetricSpec(name="signups",
+                                                                    aggregation=Aggregation.SUM)}
 
     def metrics(self):
         return self.SPECS
@@ -70,17 +71,19 @@ class ConstantSource(Source):
         notes = []
         if self.settings.note:
             translations = (("fr", self.settings.note_fr),) if self.settings.note_fr else ()
-            notes.append(DataNote(NoteKind.OTHER, self.settings.note, self.context.name,
+            notes.append(DataNote(kind=NoteKind.OTHER, message=self.settings.note,
+                                  source=self.context.name,
                                   translations=translations))
-        return Table(query, aggregate_rows(rows, self.SPECS, query), notes)
+        return Table(query=query, rows=aggregate_rows(rows, self.SPECS, query), notes=notes)
 
 
 def _rule(report):
     kpi = report.kpis.get("signups")
     if kpi and kpi.value is not None and kpi.value > 100:
-        yield Finding("many-signups", Severity.INFO, {"en": "Signups are high"},
-                      {"en": f"{kpi.value:.0f} signups this period."}, {"signups": kpi.value},
-                      ("signups",))
+        yield Finding(rule="many-signups", severity=Severity.INFO, title={"en": "Signups are high"},
+                      text={"en": f"{kpi.value:.0f} signups this period."},
+                      figures={"signups": kpi.value},
+                      kpis=("signups",))
 
 
 @hookimpl
@@ -90,8 +93,9 @@ def register_sources(register):
 
 @hookimpl
 def register_kpis(register):
-    register(KpiDefinition("signups", {"en": "Signups", "fr": "Inscriptions"}, Unit.COUNT,
-                           ("signups",)))
+    register(KpiDefinition(id="signups", label={"en": "Signups", "fr": "Inscriptions"},
+                           unit=Unit.COUNT,
+                           metrics=("signups",)))
 
 
 class RecordingSettings(DeliverySettings):
@@ -121,7 +125,7 @@ def register_delivery_targets(register):
 
 @hookimpl
 def register_recommendation_rules(register):
-    register(Rule("many-signups", _rule, "Says when signups are above 100"))
+    register(Rule(id="many-signups", evaluate=_rule, description="Says when signups are above 100"))
 
 
 @hookimpl
