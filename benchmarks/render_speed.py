@@ -172,8 +172,9 @@ def in_process(rounds: int) -> dict[str, object]:
 
 
 def chart_cost(repeat: int = 2000) -> float:
+    from kpireport import Unit
     from kpireport.charts import line_chart
-    from kpireport.kpis import SeriesPoint, Unit
+    from kpireport.kpis import SeriesPoint
     from kpireport.periods import add_months
 
     first = dt.date(2025, 10, 1)

@@ -63,7 +63,7 @@ _EXPORTS: dict[str, str] = {
     "KpiDefinition": "kpireport.kpis",
     "KpiValue": "kpireport.kpis",
     "SeriesPoint": "kpireport.kpis",
-    "Unit": "kpireport.kpis",
+    "Unit": "kpireport.data",
     "ratio": "kpireport.kpis",
     # Periods
     "Period": "kpireport.periods",
@@ -183,6 +183,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         Order,
         Query,
         Table,
+        Unit,
         aggregate_rows,
         filter_rows,
         order_rows,
@@ -211,7 +212,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         KpiDefinition,
         KpiValue,
         SeriesPoint,
-        Unit,
         ratio,
     )
     from kpireport.metrics import STANDARD_DIMENSIONS, STANDARD_METRICS

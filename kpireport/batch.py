@@ -61,9 +61,7 @@ class StatePaths:
 
 
 def state_paths(config: Config, output_dir: Path | None) -> StatePaths:
-    output = output_dir or config.resolve_path(config.defaults.output)
-    root = (config.resolve_path(config.runs.state_dir) if config.runs.state_dir
-            else output / ".kpireport")
+    root = config.state_root(output_dir)
     ledger = (config.resolve_path(config.runs.ledger) if config.runs.ledger
               else root / "ledger.sqlite")
     return StatePaths(root, ledger)
@@ -81,6 +79,8 @@ class ClientResult:
     outputs: list[str] = field(default_factory=list)
     pages: int = 0
     error: str | None = None
+    usage: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The quota figures its sources reported, by source then quota."""
 
 
 def config_hash(config: Config, client: ClientConfig) -> str:
@@ -250,8 +250,9 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
             gaps = meta.get("gaps", {})
         else:
             report, artifacts = _render(config, client, plugins, job, options)
-            gaps = report.fetched.errors if report.fetched else {}
+            gaps = gaps_of(report)
         conn.send(("rendered", {"pages": artifacts.pages, "gaps": gaps,
+                                "usage": report.usage if report is not None else {},
                                 "content_hash": hashlib.sha256(artifacts.pdf).hexdigest()}))
         # The worker records its own deliveries, the moment each succeeds: if the parent is
         # killed meanwhile, the next run still knows not to send this one again.
@@ -266,6 +267,7 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                     conn.send(("delivery_failed", {"target": outcome.key,
                                                    "error": outcome.error}))
                     return
+                assert outcome.location is not None  # a delivery without error says where
                 ledger.record_delivery(client=job.client, period=job.period, target=outcome.key,
                                        status="delivered", attempt_id=job.attempt_id,
                                        location=outcome.location)
@@ -301,7 +303,8 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
     now = options["now"] or dt.datetime.now(dt.UTC)
     try:
         report = compute_report(config, client, plugins, period=job.resolved,
-                                period_spec=job.period, now=now)
+                                period_spec=job.period, now=now,
+                                state_root=options["paths"].root)
         artifacts = render(config, report, plugins, notify=False)
     except BaseException as exc:
         global _NOTIFIED
@@ -318,7 +321,7 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
     # the report for report_delivered from that snapshot only, never from an older one.
     atomic_write(paths.spool(client.id, job.period, ".json"),
                  json.dumps({"names": artifacts.names, "pages": artifacts.pages,
-                             "gaps": report.fetched.errors if report.fetched else {},
+                             "gaps": gaps_of(report),
                              "snapshot": snapshot and hashlib.sha256(snapshot).hexdigest()}))
     if snapshot is not None:
         snapshots.write(paths.snapshot(client.id, job.period), snapshot)
@@ -326,6 +329,12 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
             snapshots.prune(paths.snapshot(client.id, job.period).parent,
                             config.runs.keep_snapshots)
     return report, artifacts
+
+
+def gaps_of(report: Any) -> dict[str, str]:
+    """The sources a report was delivered without, by label, with their errors."""
+    errors = report.fetched.errors if report.fetched else {}
+    return {report.source_labels.get(name, name): message for name, message in errors.items()}
 
 
 def snapshot_bytes(config: Config, client: ClientConfig, report: Any,
@@ -351,7 +360,7 @@ def snapshot_bytes(config: Config, client: ClientConfig, report: Any,
                           defaults=config.defaults.model_dump(mode="json"),
                           period=report.period.key, now=now, specs=report.specs,
                           tables=fetched.tables, errors=fetched.errors, logos=report.logos,
-                          brand=report.brand)
+                          brand=report.brand, sources_info=report.sources_info)
 
 
 # --- The parent side ------------------------------------------------------------------------
@@ -543,18 +552,18 @@ def _conclude(r: _Running, ledger: Ledger) -> ClientResult:
         # Delivered by the client's on_source_error policy: the report states the gap in
         # the client's words; the agency gets the sources' errors here and in the ledger.
         error = "delivered with gaps: " + "; ".join(
-            message if name in message else f"{name}: {message}"
-            for name, message in rendered["gaps"].items())
+            f"{label}: {message}" for label, message in rendered["gaps"].items())
     if status == "delivered" and not outputs and r.job.skip_targets:
         outputs = list(ledger.delivered_targets(r.job.client, r.job.period).values())
+    usage = rendered.get("usage") or {}
     ledger.finish(r.job.attempt_id, status=status, duration=seconds, error=error,
                   outputs=outputs, pages=rendered.get("pages"),
-                  content_hash=rendered.get("content_hash"))
+                  content_hash=rendered.get("content_hash"), usage=usage)
     level = logging.ERROR if status != "delivered" else logging.WARNING if error else logging.INFO
     log.log(level, "%s %s: %s%s", r.job.client, r.job.period, status,
             f" ({error})" if error else "")
     return ClientResult(r.job.client, r.job.period, status, seconds, outputs,
-                        rendered.get("pages") or 0, error)
+                        rendered.get("pages") or 0, error, usage)
 
 
 def _spooled_report(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,

@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ class ResponseCache:
         """
         found = self.get(request)
         if found is not None:
-            return found
+            return cast(T, found)  # what call() gave before, read back as JSON
         response = call()
         is_final = final(response) if callable(final) else final
         self.put(request, response, final=is_final, ttl=ttl)

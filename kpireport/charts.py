@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from html import escape
 from itertools import pairwise
 
+from kpireport.data import Unit
 from kpireport.formatting import format_duration, format_month, format_value
-from kpireport.kpis import SeriesPoint, Unit
+from kpireport.kpis import SeriesPoint
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 
@@ -28,6 +29,22 @@ class Aggregation(StrEnum):
     """Ratio of two additive metrics, computed from their sums: CTR = Σclicks / Σimpressions."""
     DISTINCT = "distinct"
     """Distinct count (unique visitors): never summed, asked of the source for the whole range."""
+
+
+class Unit(StrEnum):
+    """What a figure measures, which says how it is printed (and, for ``currency``, that it
+    is an amount to convert when a source's currency is not the client's)."""
+
+    COUNT = "count"
+    CURRENCY = "currency"
+    PERCENT = "percent"
+    """Stored as a fraction (0.034), shown as 3.4 %."""
+    DURATION = "duration"
+    """Seconds (or days when the KPI's ``duration_unit`` says so)."""
+    POSITION = "position"
+    RATIO = "ratio"
+    """A multiple, such as ROAS 3.2×."""
+    NUMBER = "number"
 
 
 class Granularity(StrEnum):
@@ -59,6 +76,9 @@ class MetricSpec:
     numerator: str | None = None
     denominator: str | None = None
     description: str = ""
+    unit: Unit = Unit.COUNT
+    """What the metric measures: ``currency`` amounts are converted into the client's
+    currency (or noted) when a table says it is in another."""
 
     def __post_init__(self) -> None:
         if self.aggregation is Aggregation.WEIGHTED_MEAN and not self.weight:
@@ -193,7 +213,7 @@ def order_rows(rows: list[dict[str, Any]], order: Sequence[Order],
     for o in reversed(order):  # a stable sort per key, last key first, gives the whole order
         present = [r for r in out if r.get(o.metric) is not None]
         missing = [r for r in out if r.get(o.metric) is None]
-        present.sort(key=lambda r, m=o.metric: r[m], reverse=o.descending)
+        present.sort(key=itemgetter(o.metric), reverse=o.descending)
         out = present + missing
     return out[:limit] if limit is not None else out
 
@@ -270,6 +290,8 @@ class DataNote:
     translations: tuple[tuple[str, str], ...] = ()
     metrics: tuple[str, ...] = ()
     """The metrics of the query the note concerns; none (or none the query asked): all."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Values the report's wording of a standard kind uses (a currency code, a time zone)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.metrics, str):  # metrics="sessions" means the one metric
@@ -391,29 +413,29 @@ def aggregate_rows(
     filters = query.filters
     sums: dict[tuple[Any, ...], dict[str, float]] = {}
     seen: dict[tuple[Any, ...], set[str]] = {}
-    for row in rows:
-        day = row[date_key]
+    for record in rows:
+        day = record[date_key]
         if not first <= day <= last:
             continue
-        if filters and not all(f.matches(row.get(f.dimension)) for f in filters):
+        if filters and not all(f.matches(record.get(f.dimension)) for f in filters):
             continue
         if tkey == "date":
-            key: tuple[Any, ...] = (day, *(row.get(d) for d in dims))
+            key: tuple[Any, ...] = (day, *(record.get(d) for d in dims))
         elif tkey == "month":
-            key = (month_start(day), *(row.get(d) for d in dims))
+            key = (month_start(day), *(record.get(d) for d in dims))
         else:
-            key = tuple(row.get(d) for d in dims)
+            key = tuple(record.get(d) for d in dims)
         acc = sums.get(key)
         if acc is None:
             acc = sums[key] = {}
             seen[key] = set()
         present = seen[key]
         for comp, weight_key in plan:
-            value = row.get(comp)
+            value = record.get(comp)
             if value is None:
                 continue
             if weight_key is not None:
-                weight = row.get(weight_key)
+                weight = record.get(weight_key)
                 if weight is None:
                     continue
                 acc[comp] = acc.get(comp, 0.0) + float(value) * float(weight)

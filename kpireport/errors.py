@@ -64,11 +64,8 @@ class SourceError(KpiReportError):
     reason: ClassVar[str] = "failed"
     """A word for the kind of failure, used by ``kpireport check`` and the run summary."""
 
-    def __init__(self, *args: str, source: str = "", retry_after: float | None = None) -> None:
-        if len(args) == 2:  # SourceError(source, message): the form before contract 1.0
-            source, message = args
-        else:
-            (message,) = args
+    def __init__(self, message: str, *, source: str = "",
+                 retry_after: float | None = None) -> None:
         self.source = source
         self.retry_after = retry_after
         super().__init__(message)

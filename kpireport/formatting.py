@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from babel import Locale, dates, numbers
 
-from kpireport.kpis import Unit
+from kpireport.data import Unit
 
 if TYPE_CHECKING:
     from kpireport.data import DateRange
@@ -39,6 +39,11 @@ def format_number(value: float | None, locale: str, decimals: int = 0) -> str:
         return MISSING
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return _minus(numbers.format_decimal(value, format=pattern, locale=_locale(locale)))
+
+
+def format_rate(value: float, locale: str) -> str:
+    """An exchange rate: as many decimals as it has, up to four (``0,92``, ``1,0834``)."""
+    return _minus(numbers.format_decimal(value, format="#,##0.####", locale=_locale(locale)))
 
 
 def format_count(value: float | None, locale: str) -> str:

@@ -8,20 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from kpireport.data import DataNote
-
-
-class Unit(StrEnum):
-    COUNT = "count"
-    CURRENCY = "currency"
-    PERCENT = "percent"
-    """Stored as a fraction (0.034), shown as 3.4 %."""
-    DURATION = "duration"
-    """Seconds (or days when the KPI's ``duration_unit`` says so)."""
-    POSITION = "position"
-    RATIO = "ratio"
-    """A multiple, such as ROAS 3.2×."""
-    NUMBER = "number"
+from kpireport.data import DataNote, Unit
 
 
 class Direction(StrEnum):
@@ -160,6 +147,10 @@ class KpiValue:
     description: str = ""
     """What the KPI measures, in the report's language: the client's own words for it when the
     config gives them (a relabelled KPI), else the definition's."""
+    currency: str | None = None
+    """The currency of its amounts when a source gave them in another than the client's and
+    no exchange rate converted them (they are printed with that currency's symbol); None
+    when they are in the client's."""
 
     @staticmethod
     def change(current: float | None, reference: float | None) -> float | None:

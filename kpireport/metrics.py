@@ -7,9 +7,10 @@ the ones the built-in KPIs read, each with the aggregation that gives correct mo
 
 from __future__ import annotations
 
-from kpireport.data import Aggregation, MetricSpec
+from kpireport.data import Aggregation, MetricSpec, Unit
 
 A = Aggregation
+U = Unit
 
 _STANDARD = [
     # Web analytics
@@ -19,24 +20,28 @@ _STANDARD = [
     MetricSpec(name="new_users", aggregation=A.SUM, description="First-time visitors"),
     MetricSpec(name="pageviews", aggregation=A.SUM, description="Pages (or screens) viewed"),
     MetricSpec(name="engaged_sessions", aggregation=A.SUM, description="Sessions with engagement"),
-    MetricSpec(name="avg_session_duration", aggregation=A.WEIGHTED_MEAN, weight="sessions",
+    MetricSpec(name="avg_session_duration", unit=U.DURATION, aggregation=A.WEIGHTED_MEAN,
+               weight="sessions",
                description="Average session duration in seconds, weighted by sessions"),
-    MetricSpec(name="time_on_page", aggregation=A.WEIGHTED_MEAN, weight="pageviews",
+    MetricSpec(name="time_on_page", unit=U.DURATION, aggregation=A.WEIGHTED_MEAN,
+               weight="pageviews",
                description="Average time on page in seconds, weighted by page views"),
     MetricSpec(name="conversions", aggregation=A.SUM, description="Key events / goal completions"),
     MetricSpec(name="leads", aggregation=A.SUM,
                description="Leads (form submissions, sign-ups, new CRM leads)"),
     MetricSpec(name="transactions", aggregation=A.SUM, description="E-commerce orders"),
-    MetricSpec(name="revenue", aggregation=A.SUM, description="Revenue in the client's currency"),
-    MetricSpec(name="conversion_rate", aggregation=A.RATIO, numerator="conversions",
+    MetricSpec(name="revenue", unit=U.CURRENCY, aggregation=A.SUM,
+               description="Revenue in the client's currency"),
+    MetricSpec(name="conversion_rate", unit=U.PERCENT, aggregation=A.RATIO, numerator="conversions",
                denominator="sessions",
                description="Conversions per session"),
     # Search (Search Console)
     MetricSpec(name="clicks", aggregation=A.SUM, description="Organic clicks"),
     MetricSpec(name="impressions", aggregation=A.SUM, description="Organic impressions"),
-    MetricSpec(name="ctr", aggregation=A.RATIO, numerator="clicks", denominator="impressions",
+    MetricSpec(name="ctr", unit=U.PERCENT, aggregation=A.RATIO, numerator="clicks",
+               denominator="impressions",
                description="Click-through rate = Σclicks / Σimpressions"),
-    MetricSpec(name="position", aggregation=A.WEIGHTED_MEAN, weight="impressions",
+    MetricSpec(name="position", unit=U.POSITION, aggregation=A.WEIGHTED_MEAN, weight="impressions",
                description="Average position, weighted by impressions"),
     # Commercial (CRM)
     MetricSpec(name="qualified_leads", aggregation=A.SUM,
@@ -46,21 +51,24 @@ _STANDARD = [
     MetricSpec(name="new_customers", aggregation=A.SUM,
                description="Accounts that became customers"),
     MetricSpec(name="won_deals", aggregation=A.SUM, description="Deals closed won"),
-    MetricSpec(name="won_revenue", aggregation=A.SUM, description="Amount of deals closed won"),
-    MetricSpec(name="sales_cycle_days", aggregation=A.WEIGHTED_MEAN, weight="won_deals",
+    MetricSpec(name="won_revenue", unit=U.CURRENCY, aggregation=A.SUM,
+               description="Amount of deals closed won"),
+    MetricSpec(name="sales_cycle_days", unit=U.DURATION, aggregation=A.WEIGHTED_MEAN,
+               weight="won_deals",
                description="Days from creation to close of won deals, weighted by won deals"),
     # Ads
-    MetricSpec(name="spend", aggregation=A.SUM, description="Ad spend"),
+    MetricSpec(name="spend", unit=U.CURRENCY, aggregation=A.SUM, description="Ad spend"),
     MetricSpec(name="ad_impressions", aggregation=A.SUM, description="Ad impressions"),
     MetricSpec(name="ad_clicks", aggregation=A.SUM, description="Ad clicks"),
     MetricSpec(name="ad_conversions", aggregation=A.SUM,
                description="Conversions attributed to ads"),
-    MetricSpec(name="conversion_value", aggregation=A.SUM,
+    MetricSpec(name="conversion_value", unit=U.CURRENCY, aggregation=A.SUM,
                description="Value of conversions attributed to ads"),
-    MetricSpec(name="cost_per_result", aggregation=A.RATIO, numerator="spend",
+    MetricSpec(name="cost_per_result", unit=U.CURRENCY, aggregation=A.RATIO, numerator="spend",
                denominator="ad_conversions",
                description="Spend per conversion"),
-    MetricSpec(name="roas", aggregation=A.RATIO, numerator="conversion_value", denominator="spend",
+    MetricSpec(name="roas", unit=U.RATIO, aggregation=A.RATIO, numerator="conversion_value",
+               denominator="spend",
                description="Return on ad spend"),
 ]
 

@@ -28,8 +28,8 @@ import jinja2.bccache
 from markupsafe import Markup
 
 from kpireport import charts, formatting, weasy
-from kpireport.data import DataNote, NoteKind
-from kpireport.kpis import Family, KpiValue, SeriesPoint, Unit
+from kpireport.data import DataNote, NoteKind, Unit
+from kpireport.kpis import Family, KpiValue, SeriesPoint
 from kpireport.objectives import level_period
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
@@ -130,7 +130,7 @@ def figures_csv(report: Report, words: Any = None) -> str:
     locale, currency = report.locale, report.currency
 
     def fmt(kpi: KpiValue, v: float | None) -> str:
-        return formatting.format_value(v, kpi.definition.unit, locale, currency,
+        return formatting.format_value(v, kpi.definition.unit, locale, kpi.currency or currency,
                                        kpi.definition.duration_unit)
 
     for key, kpi in report.kpis.items():
@@ -314,8 +314,8 @@ def _filters(report: Report) -> dict[str, Any]:
 
     def value(v: float | None, kpi: KpiValue | None = None, unit: str | None = None) -> str:
         if kpi is not None:
-            return formatting.format_value(v, kpi.definition.unit, locale, currency,
-                                           kpi.definition.duration_unit)
+            return formatting.format_value(v, kpi.definition.unit, locale,
+                                           kpi.currency or currency, kpi.definition.duration_unit)
         return formatting.format_value(v, unit or Unit.COUNT, locale, currency)
 
     return {
@@ -354,7 +354,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         if charts.draws_line(previous):
             with_last_year.add(key)
         chart = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
-                                  currency=report.currency,
+                                  currency=kpi.currency or report.currency,
                                   duration_unit=kpi.definition.duration_unit,
                                   target=targets.get(key), last_year=previous, style=style)
         kpi_charts[key] = Markup(chart)
@@ -374,7 +374,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                 for o in report.okrs}
     from kpireport.narrative import summarise
 
-    labels = {name: ref.label for name, ref in report.client.sources.items() if ref.label}
+    labels = report.source_labels or {name: ref.label for name, ref
+                                      in report.client.sources.items() if ref.label}
     kinds = {"month": gettext("Monthly performance report"),
              "quarter": gettext("Quarterly performance report"),
              "month-to-date": gettext("Month-to-date performance report"),
@@ -420,6 +421,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                                        _translations(env)),
         "finding_text": lambda f: f.in_language(report.language),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels),
+        "source_label": lambda name: labels.get(name) or name,
         # Each sentence once: notes about several metrics can read the same to the client.
         "note_texts": lambda notes: list(dict.fromkeys(
             note_text(note, report.locale, gettext, labels) for note in notes)),
@@ -433,7 +435,10 @@ def note_text(note: DataNote, locale: str, gettext: Any,
     others through the note's own translations (its message as written otherwise). The source
     is named by its ``label`` in the config (``labels``), else by its id."""
     days = sorted(note.dates)
-    source = (labels or {}).get(note.source) or note.source or gettext("the source")
+    # A note about a KPI of several sources names them all ("web,crm").
+    source = " · ".join((labels or {}).get(name) or name for name in note.source.split(",")
+                        if name) or gettext("the source")
+    params = dict(note.params)
     if note.kind is NoteKind.MISSING_VALUES:
         # Which file and column: for the agency's log, not the client's report.
         log.info("%s", redact(note.message))
@@ -464,6 +469,17 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         # run's ledger and summary, not in the client's report.
         return gettext("%(source)s could not be read for this report: the figures that "
                        "depend on it are missing.") % {"source": source}
+    if note.kind is NoteKind.TIMEZONE and "timezone" in params:
+        return gettext("%(source)s counts its days in %(timezone)s time.") % {
+            "source": source, "timezone": params["timezone"]}
+    if note.kind is NoteKind.CURRENCY and "currency" in params:
+        if "rate" in params:
+            rate = formatting.format_rate(float(params["rate"]), locale)
+            return gettext("%(source)s gives its amounts in %(currency)s: converted at "
+                           "%(rate)s.") % {"source": source, "currency": params["currency"],
+                                           "rate": rate}
+        return gettext("%(source)s gives its amounts in %(currency)s: they are shown in "
+                       "%(currency)s.") % {"source": source, "currency": params["currency"]}
     if note.kind is NoteKind.UNAVAILABLE:
         # The source's own explanation names its files and settings: for the agency's log.
         log.info("%s", redact(note.message))
@@ -532,7 +548,7 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
-    return formatting.format_value(value, unit, report.locale, report.currency)
+    return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
 
 
 def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
@@ -542,8 +558,8 @@ def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
         return formatting.format_number(value, report.locale, 1)
     if value is not None and kpi.definition.unit is Unit.COUNT:
         value = round(value)  # "expected by now: 43 578.5 clicks" is false precision
-    return formatting.format_value(value, kpi.definition.unit, report.locale, report.currency,
-                                   kpi.definition.duration_unit)
+    return formatting.format_value(value, kpi.definition.unit, report.locale,
+                                   kpi.currency or report.currency, kpi.definition.duration_unit)
 
 
 def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,

@@ -146,6 +146,12 @@ class Report:
     """What the sources answered (tables and errors): what a snapshot of the run stores."""
     specs: dict[str, dict[str, MetricSpec]] = field(default_factory=dict)
     """Source name → the metrics it offered."""
+    source_labels: dict[str, str] = field(default_factory=dict)
+    """Source name (the config's key) → how the report names it (its label)."""
+    sources_info: dict[str, Any] = field(default_factory=dict)
+    """Source name → what a snapshot keeps of it (label, what its missing days mean)."""
+    usage: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Source name → the quota figures it reported during the fetch (``"120/200000"``)."""
 
     @property
     def title(self) -> str:

@@ -26,11 +26,13 @@ from kpireport.data import (
     Filter,
     Granularity,
     MetricSpec,
+    MissingDays,
     NoteKind,
     Operator,
     Order,
     Query,
     Table,
+    Unit,
 )
 from kpireport.delivery import atomic_write
 from kpireport.errors import KpiReportError
@@ -84,21 +86,23 @@ def _note(note: DataNote) -> dict[str, Any]:
     return {"kind": note.kind.value, "message": note.message, "source": note.source,
             "dates": [d.isoformat() for d in note.dates],
             "translations": [list(pair) for pair in note.translations],
-            "metrics": list(note.metrics)}
+            "metrics": list(note.metrics), "params": [list(pair) for pair in note.params]}
 
 
 def _unnote(data: dict[str, Any]) -> DataNote:
-    return DataNote(kind=NoteKind(data["kind"]), message=data["message"], source=data.get("source",
-                                                                                          ""),
+    return DataNote(kind=NoteKind(data["kind"]), message=data["message"],
+                    source=data.get("source", ""),
                     dates=tuple(dt.date.fromisoformat(d) for d in data.get("dates", [])),
                     translations=tuple((lang, text) for lang, text in data.get("translations", [])),
-                    metrics=tuple(data.get("metrics", [])))
+                    metrics=tuple(data.get("metrics", [])),
+                    params=tuple((key, value) for key, value in data.get("params", [])))
 
 
 def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, Any],
          period: str, now: dt.datetime, specs: dict[str, dict[str, MetricSpec]],
          tables: Mapping[tuple[str, Query], Table], errors: dict[str, str],
-         logos: dict[str, str], brand: dict[str, Any] | None = None) -> bytes:
+         logos: dict[str, str], brand: dict[str, Any] | None = None,
+         sources_info: Mapping[str, Any] | None = None) -> bytes:
     """Serialise what a report was computed from (deterministic bytes for equal input).
 
     ``tables`` are keyed by (source, the query it was asked)."""
@@ -110,12 +114,16 @@ def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, 
         "defaults": defaults,
         "client": client,
         "specs": {source: {name: {"aggregation": s.aggregation.value, "weight": s.weight,
-                                  "numerator": s.numerator, "denominator": s.denominator}
+                                  "numerator": s.numerator, "denominator": s.denominator,
+                                  "unit": s.unit.value}
                            for name, s in metrics.items()}
                   for source, metrics in specs.items()},
+        "sources": {name: {"label": info.label, "missing_days": info.missing_days.value}
+                    for name, info in (sources_info or {}).items()},
         "tables": [{"source": source, "query": _query(query),
                     "rows": [{k: _date(v) for k, v in row.items()} for row in table.rows],
-                    "notes": [_note(n) for n in table.notes]}
+                    "notes": [_note(n) for n in table.notes],
+                    "currency": table.currency, "timezone": table.timezone}
                    for (source, query), table in tables.items()],
         "errors": errors,
         "logos": logos,
@@ -157,15 +165,23 @@ def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
         # Format 1 stored the table's own query; format 2 the query asked (the same query
         # when the source answers what it is asked).
         tables[(item["source"], query)] = Table(query=query, rows=rows,
-                                                notes=[_unnote(n) for n in item["notes"]])
+                                                notes=[_unnote(n) for n in item["notes"]],
+                                                currency=item.get("currency"),
+                                                timezone=item.get("timezone"))
     payload["tables"] = tables
     payload["specs"] = {
         source: {name: MetricSpec(name=name, aggregation=Aggregation(s["aggregation"]),
                                   weight=s.get("weight"),
-                                  numerator=s.get("numerator"), denominator=s.get("denominator"))
+                                  numerator=s.get("numerator"), denominator=s.get("denominator"),
+                                  unit=Unit(s.get("unit", "count")))
                  for name, s in metrics.items()}
         for source, metrics in payload["specs"].items()}
     payload["now"] = dt.datetime.fromisoformat(payload["now"])
+    from kpireport.pipeline.plan import SourceInfo
+
+    payload["sources_info"] = {
+        name: SourceInfo(label=info["label"], missing_days=MissingDays(info["missing_days"]))
+        for name, info in payload.get("sources", {}).items()}
     return payload
 
 

@@ -534,7 +534,7 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
         on_source_error: {policy}
         sources:
           ok: {{plugin: constant, settings: {{per_day: 2}}}}
-          broken: {{plugin: constant, settings: {{fail: true}}}}
+          broken: {{plugin: constant, label: Partner CRM, settings: {{fail: true}}}}
         kpis:
           - {{kpi: signups, id: good, source: ok, label: Good signups}}
           - {{kpi: signups, id: bad, source: broken, label: Lost signups}}
@@ -548,14 +548,17 @@ def test_partial_data_policy(tmp_path, capsys, policy, code):
         return
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
     assert "Good signups" in text and "62" in text  # 31 days × 2
-    assert "Lost signups — Unavailable: broken could not be read for this report." in text
-    assert "broken could not be read for this report: the figures that depend on it are " \
+    # The client's PDF names the source by its label, never by its key in the config.
+    assert "Lost signups — Unavailable: Partner CRM could not be read for this report." in text
+    assert "Partner CRM could not be read for this report: the figures that depend on it are " \
            "missing." in text  # and in "About the data"
-    # The error itself is the agency's: in the summary and the ledger, not the client's PDF.
+    assert "broken" not in text
+    # The error itself is the agency's: in the summary and the ledger, not the client's PDF,
+    # worded once ("Partner CRM: HTTP 503 …", not "source 'broken': broken: …").
     assert "HTTP 503" not in text
-    assert "delivered with gaps: broken: HTTP 503" in out
+    assert "delivered with gaps: Partner CRM: HTTP 503 from the upstream API" in out
     row = ledger_rows(tmp_path)[-1]
-    assert row["status"] == "delivered" and "broken: HTTP 503" in row["error"]
+    assert row["status"] == "delivered" and "Partner CRM: HTTP 503" in row["error"]
 
 
 @pytest.mark.pdf
@@ -580,7 +583,8 @@ def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):
     assert run(path, "--client", "trou") == 0
     reader = PdfReader(tmp_path / "out" / "trou" / "trou-2026-10.pdf")
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
-    assert "Indisponible : broken n'a pas pu être lue pour ce rapport." in text
+    # No label in the config: the plugin's own names the source.
+    assert "Indisponible : Constant (tests) n'a pas pu être lue pour ce rapport." in text
     assert "les chiffres qui en dépendent manquent" in text
     assert "Chiffres du compte de préproduction" in text
     for english in ("could not be read", "Unavailable", "staging", "HTTP"):

@@ -121,7 +121,7 @@ def test_metrics_and_dimensions_offered():
             "newsletter_signups", "basket_value", "transactions", "leads"} == set(offered)
     assert offered["basket_value"].weight == "transactions"
     assert offered["users"].aggregation == "distinct"
-    assert list(src.dimensions()) == ["channel"]
+    assert src.capabilities().dimensions == ("channel",)
 
 
 # --- Tidy tables ------------------------------------------------------------------------------
@@ -246,7 +246,8 @@ def test_a_metric_or_dimension_the_files_lack_is_a_source_error():
     src = source(WEB)
     with pytest.raises(SourceError, match="'revenue'") as err:
         src.fetch(Query(metrics=("revenue",), range=MAY))
-    assert err.value.source == "web"
+    # Worded once: the engine, not the source, says which source it was (by its label).
+    assert "web" not in str(err.value) and not err.value.fatal
     with pytest.raises(SourceError, match=r"newsletter_signups.*split by channel"):
         src.fetch(Query(metrics=("newsletter_signups",), range=MAY, dimensions=("channel",)))
 
@@ -460,7 +461,8 @@ def test_search_console_month_ctr_and_position_from_dates():
     assert table.value("ctr") == pytest.approx(clicks / impressions)
     assert table.value("position") == pytest.approx(position)
     assert table.notes == []
-    assert set(src.dimensions()) == {"query", "page", "country", "device", "search_appearance"}
+    assert set(src.capabilities().dimensions) == {"query", "page", "country", "device",
+                                                  "search_appearance"}
 
 
 def test_search_console_days_come_out_oldest_first():

@@ -104,7 +104,7 @@ def test_a_notes_metrics_are_a_tuple_and_given_by_name():
     assert note.metrics == ("sessions",)
     # Every field is keyword-only (contract 1.0): a new field can never shift an argument.
     with pytest.raises(TypeError):
-        DataNote(kind=NoteKind.OTHER, message="m")  # type: ignore[misc]
+        DataNote(NoteKind.OTHER, "m")  # type: ignore[misc]
 
 
 # --- Filters, order and capabilities (contract 1.0) -------------------------------------------

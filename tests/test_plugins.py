@@ -135,7 +135,8 @@ def test_every_hook_is_used_by_a_builtin_or_a_test_plugin():
 
 PUSHY = '''
 import pluggy
-from kpireport.kpis import KpiDefinition, Unit
+from kpireport.kpis import KpiDefinition
+from kpireport import Unit
 
 hookimpl = pluggy.HookimplMarker("kpireport")
 

@@ -8,11 +8,12 @@ import pytest
 from pypdf import PdfReader
 from shared import example_copy, recording_server
 
+from kpireport import Unit
 from kpireport.charts import line_chart, nice_ticks
 from kpireport.cli import main
 from kpireport.config import load_config
 from kpireport.formatting import format_change, format_date, format_month, format_value
-from kpireport.kpis import SeriesPoint, Unit
+from kpireport.kpis import SeriesPoint
 from kpireport.periods import add_months
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins

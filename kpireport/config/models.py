@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kpireport.data import Filter, Operator, Order
 from kpireport.errors import ConfigError, Problem
 
 HEX_COLOUR = r"^#(?:[0-9a-fA-F]{3}){1,2}$"
@@ -88,7 +89,12 @@ class AgencyConfig(Branding):
 class Defaults(Model):
     period: str = "last-month"
     theme: str = "default"
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    currency: Annotated[str, Field(pattern=CURRENCY_CODE)] = "EUR"
+    exchange_rates: dict[Annotated[str, Field(pattern=CURRENCY_CODE)],
+                         Annotated[float, Field(gt=0, allow_inf_nan=False)]] = \
+        Field(default_factory=dict)
+    """Rates into the client's currency, by currency code (``USD: 0.92``: one US dollar is
+    0.92 of the client's currency), for sources whose figures are in another currency."""
     output: str = "reports"
     timezone: str = "UTC"
     commentary: str = "commentary/{client}/{period}.md"
@@ -121,6 +127,53 @@ class SourceRef(Model):
     client's language; the source's id (``web``) otherwise."""
 
 
+CURRENCY_CODE = r"^[A-Z]{3}$"
+
+_COMPARISONS = {"equals": Operator.EQUALS, "in": Operator.IN, "contains": Operator.CONTAINS,
+                "regex": Operator.REGEX}
+
+
+class FilterConfig(Model):
+    """A filter on a dimension: one comparison, e.g. ``{dimension: channel, equals: Direct}``,
+    ``{dimension: query, not_regex: "lumi[eè]re"}``. Case is ignored unless
+    ``case_sensitive: true``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    dimension: str = Field(min_length=1)
+    equals: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+    contains: str | None = None
+    regex: str | None = None
+    not_equals: str | None = None
+    not_in: list[str] | None = Field(default=None, min_length=1)
+    not_contains: str | None = None
+    not_regex: str | None = None
+    case_sensitive: bool = False
+
+    def _given(self) -> list[tuple[str, Any]]:
+        fields = ("equals", "in_", "contains", "regex", "not_equals", "not_in", "not_contains",
+                  "not_regex")
+        return [(name.rstrip("_"), getattr(self, name)) for name in fields
+                if getattr(self, name) is not None]
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> FilterConfig:
+        given = self._given()
+        if len(given) != 1:
+            raise ValueError("a filter takes one comparison: equals, in, contains or regex, or "
+                             f"one of them with not_ (found {len(given)})")
+        self.to_filter()  # a bad regular expression is a config error, with its line
+        return self
+
+    def to_filter(self) -> Filter:
+        [(name, value)] = self._given()
+        negate = name.startswith("not_")
+        values = tuple(value) if isinstance(value, list) else (value,)
+        return Filter(dimension=self.dimension, operator=_COMPARISONS[name.removeprefix("not_")],
+                      values=values, negate=negate, case_sensitive=self.case_sensitive)
+
+
 class KpiRef(Model):
     """A KPI in a client's report. ``source`` names the client source that serves its metrics,
     or maps each metric to a source; without it, the one source offering them is used."""
@@ -133,10 +186,29 @@ class KpiRef(Model):
     """What the KPI measures, in the client's words (under its chart and in the appendix):
     a KPI given a label of its own ("Newsletter signups" for ``leads``) needs one too."""
     limit: Annotated[int | None, Field(ge=1, le=100)] = None
+    filters: list[FilterConfig] = Field(default_factory=list)
+    """Only the rows matching every filter count: ``organic sessions`` is ``sessions`` with
+    ``{dimension: channel, equals: Organic Search}`` (give such a KPI an ``id`` and a label)."""
+    order: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*( (asc|desc))?$")]] | \
+        None = None
+    """For a table KPI: the metrics its rows are ordered by, each ``metric`` or ``metric asc``
+    (highest first unless ``asc``); default: the KPI's own ranking metric."""
 
     @property
     def key(self) -> str:
         return self.id or self.kpi
+
+    def query_filters(self) -> tuple[Filter, ...]:
+        return tuple(f.to_filter() for f in self.filters)
+
+    def query_order(self) -> tuple[Order, ...] | None:
+        if self.order is None:
+            return None
+        out = []
+        for item in self.order:
+            metric, _, way = item.partition(" ")
+            out.append(Order(metric=metric, descending=way != "asc"))
+        return tuple(out)
 
 
 class ObjectiveConfig(Model):
@@ -196,7 +268,11 @@ class ClientConfig(Branding):
     name: str
     timezone: str | None = None
     locale: Annotated[str | None, Field(pattern=LOCALE)] = None
-    currency: Annotated[str | None, Field(pattern=r"^[A-Z]{3}$")] = None
+    currency: Annotated[str | None, Field(pattern=CURRENCY_CODE)] = None
+    exchange_rates: dict[Annotated[str, Field(pattern=CURRENCY_CODE)],
+                         Annotated[float, Field(gt=0, allow_inf_nan=False)]] = \
+        Field(default_factory=dict)
+    """This client's rates into its currency; they add to and override the defaults'."""
     sources: dict[str, SourceRef] = Field(min_length=1)
     kpis: list[KpiRef] = Field(min_length=1)
     objectives: list[ObjectiveConfig] = Field(default_factory=list)
@@ -312,6 +388,15 @@ class Config(Model):
 
     def currency_of(self, client: ClientConfig) -> str:
         return client.currency or self.defaults.currency
+
+    def exchange_rates_of(self, client: ClientConfig) -> dict[str, float]:
+        return {**self.defaults.exchange_rates, **client.exchange_rates}
+
+    def state_root(self, output_dir: Path | None = None) -> Path:
+        """The state folder: lock, ledger, spool, snapshots, and the plugins' own folders."""
+        if self.runs.state_dir:
+            return self.resolve_path(self.runs.state_dir)
+        return (output_dir or self.resolve_path(self.defaults.output)) / ".kpireport"
 
     def theme_of(self, client: ClientConfig) -> str:
         return client.theme or self.agency.theme or self.defaults.theme

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from kpireport import objectives as obj
 from kpireport.config.models import Config
-from kpireport.errors import KpiReportError
 from kpireport.kpis import KpiValue
 from kpireport.periods import Period, add_months, today_in
 from kpireport.pipeline.compute import monthly_series, total
-from kpireport.pipeline.fetch import FetchResult
+from kpireport.pipeline.fetch import FetchResult, ask_sources, normalise_for
 from kpireport.pipeline.plan import (
     HISTORY_MONTHS,
     KpiBinding,
@@ -161,13 +160,9 @@ def smart_review(config: Config, plugins: PluginSet, *,
                                                  "this client serves its KPI"))
                     continue
                 rng, queries = history_queries(binding, objective)
-                fetched = FetchResult()
-                for source, query in queries.items():
-                    try:
-                        fetched.tables[(source, query)] = plan.sources[source].fetch(query)
-                    except Exception as exc:  # a source down or a plugin's bug: this one only
-                        fetched.errors[source] = redact(
-                            str(exc) if isinstance(exc, KpiReportError) else repr(exc))
+                fetched = ask_sources(plan.sources,
+                                      {source: [query] for source, query in queries.items()},
+                                      normalise_for(plan))
                 history, error = monthly_series(binding, queries, rng, fetched)
                 if error:
                     findings.append(SmartFinding("warning", where,

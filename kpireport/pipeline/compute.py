@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kpireport.data import DataNote, DateRange, NoteKind, Query, time_key
+from kpireport.data import (
+    DataNote,
+    DateRange,
+    MissingDays,
+    NoteKind,
+    Order,
+    Query,
+    Unit,
+    order_rows,
+    time_key,
+)
 from kpireport.kpis import KpiValue, SeriesPoint
 from kpireport.periods import Period, add_months
 from kpireport.pipeline.fetch import FetchResult
@@ -56,28 +66,54 @@ def total(binding: KpiBinding, queries: PerSource, fetched: FetchResult,
 
 
 def monthly_series(binding: KpiBinding, queries: PerSource, rng: DateRange,
-                   fetched: FetchResult, answered_by: Answers | None = None
-                   ) -> tuple[list[SeriesPoint], str | None]:
-    """One point per calendar month of ``rng`` (None where there is no data)."""
+                   fetched: FetchResult, answered_by: Answers | None = None,
+                   empty: float | None = None) -> tuple[list[SeriesPoint], str | None]:
+    """One point per calendar month of ``rng``: None where there is no data, or ``empty``
+    from the first month with data on, for sources whose missing months mean nothing
+    happened."""
     rows, _, error = rows_of(binding, queries, fetched, answered_by)
     by_month = {r["month"]: binding.definition.compute(r) for r in rows}
+    first = min(by_month, default=None)
     months = []
     cursor = rng.start
     while cursor <= rng.end:
-        months.append(SeriesPoint(start=cursor, value=by_month.get(cursor)))
+        missing = empty if first is not None and cursor >= first else None
+        months.append(SeriesPoint(start=cursor, value=by_month.get(cursor, missing)))
         cursor = add_months(cursor, 1)
     return months, error
 
 
 def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[str, KpiValue]:
     """Every KPI of the plan (listed or needed by objectives), by key."""
-    return {key: compute_kpi(binding, plan.queries[key], plan.period, fetched, language,
-                             plan.answered_by)
-            for key, binding in plan.bindings.items()}
+    out = {}
+    for key, binding in plan.bindings.items():
+        zero = all(plan.sources_info.get(s) is not None
+                   and plan.sources_info[s].missing_days is MissingDays.ZERO
+                   for s in binding.sources)
+        value = compute_kpi(binding, plan.queries[key], plan.period, fetched, language,
+                            plan.answered_by, zero_when_missing=zero)
+        value.currency = foreign_currency(plan, binding, plan.queries[key], fetched)
+        out[key] = value
+    return out
+
+
+def foreign_currency(plan: ReportPlan, binding: KpiBinding, queries: KpiQueries,
+                     fetched: FetchResult) -> str | None:
+    """The currency of a KPI's amounts when a source gave them in another currency than the
+    client's and no rate converted them; None when they are in the client's."""
+    for source, query in (queries.value or queries.breakdown).items():
+        table = fetched.table(source, plan.answered_by.get((source, query), query))
+        if table is None or not table.currency or table.currency == plan.currency:
+            continue
+        specs = plan.specs.get(source, {})
+        if any(specs[m].unit is Unit.CURRENCY for m in query.metrics if m in specs):
+            return table.currency
+    return None
 
 
 def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetched: FetchResult,
-                language: str, answered_by: Answers | None = None) -> KpiValue:
+                language: str, answered_by: Answers | None = None, *,
+                zero_when_missing: bool = False) -> KpiValue:
     definition = binding.definition
     label = binding.ref.label or definition.text(definition.label, language)
     description = binding.ref.description or (
@@ -88,8 +124,9 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
         rows, notes, error = rows_of(binding, queries.breakdown, fetched, answered_by)
-        rows.sort(key=lambda r: (r.get(b.metric) is None, -(r.get(b.metric) or 0)))
-        value.rows, value.notes, value.error = rows[:limit], dedupe(notes), error
+        order = binding.ref.query_order() or (Order(metric=b.metric),)
+        value.rows = order_rows(rows, order, limit)
+        value.notes, value.error = dedupe(notes), error
         if error:
             value.failed_source = failed_source(binding, fetched)
         return value
@@ -97,12 +134,19 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
     value.value, notes, error = total(binding, queries.value, fetched, answered_by)
     value.previous, _, _ = total(binding, queries.previous, fetched, answered_by)
     value.last_year, _, _ = total(binding, queries.last_year, fetched, answered_by)
+    # A day a source omits is 0 for an API that leaves out empty days (from its first day
+    # with data: before it, the account may not have existed), unknown for a file.
+    empty = (definition.compute(dict.fromkeys(definition.metrics, 0.0))
+             if zero_when_missing else None)
     daily_rows, _, _ = rows_of(binding, queries.daily, fetched, answered_by)
     by_day = {r["date"]: definition.compute(r) for r in daily_rows}
-    value.daily = [SeriesPoint(start=d, value=by_day.get(d)) for d in period.range.iter_days()]
+    first_day = min(by_day, default=None)
+    value.daily = [SeriesPoint(start=d, value=by_day.get(
+                       d, empty if first_day is not None and d >= first_day else None))
+                   for d in period.range.iter_days()]
     assert queries.monthly_range is not None  # built with the other series' queries
     value.monthly, _ = monthly_series(binding, queries.monthly, queries.monthly_range, fetched,
-                                      answered_by)
+                                      answered_by, empty)
     value.notes = dedupe(notes)
     if error:
         value.error = error

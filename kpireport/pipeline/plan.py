@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,10 @@ from kpireport.config.models import ClientConfig, Config, KpiRef, ObjectiveConfi
 from kpireport.data import (
     Aggregation,
     DateRange,
+    Filter,
     Granularity,
     MetricSpec,
+    MissingDays,
     Order,
     Query,
     merge_queries,
@@ -53,6 +56,8 @@ class KpiBinding:
     """Metric name → the client's source name that serves it."""
     listed: bool = True
     """False for KPIs computed only because an objective or key result needs them."""
+    filters: tuple[Filter, ...] = ()
+    """The config's filters: every query of this KPI carries them."""
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -67,19 +72,49 @@ class ClientPlan:
     """Source name → the metrics it offers."""
     bindings: dict[str, KpiBinding]
     problems: list[Problem] = field(default_factory=list)
+    sources_info: dict[str, SourceInfo] = field(default_factory=dict)
+    """Source name → how the report names it and what its missing days mean."""
+    currency: str = ""
+    """The client's currency, which every amount is printed in."""
+    timezone: str = ""
+    """The client's time zone, whose days the report's periods are."""
+    exchange_rates: dict[str, float] = field(default_factory=dict)
+    """Rates into the client's currency, by currency code (the config's)."""
 
     def close(self) -> None:
         close_sources(self.sources)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceInfo:
+    """What the report keeps of a source besides its tables (stored in snapshots)."""
+
+    label: str
+    missing_days: MissingDays = MissingDays.GAP
+
+
+def source_infos(client: ClientConfig, plugins: PluginSet) -> dict[str, SourceInfo]:
+    """Each source's label (the config's, else the plugin's, else its name) and missing-day
+    meaning, known without opening it."""
+    out = {}
+    for name, ref in client.sources.items():
+        cls = plugins.source_class(ref.plugin) if ref.plugin in plugins.sources else None
+        label = ref.label or (cls.label if cls is not None else "") or name
+        out[name] = SourceInfo(label=label, missing_days=(
+            cls.missing_days if cls is not None else MissingDays.GAP))
+    return out
+
+
 def build_sources(config: Config, client: ClientConfig, index: int, plugins: PluginSet,
-                  today: dt.date) -> tuple[dict[str, Source], dict[str, dict[str, MetricSpec]],
-                                           list[Problem]]:
+                  today: dt.date, state_root: Path | None = None
+                  ) -> tuple[dict[str, Source], dict[str, dict[str, MetricSpec]], list[Problem]]:
     """Instantiate the client's sources with validated settings; offline checks only."""
     problems: list[Problem] = []
     sources: dict[str, Source] = {}
     specs: dict[str, dict[str, MetricSpec]] = {}
     tz = ZoneInfo(config.timezone_of(client))
+    infos = source_infos(client, plugins)
+    root = state_root or config.state_root()
     for name, ref in client.sources.items():
         base = ("clients", index, "sources", name)
         if ref.plugin not in plugins.sources:
@@ -97,7 +132,9 @@ def build_sources(config: Config, client: ClientConfig, index: int, plugins: Plu
         _register_secrets(settings)
         context = SourceContext(name=name, client_id=client.id, timezone=tz,
                                 base_dir=config.base_dir, today=today,
-                                logger=logging.getLogger(f"kpireport.source.{ref.plugin}"))
+                                logger=logging.getLogger(f"kpireport.source.{ref.plugin}"),
+                                plugin=ref.plugin, label=infos[name].label,
+                                currency=config.currency_of(client), state_root=root)
         try:
             source = cls(settings, context)
             messages = source.check()
@@ -116,12 +153,19 @@ def build_sources(config: Config, client: ClientConfig, index: int, plugins: Plu
     return sources, specs, problems
 
 
-def _register_secrets(settings: BaseModel) -> None:
-    for value in settings.__dict__.values():
-        if isinstance(value, SecretStr):
-            register_secret(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            _register_secrets(value)
+def _register_secrets(value: Any) -> None:
+    """Mask every secret a source's settings hold, in nested models, lists and mappings too."""
+    if isinstance(value, SecretStr):
+        register_secret(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for item in value.__dict__.values():
+            _register_secrets(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _register_secrets(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _register_secrets(item)
 
 
 def settings_problems(config: Config, base: tuple[Any, ...], data: Any,
@@ -160,7 +204,8 @@ def bind_kpis(config: Config, client: ClientConfig, index: int, plugins: PluginS
             if message:  # "" = a consequence of a broken source, already reported
                 problems.append(config.problem(path, message))
             continue
-        bindings[ref.key] = KpiBinding(ref.key, definition, ref, metric_sources)
+        bindings[ref.key] = KpiBinding(ref.key, definition, ref, metric_sources,
+                                       filters=ref.query_filters())
     # KPIs that objectives or key results need without being listed are computed too.
     needed: list[tuple[str, tuple[Any, ...]]] = []
     for j, objective in enumerate(client.objectives):
@@ -226,23 +271,55 @@ def _resolve_sources(definition: KpiDefinition, ref: KpiRef, client: ClientConfi
 
 
 def plan_client(config: Config, client: ClientConfig, plugins: PluginSet, today: dt.date, *,
-                specs: Mapping[str, Mapping[str, MetricSpec]] | None = None) -> ClientPlan:
+                specs: Mapping[str, Mapping[str, MetricSpec]] | None = None,
+                sources_info: Mapping[str, SourceInfo] | None = None,
+                state_root: Path | None = None) -> ClientPlan:
     """Open the client's sources and bind its KPIs. With ``specs`` (the metrics the sources
-    offered when a snapshot was taken) no source is opened: the plan can only be answered
-    from that snapshot."""
+    offered when a snapshot was taken, and ``sources_info``, what it kept of them) no source
+    is opened: the plan can only be answered from that snapshot. ``state_root`` is the run's
+    state folder (default: the config's), where sources keep their own state and cache."""
     index = next(i for i, c in enumerate(config.clients) if c.id == client.id)
+    infos = {**source_infos(client, plugins), **(sources_info or {})}
     if specs is not None:
         sources: dict[str, Source] = {}
         offered = {name: dict(metrics) for name, metrics in specs.items()}
         problems: list[Problem] = []
         broken: set[str] = set()
     else:
-        sources, offered, problems = build_sources(config, client, index, plugins, today)
+        sources, offered, problems = build_sources(config, client, index, plugins, today,
+                                                   state_root)
         broken = set(client.sources) - set(sources)
     bindings, more = bind_kpis(config, client, index, plugins, offered, broken)
     problems += more
     problems += _objective_problems(config, client, index, bindings, offered)
-    return ClientPlan(client, sources, offered, bindings, problems)
+    problems += _order_problems(config, index, bindings)
+    return ClientPlan(client, sources, offered, bindings, problems, infos,
+                      currency=config.currency_of(client), timezone=config.timezone_of(client),
+                      exchange_rates=config.exchange_rates_of(client))
+
+
+def _order_problems(config: Config, index: int,
+                    bindings: Mapping[str, KpiBinding]) -> list[Problem]:
+    """A KPI's ``order`` applies to a table KPI, by metrics that KPI reads."""
+    problems = []
+    for k, ref in enumerate(config.clients[index].kpis):
+        binding = bindings.get(ref.key)
+        if ref.order is None or binding is None or binding.ref is not ref:
+            continue
+        path = ("clients", index, "kpis", k, "order")
+        if binding.definition.breakdown is None:
+            problems.append(config.problem(path, f"KPI {ref.key!r} is a single figure: only a "
+                                                 "table KPI (top pages, queries…) has an order"))
+            continue
+        order = ref.query_order() or ()
+        if unknown := [o.metric for o in order if o.metric not in binding.definition.metrics]:
+            problems.append(config.problem(path, f"KPI {ref.key!r} does not read "
+                                                 f"{', '.join(unknown)} (its metrics: "
+                                                 f"{', '.join(binding.definition.metrics)})"))
+        elif len({binding.metric_sources[o.metric] for o in order}) > 1:
+            problems.append(config.problem(path, f"KPI {ref.key!r}: the metrics it is ordered "
+                                                 "by must come from one source"))
+    return problems
 
 
 def _objective_problems(config: Config, client: ClientConfig, index: int,
@@ -338,6 +415,15 @@ class ReportPlan:
     answered_by: dict[tuple[str, Query], Query]
     """(source, a KPI's query) → the merged query in ``asks`` whose table answers it."""
     problems: list[Problem] = field(default_factory=list)
+    sources_info: dict[str, SourceInfo] = field(default_factory=dict)
+    currency: str = ""
+    timezone: str = ""
+    exchange_rates: dict[str, float] = field(default_factory=dict)
+
+    def label(self, source: str) -> str:
+        """How the report names a source (its label), never its config key alone."""
+        info = self.sources_info.get(source)
+        return info.label if info is not None else source
 
     def close(self) -> None:
         close_sources(self.sources)
@@ -367,20 +453,26 @@ def plan_report(plan: ClientPlan, period: Period) -> ReportPlan:
         for q in qs:
             answered_by[(source, q)] = by_shape[q.shape()]
     return ReportPlan(plan.client, period, plan.sources, plan.specs, plan.bindings, queries,
-                      asks, answered_by, plan.problems)
+                      asks, answered_by, plan.problems, plan.sources_info, plan.currency,
+                      plan.timezone, plan.exchange_rates)
 
 
 def _per_source(binding: KpiBinding, make: Any) -> PerSource:
-    return {source: make(tuple(m for m, s in binding.metric_sources.items() if s == source))
-            for source in binding.sources}
+    """One query per source of the KPI, each with that source's metrics and the KPI's
+    filters."""
+    out = {}
+    for source in binding.sources:
+        query = make(tuple(m for m, s in binding.metric_sources.items() if s == source))
+        out[source] = replace(query, filters=binding.filters) if binding.filters else query
+    return out
 
 
-def _top(metric: str, limit: int, metrics: tuple[str, ...]) -> dict[str, Any]:
-    """The order and limit of a breakdown's query: its top rows by ``metric``, asked of the
-    source that gives that metric (another source's columns are joined to them)."""
-    if metric not in metrics:
+def _top(order: tuple[Order, ...], limit: int, metrics: tuple[str, ...]) -> dict[str, Any]:
+    """The order and limit of a breakdown's query: its top rows, asked of the source that
+    gives the metrics it is ordered by (another source's columns are joined to them)."""
+    if not all(o.metric in metrics for o in order):
         return {}
-    return {"order": (Order(metric=metric),), "limit": limit}
+    return {"order": order, "limit": limit}
 
 
 def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> KpiQueries:
@@ -389,9 +481,10 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
     if definition.breakdown is not None:
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
+        order = binding.ref.query_order() or (Order(metric=b.metric),)
         return KpiQueries(breakdown=_per_source(binding, lambda m: Query(
             metrics=m, range=period.range, dimensions=b.dimensions, granularity=Granularity.TOTAL,
-            **_top(b.metric, limit, m))))
+            **_top(order, limit, m))))
     monthly_range = _monthly_range(client, binding.key, period)
     out = KpiQueries(
         value=_per_source(binding, lambda m: Query(metrics=m, range=period.range)),

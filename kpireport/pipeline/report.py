@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from kpireport.pipeline.assess import (
 )
 from kpireport.pipeline.compute import compute_kpis, dedupe
 from kpireport.pipeline.fetch import Fetcher, LiveFetcher, SnapshotFetcher
-from kpireport.pipeline.plan import language_of, plan_client, plan_report
+from kpireport.pipeline.plan import ReportPlan, language_of, plan_client, plan_report
 from kpireport.plugins import PluginSet
 from kpireport.report import Report
 
@@ -31,7 +32,8 @@ from kpireport.report import Report
 def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
                    period_spec: str | None = None, now: dt.datetime | None = None,
                    snapshot: Mapping[str, Any] | None = None,
-                   period: Period | None = None, notify: bool = True) -> Report:
+                   period: Period | None = None, notify: bool = True,
+                   state_root: Path | None = None) -> Report:
     """Fetch, compute and assess one client's report (no rendering, no delivery).
 
     The period is ``period`` when given (a batch resolves it once, when it plans), else
@@ -41,7 +43,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     metrics the sources offered and the logos come from it, so the figures are those of the
     original run. The report keeps what a snapshot of this run needs (``fetched``, ``specs``).
     Without ``notify``, plugins do not hear of it (``report_started``, ``report_computed``):
-    a report computed again only to be passed to another hook.
+    a report computed again only to be passed to another hook. ``state_root`` is the run's
+    state folder (the sources' own state and cache live there); default: the config's.
     """
     tz_name = config.timezone_of(client)
     today = today_in(tz_name, now)
@@ -49,9 +52,11 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     locale = config.locale_of(client)
     language = language_of(locale)
     fetcher: Fetcher = LiveFetcher() if snapshot is None else SnapshotFetcher(snapshot)
-    plan = plan_report(plan_client(config, client, plugins, today,
-                                   specs=None if snapshot is None else snapshot["specs"]),
-                       period)
+    plan = plan_report(plan_client(
+        config, client, plugins, today,
+        specs=None if snapshot is None else snapshot["specs"],
+        sources_info=None if snapshot is None else snapshot.get("sources_info"),
+        state_root=state_root), period)
     try:
         if plan.problems:
             raise ConfigError(plan.problems)
@@ -61,8 +66,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     finally:
         plan.close()
     if fetched.errors and client_policy(client) == "fail":
-        failures = "; ".join(f"{name}: {msg}" for name, msg in fetched.errors.items())
-        raise SourceError(", ".join(fetched.errors), failures)
+        raise SourceError(source_failures(plan, fetched.errors),
+                          source=", ".join(fetched.errors))
     kpis = compute_kpis(plan, fetched, language)
     report = Report(
         agency=config.agency, client=client, period=period, language=language, locale=locale,
@@ -70,6 +75,8 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
         colours=config.colours_of(client), theme=config.theme_of(client),
         generated_at=(now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(tz_name)),
         all_kpis=kpis, fetched=fetched, specs=plan.specs,
+        source_labels={name: plan.label(name) for name in client.sources},
+        sources_info=plan.sources_info, usage=fetched.usage,
     )
     report.kpis = {k: v for k, v in kpis.items() if plan.bindings[k].listed}
     for name, message in fetched.errors.items():
@@ -92,6 +99,12 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     if notify:
         plugins.call_each("report_computed", report=report)
     return report
+
+
+def source_failures(plan: ReportPlan, errors: Mapping[str, str]) -> str:
+    """Each failed source by its label, with its error, worded once: "Google Analytics:
+    the access token was refused; …"."""
+    return "; ".join(f"{plan.label(name)}: {message}" for name, message in errors.items())
 
 
 def client_policy(client: ClientConfig) -> str:

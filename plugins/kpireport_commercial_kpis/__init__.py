@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kpireport import hookimpl
-from kpireport.kpis import Direction, Family, KpiDefinition, Unit
+from kpireport import Unit, hookimpl
+from kpireport.kpis import Direction, Family, KpiDefinition
 
 COMMERCIAL = Family(id="commercial", label={"en": "Sales and pipeline",
                                    "fr": "Ventes et pipeline commercial"}, rank=10)

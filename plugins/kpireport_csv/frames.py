@@ -28,6 +28,7 @@ from kpireport.data import (
     Query,
     Table,
     aggregate_rows,
+    filter_rows,
     order_rows,
     time_key,
 )
@@ -131,18 +132,20 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
     notes: list[DataNote] = []
     plan: dict[int, tuple[Frame, list[str]]] = {}
     metrics = list(dict.fromkeys(query.metrics))
+    # A filter's dimension must be in the table too (its rows are summed away after).
+    wanted = tuple(dict.fromkeys([*query.dimensions, *(f.dimension for f in query.filters)]))
     for metric in metrics:
         spec = specs.get(metric)
         holders = [f for f in frames if spec is not None and f.offers(spec)]
         if spec is None or not holders:
             offered = sorted(s.name for s in specs.values() if any(f.offers(s) for f in frames))
-            raise SourceError(source, f"no table or export offers metric {metric!r} "
-                                      f"(offered: {', '.join(offered) or 'none'})")
+            raise SourceError(f"no table or export offers metric {metric!r} "
+                              f"(offered: {', '.join(offered) or 'none'})")
         candidates = sorted(
-            (f for f in holders if f.fits(spec, query.dimensions)),
+            (f for f in holders if f.fits(spec, wanted)),
             key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
         if not candidates:
-            raise SourceError(source, _no_dimensions(spec, query, holders))
+            raise SourceError(_no_dimensions(spec, query, holders))
         # Of the tables that can answer, the one with the most of the range (a monthly
         # history for last year's months, the daily table for this month); the usual order
         # on a tie.
@@ -158,7 +161,7 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
                     (span := f.span()) is not None and query.range.start <= span.start
                     and span.end <= query.range.end and span != query.range
                     for f in candidates)):
-                raise SourceError(source, _no_range(spec, query, candidates))
+                raise SourceError(_no_range(spec, query, candidates))
             message = (_no_range(spec, query, candidates) if exports_only
                        else _unavailable(spec, query, candidates))
             notes.append(DataNote(kind=NoteKind.UNAVAILABLE, message=message, source=source,
@@ -183,8 +186,22 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
 def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec],
                 query: Query, source: str) -> tuple[list[dict[str, Any]], list[DataNote]]:
     tkey = time_key(query.granularity)
+    summed_away = [f.dimension for f in query.filters if f.dimension not in query.dimensions]
+    if summed_away and any(specs[m].aggregation is Aggregation.DISTINCT for m in metrics):
+        raise SourceError(f"{frame.label}: a distinct count cannot be filtered on "
+                          f"{', '.join(summed_away)} without being split by it")
     if frame.grain is Grain.RANGE:
-        return [_pick(row, None, tkey, metrics, specs, query) for row in frame.rows()], []
+        kept = filter_rows(frame.rows(), query.filters)
+        if not summed_away:
+            return [_pick(row, None, tkey, metrics, specs, query) for row in kept], []
+        # An export's rows (one per query, say) kept by the filters, summed into the buckets
+        # asked: as if they were the rows of the export's first day.
+        span = frame.span()
+        assert span is not None  # a fixed-range frame has its range
+        day = DateRange(start=span.start, end=span.start)
+        sub = Query(metrics=tuple(metrics), range=day, dimensions=query.dimensions)
+        return aggregate_rows([{**row, "__day": span.start} for row in kept], specs, sub,
+                              date_key="__day"), []
     notes: list[DataNote] = []
     if frame.grain is Grain.DAY:
         column, rng = "date", query.range
@@ -201,12 +218,12 @@ def _frame_rows(frame: Frame, metrics: list[str], specs: Mapping[str, MetricSpec
     rows: list[dict[str, Any]] = []
     if additive:
         sub = Query(metrics=additive, range=rng, dimensions=query.dimensions,
-                    granularity=query.granularity)
+                    granularity=query.granularity, filters=query.filters)
         rows.extend(aggregate_rows(frame.rows_in(column, rng), specs, sub, date_key=column))
     if distinct:
         # Exact buckets only (checked by Frame.serves): each row already is the bucket asked.
         rows.extend(_pick(row, column, tkey, distinct, specs, query)
-                    for row in frame.rows_in(column, rng))
+                    for row in filter_rows(frame.rows_in(column, rng), query.filters))
     return rows, notes
 
 

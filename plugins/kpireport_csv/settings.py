@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kpireport.data import Aggregation, MetricSpec
+from kpireport.data import Aggregation, MetricSpec, Unit
 from kpireport.metrics import STANDARD_METRICS
 from kpireport.sources import SourceSettings
 
@@ -21,6 +21,8 @@ class MetricDeclaration(BaseModel):
     numerator: str | None = None
     denominator: str | None = None
     description: str = ""
+    unit: Unit = Unit.COUNT
+    """``currency`` for an amount of money (converted or noted when a table is in another)."""
 
 
 class TableSettings(BaseModel):
@@ -127,6 +129,6 @@ def _spec(name: str, decl: MetricDeclaration) -> MetricSpec:
     try:
         return MetricSpec(name=name, aggregation=decl.aggregation, weight=decl.weight,
                           numerator=decl.numerator, denominator=decl.denominator,
-                          description=decl.description)
+                          description=decl.description, unit=decl.unit)
     except ValueError as exc:
         raise ValueError(f"metrics: {exc}") from None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from kpireport.data import MetricSpec, Query, Table
+from kpireport.data import Capabilities, MetricSpec, Query, Table
 from kpireport.sources import Source, SourceContext
 
 from .frames import Frame, Grain, answer
@@ -15,16 +13,14 @@ from .settings import CsvSettings
 from .tidy import TidyFile
 
 
-class CsvSource(Source):
+class CsvSource(Source[CsvSettings]):
     """Answers queries from local files; each file is read once, when first needed."""
 
     name = "csv"
     label = "CSV files and Search Console exports"
     Settings = CsvSettings
 
-    def __init__(self, settings: CsvSettings | Mapping[str, Any], context: SourceContext) -> None:
-        if not isinstance(settings, CsvSettings):
-            settings = CsvSettings.model_validate(settings)
+    def __init__(self, settings: CsvSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
         self.specs = settings.metric_specs()
         self.tables = [TidyFile(context.resolve_path(table.path), table, self.specs, rank=i)
@@ -48,8 +44,12 @@ class CsvSource(Source):
         return {name: spec for name, spec in self.specs.items()
                 if any(frame.offers(spec) for frame in frames)}
 
-    def dimensions(self) -> list[str]:
-        return list(dict.fromkeys(dim for frame in self.frames() for dim in frame.dimensions))
+    def capabilities(self) -> Capabilities:
+        """Every dimension a table or export has; any granularity, filter and order (a query a
+        file cannot answer, such as a distinct count summed from days, is refused when asked,
+        naming the file)."""
+        dimensions = dict.fromkeys(dim for frame in self.frames() for dim in frame.dimensions)
+        return Capabilities(dimensions=tuple(dimensions))
 
     def check(self) -> list[str]:
         problems: list[str] = []

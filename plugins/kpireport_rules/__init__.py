@@ -60,8 +60,8 @@ def _words(message: str, **values: object) -> dict[str, str]:
 
 
 def _fmt(report: Report, value: float, unit: str, duration_unit: str = "seconds") -> str:
+    from kpireport import Unit
     from kpireport.formatting import format_value
-    from kpireport.kpis import Unit
 
     return format_value(value, Unit(unit), report.locale, report.currency, duration_unit)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kpireport import hookimpl
-from kpireport.kpis import Breakdown, Direction, Family, KpiDefinition, Unit, ratio
+from kpireport import Unit, hookimpl
+from kpireport.kpis import Breakdown, Direction, Family, KpiDefinition, ratio
 
 WEB = Family(id="web", label={"en": "Website and e-commerce", "fr": "Site web et e-commerce"},
              rank=20)

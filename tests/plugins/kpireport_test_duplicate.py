@@ -1,7 +1,7 @@
 """A plugin registering a KPI id that a built-in plugin already has."""
 
-from kpireport import hookimpl
-from kpireport.kpis import KpiDefinition, Unit
+from kpireport import Unit, hookimpl
+from kpireport.kpis import KpiDefinition
 
 
 @hookimpl

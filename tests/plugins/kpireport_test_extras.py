@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from kpireport import hookimpl
+from kpireport import Unit, hookimpl
 from kpireport.data import Aggregation, DataNote, MetricSpec, NoteKind, Table, aggregate_rows
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
-from kpireport.errors import KpiReportError, SourceError
-from kpireport.kpis import KpiDefinition, Unit
+from kpireport.errors import KpiReportError, TransientError
+from kpireport.kpis import KpiDefinition
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.sources import Source, SourceSettings
 
@@ -62,7 +62,7 @@ class ConstantSource(Source):
         if self.settings.explode_with:
             raise ConnectionError(f"GET https://api.example/v1?key={self.settings.explode_with}")
         if self.settings.fail:
-            raise SourceError(self.context.name, "HTTP 503 from the upstream API after 4 retries")
+            raise TransientError("HTTP 503 from the upstream API after 4 retries")
         rows = []
         day = query.range.start
         while day <= query.range.end:
