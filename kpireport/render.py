@@ -173,13 +173,13 @@ def figures_csv(report: Report, words: Any = None) -> str:
                          "" if okr.score is None else repr(okr.score),
                          formatting.format_number(okr.score, locale, 2)])
         for i, kr in enumerate(okr.key_results, 1):
-            kpi = all_kpis.get(kr.kpi)
+            kr_kpi = all_kpis.get(kr.kpi)
             label = f"{okr.objective} / {kr.title}"
             for name in ("start", "target", "value"):
                 v = getattr(kr, name)
                 writer.writerow(["key_result", f"{okr.key}.{i}", label, name,
                                  "" if v is None else repr(v),
-                                 fmt(kpi, v) if kpi is not None else
+                                 fmt(kr_kpi, v) if kr_kpi is not None else
                                  formatting.format_number(v, locale, 2)])
             writer.writerow(["key_result", f"{okr.key}.{i}", label, "weight", repr(kr.weight),
                              formatting.format_number(kr.weight, locale, 1)])
