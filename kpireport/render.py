@@ -499,17 +499,22 @@ def _chart_targets(report: Report) -> dict[str, float]:
     return out
 
 
+def _family_id(family: str | Family) -> str:
+    """A KPI's family id: ``KpiDefinition`` turns a :class:`Family` into its id on creation."""
+    return family.id if isinstance(family, Family) else family
+
+
 def _families(report: Report) -> tuple[list[str], dict[str, str]]:
     """The report's KPI families in the order their KPI plugins rank them (those that say
     nothing after, by name), and each one's heading in the report's language."""
     sections: dict[str, Family] = {}
     for kpi in (*report.kpis.values(), *report.every_kpi().values()):
         if kpi.definition.section is not None:
-            sections.setdefault(kpi.definition.family, kpi.definition.section)
+            sections.setdefault(_family_id(kpi.definition.family), kpi.definition.section)
     unranked = Family(id="", label={"en": ""}).rank
-    families = sorted({k.definition.family for k in report.kpis.values()},
+    families = sorted({_family_id(k.definition.family) for k in report.kpis.values()},
                       key=lambda f: (sections[f].rank if f in sections else unranked, f))
-    titles = {}
+    titles: dict[str, str] = {}
     for f in families:
         labels = sections[f].label if f in sections else {"en": f.capitalize()}
         titles[f] = (labels.get(report.language) or labels.get(report.language.split("_")[0])
