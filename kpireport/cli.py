@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -286,7 +286,8 @@ def _load(args: SimpleNamespace, *,
     plugins = _plugins(args, config.plugins.disable)
     for failure in plugins.failures:
         print(f"warning: {failure}", file=sys.stderr)
-    today = _now(args.as_of).date() if getattr(args, "as_of", None) else None
+    now = _now(getattr(args, "as_of", None))
+    today = now.date() if now is not None else None
     clients = getattr(args, "client", None)
     if isinstance(clients, str):
         clients = [clients]
@@ -470,7 +471,7 @@ def cmd_plugins(args: SimpleNamespace) -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

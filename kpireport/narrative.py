@@ -70,12 +70,12 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):
             continue
         listed.add(a.key)
-        kpi = all_kpis.get(a.kpi)
-        value = _value(report, kpi, a.value) if kpi else formatting.format_number(a.value,
-                                                                                 report.locale)
-        target = _value(report, kpi, a.target) if kpi else formatting.format_number(
-            a.target, report.locale)
-        figures = {"objective": a.title, "value": value, "target": target}
+        objective_kpi = all_kpis.get(a.kpi)
+        value = (_value(report, objective_kpi, a.value) if objective_kpi
+                 else formatting.format_number(a.value, report.locale))
+        target_text = (_value(report, objective_kpi, a.target) if objective_kpi
+                       else formatting.format_number(a.target, report.locale))
+        figures = {"objective": a.title, "value": value, "target": target_text}
         status = {Status.AT_RISK: gettext("at risk"), Status.OFF_TRACK: gettext("off track"),
                   Status.MISSED: ""}[a.status]
         if a.measured_in is not None:

@@ -162,7 +162,9 @@ class PreviewServer:
         self._stop = threading.Event()
         handler = _handler(preview)
         self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
-        self.host, self.port = self.httpd.server_address[:2]
+        bound, self.port = self.httpd.server_address[:2]
+        # An AF_INET server's address is text; only AF_UNIX ones may be bytes.
+        self.host = bound.decode() if isinstance(bound, bytes | bytearray) else bound
 
     @property
     def url(self) -> str:

@@ -173,13 +173,13 @@ def figures_csv(report: Report, words: Any = None) -> str:
                          "" if okr.score is None else repr(okr.score),
                          formatting.format_number(okr.score, locale, 2)])
         for i, kr in enumerate(okr.key_results, 1):
-            kpi = all_kpis.get(kr.kpi)
+            kr_kpi = all_kpis.get(kr.kpi)
             label = f"{okr.objective} / {kr.title}"
             for name in ("start", "target", "value"):
                 v = getattr(kr, name)
                 writer.writerow(["key_result", f"{okr.key}.{i}", label, name,
                                  "" if v is None else repr(v),
-                                 fmt(kpi, v) if kpi is not None else
+                                 fmt(kr_kpi, v) if kr_kpi is not None else
                                  formatting.format_number(v, locale, 2)])
             writer.writerow(["key_result", f"{okr.key}.{i}", label, "weight", repr(kr.weight),
                              formatting.format_number(kr.weight, locale, 1)])
@@ -515,17 +515,22 @@ def _chart_targets(report: Report) -> dict[str, float]:
     return out
 
 
+def _family_id(family: str | Family) -> str:
+    """A KPI's family id: ``KpiDefinition`` turns a :class:`Family` into its id on creation."""
+    return family.id if isinstance(family, Family) else family
+
+
 def _families(report: Report) -> tuple[list[str], dict[str, str]]:
     """The report's KPI families in the order their KPI plugins rank them (those that say
     nothing after, by name), and each one's heading in the report's language."""
     sections: dict[str, Family] = {}
     for kpi in (*report.kpis.values(), *report.every_kpi().values()):
         if kpi.definition.section is not None:
-            sections.setdefault(kpi.definition.family, kpi.definition.section)
+            sections.setdefault(_family_id(kpi.definition.family), kpi.definition.section)
     unranked = Family(id="", label={"en": ""}).rank
-    families = sorted({k.definition.family for k in report.kpis.values()},
+    families = sorted({_family_id(k.definition.family) for k in report.kpis.values()},
                       key=lambda f: (sections[f].rank if f in sections else unranked, f))
-    titles = {}
+    titles: dict[str, str] = {}
     for f in families:
         labels = sections[f].label if f in sections else {"en": f.capitalize()}
         titles[f] = (labels.get(report.language) or labels.get(report.language.split("_")[0])

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from kpireport.config.models import _USED_TWICE, HEX_COLOUR, ID, LOCALE, Config, dotted
 from kpireport.errors import ConfigError, Problem
@@ -54,8 +55,16 @@ class _Loader(yaml.SafeLoader):
     error with its field and line rather than a crash inside the YAML library."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp",
-                        lambda loader, node: loader.construct_scalar(node))
+def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    # An explicit !!timestamp on a list or mapping: what construct_scalar itself raises.
+    found = node.id if isinstance(node, yaml.SequenceNode | yaml.MappingNode) else "node"
+    raise yaml.constructor.ConstructorError(
+        None, None, f"expected a scalar node, but found {found}", node.start_mark)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
@@ -201,7 +210,7 @@ def err_is_field(part: str) -> bool:
     return not (part[:1].isupper() or "[" in part or part in {"str", "int", "float", "dict"})
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: ErrorDetails) -> str:
     kind, msg = err["type"], err["msg"]
     given = err.get("input")
     if kind == "missing":

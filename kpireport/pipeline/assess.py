@@ -54,7 +54,8 @@ def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
             queries = plan.queries[objective.kpi].cumulative.get(j)
             value = (cumulative_total(plan, binding, queries, fetched)
                      if queries is not None else None)
-            baseline = objective.baseline if objective.baseline is not None else 0.0
+            baseline: float | None = (objective.baseline if objective.baseline is not None
+                                      else 0.0)
         else:
             judged = obj.level_period(period, objective.deadline)
             value = kpi.value if judged is period else _month_value(kpi, judged)

@@ -41,7 +41,8 @@ def render(config: Config, report: Report, plugins: PluginSet, *,
 def target_keys(client: ClientConfig) -> list[str]:
     """One key per delivery entry: ``folder``; ``email:ceo`` for an entry with an ``id``;
     ``email#2`` for the second unnamed entry of a target."""
-    keys, seen = [], {}
+    keys: list[str] = []
+    seen: dict[str, int] = {}
     for ref in client.delivery:
         # Named entries count too: naming one must not move the others' keys.
         seen[ref.target] = n = seen.get(ref.target, 0) + 1

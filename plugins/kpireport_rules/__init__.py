@@ -168,7 +168,9 @@ def good_position_low_ctr(report: Report) -> Iterator[Finding]:
 def sales_cycle_lengthening(report: Report) -> Iterator[Finding]:
     """Deals take much longer to close than a year ago: follow-up needs attention."""
     cycle = report.kpis.get("sales_cycle_length")
-    if not cycle or cycle.change_last_year is None or cycle.change_last_year < 0.15:
+    if not cycle or cycle.value is None or cycle.last_year is None:
+        return
+    if cycle.change_last_year is None or cycle.change_last_year < 0.15:
         return
     days = _fmt(report, cycle.value, "duration", "days")
     before = _fmt(report, cycle.last_year, "duration", "days")
@@ -200,10 +202,12 @@ def organic_traffic_drop(report: Report) -> Iterator[Finding]:
     """Organic clicks 20 % or more below the same period last year: rankings, indexing or a
     Google update may be at play."""
     clicks = report.kpis.get("organic_clicks")
-    if not clicks or clicks.change_last_year is None or clicks.change_last_year > ORGANIC_DROP:
+    if not clicks or clicks.value is None or clicks.last_year is None:
+        return
+    if clicks.change_last_year is None or clicks.change_last_year > ORGANIC_DROP:
         return
     change = _pct(report, clicks.change_last_year)
-    now, before = (_fmt(report, v, "count") for v in (clicks.value, clicks.last_year))
+    now, before = _fmt(report, clicks.value, "count"), _fmt(report, clicks.last_year, "count")
     yield Finding(
         rule="organic-traffic-drop", severity=Severity.WARNING,
         title=_words(N_("Organic search is losing ground")),
@@ -258,8 +262,7 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
     """Leads up 10 % or more but the qualified share down 10 points or more: more volume,
     less quality."""
     leads, qualified = report.kpis.get("leads"), report.kpis.get("qualified_leads")
-    if not leads or not qualified or None in (leads.value, leads.previous, qualified.value,
-                                               qualified.previous):
+    if not leads or not qualified or qualified.value is None or qualified.previous is None:
         return
     if not leads.value or not leads.previous or (leads.change_previous or 0) < LEADS_UP:
         return
@@ -290,21 +293,26 @@ def objective_achieved_early(report: Report) -> Iterator[Finding]:
         yield Finding(
             rule="objective-achieved-early", severity=Severity.INFO,
             title=_words(N_("“%(objective)s” is already achieved"), objective=a.title),
-            text=_each(lambda words, _, days=a.days_left: words.ngettext(
-                "The target is reached with %(days)s day to go: set a more ambitious one to "
-                "keep the momentum.",
-                "The target is reached with %(days)s days to go: set a more ambitious one to "
-                "keep the momentum.", days) % {"days": days}),
+            text=_each(partial(_achieved_early_text, days=a.days_left)),
             figures={"value": a.value, "target": a.target, "days_left": a.days_left},
             kpis=(a.kpi,),
         )
 
 
+def _achieved_early_text(words: NullTranslations, _: str, days: int) -> str:
+    return words.ngettext(
+        "The target is reached with %(days)s day to go: set a more ambitious one to "
+        "keep the momentum.",
+        "The target is reached with %(days)s days to go: set a more ambitious one to "
+        "keep the momentum.", days) % {"days": days}
+
+
 def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
     """Online revenue 15 % or more below the same period last year."""
     revenue = report.kpis.get("revenue")
-    if not revenue or revenue.change_last_year is None or \
-            revenue.change_last_year > REVENUE_DROP:
+    if not revenue or revenue.value is None or revenue.last_year is None:
+        return
+    if revenue.change_last_year is None or revenue.change_last_year > REVENUE_DROP:
         return
     now = _fmt(report, revenue.value, "currency")
     before = _fmt(report, revenue.last_year, "currency")
