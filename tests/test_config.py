@@ -281,3 +281,78 @@ def test_the_smart_review_survives_a_source_that_explodes_and_hides_its_secret(
     out = capsys.readouterr()
     assert "tok-99-very-secret" not in out.out + out.err
     assert "history could not be read" in out.out and "key=***" in out.out
+
+
+FILTERED = """\
+agency: {name: Test Agency}
+defaults: {period: 2024-05, timezone: Europe/Paris}
+clients:
+  - id: web
+    name: Web
+    sources:
+      ga:
+        plugin: csv
+        label: Google Analytics
+        settings:
+          tables: [{path: DATA/web_daily.csv, dimensions: [channel]}]
+    kpis:
+      - kpi: sessions
+        id: organic_sessions
+        label: Organic sessions
+        filters: [{dimension: channel, equals: organic search}]
+      - kpi: sessions
+        id: landing_sessions
+        filters:
+          - {dimension: page, contains: /landing}
+"""
+
+
+def test_a_filter_on_a_dimension_the_source_lacks_fails_validation(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "csv" / "web"
+    path = write(tmp_path, FILTERED.replace("DATA", str(data)))
+    [problem] = problems_of(path)
+    # Named at the KPI's filters, with the source by its label and what it can give.
+    assert problem.line == 19 and problem.field == "clients[0].kpis[1].filters"
+    assert "KPI 'landing_sessions': Google Analytics (ga) cannot filter on page" in \
+        problem.message
+    assert "channel" in problem.message
+
+
+def test_a_filter_from_the_config_reaches_the_figures(tmp_path):
+    import csv
+    import datetime as dt
+    from pathlib import Path
+
+    from kpireport.pipeline.report import compute_report
+
+    data = Path(__file__).parent / "data" / "csv" / "web"
+    text = FILTERED.replace("DATA", str(data))
+    text = text.split("      - kpi: sessions\n        id: landing")[0]  # the valid KPI only
+    path = write(tmp_path, text)
+    config = load_config(path)
+    report = compute_report(config, config.clients[0], load_plugins(["kpireport_test_extras"]),
+                            now=dt.datetime(2024, 6, 10, tzinfo=dt.UTC))
+    with open(data / "web_daily.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    organic = sum(float(r["sessions"]) for r in rows
+                  if r["date"].startswith("2024-05") and r["channel"] == "Organic Search")
+    assert report.kpis["organic_sessions"].value == organic
+    assert report.kpis["organic_sessions"].label == "Organic sessions"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"equals": "a", "contains": "b"}, "a filter takes one comparison"),
+    ({"regex": "("}, "invalid regular expression"),
+    ({"in": []}, "at least 1 item"),
+])
+def test_a_malformed_filter_is_a_config_error_at_its_line(tmp_path, spec, message):
+    import json
+
+    text = FILTERED.replace("{dimension: channel, equals: organic search}",
+                            json.dumps({"dimension": "channel", **spec}))
+    path = write(tmp_path, text.replace("DATA", "."))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value) and "clients[0].kpis[0].filters[0]" in str(err.value)

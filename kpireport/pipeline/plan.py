@@ -293,9 +293,71 @@ def plan_client(config: Config, client: ClientConfig, plugins: PluginSet, today:
     problems += more
     problems += _objective_problems(config, client, index, bindings, offered)
     problems += _order_problems(config, index, bindings)
+    if sources:
+        problems += capability_problems(config, index, bindings, sources, infos, today)
     return ClientPlan(client, sources, offered, bindings, problems, infos,
                       currency=config.currency_of(client), timezone=config.timezone_of(client),
                       exchange_rates=config.exchange_rates_of(client))
+
+
+def capability_problems(config: Config, index: int, bindings: Mapping[str, KpiBinding],
+                        sources: Mapping[str, Source], infos: Mapping[str, SourceInfo],
+                        today: dt.date) -> list[Problem]:
+    """Every query the KPIs will ask, checked against what each source says it can answer,
+    so that a KPI asking a source for a dimension, a granularity, a filter or an order it
+    cannot give fails validation, not the run. What a report asks depends on the KPIs, not
+    on the period: last month's queries stand for any period's."""
+    from kpireport.periods import resolve
+
+    client = config.clients[index]
+    period = resolve("last-month", today)
+    capabilities: dict[str, Any] = {}
+    problems = []
+    for key, binding in bindings.items():
+        refused = None
+        for source, queries in kpi_queries(binding, client, period).by_source().items():
+            if source not in sources:
+                continue
+            if source not in capabilities:
+                try:
+                    capabilities[source] = sources[source].capabilities()
+                except Exception as exc:  # the plugin's bug: named, the other sources go on
+                    problems.append(config.problem(
+                        ("clients", index, "sources", source),
+                        f"source plugin {client.sources[source].plugin!r} failed to say what "
+                        f"it can answer: {exc!r}"))
+                    capabilities[source] = None
+            caps = capabilities[source]
+            reasons = [r for q in queries if caps is not None and (r := caps.refusal(q))]
+            if reasons:
+                refused = (source, reasons[0])
+                break
+        if refused is None:
+            continue
+        source, reason = refused
+        problems.append(config.problem(
+            _kpi_path(config, index, key, filters="filter" in reason),
+            f"KPI {key!r}: {infos[source].label} ({source}) {reason}"))
+    return problems
+
+
+def _kpi_path(config: Config, index: int, key: str, *, filters: bool = False
+              ) -> tuple[Any, ...]:
+    """Where a KPI is in the config: its entry under ``kpis``, else the first objective or
+    key result that needs it."""
+    client = config.clients[index]
+    for k, ref in enumerate(client.kpis):
+        if ref.key == key:
+            return ("clients", index, "kpis", k, *(("filters",) if filters and ref.filters
+                                                   else ()))
+    for j, objective in enumerate(client.objectives):
+        if objective.kpi == key:
+            return ("clients", index, "objectives", j, "kpi")
+    for j, okr in enumerate(client.okrs):
+        for r, kr in enumerate(okr.key_results):
+            if kr.kpi == key:
+                return ("clients", index, "okrs", j, "key_results", r, "kpi")
+    return ("clients", index)
 
 
 def _order_problems(config: Config, index: int,
