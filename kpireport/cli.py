@@ -356,6 +356,12 @@ def cmd_run(args: SimpleNamespace) -> int:
         rows.append((r.client, r.period, r.status, str(r.pages or "-"), f"{r.seconds:.1f}s",
                      detail))
     _print_table(rows)
+    # The quotas the sources reported, for the agency to see a limit coming before it bites.
+    usage = [f"  {r.client} {source}: " + ", ".join(f"{q} {v}" for q, v in quotas.items())
+             for r in results for source, quotas in r.usage.items() if quotas]
+    if usage:
+        print("quota used:")
+        print("\n".join(usage))
     ok = ("delivered", "skipped", "held")
     return EXIT_OK if all(r.status in ok for r in results) else EXIT_FAILED
 
