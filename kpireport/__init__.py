@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "aggregate_rows": "kpireport.data",
     "filter_rows": "kpireport.data",
     "order_rows": "kpireport.data",
+    "split_by_month": "kpireport.data",
     "STANDARD_METRICS": "kpireport.metrics",
     "STANDARD_DIMENSIONS": "kpireport.metrics",
     # KPIs
@@ -151,6 +152,7 @@ __all__ = [
     "hookimpl",
     "order_rows",
     "ratio",
+    "split_by_month",
 ]
 
 
@@ -187,6 +189,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         aggregate_rows,
         filter_rows,
         order_rows,
+        split_by_month,
     )
     from kpireport.delivery import (
         Artifacts,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from operator import itemgetter
@@ -374,6 +374,27 @@ def time_key(granularity: Granularity) -> str | None:
 
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
+
+
+def split_by_month(query: Query) -> list[Query]:
+    """The query cut into one query per calendar month it touches (the first and last cut to
+    the range), for a ``day`` or ``month`` query; the query itself otherwise.
+
+    A source that asks its API month by month can cache each month on its own: a month whose
+    data is final is then never asked again, by this report or by next month's, whose
+    25-month series overlaps this one's (see :attr:`SourceContext.cache`). The rows of the
+    parts, put together, answer the whole query.
+    """
+    if query.granularity is Granularity.TOTAL:
+        return [query]
+    out = []
+    start = query.range.start
+    while start <= query.range.end:
+        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        end = min(following - dt.timedelta(days=1), query.range.end)
+        out.append(replace(query, range=DateRange(start=start, end=end)))
+        start = following
+    return out
 
 
 def aggregate_rows(

@@ -1,5 +1,6 @@
 """Contract 1.0 seen from a source: a remote API source written against ``kpireport`` alone."""
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -120,3 +121,37 @@ def test_the_state_folder_is_private(api, tmp_path):
     folder = source.context.state_dir
     assert folder == tmp_path / "state" / "plugins" / "test_api"
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_next_months_series_asks_only_for_what_is_new(api, tmp_path):
+    months = Query(metrics=("sessions",), granularity=Granularity.MONTH,
+                   range=DateRange(start=dt.date(2024, 10, 1), end=dt.date(2026, 10, 31)))
+    october = source_for(api, tmp_path).fetch(months)
+    assert len(october.rows) == 25
+    assert october.rows[-1]["sessions"] == expected(api, OCT)
+    asked = len(api.server.calls_to(r"/v1/.*"))
+    assert asked == 25  # one request a month, each cached on its own once final
+    # Next month's report, next month: its series starts and ends a month later.
+    context = source_for(api, tmp_path).context
+    next_month = ApiSource(source_for(api, tmp_path).settings,
+                           dataclasses.replace(context, today=dt.date(2026, 12, 3)))
+    later = next_month.fetch(Query(metrics=("sessions",), granularity=Granularity.MONTH,
+                                   range=DateRange(start=dt.date(2024, 11, 1),
+                                                   end=dt.date(2026, 11, 30))))
+    new = [c.json() for c in api.server.calls_to(r"/v1/.*")[asked:]]
+    assert [(c["start"], c["end"]) for c in new] == [("2026-11-01", "2026-11-30")]
+    assert later.rows[-2] == october.rows[-1]
+
+
+def test_split_by_month_cuts_the_range_at_month_ends():
+    from kpireport import split_by_month
+
+    q = Query(metrics=("sessions",), granularity=Granularity.DAY,
+              range=DateRange(start=dt.date(2026, 1, 15), end=dt.date(2026, 3, 2)))
+    parts = split_by_month(q)
+    assert [(p.range.start, p.range.end) for p in parts] == [
+        (dt.date(2026, 1, 15), dt.date(2026, 1, 31)), (dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
+        (dt.date(2026, 3, 1), dt.date(2026, 3, 2))]
+    assert all(p.granularity is Granularity.DAY and p.metrics == q.metrics for p in parts)
+    total = Query(metrics=("sessions",), range=q.range)
+    assert split_by_month(total) == [total]
