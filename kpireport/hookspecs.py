@@ -57,10 +57,20 @@ hookimpl = pluggy.HookimplMarker("kpireport")
 def register_sources(register: Callable[[type[Source[Any]]], None]) -> None:
     """Register source classes: ``register(SourceSubclass)``.
 
-    Called once when the plugin manager is built. Each class is a
-    :class:`kpireport.sources.Source` subclass with a unique ``name`` (the ``plugin:`` value in a
-    client's config) and a ``Settings`` model validating its settings. A second class with a name
-    already registered is refused with an error naming both plugins.
+    Called once when the plugin manager is built. Each class is a :class:`kpireport.Source`
+    subclass, generic in its settings model (``class MySource(Source[MySettings])``), with a
+    unique ``name`` (the ``plugin:`` value in a client's config), a ``label`` and ``Settings``,
+    the pydantic model the engine validates the client's settings with before anything runs.
+    A second class with a name already registered is refused with an error naming both
+    plugins.
+
+    What the engine then asks of an instance, per report: :meth:`~kpireport.Source.check`,
+    :meth:`~kpireport.Source.metrics` and :meth:`~kpireport.Source.capabilities` (offline;
+    ``kpireport validate`` checks every query of the report against the capabilities), then
+    :meth:`~kpireport.Source.fetch_many` once with all of the report's queries (the sources
+    of one report concurrently), then :meth:`~kpireport.Source.close`. The queries, the
+    tables, the errors to raise and what the context offers (state folder, cache, shared rate
+    limiter, run-time secrets, usage) are the contract described in ``docs/contract.md``.
     """
 
 
