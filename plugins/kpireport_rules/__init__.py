@@ -8,7 +8,7 @@ text are formatted for the report's locale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -327,25 +327,21 @@ def revenue_down_year_on_year(report: Report) -> Iterator[Finding]:
     )
 
 
+def _rule(rule_id: str, evaluate: Callable[[Report], Iterable[Finding]]) -> Rule:
+    return Rule(id=rule_id, evaluate=evaluate, description=evaluate.__doc__ or "")
+
+
 RULES = [
-    Rule(id="objective-pace", evaluate=objective_pace, description=objective_pace.__doc__ or ""),
-    Rule(id="traffic-up-conversion-down", evaluate=traffic_up_conversion_down,
-         description=traffic_up_conversion_down.__doc__ or ""),
-    Rule(id="good-position-low-ctr", evaluate=good_position_low_ctr,
-         description=good_position_low_ctr.__doc__ or ""),
-    Rule(id="sales-cycle-lengthening", evaluate=sales_cycle_lengthening,
-         description=sales_cycle_lengthening.__doc__ or ""),
-    Rule(id="organic-traffic-drop", evaluate=organic_traffic_drop,
-         description=organic_traffic_drop.__doc__ or ""),
-    Rule(id="conversions-falling-spend-holding", evaluate=conversions_falling_spend_holding,
-         description=conversions_falling_spend_holding.__doc__ or ""),
-    Rule(id="roas-below-one", evaluate=roas_below_one, description=roas_below_one.__doc__ or ""),
-    Rule(id="leads-quality-drop", evaluate=leads_quality_drop,
-         description=leads_quality_drop.__doc__ or ""),
-    Rule(id="objective-achieved-early", evaluate=objective_achieved_early,
-         description=objective_achieved_early.__doc__ or ""),
-    Rule(id="revenue-down-year-on-year", evaluate=revenue_down_year_on_year,
-         description=revenue_down_year_on_year.__doc__ or ""),
+    _rule("objective-pace", objective_pace),
+    _rule("traffic-up-conversion-down", traffic_up_conversion_down),
+    _rule("good-position-low-ctr", good_position_low_ctr),
+    _rule("sales-cycle-lengthening", sales_cycle_lengthening),
+    _rule("organic-traffic-drop", organic_traffic_drop),
+    _rule("conversions-falling-spend-holding", conversions_falling_spend_holding),
+    _rule("roas-below-one", roas_below_one),
+    _rule("leads-quality-drop", leads_quality_drop),
+    _rule("objective-achieved-early", objective_achieved_early),
+    _rule("revenue-down-year-on-year", revenue_down_year_on_year),
 ]
 
 
