@@ -117,3 +117,13 @@ def test_a_format_1_snapshot_still_rerenders_with_the_same_figures(example, tmp_
     assert render_report(again, plugins).pages == render_report(report, plugins).pages
     assert [dataclasses.asdict(a) for a in again.objectives] == [
         dataclasses.asdict(a) for a in report.objectives]
+
+
+def test_a_quota_error_says_when_to_ask_again():
+    from kpireport.errors import QuotaExhausted
+    from kpireport.pipeline.fetch import _worded
+
+    assert _worded(QuotaExhausted("the daily quota is spent", retry_after=5400)) == \
+        "the daily quota is spent (it can be asked again in 1.5 h)"
+    assert _worded(QuotaExhausted("spent", retry_after=90)).endswith("again in 2 min)")
+    assert _worded(QuotaExhausted("spent")) == "spent"

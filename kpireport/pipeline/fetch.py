@@ -79,7 +79,7 @@ def ask_sources(sources: Mapping[str, Source], asks: Mapping[str, Sequence[Query
                     answer.source = name
                     # Its first error, unless a fatal one (what stopped it) comes later.
                     if name not in result.errors or (answer.fatal and name not in fatal):
-                        result.errors[name] = redact(str(answer))
+                        result.errors[name] = redact(_worded(answer))
                         if answer.fatal:
                             fatal.add(name)
                     continue
@@ -87,6 +87,16 @@ def ask_sources(sources: Mapping[str, Source], asks: Mapping[str, Sequence[Query
             if usage := source.context.usage:
                 result.usage[name] = {quota: str(u) for quota, u in sorted(usage.items())}
     return result
+
+
+def _worded(error: SourceError) -> str:
+    """The error's message, with when to ask again when the API said so."""
+    if error.retry_after is None:
+        return str(error)
+    wait = error.retry_after
+    when = f"{wait / 3600:.1f} h" if wait >= 3600 else f"{wait / 60:.0f} min" if wait >= 60 \
+        else f"{wait:.0f} s"
+    return f"{error} (it can be asked again in {when})"
 
 
 def _answers(source: Source, queries: list[Query]) -> dict[Query, Table | SourceError]:
