@@ -59,7 +59,10 @@ def api(server):
 
 @pytest.fixture(scope="module")
 def plugins():
-    return load_plugins(["kpireport_test_api", "kpireport_test_bad_api"])
+    # Set up before conftest's per-test isolation: only kpireport's own entry points, here too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KPIREPORT_PLUGIN_DISTRIBUTIONS", "kpireport")
+        return load_plugins(["kpireport_test_api", "kpireport_test_bad_api"])
 
 
 def expected(api: FakeApi, metric: str, rng: DateRange, channel: str | None = None) -> float:
