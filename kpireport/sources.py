@@ -71,6 +71,14 @@ class SourceContext:
     usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
     """Quota figures the source reported (:meth:`record_usage`), by quota name."""
 
+    def __post_init__(self) -> None:
+        # What a source logs is masked before any handler sees it: the CLI's handler redacts,
+        # but a host's own (a task queue's worker calling run_batch) may not.
+        from kpireport.secrets import RedactingFilter
+
+        if not any(isinstance(f, RedactingFilter) for f in self.logger.filters):
+            self.logger.addFilter(RedactingFilter())
+
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the settings, resolved against the config file's folder."""
         p = Path(path).expanduser()

@@ -29,10 +29,12 @@ from kpireport.data import (
     MissingDays,
     Order,
     Query,
+    Unit,
     merge_queries,
 )
 from kpireport.errors import KpiReportError, Problem
 from kpireport.kpis import KpiDefinition
+from kpireport.metrics import STANDARD_METRICS
 from kpireport.periods import Period, add_months
 from kpireport.plugins import PluginSet
 from kpireport.secrets import register_secret
@@ -138,7 +140,7 @@ def build_sources(config: Config, client: ClientConfig, index: int, plugins: Plu
         try:
             source = cls(settings, context)
             messages = source.check()
-            offered = dict(source.metrics()) if not messages else {}
+            offered = standard_units(source.metrics()) if not messages else {}
         except KpiReportError as exc:
             messages, offered = [str(exc)], {}
         except Exception as exc:
@@ -151,6 +153,19 @@ def build_sources(config: Config, client: ClientConfig, index: int, plugins: Plu
         sources[name] = source
         specs[name] = offered
     return sources, specs, problems
+
+
+def standard_units(offered: Mapping[str, MetricSpec]) -> dict[str, MetricSpec]:
+    """The metrics a source offers, each standard one in the standard's unit where the source
+    left its spec at the default (a count): ``revenue`` is an amount whichever source gives
+    it, and its unit is what has the engine convert it, or print it in its own currency."""
+    out = {}
+    for name, spec in offered.items():
+        standard = STANDARD_METRICS.get(name)
+        if standard is not None and spec.unit is Unit.COUNT and standard.unit is not Unit.COUNT:
+            spec = replace(spec, unit=standard.unit)
+        out[name] = spec
+    return out
 
 
 def _register_secrets(value: Any) -> None:

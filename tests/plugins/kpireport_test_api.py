@@ -135,6 +135,9 @@ class ApiSource(Source[ApiSettings]):
             raise QuotaExhausted("the daily quota is spent",
                                  retry_after=float(retry) if retry else None)
         if reply.status_code >= 500:
+            # What the API said, for the agency's log: it may quote the request (its token).
+            self.context.logger.warning("the API failed with HTTP %s: %s", reply.status_code,
+                                        reply.text)
             raise TransientError(f"HTTP {reply.status_code}: {reply.text}")
         reply.raise_for_status()
         return reply.json()  # type: ignore[no-any-return]
