@@ -70,6 +70,9 @@ class SourceContext:
     """The run's state folder; None (tests, one-off calls) uses a temporary one."""
     usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
     """Quota figures the source reported (:meth:`record_usage`), by quota name."""
+    refresh: bool = field(default=False, kw_only=True)
+    """True when every call must reach the API (``kpireport check``): :attr:`cache` answers
+    nothing it stored before (contract 1.1)."""
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the settings, resolved against the config file's folder."""
@@ -92,10 +95,10 @@ class SourceContext:
     def cache(self) -> ResponseCache:
         """Raw responses keyed by request (see :mod:`kpireport.cache`): what is final is never
         asked again, by this run, a re-render, a preview or next month's report."""
-        if self._cache is None:
+        if self._cache is None or self._cache.refresh != self.refresh:
             from kpireport.cache import ResponseCache
 
-            self._cache = ResponseCache(self.state_dir / "cache")
+            self._cache = ResponseCache(self.state_dir / "cache", refresh=self.refresh)
         return self._cache
 
     _cache: ResponseCache | None = field(default=None, init=False, repr=False, compare=False)
