@@ -557,7 +557,7 @@ def cmd_fetch(args: SimpleNamespace) -> int:
                               f"{', '.join(client.sources) or 'none'})")
     timezone = config.timezone_of(client)
     today = today_in(timezone, _now(args.as_of))
-    period = resolve(args.period or "last-month", today)
+    period = resolve(args.period or config.defaults.period, today)
     query = Query(metrics=metrics, range=period.range, dimensions=dimensions,
                   granularity=Granularity(args.granularity), filters=filters,
                   order=tuple(order), limit=args.top)
@@ -704,8 +704,8 @@ def check_command(ctx: click.Context, **params: Any) -> int:
 @click.option("--source", required=True, metavar="NAME", help="the client's name for it")
 @click.option("--metrics", required=True, metavar="A,B", help="standard metric names")
 @click.option("--dimensions", metavar="D,E", help="split rows by these dimensions")
-@click.option("--period", help="last-month (default), 2026-10, 2026-Q3, "
-                                "2026-10-01..2026-10-31…")
+@click.option("--period", help="as for run: the config's defaults.period (else last-month), "
+                                "2026-10, 2026-Q3, 2026-10-01..2026-10-31…")
 @click.option("--granularity", type=click.Choice(["day", "month", "total"]), default="total",
               show_default=True)
 @click.option("--filter", multiple=True, metavar="DIM=VALUE",

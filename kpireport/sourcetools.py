@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 
-from kpireport.data import Capabilities, Filter, MetricSpec, MissingDays, Operator, Table
+from kpireport.data import Capabilities, Filter, MissingDays, Operator, Table
 from kpireport.errors import KpiReportError
 
 # --- plugins --source NAME --------------------------------------------------------------------
@@ -117,10 +117,13 @@ def _class_offer(cls: type, attribute: str) -> Any:
     """What a source class says without settings: a mapping (or a ``Capabilities``) class
     attribute, or a static or class method; None when only an instance can tell."""
     raw = inspect.getattr_static(cls, attribute, None)
-    if isinstance(raw, staticmethod | classmethod):
-        return getattr(cls, attribute)()
     if isinstance(raw, Mapping | Capabilities):
         return raw
+    if isinstance(raw, staticmethod | classmethod):
+        try:
+            return getattr(cls, attribute)()
+        except Exception:  # it needs its settings after all: say so rather than fail
+            return None
     return None
 
 
@@ -309,10 +312,6 @@ def render_table(table: Table, fmt: str) -> tuple[str, list[str]]:
         lines.append("(no rows)")
     lines.extend(f"note: {n}" for n in notes)
     return "\n".join(lines) + "\n", []
-
-
-def offered_metrics_line(specs: Mapping[str, MetricSpec]) -> str:
-    return ", ".join(sorted(specs)) or "none"
 
 
 def describe_query(metrics: Sequence[str], rng: Any, granularity: str, timezone: str) -> str:

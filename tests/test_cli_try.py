@@ -240,6 +240,10 @@ def test_fetch_a_total_as_a_table(example, capsys):
     out, err = capsys.readouterr()
     assert out.split() == ["sessions", str(october_sessions())]
     assert "2026-10-01..2026-10-31 (Europe/Paris days)" in err
+    # Without --period, as for run: the config's default period (the example pins 2026-10).
+    assert main(["fetch", str(example), "--client", "maison-lumiere", "--source", "web",
+                 "--metrics", "sessions"]) == 0
+    assert capsys.readouterr().out.split() == ["sessions", str(october_sessions())]
 
 
 def test_fetch_as_csv_and_json(example, capsys):
