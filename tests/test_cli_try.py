@@ -307,3 +307,15 @@ def test_fetch_a_source_error_is_one_clean_line(api, tmp_path, capsys):
     assert (code, out) == (1, "")
     assert err.splitlines()[-1] == ("error: web (Shop Analytics): no access to account 77: ask "
                                     "its owner to add the API client")
+
+
+def test_fetch_says_when_the_source_counts_another_time_zones_days(tmp_path, capsys):
+    with FakeServer() as server:
+        FakeApi(server, timezone="America/Los_Angeles")
+        code = main(["-p", API, "fetch", str(api_config(tmp_path, server.url)), "--client",
+                     "shop", "--source", "web", "--metrics", "sessions", "--period", "2026-10",
+                     "--format", "json"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [
+        "timezone: Shop Analytics counts days in America/Los_Angeles time, the report in "
+        "Europe/London time"]
