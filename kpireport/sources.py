@@ -269,8 +269,9 @@ class Source(Generic[SettingsT]):
         :class:`~kpireport.errors.TransientError`, :class:`~kpireport.errors.SourceError`).
         The default asks, through :meth:`fetch_many`, the total of its first metric over
         yesterday (``context.today`` - 1 day); a source with no metric is not asked anything.
-        Override it when the API has a cheaper call (a token check, an account lookup).
-        Added in contract 1.1.
+        Under ``kpireport check`` the context's :attr:`~SourceContext.cache` answers nothing
+        stored (``context.refresh``), so the call reaches the API. Override it when the API
+        has a cheaper call (a token check, an account lookup). Added in contract 1.1.
         """
         metrics = list(self.metrics())
         if not metrics:
