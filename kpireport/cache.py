@@ -41,12 +41,16 @@ def request_key(request: object) -> str:
 class ResponseCache:
     """Raw responses of one plugin, keyed by request.
 
-    ``folder`` is created (mode 0700) on the first write. ``clock`` is for tests.
+    ``folder`` is created (mode 0700) on the first write. ``clock`` is for tests. With
+    ``refresh`` nothing stored is read back (every request reaches the API, as ``kpireport
+    check`` needs); what it answers is still stored.
     """
 
-    def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time,
+                 refresh: bool = False) -> None:
         self.folder = folder
         self.clock = clock
+        self.refresh = refresh
         self.hits = 0
         self.misses = 0
 
@@ -57,6 +61,9 @@ class ResponseCache:
     def get(self, request: object) -> Any | None:
         """The stored answer to ``request``, or None when there is none or it has expired."""
         path = self._path(request)
+        if self.refresh:
+            self.misses += 1
+            return None
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
             expires = entry["expires"]

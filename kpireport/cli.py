@@ -463,6 +463,8 @@ def cmd_preview(args: SimpleNamespace) -> int:
 
 def cmd_plugins(args: SimpleNamespace) -> int:
     plugins = _plugins(args)
+    if args.source is not None:
+        return _describe_source(plugins, args.source)
     for info in sorted(plugins.infos.values(), key=lambda i: i.name):
         if args.hook and args.hook not in info.hooks:
             continue
@@ -475,6 +477,114 @@ def cmd_plugins(args: SimpleNamespace) -> int:
     for failure in failures:
         print(f"FAILED {failure}")
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _describe_source(plugins: PluginSet, name: str) -> int:
+    from kpireport.sourcetools import FetchUsageError, describe_source
+
+    if name not in plugins.sources:
+        raise FetchUsageError(f"unknown source plugin {name!r} (installed: "
+                              f"{', '.join(sorted(plugins.sources)) or 'none'})")
+    registered = plugins.sources[name]
+    print("\n".join(describe_source(registered.item, registered.plugin)))
+    return EXIT_OK
+
+
+def cmd_check(args: SimpleNamespace) -> int:
+    from kpireport.periods import today_in
+    from kpireport.pipeline.fetch import probe_sources
+    from kpireport.pipeline.plan import plan_client
+    from kpireport.sourcetools import outcome_of
+
+    config, plugins, _ = _load(args)
+    wanted = [config.client(c) for c in args.client] if args.client else config.clients
+    outcomes = []
+    for client in wanted:
+        plan = plan_client(config, client, plugins, today_in(config.timezone_of(client),
+                                                             _now(args.as_of)))
+        for source in plan.sources.values():
+            source.context.refresh = True  # a live call each, never a cached answer
+        try:
+            errors = probe_sources(plan.sources)
+        finally:
+            plan.close()
+        for name, error in errors.items():
+            outcome = outcome_of(client.id, name, plan.sources_info[name].label, error,
+                                 client.sources[name].plugin)
+            outcomes.append(outcome)
+            print(outcome.line(), flush=True)
+        if not client.sources:
+            print(f"{client.id}: no source")
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def cmd_fetch(args: SimpleNamespace) -> int:
+    from kpireport.data import Granularity, Order, Query
+    from kpireport.errors import SourceError
+    from kpireport.periods import resolve, today_in
+    from kpireport.pipeline.fetch import ask_sources, normalise_for
+    from kpireport.pipeline.plan import plan_client
+    from kpireport.secrets import redact
+    from kpireport.sourcetools import (
+        FetchUsageError,
+        describe_query,
+        names,
+        parse_filter,
+        render_table,
+    )
+
+    metrics, dimensions = names(args.metrics), names(args.dimensions)
+    if not metrics:
+        raise FetchUsageError("--metrics names at least one metric, e.g. --metrics sessions")
+    filters = tuple(parse_filter(f) for f in args.filter)
+    order = []
+    for item in names(args.order):
+        metric, _, way = item.partition(" ")
+        if way.strip() not in ("", "asc", "desc"):
+            raise FetchUsageError(f"--order {item!r}: expected a metric, 'metric asc' or "
+                                  "'metric desc'")
+        order.append(Order(metric=metric, descending=way.strip() != "asc"))
+    if args.top is not None and not order:
+        order = [Order(metric=metrics[0])]
+    if unknown := [o.metric for o in order if o.metric not in metrics]:
+        raise FetchUsageError(f"--order {', '.join(unknown)}: not among --metrics")
+    if args.top is not None and args.top < 1:
+        raise FetchUsageError("--top is a positive number of rows")
+    config, plugins, _ = _load(args)
+    client = config.client(args.client)
+    if args.source not in client.sources:
+        raise FetchUsageError(f"{client.id} has no source named {args.source!r} (its sources: "
+                              f"{', '.join(client.sources) or 'none'})")
+    timezone = config.timezone_of(client)
+    today = today_in(timezone, _now(args.as_of))
+    period = resolve(args.period or config.defaults.period, today)
+    query = Query(metrics=metrics, range=period.range, dimensions=dimensions,
+                  granularity=Granularity(args.granularity), filters=filters,
+                  order=tuple(order), limit=args.top)
+    plan = plan_client(config, client, plugins, today)
+    try:
+        source = plan.sources[args.source]
+        label = f"{args.source} ({plan.sources_info[args.source].label})"
+        offered = plan.specs[args.source]
+        if lacking := [m for m in metrics if m not in offered]:
+            raise SourceError(f"{label} does not offer {', '.join(lacking)} (it offers: "
+                              f"{', '.join(sorted(offered)) or 'no metric'})")
+        if (refusal := source.capabilities().refusal(query)) is not None:
+            raise SourceError(f"{label} {refusal}")
+        asked = describe_query(metrics, period.range, query.granularity.value, timezone)
+        print(f"{client.id} {label}: {asked}", file=sys.stderr)
+        result = ask_sources({args.source: source}, {args.source: [query]},
+                             normalise_for(plan))
+    finally:
+        plan.close()
+    table = result.table(args.source, query)
+    if table is None:
+        raise SourceError(f"{label}: {result.errors.get(args.source, 'no answer')}")
+    text, after = render_table(table, args.format)
+    sys.stdout.write(redact(text))
+    for line in after:
+        print(line, file=sys.stderr)
+    return EXIT_OK
 
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
@@ -571,14 +681,51 @@ def preview_command(ctx: click.Context, **params: Any) -> int:
 
 @_command("plugins", "list loaded plugins and what they register")
 @click.option("--hook", help="only plugins implementing this hook")
+@click.option("--source", metavar="NAME",
+              help="describe a source plugin: its settings, secrets, metrics")
 @click.pass_context
 def plugins_command(ctx: click.Context, **params: Any) -> int:
     return cmd_plugins(_args(ctx, params))
 
 
+@_command("check", "ask each source one minimal live question: can it be read?")
+@click.argument("config", type=PATH)
+@click.option("--client", multiple=True, metavar="ID", help="only this client (repeatable)")
+@click.option("--as-of", type=DATE, metavar="DATE", help="as if today were DATE")
+@click.pass_context
+def check_command(ctx: click.Context, **params: Any) -> int:
+    params["client"] = list(params["client"]) or None
+    return cmd_check(_args(ctx, params))
+
+
+@_command("fetch", "print what one source answers to one query")
+@click.argument("config", type=PATH)
+@click.option("--client", required=True, metavar="ID")
+@click.option("--source", required=True, metavar="NAME", help="the client's name for it")
+@click.option("--metrics", required=True, metavar="A,B", help="standard metric names")
+@click.option("--dimensions", metavar="D,E", help="split rows by these dimensions")
+@click.option("--period", help="as for run: the config's defaults.period (else last-month), "
+                                "2026-10, 2026-Q3, 2026-10-01..2026-10-31…")
+@click.option("--granularity", type=click.Choice(["day", "month", "total"]), default="total",
+              show_default=True)
+@click.option("--filter", multiple=True, metavar="DIM=VALUE",
+              help="dim=value, dim!=value, dim~=text (contains), dim!~=text (repeatable)")
+@click.option("--top", type=int, metavar="N", help="the first N rows in --order")
+@click.option("--order", metavar="METRIC", help="order rows by these metrics, highest first "
+                                                "('sessions asc' for lowest; default with "
+                                                "--top: the first metric)")
+@click.option("--format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="notes follow the rows (csv: on stderr; json: \"notes\")")
+@click.option("--as-of", type=DATE, metavar="DATE", help="as if today were DATE")
+@click.pass_context
+def fetch_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_fetch(_args(ctx, params))
+
+
 CORE_COMMANDS: dict[str, click.Command] = {
     c.name: c for c in (run_command, history_command, rerender_command, validate_command,
-                        preview_command, plugins_command) if c.name}
+                        check_command, fetch_command, preview_command, plugins_command)
+    if c.name}
 
 if __name__ == "__main__":
     sys.exit(main())

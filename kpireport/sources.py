@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from kpireport.data import Capabilities, MetricSpec, MissingDays, Query, Table
+from kpireport.data import Capabilities, DateRange, MetricSpec, MissingDays, Query, Table
 from kpireport.errors import SourceError
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class SourceContext:
     """The run's state folder; None (tests, one-off calls) uses a temporary one."""
     usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
     """Quota figures the source reported (:meth:`record_usage`), by quota name."""
+    refresh: bool = field(default=False, kw_only=True)
+    """True when every call must reach the API (``kpireport check``): :attr:`cache` answers
+    nothing it stored before."""
 
     def __post_init__(self) -> None:
         # What a source logs is masked before any handler sees it: the CLI's handler redacts,
@@ -100,10 +103,10 @@ class SourceContext:
     def cache(self) -> ResponseCache:
         """Raw responses keyed by request (see :mod:`kpireport.cache`): what is final is never
         asked again, by this run, a re-render, a preview or next month's report."""
-        if self._cache is None:
+        if self._cache is None or self._cache.refresh != self.refresh:
             from kpireport.cache import ResponseCache
 
-            self._cache = ResponseCache(self.state_dir / "cache")
+            self._cache = ResponseCache(self.state_dir / "cache", refresh=self.refresh)
         return self._cache
 
     _cache: ResponseCache | None = field(default=None, init=False, repr=False, compare=False)
@@ -189,8 +192,9 @@ class Source(Generic[SettingsT]):
 
     An instance serves one client's source for one report. The engine calls :meth:`check`,
     :meth:`metrics` and :meth:`capabilities` to plan and validate (no network), then
-    :meth:`fetch_many` once with every query of the report, then :meth:`close`. Sources of
-    one report are fetched concurrently, each in its own thread. Credentials, paging and
+    :meth:`fetch_many` once with every query of the report, then :meth:`close`.
+    ``kpireport check`` calls :meth:`probe` instead (one minimal live call).
+    Sources of one report are fetched concurrently, each in its own thread. Credentials, paging and
     retries are the source's business (:meth:`SourceContext.http_session`); it raises the
     contract's errors (:class:`~kpireport.errors.AuthenticationError`,
     :class:`~kpireport.errors.PermissionDenied`, :class:`~kpireport.errors.QuotaExhausted`,
@@ -263,6 +267,31 @@ class Source(Generic[SettingsT]):
                 if exc.fatal:
                     fatal = exc
         return answers
+
+    def probe(self) -> None:
+        """One minimal live call, to tell whether the source can be read (``kpireport check``).
+
+        Returns when it can; raises the contract's errors when it cannot
+        (:class:`~kpireport.errors.AuthenticationError`, :class:`~kpireport.errors.
+        PermissionDenied`, :class:`~kpireport.errors.QuotaExhausted`,
+        :class:`~kpireport.errors.TransientError`, :class:`~kpireport.errors.SourceError`).
+        The default asks, through :meth:`fetch_many`, the total of its first metric over
+        yesterday (``context.today`` - 1 day); a source with no metric is not asked anything.
+        Under ``kpireport check`` the context's :attr:`~SourceContext.cache` answers nothing
+        stored (``context.refresh``), so the call reaches the API. Override it when the API
+        has a cheaper call (a token check, an account lookup).
+        """
+        metrics = list(self.metrics())
+        if not metrics:
+            return
+        yesterday = self.context.today - dt.timedelta(days=1)
+        query = Query(metrics=(metrics[0],), range=DateRange(start=yesterday, end=yesterday))
+        answer = self.fetch_many([query]).get(query)
+        if isinstance(answer, SourceError):
+            raise answer
+        if answer is None:
+            raise SourceError("gave no answer to a one-day total of "
+                              f"{metrics[0]} ({yesterday})")
 
     def watched_paths(self) -> Sequence[Path]:
         """The local files (or folders) this source reads, so that ``kpireport preview`` can

@@ -99,6 +99,27 @@ def _worded(error: SourceError) -> str:
     return f"{error} (it can be asked again in {when})"
 
 
+def probe_sources(sources: Mapping[str, Source]) -> dict[str, BaseException | None]:
+    """Each source's :meth:`~kpireport.sources.Source.probe`, the sources concurrently (as a
+    report fetches them): None when it answered, else what it raised (the contract's error,
+    or the exception a plugin let through, for the caller to name)."""
+    if not sources:
+        return {}
+
+    def probe(source: Source) -> BaseException | None:
+        try:
+            source.probe()
+        except Exception as exc:  # any failure is this source's outcome, not the command's
+            if not isinstance(exc, SourceError):
+                log.info("source plugin %r failed its probe", source.name, exc_info=True)
+            return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="kpireport-probe") as pool:
+        futures = {name: pool.submit(probe, source) for name, source in sources.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def _answers(source: Source, queries: list[Query]) -> dict[Query, Table | SourceError]:
     """The source's answer to each query; a plugin's bug becomes an error naming it."""
     try:
