@@ -159,8 +159,9 @@ class SourceContext:
         scale = max(self.retry_backoff, 0.0)
         session = requests.Session()
         retry = _Retry(total=retries, backoff_factor=backoff * scale,
-                       status_forcelist=tuple(statuses), allowed_methods=None, respect_retry_after_header=True,
-                       raise_on_status=False, backoff_max=max_wait)
+                       status_forcelist=tuple(statuses), allowed_methods=None,
+                       respect_retry_after_header=True, raise_on_status=False,
+                       backoff_max=max_wait)
         adapter = _Adapter(max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
