@@ -277,13 +277,13 @@ class SourceContract:
             checked += 1
             summed = sum(values)
             if abs(float(total) - summed) <= 1e-9 * max(1.0, abs(summed)):
-                fail(f"{metric} {describe(total_query)[len(metric):]} is {total:g}, exactly the "
+                fail(f"{metric}{describe(total_query)[len(metric):]} is {total:g}, exactly the "
                      f"sum of its {len(values)} days: {metric} is a distinct count (someone "
                      f"who comes back on two days counts once), so it must be counted over the "
                      f"range as a whole, not summed from days; ask the API for the whole range "
                      f"(or read it from a monthly figure)")
             if float(total) > summed * (1 + 1e-9):
-                fail(f"{metric} {describe(total_query)[len(metric):]} is {total:g}, more than "
+                fail(f"{metric}{describe(total_query)[len(metric):]} is {total:g}, more than "
                      f"the sum of its days ({summed:g}): a distinct count over a range is at "
                      f"most that sum; check which range the API was asked for")
         if not checked:
