@@ -68,13 +68,13 @@ class SourceContext:
     """The client's currency (ISO 4217)."""
     state_root: Path | None = field(default=None, kw_only=True)
     """The run's state folder; None (tests, one-off calls) uses a temporary one."""
-    usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
-    """Quota figures the source reported (:meth:`record_usage`), by quota name."""
     retry_backoff: float = field(default=1.0, kw_only=True)
     """What :meth:`http_session` multiplies every wait between retries by (its ``backoff``
     and the waits ``Retry-After`` asks for): 1 in a run, 0 in tests
     (:func:`kpireport.testing.make_context`), so that retries are exercised without waiting.
     A minor addition to the contract: an optional keyword field."""
+    usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
+    """Quota figures the source reported (:meth:`record_usage`), by quota name."""
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the settings, resolved against the config file's folder."""

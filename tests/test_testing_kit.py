@@ -105,3 +105,24 @@ def test_render_report_gives_the_report_its_figures_and_the_pdf_text():
     assert "Northwind Dental Group" in rendered.pdf_text and "2 / " in rendered.pdf_text
     assert set(rendered.report.kpis) <= set(rendered.figures)
     assert any(value for value in rendered.figures.values())
+
+
+def test_pytest_loads_the_kit_from_its_entry_point(request):
+    import importlib.metadata as md
+
+    points = {ep.name: ep.value for ep in md.entry_points(group="pytest11")}
+    assert points["kpireport"] == "kpireport.testing.pytest_plugin"
+    assert request.config.pluginmanager.has_plugin("kpireport")
+
+
+def test_the_kit_keeps_out_of_kpireport_s_public_names():
+    import kpireport
+    import kpireport.testing
+
+    assert not {"SourceContract", "make_context", "render_report", "FakeServer"} & set(
+        kpireport.__all__)
+    assert sorted(kpireport.testing.__all__) == ["Call", "FakeServer", "Rendered", "Reply",
+                                                 "SourceContract", "make_context",
+                                                 "render_report"]
+    for name in kpireport.testing.__all__:
+        assert getattr(kpireport.testing, name) is not None
