@@ -164,6 +164,10 @@ class TestTwoRows(TestGood):
 
 class TestLeaky(TestGood):
     source_class = LeakySource
+
+
+class TestForgotten(SourceContract):
+    """Wrong: does not say which source to test."""
 '''
 
 
@@ -175,13 +179,17 @@ def run(pytester):
     reports = pytester.inline_run("-p", "no:cacheprovider").getreports(
         "pytest_runtest_logreport")
     failed: dict[str, dict[str, str]] = {}
+    errors: dict[str, dict[str, str]] = {}
     passed: dict[str, set[str]] = {}
     for report in reports:
         cls, test = report.nodeid.split("::")[1:3]
         if report.failed:
-            failed.setdefault(cls, {})[test] = str(report.longrepr)
+            into = failed if report.when == "call" else errors
+            into.setdefault(cls, {})[test] = str(report.longrepr)
         elif report.passed and report.when == "call":
             passed.setdefault(cls, set()).add(test)
+    assert list(errors) == ["TestForgotten"]  # no other test fails in setup or teardown
+    failed["TestForgotten"] = errors["TestForgotten"]
     return failed, passed
 
 
@@ -216,3 +224,12 @@ def test_a_token_in_an_error_message_is_caught_without_printing_it(run):
         assert "message shows a secret (tok…)" in message
         assert "without the token, key or password" in message
         assert "ABCDEF123456" not in message  # the report itself does not leak it
+
+
+def test_a_suite_without_a_source_says_how_to_give_it(run):
+    failed, passed = run
+    assert "TestForgotten" not in passed
+    assert len(failed["TestForgotten"]) == 13
+    for message in failed["TestForgotten"].values():
+        assert ("TestForgotten does not say which source to test: define a fixture method "
+                "`contract_source(self, source_context)`") in message
