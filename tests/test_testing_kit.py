@@ -126,3 +126,14 @@ def test_the_kit_keeps_out_of_kpireport_s_public_names():
                                                  "render_report"]
     for name in kpireport.testing.__all__:
         assert getattr(kpireport.testing, name) is not None
+
+
+def test_a_plugin_s_suite_knows_the_pdf_mark(pytester):
+    pytester.makepyfile(test_marked='''
+import pytest
+
+@pytest.mark.pdf
+def test_renders():
+    pass
+''')
+    pytester.runpytest("-p", "no:cacheprovider", "--strict-markers").assert_outcomes(passed=1)

@@ -66,6 +66,13 @@ def kpireport_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., PluginSe
     return load
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # render_report's tests are marked pdf (WeasyPrint takes seconds): the mark is known in a
+    # plugin's own suite too, even under --strict-markers.
+    if not any(line.split(":")[0].strip() == "pdf" for line in config.getini("markers")):
+        config.addinivalue_line("markers", "pdf: renders a report with WeasyPrint (slow)")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
         item: pytest.Item, call: pytest.CallInfo[None],
