@@ -216,7 +216,8 @@ class SourceContract:
                 fail(f"metrics() maps {key!r} to {spec!r}: map each metric's name to its "
                      f"MetricSpec(name={key!r}, ...)")
 
-    def test_standard_metrics_keep_their_aggregation(self, contract_source: Source[Any]) -> None:
+    def test_standard_metrics_keep_their_aggregation_and_unit(
+            self, contract_source: Source[Any]) -> None:
         for name, spec in self._metrics(contract_source).items():
             standard = STANDARD_METRICS.get(name)
             if standard is None:
@@ -230,6 +231,14 @@ class SourceContract:
                      f" is {standard.aggregation.value}{_parts(standard)}: use "
                      f"kpireport.STANDARD_METRICS[{name!r}], or give the metric another name "
                      f"if it means something else")
+            if spec.unit is not standard.unit:
+                fail(f"metric {name!r} is declared with unit {spec.unit.value}, but the "
+                     f"standard metric {name!r} is in {standard.unit.value}"
+                     + (": a table in another currency than the client's would not be "
+                        "converted, nor noted" if "currency" in (spec.unit, standard.unit)
+                        else "")
+                     + f"; use kpireport.STANDARD_METRICS[{name!r}] (or MetricSpec(..., "
+                       f"unit=Unit.{standard.unit.name}))")
 
     def test_every_declared_granularity_is_answered(self, contract_source: Source[Any]) -> None:
         metrics = self._metrics(contract_source)
