@@ -19,6 +19,7 @@ from kpireport import (
     AuthenticationError,
     Capabilities,
     Granularity,
+    MetricSpec,
     MissingDays,
     PermissionDenied,
     QuotaExhausted,
@@ -138,6 +139,31 @@ class LeakySource(MemorySource):
         return f"the API refused the access token {token}"
 
 
+class CallingSource(MemorySource):
+    """Wrong: tries the token on the API in check(), which kpireport validate calls offline."""
+
+    def check(self):
+        import socket
+
+        with socket.create_connection(("127.0.0.1", 9), timeout=1):
+            pass
+        return []
+
+
+class SummedUsersSource(MemorySource):
+    """Wrong: declares unique users additive."""
+
+    def metrics(self):
+        return {**super().metrics(), "users": MetricSpec(name="users")}
+
+
+class UnorderedSource(MemorySource):
+    """Wrong: ignores order and limit."""
+
+    def ask(self, query):
+        return super().ask(dataclasses.replace(query, order=(), limit=None))
+
+
 class TestGood(SourceContract):
     source_class = MemorySource
 
@@ -166,6 +192,18 @@ class TestLeaky(TestGood):
     source_class = LeakySource
 
 
+class TestCalling(TestGood):
+    source_class = CallingSource
+
+
+class TestSummedUsers(TestGood):
+    source_class = SummedUsersSource
+
+
+class TestUnordered(TestGood):
+    source_class = UnorderedSource
+
+
 class TestForgotten(SourceContract):
     """Wrong: does not say which source to test."""
 '''
@@ -173,8 +211,19 @@ class TestForgotten(SourceContract):
 
 
 
+_RUN: dict[str, tuple] = {}
+
+
 @pytest.fixture
 def run(pytester):
+    """The suite's outcomes on the sources above: (failed, passed) by test class, the test
+    names and their messages. Run once for this module's tests."""
+    if "run" not in _RUN:
+        _RUN["run"] = _run(pytester)
+    return _RUN["run"]
+
+
+def _run(pytester):
     pytester.makepyfile(test_sources=SOURCES)
     reports = pytester.inline_run("-p", "no:cacheprovider").getreports(
         "pytest_runtest_logreport")
@@ -233,3 +282,30 @@ def test_a_suite_without_a_source_says_how_to_give_it(run):
     for message in failed["TestForgotten"].values():
         assert ("TestForgotten does not say which source to test: define a fixture method "
                 "`contract_source(self, source_context)`") in message
+
+
+def test_a_network_call_in_check_is_caught(run):
+    failed, _ = run
+    assert list(failed["TestCalling"]) == ["test_metrics_and_capabilities_make_no_network_call"]
+    message = failed["TestCalling"]["test_metrics_and_capabilities_make_no_network_call"]
+    assert "a connection to 127.0.0.1:9 was attempted" in message
+    assert "metrics(), capabilities() and check() must not call the API" in message
+
+
+def test_a_standard_metric_with_another_aggregation_is_caught(run):
+    failed, _ = run
+    name = "test_standard_metrics_keep_their_aggregation_and_unit"
+    assert list(failed["TestSummedUsers"]) == [name]
+    assert ("metric 'users' is declared with aggregation sum, but the standard metric 'users' "
+            "(Unique visitors (distinct over the range)) is distinct") in failed[
+        "TestSummedUsers"][name]
+
+
+def test_a_top_n_that_ignores_the_order_is_caught(run):
+    failed, _ = run
+    name = "test_top_n_is_the_first_n_rows_in_the_order_asked"
+    assert list(failed["TestUnordered"]) == [name]
+    message = failed["TestUnordered"][name]
+    assert "sessions in total over 2026-10-01..2026-10-31, split by channel, highest sessions " \
+           "first, top 2" in message
+    assert "keep at most query.limit rows" in message
