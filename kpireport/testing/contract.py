@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -63,7 +63,7 @@ ERRORS: dict[int, tuple[type[SourceError], str]] = {
 }
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Fail the test with ``message`` alone: it says what to fix, a traceback would not."""
     pytest.fail(message, pytrace=False)
 
@@ -131,7 +131,6 @@ class SourceContract:
         fail(f"{type(self).__name__} does not say which source to test: define a fixture "
              f"method `contract_source(self, source_context)` returning your source, built "
              f"with source_context, and decorate it with @pytest.fixture")
-        raise AssertionError  # not reached: fail() raises
 
     def contract_fail(self, status: int) -> bool:
         """Make the next API calls answer HTTP ``status``; False: not applicable."""
@@ -182,7 +181,6 @@ class SourceContract:
                  f"It declares what it can answer in capabilities(); answer every query that "
                  f"fits them (a metric with no data for the range is a row of None, or a "
                  f"DataNote), or declare less")
-            raise  # not reached
         if not isinstance(table, Table):
             fail(f"asked for {describe(query)}, fetch() returned {type(table).__name__}: "
                  f"return a kpireport.Table(query=query, rows=[...])")
@@ -388,11 +386,9 @@ class SourceContract:
             fail(f"after HTTP {status}, fetch() raised {type(exc).__name__}: {exc}; raise "
                  f"kpireport.{expected.__name__} ({meaning}): any other exception is counted "
                  f"as a bug in the plugin")
-            raise  # not reached
         else:
             fail(f"after HTTP {status}, fetch() returned a table: raise "
                  f"kpireport.{expected.__name__} ({meaning})")
-            raise AssertionError  # not reached
         if not isinstance(error, expected):
             consequence = ("it fails only the queries concerned" if expected is TransientError
                            else "the engine then asks this source nothing more for the report")
