@@ -68,6 +68,11 @@ class SourceContext:
     """The client's currency (ISO 4217)."""
     state_root: Path | None = field(default=None, kw_only=True)
     """The run's state folder; None (tests, one-off calls) uses a temporary one."""
+    retry_backoff: float = field(default=1.0, kw_only=True)
+    """What :meth:`http_session` multiplies every wait between retries by (its ``backoff``
+    and the waits ``Retry-After`` asks for): 1 in a run, 0 in tests
+    (:func:`kpireport.testing.make_context`), so that retries are exercised without waiting.
+    A minor addition to the contract: an optional keyword field."""
     usage: dict[str, Usage] = field(default_factory=dict, kw_only=True)
     """Quota figures the source reported (:meth:`record_usage`), by quota name."""
     refresh: bool = field(default=False, kw_only=True)
@@ -154,7 +159,7 @@ class SourceContext:
             RETRY_AFTER_STATUS_CODES = frozenset(statuses) | Retry.RETRY_AFTER_STATUS_CODES
 
             def parse_retry_after(self, retry_after: str) -> float:
-                return min(super().parse_retry_after(retry_after), max_wait)
+                return min(super().parse_retry_after(retry_after), max_wait) * scale
 
         class _Adapter(HTTPAdapter):
             def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -162,10 +167,12 @@ class SourceContext:
                     kwargs["timeout"] = timeout  # a hung server must not hang the report
                 return super().send(request, *args, **kwargs)
 
+        scale = max(self.retry_backoff, 0.0)
         session = requests.Session()
-        retry = _Retry(total=retries, backoff_factor=backoff, status_forcelist=tuple(statuses),
-                       allowed_methods=None, respect_retry_after_header=True,
-                       raise_on_status=False, backoff_max=max_wait)
+        retry = _Retry(total=retries, backoff_factor=backoff * scale,
+                       status_forcelist=tuple(statuses), allowed_methods=None,
+                       respect_retry_after_header=True, raise_on_status=False,
+                       backoff_max=max_wait)
         adapter = _Adapter(max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

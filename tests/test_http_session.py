@@ -1,6 +1,7 @@
 """``SourceContext.http_session``: the retries and limits remote sources build on, exercised
 against a server on 127.0.0.1 with real requests."""
 
+import dataclasses
 import datetime as dt
 import http.server
 import threading
@@ -67,6 +68,15 @@ def test_a_retry_after_of_hours_waits_at_most_max_wait(server):
     response = context().http_session(backoff=0, max_wait=0.3).post(server, json={})
     assert response.status_code == 200 and len(Script.hits) == 2  # POST reads are retried
     assert time.monotonic() - started < 5
+
+
+def test_a_context_without_backoff_retries_at_once(server):
+    # What kpireport.testing.make_context gives: retries exercised, no wait at all.
+    Script.answers = [(503, {"Retry-After": "2"}, 0), (503, {}, 0), (200, {}, 0)]
+    quick = dataclasses.replace(context(), retry_backoff=0.0)
+    started = time.monotonic()
+    assert quick.http_session(backoff=5).get(server).status_code == 200
+    assert len(Script.hits) == 3 and time.monotonic() - started < 1.5
 
 
 def test_a_hung_server_times_out(server):

@@ -21,7 +21,7 @@ from kpireport import (
     TransientError,
 )
 from kpireport.secrets import redact
-from kpireport.testing import FakeServer, Reply
+from kpireport.testing import FakeServer, Reply, SourceContract
 
 TODAY = dt.date(2026, 11, 25)
 OCT = DateRange(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
@@ -155,3 +155,28 @@ def test_split_by_month_cuts_the_range_at_month_ends():
     assert all(p.granularity is Granularity.DAY and p.metrics == q.metrics for p in parts)
     total = Query(metrics=("sessions",), range=q.range)
     assert split_by_month(total) == [total]
+
+
+# --- The contract suite, on this source -------------------------------------------------------
+
+
+class TestApiSourceContract(SourceContract):
+    """kpireport.testing's contract suite, as a third party's API source runs it."""
+
+    @pytest.fixture
+    def contract_source(self, source_context):
+        with FakeServer() as server:
+            self.api = FakeApi(server, currency="USD", timezone="America/Los_Angeles")
+            context = dataclasses.replace(source_context, plugin="test_api")
+            source = ApiSource(ApiSettings(base_url=server.url, account="123",
+                                           client_secret=SECRET), context)
+            yield source
+            source.close()
+
+    def contract_fail(self, status):
+        self.api.server.fail("POST", r"/v1/.*", Reply(status=status, body={"error": "no"}),
+                             times=10)
+        return True
+
+    def contract_calls(self):
+        return len(self.api.server.calls_to(r"/v1/.*"))

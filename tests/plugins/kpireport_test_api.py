@@ -26,6 +26,7 @@ from kpireport import (
     SourceSettings,
     Table,
     TransientError,
+    Unit,
     hookimpl,
     split_by_month,
 )
@@ -56,7 +57,8 @@ class ApiSource(Source[ApiSettings]):
 
     def metrics(self) -> dict[str, MetricSpec]:
         return {"sessions": MetricSpec(name="sessions", aggregation=Aggregation.SUM),
-                "revenue": MetricSpec(name="revenue", aggregation=Aggregation.SUM)}
+                "revenue": MetricSpec(name="revenue", aggregation=Aggregation.SUM,
+                                      unit=Unit.CURRENCY)}
 
     def capabilities(self) -> Capabilities:
         return Capabilities(dimensions=("channel",))
