@@ -576,9 +576,28 @@ def plugins_command(ctx: click.Context, **params: Any) -> int:
     return cmd_plugins(_args(ctx, params))
 
 
+@_command("new-plugin", "write a new plugin package to start from, with passing tests")
+@click.argument("name")
+@click.option("--kind", required=True,
+              type=click.Choice(["source", "kpi", "rules", "delivery", "theme"]),
+              help="what the plugin registers")
+@click.option("--directory", type=PATH, default=Path("."), show_default=True, metavar="DIR",
+              help="where to write the kpireport-NAME folder")
+def new_plugin_command(name: str, kind: str, directory: Path) -> int:
+    """Write kpireport-NAME/: a plugin package (pyproject.toml with its entry point, the
+    package with a skeleton to fill in, tests that pass as written, a README)."""
+    from kpireport.newplugin import create_plugin
+
+    target, files = create_plugin(name, kind, directory)
+    for path in files:
+        print(path)
+    print(f"\nNext: pip install -e '{target}[test]' && pytest {target}", file=sys.stderr)
+    return EXIT_OK
+
+
 CORE_COMMANDS: dict[str, click.Command] = {
     c.name: c for c in (run_command, history_command, rerender_command, validate_command,
-                        preview_command, plugins_command) if c.name}
+                        preview_command, plugins_command, new_plugin_command) if c.name}
 
 if __name__ == "__main__":
     sys.exit(main())
