@@ -576,7 +576,8 @@ def plugins_command(ctx: click.Context, **params: Any) -> int:
     return cmd_plugins(_args(ctx, params))
 
 
-@_command("new-plugin", "write a new plugin package to start from, with passing tests")
+@click.command("new-plugin", cls=_CoreCommand,
+               short_help="write a new plugin package to start from, with passing tests")
 @click.argument("name")
 @click.option("--kind", required=True,
               type=click.Choice(["source", "kpi", "rules", "delivery", "theme"]),
@@ -584,8 +585,13 @@ def plugins_command(ctx: click.Context, **params: Any) -> int:
 @click.option("--directory", type=PATH, default=Path("."), show_default=True, metavar="DIR",
               help="where to write the kpireport-NAME folder")
 def new_plugin_command(name: str, kind: str, directory: Path) -> int:
-    """Write kpireport-NAME/: a plugin package (pyproject.toml with its entry point, the
-    package with a skeleton to fill in, tests that pass as written, a README)."""
+    """Write kpireport-NAME/, a plugin package to start from: pyproject.toml with its entry
+    point, the package kpireport_NAME with a skeleton whose docstrings say what to fill in
+    (search for TODO), tests that pass as written, a README.
+
+    NAME is a slug such as acme_crm (letters, digits, underscores or hyphens). An existing
+    folder that is not empty is never overwritten. docs/plugins.md goes on from there.
+    """
     from kpireport.newplugin import create_plugin
 
     target, files = create_plugin(name, kind, directory)
