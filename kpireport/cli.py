@@ -722,9 +722,35 @@ def fetch_command(ctx: click.Context, **params: Any) -> int:
     return cmd_fetch(_args(ctx, params))
 
 
+@click.command("new-plugin", cls=_CoreCommand,
+               short_help="write a new plugin package to start from, with passing tests")
+@click.argument("name")
+@click.option("--kind", required=True,
+              type=click.Choice(["source", "kpi", "rules", "delivery", "theme"]),
+              help="what the plugin registers")
+@click.option("--directory", type=PATH, default=Path("."), show_default=True, metavar="DIR",
+              help="where to write the kpireport-NAME folder")
+def new_plugin_command(name: str, kind: str, directory: Path) -> int:
+    """Write kpireport-NAME/, a plugin package to start from: pyproject.toml with its entry
+    point, the package kpireport_NAME with a skeleton whose docstrings say what to fill in
+    (search for TODO), tests that pass as written, a README.
+
+    NAME is a slug such as acme_crm (letters, digits, underscores or hyphens). An existing
+    folder that is not empty is never overwritten. docs/plugins.md goes on from there.
+    """
+    from kpireport.newplugin import create_plugin
+
+    target, files = create_plugin(name, kind, directory)
+    for path in files:
+        print(path)
+    print(f"\nNext: pip install -e '{target}[test]' && pytest {target}", file=sys.stderr)
+    return EXIT_OK
+
+
 CORE_COMMANDS: dict[str, click.Command] = {
     c.name: c for c in (run_command, history_command, rerender_command, validate_command,
-                        check_command, fetch_command, preview_command, plugins_command)
+                        check_command, fetch_command, preview_command, plugins_command,
+                        new_plugin_command)
     if c.name}
 
 if __name__ == "__main__":

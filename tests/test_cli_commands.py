@@ -21,7 +21,7 @@ def test_version_and_help(capsys):
     out = capsys.readouterr().out
     assert "Objectives → KPIs → branded PDF reports." in out
     assert "-p, --plugin MODULE  load an extra plugin module (repeatable)" in out
-    assert "preview   serve a client's report on localhost, re-rendered when templates" in out
+    assert "preview     serve a client's report on localhost, re-rendered when templates" in out
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--client ID", "--all", "--period", "--output DIR", "--as-of DATE",
@@ -116,7 +116,7 @@ def test_help_lists_core_commands_first_then_the_plugins(capsys):
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines()
               if line.startswith("  ") and not line.startswith("    ")]
     assert listed == ["run", "history", "rerender", "validate", "check", "fetch", "preview",
-                      "plugins", "connect", "hello"]
+                      "plugins", "new-plugin", "connect", "hello"]
     assert "say hello" in out
     assert main(["--help", "-p", COMMANDS]) == 0  # click reads an eager --help before -p
     assert "say hello" in capsys.readouterr().out

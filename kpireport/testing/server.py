@@ -181,18 +181,17 @@ def _handler_for(server: FakeServer) -> type[http.server.BaseHTTPRequestHandler]
             data = (reply.body if isinstance(reply.body, bytes)
                     else b"" if reply.body is None and reply.status == 204
                     else json.dumps(reply.body).encode("utf-8"))
-            try:
-                self.send_response(reply.status)
-                headers = {"Content-Type": "application/json", **reply.headers}
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            finally:
-                finished = Call(**{**call.__dict__, "finished": time.monotonic()})
-                with server._lock:
-                    server.calls.append(finished)
+            # Logged before the reply goes out: a client that has its answer finds the call in
+            # the log (logged after, a test reading it at once could miss the last call).
+            with server._lock:
+                server.calls.append(Call(**{**call.__dict__, "finished": time.monotonic()}))
+            self.send_response(reply.status)
+            headers = {"Content-Type": "application/json", **reply.headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
