@@ -569,7 +569,13 @@ def test_gsc_data_state_and_first_incomplete_date(gsc, server, gsc_session):
     fresh = gsc_query(gsc_session, server, gsc, {**recent, "dataState": "all"})
     last_final = max(r["keys"][0] for r in final["rows"])
     assert last_final < "2025-01-01" and "metadata" not in final
-    assert fresh["metadata"] == {"first_incomplete_date": "2025-01-01"}
+    assert fresh["metadata"] == {"firstIncompleteDate": "2025-01-01"}
+    gsc.metadata_key = "first_incomplete_date"
+    snake = gsc_query(gsc_session, server, gsc, {**recent, "dataState": "all"})
+    assert snake["metadata"] == {"first_incomplete_date": "2025-01-01"}
+    old = gsc_query(gsc_session, server, gsc, {**recent, "endDate": "2024-12-30",
+                                                "dataState": "all"})
+    assert "metadata" not in old  # no incomplete day in the range
     assert {r["keys"][0] for r in fresh["rows"]} - {r["keys"][0] for r in final["rows"]} \
         <= {"2025-01-01", "2025-01-02"}
     assert max(r["keys"][0] for r in fresh["rows"]) == "2025-01-02"

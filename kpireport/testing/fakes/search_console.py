@@ -6,9 +6,11 @@ URL prefix does not match the route, a 404 as at Google), Bearer tokens issued b
 :class:`~kpireport.testing.fakes.google_oauth.GoogleOAuthFake` (scope ``webmasters.readonly``).
 Request: ``startDate``/``endDate`` (inclusive), ``dimensions`` (date, query, page, country,
 device), ``type`` or the legacy ``searchType`` (web, image, video, news, discover, googleNews),
-``dataState`` (``final`` default, ``all``: adds the fresh, incomplete days and, grouped by date,
-``metadata.first_incomplete_date``), ``aggregationType`` (auto/byPage/byProperty; byProperty is
-refused when grouping or filtering by page), ``rowLimit`` (1–25 000, default 1 000)/``startRow``
+``dataState`` (``final`` default, ``all``: adds the fresh, incomplete days and, grouped by date
+with incomplete days in the range, ``metadata.firstIncompleteDate`` — the discovery document's
+key; ``metadata_key="first_incomplete_date"`` serves the snake-case spelling instead),
+``aggregationType`` (auto/byPage/byProperty; byProperty is refused when grouping or filtering by
+page), ``rowLimit`` (1–25 000, default 1 000)/``startRow``
 (page until a page has no rows), ``dimensionFilterGroups`` (``and`` groups; operators equals,
 notEquals, contains, notContains, includingRegex, excludingRegex). Reply: ``rows`` of ``keys``
 (in the requested dimensions' order) and ``clicks``/``impressions``/``ctr``/``position`` as JSON
@@ -35,8 +37,9 @@ How a plugin's test points at it::
 
 Knobs: ``seed``, ``start``/``today`` (data runs from ``start`` to ``today``; the last
 ``fresh_days`` days are incomplete, served only with ``dataState=all``), ``sites`` (the
-properties the credentials may read), ``gaps`` (how many days without data), ``queries_per_minute``;
-the server's ``latency`` and ``fail()`` (:meth:`SearchConsoleFake.fail` builds the bodies).
+properties the credentials may read), ``gaps`` (how many days without data),
+``queries_per_minute``, ``metadata_key``; the server's ``latency`` and ``fail()``
+(:meth:`SearchConsoleFake.fail` builds the bodies).
 
 Deliberate limits: ``byPage`` and ``byProperty`` give the same figures (Google counts a
 property's impressions once per query, a page's once per page); no ``searchAppearance`` or
@@ -162,12 +165,17 @@ class SearchConsoleFake:
     def __init__(self, server: FakeServer, oauth: GoogleOAuthFake, *, seed: int = 1,
                  start: dt.date = dt.date(2024, 1, 1), today: dt.date = dt.date(2025, 1, 3),
                  sites: Iterable[str] = ("https://www.example.com/", "sc-domain:example.com"),
-                 gaps: int = 5, fresh_days: int = 2, queries_per_minute: int = 1200) -> None:
+                 gaps: int = 5, fresh_days: int = 2, queries_per_minute: int = 1200,
+                 metadata_key: str = "firstIncompleteDate") -> None:
         self.server = server
         self.oauth = oauth
         self.today = today
         self.fresh_days = fresh_days
         self.queries_per_minute = queries_per_minute
+        self.metadata_key = metadata_key
+        """The JSON key of the first incomplete date: the discovery document's
+        ``firstIncompleteDate`` (default) or ``first_incomplete_date`` (the client libraries'
+        attribute name, which some connectors read): a plugin should accept both."""
         # The data runs to the day before ``today``; the last ``fresh_days`` are incomplete.
         self.rows: dict[str, list[GSCRow]] = {
             site: generate(seed, start, today - dt.timedelta(days=1), site, gaps)
@@ -289,8 +297,7 @@ class SearchConsoleFake:
             reply["rows"] = [{"keys": list(key), **figures} for key, figures in page]
         reply["responseAggregationType"] = resolved
         if state == "all" and "date" in dims and end >= self.first_incomplete_date:
-            reply["metadata"] = {
-                "first_incomplete_date": self.first_incomplete_date.isoformat()}
+            reply["metadata"] = {self.metadata_key: self.first_incomplete_date.isoformat()}
         return reply
 
 
