@@ -659,3 +659,13 @@ def test_fakes_with_latency(server, oauth):
                           headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert reply.status_code == 200 and time.monotonic() - started >= 0.05
     assert ga4.reports[-1]["metrics"] == [{"name": "sessions"}]
+
+
+def test_ga4_scripted_batch_failure_with_retry_after(ga4, server, ga4_session):
+    ga4.fail(429, batch=True, headers={"Retry-After": "7"},
+             message="Exhausted concurrent requests quota.")
+    body = {"requests": [may(metrics=metric_names("sessions"))]}
+    limited = ga4_session.post(server.url + BATCH, json=body, timeout=5)
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "7")
+    assert limited.json()["error"]["message"] == "Exhausted concurrent requests quota."
+    assert report(ga4_session, server, body, BATCH)["reports"][0]["rowCount"] == 1
