@@ -146,6 +146,9 @@ class GoogleOAuthFake:
         self.tokens: dict[str, IssuedToken] = {}
         self.accounts: dict[str, ServiceAccount] = {}
         self.clients: dict[str, InstalledClient] = {}
+        self.forms: list[dict[str, str]] = []
+        """Every form body the endpoint received, in order (recorded before the reply goes
+        out, so a test reading it right after a refresh finds the last one)."""
         self.assertions: list[dict[str, Any]] = []
         """The verified JWT claim sets, in order (a test asserts what the plugin signed)."""
         self._lock = threading.Lock()
@@ -296,6 +299,8 @@ class GoogleOAuthFake:
         if "application/x-www-form-urlencoded" not in content_type:
             return token_error("invalid_request", "Invalid Content-Type: expected a form body.")
         form = call.form()
+        with self._lock:
+            self.forms.append(form)
         grant = form.get("grant_type")
         if grant is None:
             return token_error("invalid_request", "Missing required parameter: grant_type")
