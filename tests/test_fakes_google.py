@@ -670,3 +670,23 @@ def test_ga4_scripted_batch_failure_with_retry_after(ga4, server, ga4_session):
     assert (limited.status_code, limited.headers["Retry-After"]) == (429, "7")
     assert limited.json()["error"]["message"] == "Exhausted concurrent requests quota."
     assert report(ga4_session, server, body, BATCH)["reports"][0]["rowCount"] == 1
+
+
+def test_ga4_concurrent_requests_past_the_quota_are_429(server, oauth):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ga4 = GA4Fake(server, oauth, concurrent_requests=2, work=0.4)
+    token = oauth.issue_access_token()
+
+    def ask(_):
+        return requests.post(server.url + RUN, json=may(metrics=metric_names("sessions")),
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(ask, range(4)))
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses == [200, 200, 429, 429] and ga4.most_in_flight >= 3
+    refused = next(r for r in replies if r.status_code == 429).json()["error"]
+    assert (refused["status"], refused["message"]) == (
+        "RESOURCE_EXHAUSTED", "Exhausted concurrent requests quota.")
+    assert ask(0).status_code == 200 and ga4.in_flight == 0

@@ -40,24 +40,29 @@ read; others → 403), ``currency``/``timezone``, ``cardinality`` (past that man
 folds the rest into one ``(other)`` row and sets ``metadata.dataLossFromOtherRow``),
 ``thresholding`` (``metadata.subjectToThresholding``), ``sampling`` (a fraction: adds
 ``metadata.samplingMetadatas``, one per date range), ``tokens_per_day``/``tokens_per_hour``
-(quota; a request costs :attr:`GA4Fake.tokens_per_request`), ``today``; the server's
+(quota; a request costs :attr:`GA4Fake.tokens_per_request`), ``concurrent_requests`` with
+``work`` (seconds a request stays in progress: past that many at once, 429 "Exhausted concurrent
+requests quota."), ``today``; the server's
 ``latency`` and ``fail()`` (:meth:`GA4Fake.fail` builds Google-shaped bodies).
 
 Deliberate limits: sampling and thresholding are flagged, never applied to the figures; the
 ``(other)`` row folds whole rows (all dimensions but date/dateRange become ``(other)``), not one
 dimension at a time; the default order without ``orderBys`` is the first metric descending
 (Google's is unspecified); no cohorts, pivots, comparisons, ``currencyCode`` conversion,
-realtime or metadata endpoints; ``keyEvents:<event>`` is not served; quota is counted per fake,
-not per hour window.
+realtime or metadata endpoints; ``keyEvents:<event>`` is not served; quota and concurrency are
+counted per fake (not per hour window, project or property); ``keyEvents`` is typed
+``TYPE_FLOAT`` (unconfirmed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import re
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,7 +241,8 @@ class GA4Fake:
                  timezone: str = "Europe/Paris", cardinality: int | None = None,
                  thresholding: bool = False, sampling: float | None = None,
                  tokens_per_day: int = 200_000, tokens_per_hour: int = 40_000,
-                 tokens_per_request: int = 10, today: dt.date | None = None) -> None:
+                 tokens_per_request: int = 10, today: dt.date | None = None,
+                 concurrent_requests: int = 10, work: float = 0.0) -> None:
         self.server = server
         self.oauth = oauth
         self.rows = generate(seed, start, end)
@@ -247,6 +253,14 @@ class GA4Fake:
         self.thresholding = thresholding
         self.sampling = sampling
         self.tokens_per_request = tokens_per_request
+        self.concurrent_requests = concurrent_requests
+        """Requests of the property in progress at once past which a request answers 429
+        "Exhausted concurrent requests quota."."""
+        self.work = work
+        """Seconds each request spends *in progress* (counted for ``concurrent_requests``),
+        unlike the server's latency, which passes after the answer is decided."""
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.today = today or end + dt.timedelta(days=1)
         """What ``today``/``NdaysAgo`` resolve against (default: the day after the data)."""
         self.quota = _Quota(per_day=tokens_per_day, per_hour=tokens_per_hour)
@@ -274,6 +288,32 @@ class GA4Fake:
     # --- Routes -------------------------------------------------------------------------------
 
     def run_report(self, call: Call) -> Reply | dict[str, Any]:
+        with self._in_flight() as refused:
+            return refused or self._run_report(call)
+
+    def batch_run_reports(self, call: Call) -> Reply | dict[str, Any]:
+        with self._in_flight() as refused:
+            return refused or self._batch_run_reports(call)
+
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[Reply | None]:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            over = self.in_flight > self.concurrent_requests
+        try:
+            if over:
+                yield error_reply(429, "RESOURCE_EXHAUSTED",
+                                  "Exhausted concurrent requests quota.")
+            else:
+                if self.work:
+                    time.sleep(self.work)
+                yield None
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _run_report(self, call: Call) -> Reply | dict[str, Any]:
         try:
             property_id = self._authorize(call)
             body = call.json()
@@ -288,7 +328,7 @@ class GA4Fake:
         self._add_quota(report, body)
         return report
 
-    def batch_run_reports(self, call: Call) -> Reply | dict[str, Any]:
+    def _batch_run_reports(self, call: Call) -> Reply | dict[str, Any]:
         try:
             property_id = self._authorize(call)
             body = call.json()
@@ -361,7 +401,7 @@ class GA4Fake:
         report["propertyQuota"] = {
             "tokensPerDay": status(cost, self.quota.per_day - used),
             "tokensPerHour": status(cost, self.quota.per_hour - used),
-            "concurrentRequests": status(0, 10),
+            "concurrentRequests": status(0, self.concurrent_requests),
             "serverErrorsPerProjectPerHour": status(0, 10),
             "potentiallyThresholdedRequestsPerHour": status(0, 120),
             "tokensPerProjectPerHour": status(cost, 14_000 - used),
