@@ -13,6 +13,7 @@ import requests
 
 from kpireport.testing import FakeServer
 from kpireport.testing.fakes import salesforce as sf
+from kpireport.testing.fakes.hubspot import HubSpotFake
 from kpireport.testing.fakes.salesforce import SalesforceFake
 
 # --- Salesforce -------------------------------------------------------------------------------
@@ -238,3 +239,159 @@ def test_daily_limit_is_403_with_usage_header() -> None:
         assert refused.status_code == 403
         assert refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
         assert refused.headers["Sforce-Limit-Info"] == "api-usage=100/100"
+
+
+# --- HubSpot ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[HubSpotFake]:
+    with FakeServer() as server:
+        yield HubSpotFake(server, seed=5, searches_per_second=None)
+
+
+def search(portal: HubSpotFake, obj: str, body: dict[str, Any],
+           token: str | None = None) -> requests.Response:
+    return requests.post(f"{portal.server.url}/crm/v3/objects/{obj}/search", json=body,
+                         headers={"Authorization": f"Bearer {token or portal.token}"},
+                         timeout=10)
+
+
+def search_all(portal: HubSpotFake, obj: str, body: dict[str, Any]) -> tuple[list[Any], int]:
+    results: list[Any] = []
+    after: str | None = "0"
+    pages = 0
+    while after is not None:
+        reply = search(portal, obj, {**body, "limit": 200, "after": after})
+        reply.raise_for_status()
+        page = reply.json()
+        results += page["results"]
+        pages += 1
+        after = page.get("paging", {}).get("next", {}).get("after")
+    return results, pages
+
+
+def ms(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def created_between(rows: list[dict[str, Any]], start: dt.date, end: dt.date,
+                    prop: str = "createdate") -> list[dict[str, Any]]:
+    low, high = ms(start), ms(end + dt.timedelta(days=1)) - 1
+    out = []
+    for row in rows:
+        value = row["properties"].get(prop)
+        if value is not None:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if low <= moment.timestamp() * 1000 <= high:
+                out.append(row)
+    return out
+
+
+def test_hubspot_pages_with_after_and_strings(portal: HubSpotFake) -> None:
+    body = {"filterGroups": [{"filters": [
+        {"propertyName": "createdate", "operator": "BETWEEN", "value": "2024-05-01T00:00:00.000Z",
+         "highValue": "2024-06-30T23:59:59.999Z"}]}],
+        "properties": ["lifecyclestage", "hs_lifecyclestage_customer_date", "nosuchprop"]}
+    results, pages = search_all(portal, "contacts", body)
+    expected = created_between(portal.contacts, dt.date(2024, 5, 1), dt.date(2024, 6, 30))
+    assert sorted(r["id"] for r in results) == sorted(c["id"] for c in expected)
+    assert pages == -(-len(expected) // 200) >= 2
+    first = results[0]
+    assert set(first) == {"id", "properties", "createdAt", "updatedAt", "archived"}
+    assert all(v is None or isinstance(v, str) for v in first["properties"].values())
+    assert "nosuchprop" in first["properties"] and "hs_object_id" in first["properties"]
+    last = search(portal, "contacts", {**body, "limit": 200,
+                                       "after": str((pages - 1) * 200)}).json()
+    assert "paging" not in last and last["total"] == len(expected)
+
+
+def test_hubspot_filters_or_groups_and_operators(portal: HubSpotFake) -> None:
+    body = {"filterGroups": [
+        {"filters": [{"propertyName": "pipeline", "operator": "EQ", "value": "default"},
+                     {"propertyName": "hs_is_closed_won", "operator": "EQ", "value": "true"},
+                     {"propertyName": "closedate", "operator": "GTE", "value": str(
+                         ms(dt.date(2025, 1, 1)))},
+                     {"propertyName": "closedate", "operator": "LT", "value": str(
+                         ms(dt.date(2025, 7, 1)))}]},
+        {"filters": [{"propertyName": "dealstage", "operator": "IN", "values": ["1011004"]},
+                     {"propertyName": "amount", "operator": "HAS_PROPERTY"},
+                     {"propertyName": "amount", "operator": "GT", "value": "5000"}]}],
+        "properties": ["amount", "dealstage", "closedate", "pipeline"]}
+    results, _ = search_all(portal, "deals", body)
+    first_half = {d["id"] for d in created_between(portal.deals, dt.date(2025, 1, 1),
+                                                   dt.date(2025, 6, 30), prop="closedate")}
+    expected = {d["id"] for d in portal.deals
+                if (d["properties"]["pipeline"] == "default"
+                    and d["properties"]["hs_is_closed_won"] == "true" and d["id"] in first_half)
+                or (d["properties"]["dealstage"] == "1011004"
+                    and d["properties"]["amount"] is not None
+                    and float(d["properties"]["amount"]) > 5000)}
+    assert {r["id"] for r in results} == expected and expected
+
+
+def test_hubspot_sorts(portal: HubSpotFake) -> None:
+    reply = search(portal, "deals", {"sorts": [{"propertyName": "amount",
+                                                "direction": "DESCENDING"}],
+                                     "properties": ["amount"], "limit": 50}).json()
+    amounts = [float(r["properties"]["amount"]) for r in reply["results"]]
+    assert amounts == sorted(amounts, reverse=True) and reply["total"] == len(portal.deals)
+
+
+def test_hubspot_busy_month_hits_the_10000_ceiling(portal: HubSpotFake) -> None:
+    month = {"filterGroups": [{"filters": [
+        {"propertyName": "createdate", "operator": "BETWEEN", "value": "2025-03-01T00:00:00.000Z",
+         "highValue": "2025-03-31T23:59:59.999Z"}]}], "limit": 200}
+    first = search(portal, "contacts", month).json()
+    assert first["total"] > 10_000
+    near = search(portal, "contacts", {**month, "after": "9800"}).json()
+    assert near["paging"]["next"]["after"] == "10000" and len(near["results"]) == 200
+    past = search(portal, "contacts", {**month, "after": "10000"})
+    assert past.status_code == 400
+    assert past.json()["category"] == "VALIDATION_ERROR" and past.json()["status"] == "error"
+    # Split in halves, each under the ceiling: together they are the whole month.
+    halves = [("2025-03-01T00:00:00.000Z", "2025-03-15T23:59:59.999Z"),
+              ("2025-03-16T00:00:00.000Z", "2025-03-31T23:59:59.999Z")]
+    ids: set[str] = set()
+    for low, high in halves:
+        results, _ = search_all(portal, "contacts", {"filterGroups": [{"filters": [
+            {"propertyName": "createdate", "operator": "BETWEEN", "value": low,
+             "highValue": high}]}]})
+        ids |= {r["id"] for r in results}
+    assert len(ids) == first["total"]
+
+
+@pytest.mark.parametrize("body", [
+    {"limit": 201},
+    {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "HAS_PROPERTY"}]}] * 6},
+    {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "HAS_PROPERTY"}] * 11}]},
+    {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "HAS_PROPERTY"}] * 9}]
+     * 3},
+    {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "LIKE", "value": "1"}]}]},
+])
+def test_hubspot_validation_errors(portal: HubSpotFake, body: dict[str, Any]) -> None:
+    reply = search(portal, "deals", body)
+    assert reply.status_code == 400 and reply.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_hubspot_bad_token_is_401(portal: HubSpotFake) -> None:
+    reply = search(portal, "contacts", {}, token="pat-na1-wrong")
+    assert reply.status_code == 401
+    assert reply.json()["category"] == "INVALID_AUTHENTICATION"
+
+
+def test_hubspot_rate_limit_429_after_n_searches_in_a_second() -> None:
+    with FakeServer() as server:
+        portal = HubSpotFake(server, seed=1, searches_per_second=3, busy_month_contacts=0)
+        started = time.monotonic()
+        replies = [search(portal, "deals", {"limit": 1}) for _ in range(4)]
+        assert time.monotonic() - started < 1.0
+        assert [r.status_code for r in replies] == [200, 200, 200, 429]
+        assert replies[2].headers["X-HubSpot-RateLimit-Secondly-Remaining"] == "0"
+        assert replies[0].headers["X-HubSpot-RateLimit-Secondly"] == "3"
+        body = replies[3].json()
+        assert body["errorType"] == "RATE_LIMIT" and body["policyName"] == "SECONDLY"
+        assert body["message"] == "You have reached your secondly limit."
+        assert body["status"] == "error" and body["correlationId"]
+        time.sleep(1.05)
+        assert search(portal, "deals", {"limit": 1}).status_code == 200
