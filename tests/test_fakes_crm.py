@@ -70,6 +70,16 @@ def test_client_credentials_token_has_instance_url_and_no_expires_in(org: Salesf
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
 
 
+def test_client_credentials_in_a_basic_auth_header(org: SalesforceFake) -> None:
+    url = f"{org.server.url}/services/oauth2/token"
+    auth = (org.consumer_key, org.client_secret)
+    good = requests.post(url, data={"grant_type": "client_credentials"}, auth=auth, timeout=5)
+    assert good.status_code == 200 and good.json()["access_token"]
+    bad = requests.post(url, data={"grant_type": "client_credentials"},
+                        auth=(org.consumer_key, "wrong"), timeout=5)
+    assert bad.status_code == 400
+
+
 def test_refresh_token_grant(org: SalesforceFake) -> None:
     form = {"grant_type": "refresh_token", "client_id": org.consumer_key,
             "client_secret": org.client_secret, "refresh_token": org.refresh_token}
@@ -131,7 +141,7 @@ def test_soql_pages_over_several_batches_of_2000(org: SalesforceFake) -> None:
 
 def test_where_filters_match_an_independent_count(org: SalesforceFake) -> None:
     q = ("SELECT Id, Amount, StageName FROM Opportunity WHERE IsWon = true AND "
-         "CloseDate >= 2025-03-01 AND CloseDate <= 2025-03-31 AND StageName IN ('Closed Won') "
+         "CloseDate >= 2025-03-01 AND CloseDate <= 2025-03-31 AND StageName IN ('closed won') "
          "AND Amount != null")
     records, total, _ = query_all(org, q)
     expected = [o for o in org.records("Opportunity") if o["IsWon"] and o["Amount"] is not None
@@ -395,3 +405,11 @@ def test_hubspot_rate_limit_429_after_n_searches_in_a_second() -> None:
         assert body["status"] == "error" and body["correlationId"]
         time.sleep(1.05)
         assert search(portal, "deals", {"limit": 1}).status_code == 200
+
+
+def test_query_with_a_trailing_slash_as_simple_salesforce_sends_it(org: SalesforceFake) -> None:
+    instance, token = session(org)
+    reply = requests.get(f"{instance}/services/data/v60.0/query/",
+                         params={"q": "SELECT COUNT() FROM Account"},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert reply.json()["totalSize"] == len(org.records("Account"))

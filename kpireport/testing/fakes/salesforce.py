@@ -3,7 +3,7 @@
 What it serves (on a :class:`~kpireport.testing.FakeServer`):
 
 - ``POST /services/oauth2/token`` (form): ``client_credentials`` (``client_id`` +
-  ``client_secret``), ``refresh_token`` and the JWT bearer grant
+  ``client_secret`` in the form or as HTTP Basic auth), ``refresh_token`` and the JWT bearer grant
   (``urn:ietf:params:oauth:grant-type:jwt-bearer``): the RS256 assertion is verified against the
   key of a self-signed test certificate the fake generates (:attr:`SalesforceFake.private_key_pem`
   signs, :attr:`SalesforceFake.certificate_pem` is what a connected app would hold) and its claims
@@ -11,7 +11,7 @@ What it serves (on a :class:`~kpireport.testing.FakeServer`):
   exp (int or string, as simple-salesforce sends it). Reply: ``access_token``, ``instance_url``
   (the fake's own URL), ``id``, ``token_type``, ``issued_at``, ``signature``, ``scope``; never
   ``expires_in``. Errors: 400 ``{"error": "invalid_grant" | "invalid_client", ...}``.
-- ``GET /services/data/v60.0/query?q=<SOQL>`` and its ``nextRecordsUrl``
+- ``GET /services/data/v60.0/query?q=<SOQL>`` (also ``query/?q=``) and its ``nextRecordsUrl``
   (``/services/data/v60.0/query/01g…-2000``), Bearer token.
 
 A plugin's test points both its login URL and its instance at :attr:`FakeServer.url`::
@@ -50,6 +50,7 @@ Deliberate limits — a *small SOQL subset*, parsed honestly; anything else is a
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import itertools
 import random
@@ -415,11 +416,16 @@ def _check_literal(name: str, kind: str, value: Value) -> None:
                         "and should be enclosed in quotes")
 
 
+def _fold(value: Value) -> Value:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _matches(row: dict[str, Value], cond: Cond) -> bool:
-    value = row[cond.field]
+    """Whether ``row`` meets ``cond``; text compares case-insensitively, as in SOQL."""
+    value = _fold(row[cond.field])
     if cond.op == "in":
-        return value in cond.values
-    target = cond.values[0]
+        return value in [_fold(v) for v in cond.values]
+    target = _fold(cond.values[0])
     if cond.op == "=":
         return value == target
     if cond.op == "!=":
@@ -541,7 +547,7 @@ class SalesforceFake:
         """The connected app's private key: what a test's JWT assertion is signed with."""
         self.certificate_pem: bytes = self.certificate.public_bytes(serialization.Encoding.PEM)
         server.route("POST", "/services/oauth2/token", self.token)
-        server.route("GET", f"{API}/query", self.query)
+        server.route("GET", f"{API}/query/?", self.query)  # simple-salesforce adds the slash
         server.route("GET", f"{API}/query/(?P<cursor>[^/]+)", self.query_more)
 
     def records(self, obj: str) -> list[dict[str, Value]]:
@@ -571,6 +577,13 @@ class SalesforceFake:
 
     def token(self, call: Call) -> Reply:
         form = call.form()
+        auth = call.headers.get("Authorization", "")
+        if auth.startswith("Basic "):  # client authentication in a header (simple-salesforce)
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return self._grant_error("invalid_client", "invalid client credentials")
+            form = {**form, "client_id": client_id, "client_secret": secret}
         grant = form.get("grant_type")
         if grant == "client_credentials":
             if (form.get("client_id") != self.consumer_key
