@@ -30,8 +30,8 @@ and ``renewals``) with dealstage, amount, closedate, createdate, ``hs_is_closed_
 ``hs_is_closed``.
 
 Knobs: ``seed``, ``busy_month``, ``busy_month_contacts``; ``searches_per_second`` (default 5,
-per token, over a sliding second; ``None`` for no limit) and ``daily_limit``; the server's
-``latency`` and ``fail()``.
+per token, over a sliding second of ``clock``; ``None`` for no limit; a test may pass a ``clock``
+it moves itself) and ``daily_limit``; the server's ``latency`` and ``fail()``.
 
 Deliberate limits: no associations, no ``query`` full-text search, no CONTAINS_TOKEN, no
 ``hs_v2_date_entered_*`` properties, no archived records; the order without ``sorts`` is by id.
@@ -45,6 +45,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from kpireport.testing.server import Call, FakeServer, Reply
@@ -205,8 +206,11 @@ class HubSpotFake:
     def __init__(self, server: FakeServer, *, seed: int = 1, token: str = TOKEN,
                  searches_per_second: int | None = 5, daily_limit: int = 250_000,
                  busy_month: tuple[int, int] = (2025, 3),
-                 busy_month_contacts: int = 10_500) -> None:
+                 busy_month_contacts: int = 10_500,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.server = server
+        self.clock = clock
+        """Seconds, for the secondly limit: a test may pass a clock it moves itself."""
         self.token = token
         self.searches_per_second = searches_per_second
         self.daily_limit = daily_limit
@@ -244,7 +248,7 @@ class HubSpotFake:
                                "2.0 authentication and you can find more details at "
                                "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             recent = self._granted.setdefault(token, collections.deque())
             while recent and recent[0] <= now - 1.0:
                 recent.popleft()
