@@ -33,6 +33,9 @@ Knobs: ``seed``, ``busy_month``, ``busy_month_contacts``; ``searches_per_second`
 per token, over a sliding second of ``clock``; ``None`` for no limit; a test may pass a ``clock``
 it moves itself) and ``daily_limit``; the server's ``latency`` and ``fail()``.
 
+Searches are filtered once and cached for their paging (keyed by the object, its record count,
+filters and sorts): a test that edits records in place should call :meth:`HubSpotFake.forget`.
+
 Deliberate limits: no associations, no ``query`` full-text search, no CONTAINS_TOKEN, no
 ``hs_v2_date_entered_*`` properties, no archived records; the order without ``sorts`` is by id.
 """
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 import random
 import threading
 import time
@@ -194,6 +198,24 @@ def _match(props: dict[str, str | None], flt: dict[str, Any]) -> bool:
                  "LTE": have <= want}[op])
 
 
+def _filter_and_sort(records: list[dict[str, Any]], groups: list[Any],
+                     sorts: list[Any]) -> list[dict[str, Any]]:
+    matched = [r for r in records
+               if not groups or any(all(_match(r["properties"], f)
+                                        for f in g.get("filters") or []) for g in groups)]
+    for sort in reversed(sorts):
+        if isinstance(sort, str):
+            name, descending = sort.lstrip("-"), sort.startswith("-")
+        else:
+            name = sort.get("propertyName", "")
+            descending = sort.get("direction", "ASCENDING") == "DESCENDING"
+        present = [r for r in matched if r["properties"].get(name) is not None]
+        absent = [r for r in matched if r["properties"].get(name) is None]
+        present.sort(key=_sort_key(name), reverse=descending)
+        matched = present + absent
+    return matched
+
+
 def _sort_key(name: str) -> Any:
     def key(record: dict[str, Any]) -> Any:
         return _parse(name, record["properties"][name])
@@ -219,8 +241,14 @@ class HubSpotFake:
         self.rate_limited = 0
         """How many searches were answered 429."""
         self._granted: dict[str, collections.deque[float]] = {}
+        self._matches: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         server.route("POST", r"/crm/v3/objects/(contacts|deals)/search", self.search)
+
+    def forget(self) -> None:
+        """Drop the cached search results (after a test changed records in place)."""
+        with self._lock:
+            self._matches.clear()
 
     # --- replies ------------------------------------------------------------------------------
 
@@ -286,19 +314,16 @@ class HubSpotFake:
         after = int(after_text)
         if after >= MAX_RESULTS:
             raise _Invalid(f"Paging is limited to {MAX_RESULTS} results: after={after}")
-        matched = [r for r in records
-                   if not groups or any(all(_match(r["properties"], f)
-                                            for f in g.get("filters") or []) for g in groups)]
-        for sort in reversed(request.get("sorts") or []):
-            if isinstance(sort, str):
-                name, descending = sort.lstrip("-"), sort.startswith("-")
-            else:
-                name = sort.get("propertyName", "")
-                descending = sort.get("direction", "ASCENDING") == "DESCENDING"
-            present = [r for r in matched if r["properties"].get(name) is not None]
-            absent = [r for r in matched if r["properties"].get(name) is None]
-            present.sort(key=_sort_key(name), reverse=descending)
-            matched = present + absent
+        kind = "contacts" if records is self.contacts else "deals"
+        key = json.dumps([kind, len(records), groups, request.get("sorts")], sort_keys=True)
+        with self._lock:
+            matched = self._matches.get(key)
+        if matched is None:  # paging through one search filters and sorts once
+            matched = _filter_and_sort(records, groups, request.get("sorts") or [])
+            with self._lock:
+                self._matches[key] = matched
+                while len(self._matches) > 32:
+                    del self._matches[next(iter(self._matches))]
         wanted = request.get("properties") or ["createdate", "lastmodifieddate"]
         end = min(after + limit, MAX_RESULTS)
         page = matched[after:end]
