@@ -14,6 +14,8 @@ What it serves (on a :class:`~kpireport.testing.FakeServer`):
 - ``GET /services/data/v60.0/query?q=<SOQL>`` (also ``query/?q=``) and its ``nextRecordsUrl``
   (``/services/data/v60.0/query/01g…-2000``), Bearer token.
 
+Needs PyJWT and cryptography (kpireport's ``test`` extra) to sign and verify assertions.
+
 A plugin's test points both its login URL and its instance at :attr:`FakeServer.url`::
 
     with FakeServer() as server:
