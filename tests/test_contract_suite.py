@@ -164,6 +164,14 @@ class UnorderedSource(MemorySource):
         return super().ask(dataclasses.replace(query, order=(), limit=None))
 
 
+class EmptyRangeSource(MemorySource):
+    """Wrong (as a test): its fake serves nothing over the suite's range, so every check
+    would pass or skip without judging anything."""
+
+    def ask(self, query):
+        return Table(query=query, rows=[])
+
+
 class TestGood(SourceContract):
     source_class = MemorySource
 
@@ -202,6 +210,10 @@ class TestSummedUsers(TestGood):
 
 class TestUnordered(TestGood):
     source_class = UnorderedSource
+
+
+class TestEmptyRange(TestGood):
+    source_class = EmptyRangeSource
 
 
 class TestForgotten(SourceContract):
@@ -245,7 +257,7 @@ def _run(pytester):
 def test_a_correct_source_passes_every_test(run):
     failed, passed = run
     assert "TestGood" not in failed, failed.get("TestGood")
-    assert len(passed["TestGood"]) == 13  # nothing skipped: the source offers it all
+    assert len(passed["TestGood"]) == 14  # nothing skipped: the source offers it all
 
 
 def test_a_distinct_count_summed_over_days_is_caught(run):
@@ -278,7 +290,7 @@ def test_a_token_in_an_error_message_is_caught_without_printing_it(run):
 def test_a_suite_without_a_source_says_how_to_give_it(run):
     failed, passed = run
     assert "TestForgotten" not in passed
-    assert len(failed["TestForgotten"]) == 13
+    assert len(failed["TestForgotten"]) == 14
     for message in failed["TestForgotten"].values():
         assert ("TestForgotten does not say which source to test: define a fixture method "
                 "`contract_source(self, source_context)`") in message
@@ -309,3 +321,12 @@ def test_a_top_n_that_ignores_the_order_is_caught(run):
     assert "sessions in total over 2026-10-01..2026-10-31, split by channel, highest sessions " \
            "first, top 2" in message
     assert "keep at most query.limit rows" in message
+
+
+def test_a_fake_with_no_data_over_the_range_fails_instead_of_passing_everything(run):
+    failed, _ = run
+    name = "test_the_contract_range_has_data"
+    assert name in failed["TestEmptyRange"]
+    message = failed["TestEmptyRange"][name]
+    assert "gave no figure" in message and "set contract_range to a range your fake serves" \
+        in message

@@ -238,6 +238,27 @@ class SourceContract:
                      + f"; use kpireport.STANDARD_METRICS[{name!r}] (or MetricSpec(..., "
                        f"unit=Unit.{standard.unit.name}))")
 
+    def test_the_contract_range_has_data(self, contract_source: Source[Any]) -> None:
+        # Without data every check below passes or skips: an empty fake would prove nothing.
+        metrics = self._metrics(contract_source)
+        rng = self.contract_range
+        granularity = (Granularity.TOTAL if Granularity.TOTAL
+                       in contract_source.capabilities().granularities
+                       else contract_source.capabilities().granularities[0])
+        found = False
+        for metric in metrics:
+            try:  # a query the source refuses is another test's business
+                table = contract_source.fetch(Query(metrics=(metric,), range=rng,
+                                                    granularity=granularity))
+            except SourceError:
+                continue
+            found = found or any(row.get(metric) is not None for row in table.rows)
+        if not found:
+            fail(f"the source gave no figure for {', '.join(metrics)} over {rng}: the suite's "
+                 f"checks need data to judge; set contract_range to a range your fake serves, "
+                 f"or make the fake serve {rng} (the kit's context says today is "
+                 f"2026-11-25)")
+
     def test_every_declared_granularity_is_answered(self, contract_source: Source[Any]) -> None:
         metrics = self._metrics(contract_source)
         rng = self.contract_range
