@@ -11,7 +11,8 @@ from kpireport import KpiDefinition, KpiValue, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
-FOUR = ("pip install -e ./kpireport           # a checkout of kpireport: it is not on PyPI\nkpireport new-plugin acme_crm --kind source\n"
+FOUR = ("pip install -e ./kpireport           # a checkout of kpireport: it is not on PyPI\n"
+        "kpireport new-plugin acme_crm --kind source\n"
         "pip install -e './kpireport-acme-crm[test]'\npytest kpireport-acme-crm\n")
 
 
