@@ -537,13 +537,12 @@ def cmd_fetch(args: SimpleNamespace) -> int:
     if not metrics:
         raise FetchUsageError("--metrics names at least one metric, e.g. --metrics sessions")
     filters = tuple(parse_filter(f) for f in args.filter)
-    order = []
-    for item in names(args.order):
-        metric, _, way = item.partition(" ")
-        if way.strip() not in ("", "asc", "desc"):
-            raise FetchUsageError(f"--order {item!r}: expected a metric, 'metric asc' or "
-                                  "'metric desc'")
-        order.append(Order(metric=metric, descending=way.strip() != "asc"))
+    from kpireport.config.models import parse_order
+
+    try:
+        order = [parse_order(item) for item in names(args.order)]
+    except ValueError as exc:
+        raise FetchUsageError(f"--order {exc}") from None
     if args.top is not None and not order:
         order = [Order(metric=metrics[0])]
     if unknown := [o.metric for o in order if o.metric not in metrics]:

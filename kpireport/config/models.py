@@ -204,11 +204,17 @@ class KpiRef(Model):
     def query_order(self) -> tuple[Order, ...] | None:
         if self.order is None:
             return None
-        out = []
-        for item in self.order:
-            metric, _, way = item.partition(" ")
-            out.append(Order(metric=metric, descending=way != "asc"))
-        return tuple(out)
+        return tuple(parse_order(item) for item in self.order)
+
+
+def parse_order(text: str) -> Order:
+    """``metric``, ``metric desc`` (highest first) or ``metric asc``, as a KPI's ``order`` and
+    ``kpireport fetch --order`` write it."""
+    metric, _, way = text.strip().partition(" ")
+    way = way.strip()
+    if not metric or way not in ("", "asc", "desc"):
+        raise ValueError(f"{text!r}: expected a metric, 'metric asc' or 'metric desc'")
+    return Order(metric=metric, descending=way != "asc")
 
 
 class ObjectiveConfig(Model):
