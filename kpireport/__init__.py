@@ -24,7 +24,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 """The plugin contract's version (``MAJOR.MINOR``); see the module's documentation."""
 
 # Public name → the private module that defines it.
@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "Usage": "kpireport.sources",
     "ResponseCache": "kpireport.cache",
     "SharedRateLimiter": "kpireport.ratelimit",
+    "state_folder": "kpireport.sources",
     # Queries and tables
     "Aggregation": "kpireport.data",
     "Capabilities": "kpireport.data",
@@ -153,6 +154,7 @@ __all__ = [
     "order_rows",
     "ratio",
     "split_by_month",
+    "state_folder",
 ]
 
 
@@ -222,5 +224,5 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from kpireport.ratelimit import SharedRateLimiter
     from kpireport.recommendations import Finding, Rule, Severity
     from kpireport.report import Assessment, KeyResultScore, OkrScore, Report, Status
-    from kpireport.sources import Source, SourceContext, SourceSettings, Usage
+    from kpireport.sources import Source, SourceContext, SourceSettings, Usage, state_folder
     from kpireport.themes import Theme

@@ -307,3 +307,15 @@ class Source(Generic[SettingsT]):
 
     def close(self) -> None:
         """Release connections or files. Called once the report's data is fetched."""
+
+
+def state_folder(config_file: str | Path, *, output: str | Path | None = None) -> Path:
+    """The state folder a run of ``config_file`` uses (``runs.state_dir``, else
+    ``<output>/.kpireport``; ``output`` as ``kpireport run --output`` gives it): for a
+    plugin's command that keeps something there for its sources, such as a connected
+    account's refresh token. A source finds the same folder as ``context.state_root``.
+    Raises :class:`~kpireport.errors.ConfigError` for a config that does not load."""
+    from kpireport.config.load import load_config
+
+    config = load_config(config_file)
+    return config.state_root(Path(output) if output is not None else None)

@@ -1,6 +1,6 @@
 """A fake of Google's OAuth 2.0 token endpoint (``POST /token``, form body) for GA4 and GSC.
 
-It serves the two grants a source plugin uses:
+It serves the grants a source plugin uses, and the consent step of installed apps:
 
 - the **JWT-bearer grant** of service accounts
   (``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>``): the JWT's RS256
@@ -10,7 +10,19 @@ It serves the two grants a source plugin uses:
   even with a local ``token_uri`` —,
   ``iat``/``exp`` integers with ``exp`` ≤ ``iat`` + 3600 and not past);
 - the **refresh-token grant** of installed-app (authorized-user) credentials
-  (``grant_type=refresh_token&client_id&client_secret&refresh_token``).
+  (``grant_type=refresh_token&client_id&client_secret&refresh_token``);
+- the **authorization-code grant** of installed apps with a loopback redirect
+  (``kpireport connect google``): ``GET /o/oauth2/auth`` stands for the consent page the user
+  approves in a browser: it checks ``client_id``, ``response_type=code``, a loopback
+  ``redirect_uri`` (``http://localhost:PORT/`` or ``http://127.0.0.1:PORT/``), the scopes and the
+  PKCE ``code_challenge`` (S256 or plain), and redirects (302) to ``redirect_uri`` with ``code``,
+  ``state`` and ``scope`` — or ``error=access_denied`` when :attr:`GoogleOAuthFake.deny` is set;
+  ``grant_type=authorization_code&code&client_id&client_secret&redirect_uri&code_verifier``
+  (client credentials in the form or as HTTP Basic auth) then gives an access token and a
+  refresh token (a code works once, for ten minutes, with the
+  same ``redirect_uri``). :attr:`GoogleOAuthFake.consent_scopes` narrows what the user ticks.
+  :meth:`GoogleOAuthFake.write_client_secrets` writes the ``{"installed": …}`` OAuth client file
+  pointing both endpoints here.
 
 Replies are Google's: ``{"access_token", "expires_in": 3599, "token_type": "Bearer"}`` (plus
 ``scope`` for the refresh grant, never a new refresh token); errors are 400
@@ -34,9 +46,9 @@ refresh grant fail with "Token has been expired or revoked.". Latency and script
 the server's (``FakeServer(latency=…)``, ``server.fail("POST", "/token", Reply(...))``);
 :func:`token_error` builds a Google-shaped error body for them.
 
-Deliberate limits: no authorization-code grant (the browser step of installed apps), no ID
-tokens, no ``sub`` impersonation (domain-wide delegation) check beyond recording it, no JWKS
-endpoint, clock skew tolerated up to :attr:`GoogleOAuthFake.skew` seconds. Needs
+Deliberate limits: no consent *page* (the auth endpoint approves at once), no ID tokens, no
+``sub`` impersonation (domain-wide delegation) check beyond recording it, no JWKS endpoint,
+clock skew tolerated up to :attr:`GoogleOAuthFake.skew` seconds. Needs
 ``cryptography`` (the ``test`` extra).
 """
 
@@ -44,13 +56,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote_plus, urlencode
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -151,8 +166,16 @@ class GoogleOAuthFake:
         out, so a test reading it right after a refresh finds the last one)."""
         self.assertions: list[dict[str, Any]] = []
         """The verified JWT claim sets, in order (a test asserts what the plugin signed)."""
+        self.auth_path = "/o/oauth2/auth"
+        self.deny = False
+        """The user refuses on the consent page: the redirect carries ``error=access_denied``."""
+        self.consent_scopes: tuple[str, ...] | None = None
+        """The scopes the user leaves ticked (None: all those asked)."""
+        self.codes: dict[str, dict[str, Any]] = {}
+        """Authorization codes issued by the consent step, not yet exchanged."""
         self._lock = threading.Lock()
         server.route("POST", path, self.token)
+        server.route("GET", self.auth_path, self.authorize)
 
     @property
     def token_uri(self) -> str:
@@ -202,6 +225,20 @@ class GoogleOAuthFake:
                                  client_secret=client_secret or "GOCSPX-" + secrets.token_hex(12))
         self.clients[client_id] = client
         return client
+
+    def write_client_secrets(self, path: str | Path, client_id: str | None = None) -> Path:
+        """The OAuth client file (type "Desktop app") a user downloads from the Cloud console,
+        its ``auth_uri`` and ``token_uri`` pointing here."""
+        client = (self.clients[client_id] if client_id
+                  else next(iter(self.clients.values()), None) or self.add_installed_client())
+        target = Path(path)
+        target.write_text(json.dumps({"installed": {
+            "client_id": client.client_id, "project_id": "kpireport-test",
+            "auth_uri": self.server.url + self.auth_path, "token_uri": self.token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_secret": client.client_secret, "redirect_uris": ["http://localhost"]}},
+            indent=2), encoding="utf-8")
+        return target
 
     def issue_refresh_token(self, client_id: str | None = None,
                             scopes: tuple[str, ...] = (ANALYTICS_SCOPE, WEBMASTERS_SCOPE)) -> str:
@@ -299,6 +336,16 @@ class GoogleOAuthFake:
         if "application/x-www-form-urlencoded" not in content_type:
             return token_error("invalid_request", "Invalid Content-Type: expected a form body.")
         form = call.form()
+        # Client credentials may come as HTTP Basic auth (client_secret_basic), as
+        # requests-oauthlib sends them for the authorization-code grant.
+        header = next((v for k, v in call.headers.items() if k.lower() == "authorization"), "")
+        if header.lower().startswith("basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+            except (ValueError, binascii.Error):
+                return token_error("invalid_client", "Unauthorized", 401)
+            form.setdefault("client_id", unquote_plus(user))
+            form.setdefault("client_secret", unquote_plus(password))
         with self._lock:
             self.forms.append(form)
         grant = form.get("grant_type")
@@ -308,6 +355,8 @@ class GoogleOAuthFake:
             return self._jwt_grant(form)
         if grant == "refresh_token":
             return self._refresh_grant(form)
+        if grant == "authorization_code":
+            return self._code_grant(form)
         return token_error("unsupported_grant_type", f"Invalid grant_type: {grant}")
 
     def _jwt_grant(self, form: dict[str, str]) -> Reply | dict[str, Any]:
@@ -383,3 +432,73 @@ class GoogleOAuthFake:
         issued = self._issue(scopes, client.client_id, "refresh_token")
         return {"access_token": issued.token, "expires_in": self.lifetime,
                 "scope": " ".join(sorted(scopes)), "token_type": "Bearer"}
+
+    # --- The consent step of installed apps ---------------------------------------------------
+
+    def authorize(self, call: Call) -> Reply | dict[str, Any]:
+        """``GET /o/oauth2/auth``: the consent page, approved (or refused) at once."""
+        params = {k: v[0] for k, v in call.query.items()}
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None:
+            return Reply(status=401, body={"error": "invalid_client",
+                                           "error_description": "The OAuth client was not found."})
+        redirect = params.get("redirect_uri", "")
+        if not re.fullmatch(r"http://(localhost|127\.0\.0\.1)(:\d+)?/?", redirect):
+            return Reply(status=400, body={"error": "redirect_uri_mismatch",
+                                           "error_description": f"Bad redirect_uri: {redirect}"})
+        if params.get("response_type") != "code":
+            return token_error("unsupported_response_type", "response_type must be code")
+        asked = tuple(params.get("scope", "").split())
+        if not asked:
+            return token_error("invalid_request", "Missing required parameter: scope")
+        state = params.get("state", "")
+        if self.deny:
+            return Reply(status=302, headers={"Location": f"{redirect}?"
+                                              + urlencode({"error": "access_denied",
+                                                           "state": state})})
+        granted = tuple(s for s in asked
+                        if self.consent_scopes is None or s in self.consent_scopes)
+        code = "4/0" + secrets.token_urlsafe(32)
+        with self._lock:
+            self.codes[code] = {"client_id": client.client_id, "redirect_uri": redirect,
+                                "scopes": frozenset(granted), "expires": time.time() + 600,
+                                "challenge": params.get("code_challenge"),
+                                "method": params.get("code_challenge_method", "plain"),
+                                "access_type": params.get("access_type", "online")}
+        return Reply(status=302, headers={"Location": f"{redirect}?" + urlencode(
+            {"state": state, "code": code, "scope": " ".join(granted)})})
+
+    def _code_grant(self, form: dict[str, str]) -> Reply | dict[str, Any]:
+        for name in ("code", "client_id", "redirect_uri"):
+            if not form.get(name):
+                return token_error("invalid_request", f"Missing required parameter: {name}")
+        client = self.clients.get(form["client_id"])
+        if client is None:
+            return token_error("invalid_client", "The OAuth client was not found.", 401)
+        if form.get("client_secret") != client.client_secret:
+            return token_error("invalid_client", "Unauthorized", 401)
+        with self._lock:
+            issued = self.codes.pop(form["code"], None)
+        if (issued is None or issued["client_id"] != client.client_id
+                or issued["expires"] < time.time()):
+            return token_error("invalid_grant", "Malformed auth code.")
+        if issued["redirect_uri"] != form["redirect_uri"]:
+            return token_error("redirect_uri_mismatch", "Bad Request")
+        if issued["challenge"]:
+            verifier = form.get("code_verifier", "")
+            if issued["method"] == "S256":
+                digest = hashlib.sha256(verifier.encode("ascii")).digest()
+                expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+            else:
+                expected = verifier
+            if not verifier or expected != issued["challenge"]:
+                return token_error("invalid_grant", "Invalid code verifier.")
+        access = self._issue(issued["scopes"], client.client_id, "authorization_code")
+        reply: dict[str, Any] = {"access_token": access.token, "expires_in": self.lifetime,
+                                 "scope": " ".join(sorted(issued["scopes"])),
+                                 "token_type": "Bearer"}
+        if issued["access_type"] == "offline":
+            refresh = "1//0" + secrets.token_urlsafe(40)
+            client.refresh_tokens[refresh] = issued["scopes"]
+            reply["refresh_token"] = refresh
+        return reply

@@ -1,0 +1,50 @@
+"""How a Google source says which credential to use: the ``auth:`` block of its settings."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+ANALYTICS_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
+WEBMASTERS_SCOPE = "https://www.googleapis.com/auth/webmasters.readonly"
+
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class GoogleAuth(BaseModel):
+    """One of three ways to reach Google, exactly one given:
+
+    - ``service_account_file``: the path of a service account's JSON key (relative to the
+      config file);
+    - ``service_account_env``: the name of an environment variable holding that JSON key
+      itself (for hosts where secrets arrive as variables);
+    - ``account``: the name of a Google account connected once with
+      ``kpireport connect google CONFIG --name NAME`` (its refresh token lives in the state
+      folder, never in the config).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_account_file: str | None = None
+    service_account_env: str | None = None
+    account: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GoogleAuth:
+        given = [name for name in ("service_account_file", "service_account_env", "account")
+                 if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of service_account_file (a key file's path), "
+                "service_account_env (an environment variable holding the key JSON) or account "
+                "(a name connected with `kpireport connect google`)"
+                + (f"; got {', '.join(given)}" if given else ""))
+        if self.service_account_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                         self.service_account_env):
+            raise ValueError("service_account_env is the *name* of an environment variable "
+                             "(such as GA4_KEY), not the key itself")
+        if self.account and not ACCOUNT_NAME.fullmatch(self.account):
+            raise ValueError("account: letters, digits, '.', '_' and '-' only (the name given "
+                             "to `kpireport connect google --name`)")
+        return self
