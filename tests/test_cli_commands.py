@@ -78,19 +78,19 @@ def test_a_plugin_command_runs_with_its_options(capsys):
 
 
 def test_a_plugin_group_dispatches_to_its_subcommands(capsys):
-    assert main(["-p", COMMANDS, "connect", "google", "acme"]) == 0
-    assert capsys.readouterr().out == "connected google account acme\n"
-    assert main(["-p", COMMANDS, "connect", "google", "partial"]) == 3  # its own exit code
+    assert main(["-p", COMMANDS, "link", "acme", "acme"]) == 0
+    assert capsys.readouterr().out == "linked acme account acme\n"
+    assert main(["-p", COMMANDS, "link", "acme", "partial"]) == 3  # its own exit code
 
 
 def test_a_plugin_commands_user_error_is_one_clean_line(capsys):
-    assert main(["-p", COMMANDS, "connect", "google", "refused"]) == 1
+    assert main(["-p", COMMANDS, "link", "acme", "refused"]) == 1
     err = capsys.readouterr().err
-    assert err == "error: google refused access to 'refused'\n"
-    assert main(["-p", COMMANDS, "--traceback", "connect", "google", "refused"]) == 1
+    assert err == "error: acme refused access to 'refused'\n"
+    assert main(["-p", COMMANDS, "--traceback", "link", "acme", "refused"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Traceback") and "KpiReportError" in err
-    assert err.endswith("error: google refused access to 'refused'\n")
+    assert err.endswith("error: acme refused access to 'refused'\n")
 
 
 def test_a_plugin_commands_usage_error_exits_2(capsys):
@@ -116,7 +116,7 @@ def test_help_lists_core_commands_first_then_the_plugins(capsys):
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines()
               if line.startswith("  ") and not line.startswith("    ")]
     assert listed == ["run", "history", "rerender", "validate", "check", "fetch", "preview",
-                      "plugins", "new-plugin", "connect", "hello"]
+                      "plugins", "new-plugin", "connect", "hello", "link"]
     assert "say hello" in out
     assert main(["--help", "-p", COMMANDS]) == 0  # click reads an eager --help before -p
     assert "say hello" in capsys.readouterr().out
@@ -164,7 +164,7 @@ def test_the_plugins_command_shows_the_hook_and_the_commands(capsys):
     assert main(["-p", COMMANDS, "-p", CLASH, "plugins", "--hook", "register_commands"]) == 1
     out = capsys.readouterr().out
     assert f"{COMMANDS}  module {COMMANDS}\n  hooks: register_commands\n" \
-           "  commands: hello, connect\n" in out
+           "  commands: hello, link\n" in out
     assert f"{CLASH}  module {CLASH}\n  hooks: register_commands\n  commands: tidy\n" in out
     assert "web_kpis" not in out  # --hook still filters
     assert f"FAILED plugin '{CLASH}': command 'run' is refused" in out

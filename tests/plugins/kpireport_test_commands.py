@@ -1,5 +1,5 @@
-"""A plugin adding its own subcommands: ``hello`` and a ``connect`` group (as a plugin for an
-API would offer ``kpireport connect google``)."""
+"""A plugin adding its own subcommands: ``hello`` and a ``link`` group (as kpireport_google
+offers ``kpireport connect google``)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ def register_commands(cli):
         click.echo(greeting.upper() if shout else greeting)
 
     @cli.group(help="authorise kpireport to read an account")
-    def connect():
+    def link():
         pass
 
-    @connect.command()
+    @link.command()
     @click.argument("account")
-    def google(account):
+    def acme(account):
         if account == "refused":
-            raise KpiReportError(f"google refused access to {account!r}")
-        click.echo(f"connected google account {account}")
+            raise KpiReportError(f"acme refused access to {account!r}")
+        click.echo(f"linked acme account {account}")
         return 3 if account == "partial" else None
