@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from ga4_fixtures import OCTOBER, PROPERTY, REPORTS, SA_EMAIL, TODAY, Google, google_fake
+from ga4_fixtures import OCTOBER, PROPERTY, REPORTS, SA_EMAIL, TODAY, google_fake
 from pydantic import ValidationError
 
 from kpireport import (

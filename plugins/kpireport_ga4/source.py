@@ -265,7 +265,7 @@ class Ga4Source(Source[Ga4Settings]):
             return
         name = "tokensPerDay" if match.group(1).lower() == "day" else "tokensPerHour"
         with self._lock:
-            standard, premium = QUOTA_LIMITS[name]
+            standard = QUOTA_LIMITS[name][0]
             known = self.context.usage.get(name)
             limit = known.limit if known is not None and known.limit else standard
             self._quota[name] = 0

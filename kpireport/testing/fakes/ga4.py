@@ -25,7 +25,8 @@ engagedSessions, newUsers, screenPageViews, userEngagementDuration, purchaseReve
 transactions, keyEvents (split by event name into :data:`KEY_EVENTS`, served as
 ``keyEvents:<event>``; an event that is not one of them counts 0), the summed session duration
 and the **ids** of the users (and of the active users) seen. ``sessionSourceMedium`` is
-``"<sessionSource> / <sessionMedium>"``, the medium following the channel (:data:`MEDIUMS`). A report groups the rows it keeps: additive metrics are sums,
+``"<sessionSource> / <sessionMedium>"``, the medium following the channel (:data:`MEDIUMS`).
+A report groups the rows it keeps: additive metrics are sums,
 ``averageSessionDuration`` = Σduration/Σsessions, ``engagementRate`` = ΣengagedSessions/Σsessions,
 ``totalUsers``/``activeUsers`` = the number of *distinct* ids, so a month's users are not the sum
 of its days. :attr:`GA4Fake.rows` is the data (a test computes any expected figure from it, with
