@@ -37,8 +37,9 @@ class Ga4Settings(SourceSettings):
                     "standard property, shared with every other tool reading it)")
     processing_days: int = Field(
         2, ge=0, le=30,
-        description="Days GA4 may still be processing before the run date: noted as not final "
-                    "and never kept in the cache (one more day is added for time zones)")
+        description="Days GA4 may still be processing before the run date (one more is "
+                    "added for time zones): noted as not final, and their answers kept an "
+                    "hour at most, never for good")
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for Google's answer")
 
     @field_validator("property_id", mode="before")

@@ -87,7 +87,8 @@ class Ga4Source(Source[Ga4Settings]):
     def metrics(self) -> dict[str, MetricSpec]:
         return {name: metric.spec for name, metric in self._offered().items()}
 
-    def capabilities(self) -> Capabilities:
+    @classmethod
+    def capabilities(cls) -> Capabilities:  # a classmethod: `kpireport plugins` shows them
         return Capabilities(dimensions=tuple(DIMENSIONS))
 
     def check(self) -> list[str]:
