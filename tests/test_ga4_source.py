@@ -152,9 +152,13 @@ def test_days_and_months_each_bucket_computed_by_ga4(google):
          users(google.rows(rng.start, dt.date(2026, 9, 30)))),
         (dt.date(2026, 10, 1), total(google.rows(*OCTOBER), "sessions"),
          users(google.rows(*OCTOBER)))]
-    # Month by month (two months, two shapes: four reports), in one batch.
+    # Cached month by month, but asked in one request a shape over both months (their rows
+    # carry their dates), the two in one batch.
     [call] = google.server.calls_to(REPORTS)
-    assert len(call.json()["requests"]) == 4
+    assert [r["dateRanges"] for r in call.json()["requests"]] == [
+        [{"startDate": "2026-09-01", "endDate": "2026-10-31"}]] * 2
+    assert [[d["name"] for d in r["dimensions"]] for r in call.json()["requests"]] == [
+        ["date"], ["yearMonth"]]
 
 
 def test_dimensions_filters_and_the_top_n(google):
@@ -315,12 +319,9 @@ def test_exhausted_tokens_stop_the_source_for_the_run(tmp_path):
 def test_never_more_requests_at_once_than_the_property_allows(tmp_path):
     for google in google_fake(tmp_path, concurrent_requests=3, work=0.05):
         source = google.source(concurrent_requests=3)
-        queries = [Query(metrics=("sessions",), granularity=Granularity.DAY,
-                         range=DateRange(start=dt.date(2026, 9, 1), end=dt.date(2026, 10, 31)),
-                         dimensions=(dim,)) for dim in
+        queries = [Query(metrics=(metric,), range=OCT, dimensions=(dim,)) for dim in
                    ("channel", "device", "country", "page", "source", "page_title",
-                    "landing_page")]
-        queries += [dataclasses.replace(q, granularity=Granularity.MONTH) for q in queries]
+                    "landing_page") for metric in ("sessions", "users", "pageviews", "revenue")]
         answers = source.fetch_many(queries)
         assert all(isinstance(a, Table) for a in answers.values())
         # 28 reports in six batches, three at a time: in parallel, never refused.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kpireport import (
     Capabilities,
     DataNote,
+    DateRange,
     Granularity,
     MetricSpec,
     MissingDays,
@@ -61,8 +63,20 @@ class _Part:
     body: dict[str, Any]
     final: bool
     key: dict[str, Any]
+    range: DateRange
+    chain: str | None
+    """Parts of the same chain differ only by their month: asked together in one request."""
     report: dict[str, Any] | None = None
     error: SourceError | None = None
+
+
+@dataclasses.dataclass
+class _Unit:
+    """One request sent: the parts it answers, grouped by month (each group, parts asking the
+    same thing)."""
+
+    body: dict[str, Any]
+    groups: list[list[_Part]]
 
 
 class Ga4Source(Source[Ga4Settings]):
@@ -152,18 +166,28 @@ class Ga4Source(Source[Ga4Settings]):
         # series overlaps this one's) asks only for the new month.
         open_day = self.first_open_day()
         parts = []
+        # A series by day or month, without a top N, can be asked in one request for several
+        # months and cut into months again (its rows carry their date).
+        chained = query.granularity is not Granularity.TOTAL and query.limit is None
         for piece in split_by_month(query):
             final = piece.range.end < open_day
             for body in reports.request_bodies(piece, offered,
                                                page_size=self.settings.page_size):
                 key = {"property": self.settings.property_id,
                        "body": {k: v for k, v in body.items() if k != "returnPropertyQuota"}}
-                parts.append(_Part(body=body, final=final, key=key))
+                chain = None
+                if chained:
+                    chain = json.dumps({k: v for k, v in body.items() if k != "dateRanges"},
+                                       sort_keys=True)
+                parts.append(_Part(body=body, final=final, key=key, range=piece.range,
+                                   chain=chain))
         return parts
 
     def _ask(self, parts: Sequence[_Part]) -> None:
         """Every part's report, from the cache or from Google (five a batch, a few batches
         at once); a part that could not be had gets its error."""
+        from kpireport.cache import request_key
+
         cache = self.context.cache
         missing: dict[str, list[_Part]] = {}
         for part in parts:
@@ -171,13 +195,11 @@ class Ga4Source(Source[Ga4Settings]):
             if found is not None:
                 part.report = found
             else:
-                from kpireport.cache import request_key
-
                 missing.setdefault(request_key(part.key), []).append(part)
         if not missing:
             return
-        groups = list(missing.values())
-        batches = [groups[i:i + BATCH_SIZE] for i in range(0, len(groups), BATCH_SIZE)]
+        units = _units(list(missing.values()))
+        batches = [units[i:i + BATCH_SIZE] for i in range(0, len(units), BATCH_SIZE)]
         workers = min(self.settings.concurrent_requests, len(batches))
         if workers == 1:
             for batch in batches:
@@ -193,38 +215,43 @@ class Ga4Source(Source[Ga4Settings]):
         with limiter:
             return self._google().post(url, body, resource=self.resource)
 
-    def _run_batch(self, batch: list[list[_Part]]) -> None:
+    def _run_batch(self, batch: list[_Unit]) -> None:
         if self._fatal is not None:
-            for group in batch:
-                for part in group:
-                    part.error = self._fatal
+            self._refuse(batch, self._fatal)
             return
         try:
             if len(batch) == 1:
-                replies = [self._post("runReport", batch[0][0].body)]
+                replies = [self._post("runReport", batch[0].body)]
             else:
                 reply = self._post("batchRunReports",
-                                   {"requests": [group[0].body for group in batch]})
+                                   {"requests": [unit.body for unit in batch]})
                 replies = list(reply.get("reports") or [])
                 if len(replies) != len(batch):
                     raise SourceError(f"{self.resource}: Google answered {len(replies)} "
                                       f"reports to a batch of {len(batch)}")
-            for group, report in zip(batch, replies, strict=True):
-                report = self._all_pages(group[0].body, report)
+            for unit, report in zip(batch, replies, strict=True):
+                report = self._all_pages(unit.body, report)
                 kept = {k: v for k, v in report.items() if k not in ("propertyQuota", "kind")}
-                self.context.cache.put(group[0].key, kept, final=group[0].final)
-                for part in group:
-                    part.report = kept
+                for group, answer in zip(unit.groups, _by_month(kept, unit.groups),
+                                         strict=True):
+                    self.context.cache.put(group[0].key, answer, final=group[0].final)
+                    for part in group:
+                        part.report = answer
         except SourceError as exc:
             if exc.fatal:
                 with self._lock:
                     self._fatal = self._fatal or exc
                 if isinstance(exc, QuotaExhausted):
                     self._spent(str(exc))
-            for group in batch:
+            self._refuse(batch, exc)
+
+    @staticmethod
+    def _refuse(batch: list[_Unit], error: SourceError) -> None:
+        for unit in batch:
+            for group in unit.groups:
                 for part in group:
                     if part.report is None:
-                        part.error = exc
+                        part.error = error
 
     def _all_pages(self, body: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
         """The report with every row: GA4 pages at ``limit`` rows; ``rowCount`` is the whole."""
@@ -306,3 +333,50 @@ class Ga4Source(Source[Ga4Settings]):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _units(groups: list[list[_Part]]) -> list[_Unit]:
+    """The requests to send for these groups of parts: a chain's adjacent months in one
+    request over their whole span, every other group on its own."""
+    units: list[_Unit] = []
+    chains: dict[str, list[list[_Part]]] = {}
+    for group in groups:
+        chain = group[0].chain
+        if chain is None:
+            units.append(_Unit(body=group[0].body, groups=[group]))
+        else:
+            chains.setdefault(chain, []).append(group)
+    for members in chains.values():
+        members.sort(key=lambda g: g[0].range.start)
+        runs: list[list[list[_Part]]] = []
+        for group in members:
+            if runs and runs[-1][-1][0].range.end + dt.timedelta(days=1) == group[0].range.start:
+                runs[-1].append(group)
+            else:
+                runs.append([group])
+        for run in runs:
+            first, last = run[0][0].range, run[-1][0].range
+            body = {**run[0][0].body, "dateRanges": [{"startDate": first.start.isoformat(),
+                                                      "endDate": last.end.isoformat()}]}
+            units.append(_Unit(body=body, groups=run))
+    return units
+
+
+def _by_month(report: dict[str, Any], groups: list[list[_Part]]) -> list[dict[str, Any]]:
+    """A report over several months cut into one report per group (each one month), by the
+    date its rows carry first (``date`` or ``yearMonth``)."""
+    if len(groups) == 1:
+        return [report]
+    rows: dict[tuple[int, int], list[Any]] = {}
+    for row in report.get("rows") or []:
+        value = str((row.get("dimensionValues") or [{}])[0].get("value") or "")
+        rows.setdefault((int(value[:4] or 0), int(value[4:6] or 0)), []).append(row)
+    out = []
+    for group in groups:
+        start = group[0].range.start
+        mine = rows.get((start.year, start.month), [])
+        part = {k: v for k, v in report.items() if k not in ("rows", "rowCount")}
+        if mine:  # as Google answers a month without data: no rows, no rowCount
+            part.update(rows=mine, rowCount=len(mine))
+        out.append(part)
+    return out
