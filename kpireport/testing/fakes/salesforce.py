@@ -13,6 +13,10 @@ What it serves (on a :class:`~kpireport.testing.FakeServer`):
   ``expires_in``. Errors: 400 ``{"error": "invalid_grant" | "invalid_client", ...}``.
 - ``GET /services/data/v60.0/query?q=<SOQL>`` (also ``query/?q=``) and its ``nextRecordsUrl``
   (``/services/data/v60.0/query/01g…-2000``), Bearer token.
+- ``GET /services/data/v60.0/sobjects/{Object}/describe``: ``name``, ``label``, ``fields``
+  (``name``, ``type`` — ``picklist``, ``date``, ``datetime``, ``currency``, ``boolean``,
+  ``anyType``… —, ``custom``, ``filterable``, ``picklistValues[{value, label, active}]``);
+  an unknown object is a 404 ``NOT_FOUND``. Counts against the daily limit like a query.
 
 Needs PyJWT and cryptography (kpireport's ``test`` extra) to sign and verify assertions.
 
@@ -24,30 +28,50 @@ A plugin's test points both its login URL and its instance at :attr:`FakeServer.
         assert sum(o["Amount"] or 0 for o in org.records("Opportunity") if o["IsWon"]) == ...
 
 Data (from ``seed``, 2024-01-01 .. 2026-11-30): :meth:`SalesforceFake.records` gives the raw
-Lead, Account and Opportunity rows (Python dates/datetimes) so a test computes expectations
-independently of the fake's SOQL engine.
+Lead, LeadHistory, Account, Opportunity and Organization rows (Python dates/datetimes) so a
+test computes expectations independently of the fake's SOQL engine. LeadHistory holds a
+``created`` row per lead and each ``Status`` change on the way to its current status
+(Open → Working → its final status); the Lead's custom ``MQL_Date__c`` (date) and
+``Is_MQL__c`` (checkbox) are set from the first change. Opportunities carry ``LeadSource``.
+Fields added after the first version come from their own random streams: a seed's
+original rows and values are unchanged.
+
+Multi-currency org (``currencies={"EUR": 0.9, …}``, rates per one of ``corporate_currency``,
+as Salesforce's ``CurrencyType.ConversionRate``): Lead, Account and Opportunity get
+``CurrencyIsoCode`` and their amounts are in it; aggregates (``SUM``/``MIN``/``MAX`` of a
+currency field) are in the corporate currency, as Salesforce gives them with ``GROUP BY``;
+``convertCurrency(Amount)`` in SELECT converts a record's amount (the user's currency is the
+corporate one here); the ``CurrencyType`` object exists. In a single-currency org
+``CurrencyIsoCode`` and ``CurrencyType`` do not exist (``INVALID_FIELD`` / ``INVALID_TYPE``) and
+``convertCurrency`` is refused. ``Organization.DefaultCurrencyIsoCode`` is the corporate currency.
 
 Knobs: ``seed``; ``batch_size`` (2,000 like Salesforce); ``daily_limit`` and :attr:`api_usage`
 (403 ``REQUEST_LIMIT_EXCEEDED`` once reached; ``Sforce-Limit-Info: api-usage=N/limit`` on every
 response); :meth:`expire_tokens` (every issued token → 401 ``INVALID_SESSION_ID``) and
 ``expire_after_calls`` (expire after that many query calls: mid-paging expiry); the server's
-``latency`` and ``fail()`` for anything else (e.g. 503 ``SERVER_UNAVAILABLE``).
+``latency`` and ``fail()`` for anything else (e.g. 503 ``SERVER_UNAVAILABLE``);
+``max_groups`` (2,000: the groups an aggregate query may return; lower it to test splitting).
 
 Deliberate limits — a *small SOQL subset*, parsed honestly; anything else is a 400
 ``MALFORMED_QUERY`` in Salesforce's JSON array shape (unknown fields: ``INVALID_FIELD``):
 
 - ``SELECT`` fields, ``COUNT()`` (alone: the count is ``totalSize``, no records), ``COUNT(f)``,
-  ``SUM(f)``, ``CALENDAR_MONTH(f)``, ``CALENDAR_YEAR(f)``, each with an optional alias (unaliased
-  expressions are ``expr0``, ``expr1``…);
-- ``FROM Lead | Opportunity | Account``;
+  ``SUM(f)``, ``MIN(f)``, ``MAX(f)``, ``CALENDAR_MONTH(f)``, ``CALENDAR_YEAR(f)``,
+  ``DAY_ONLY(datetime)``, ``HOUR_IN_DAY(datetime)`` (both in UTC: no ``convertTimezone()``),
+  ``convertCurrency(currency field)`` (multi-currency orgs, SELECT only), each with an optional
+  alias (unaliased aggregate and date expressions are ``expr0``, ``expr1``…);
+- ``FROM Lead | LeadHistory | Opportunity | Account | Organization`` (and ``CurrencyType`` in
+  a multi-currency org); ``OldValue``/``NewValue`` (anyType) cannot be filtered, as in
+  Salesforce;
 - ``WHERE`` conditions joined by ``AND`` (no ``OR``, ``NOT``, parentheses): ``=``, ``!=``, ``<``,
   ``<=``, ``>``, ``>=``, ``IN (…)``; literals ``'text'``, numbers, ``true``/``false``, ``null``,
   dates ``2024-05-01`` (for date fields) and datetimes ``2024-05-01T00:00:00Z`` (for datetime
   fields; a date against a datetime field is refused, as Salesforce does); no relative date
   literals (``THIS_MONTH``…);
-- ``GROUP BY`` fields and ``CALENDAR_MONTH/YEAR(f)``; over 2,000 groups is refused (aggregate
+- ``GROUP BY`` fields and date functions; over 2,000 groups is refused (aggregate
   queries cannot page; the error code Salesforce uses there is unconfirmed: ``MALFORMED_QUERY``);
-- no ``ORDER BY``, ``LIMIT``, ``HAVING``, relationships, ``convertCurrency``, time zones (UTC).
+- no ``ORDER BY``, ``LIMIT``, ``HAVING``, relationships, ``convertTimezone``, nested
+  functions, ``ISO_CODE`` amount literals; datetimes are UTC.
 """
 
 from __future__ import annotations
