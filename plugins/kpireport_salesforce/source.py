@@ -117,22 +117,20 @@ class SalesforceSource(Source[SalesforceSettings]):
         rows: list[Row] = []
         for month in months_of(query.range.start, query.range.end):
             rows.extend(merge_rows((self._month(e, month, dims) for e in events), dims))
+        # A CRM that records nothing has nothing: counts and amounts absent from a day's row
+        # are 0, not unknown (before ordering, so a top N sees them as 0); a mean or a rate
+        # with nothing to divide stays None.
+        additive = {c for m in query.metrics for c in self.SPECS[m].components()
+                    if self.SPECS[c].aggregation.value == "sum"}
+        for row in rows:
+            for name in additive:
+                if row.get(name) is None:
+                    row[name] = 0.0
         answer = aggregate_rows(rows, self.SPECS, query)
-        answer = self._zeros(query, answer)
+        if not answer and query.granularity is Granularity.TOTAL and not query.dimensions:
+            answer = [{m: 0.0 if m in additive else None for m in query.metrics}]
         amounts = any(self.SPECS[m].unit.value == "currency" for m in query.metrics)
         return Table(query=query, rows=answer, currency=self.currency() if amounts else None)
-
-    def _zeros(self, query: Query, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # A CRM that records nothing on a day has nothing: counts and amounts are 0, not
-        # unknown; a mean or rate with nothing to divide stays None.
-        sums = [m for m in query.metrics if self.SPECS[m].aggregation.value == "sum"]
-        if not rows and query.granularity is Granularity.TOTAL and not query.dimensions:
-            rows = [{m: None for m in query.metrics}]
-        for row in rows:
-            for m in sums:
-                if row.get(m) is None:
-                    row[m] = 0.0
-        return rows
 
     def _month(self, event: str, month: dt.date, dims: Sequence[str]) -> list[Row]:
         """One event's daily rows for a calendar month, from the cache when stored."""
