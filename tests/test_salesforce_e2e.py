@@ -150,3 +150,21 @@ def test_validate_names_a_bad_setting_offline(tmp_path, server, capsys, monkeypa
     err = capsys.readouterr().err
     assert "needs the org's My Domain as login_url" in err
     assert not server.calls
+
+
+@pytest.mark.workers  # kpireport check probes the sources in threads
+def test_kpireport_check_describes_the_objects(tmp_path, server, capsys):
+    org = SalesforceFake(server, seed=11)
+    path = write_config(tmp_path, org)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ok" in out
+    assert [c.path.rsplit("/", 2)[1] for c in server.calls_to(r".*/describe")] == [
+        "Lead", "Opportunity"]
+    data = yaml.safe_load(path.read_text())
+    data["clients"][0]["sources"]["crm"]["settings"]["won_stages"] = ["Signed"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "won_stages: 'Signed' not in StageName" in out
+
