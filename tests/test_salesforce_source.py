@@ -291,6 +291,31 @@ def test_one_login_per_credential_shared_through_the_state_folder(org, server, t
     assert CONSUMER_KEY not in token_file.name and USERNAME not in token_file.name
 
 
+def test_a_session_renewed_by_one_worker_serves_the_others(org, server, tmp_path):
+    first = source(org, tmp_path)
+    second = SalesforceSource(jwt_settings(org, tmp_path), context(tmp_path, name="crm2"))
+    first.fetch(total(["leads"]))
+    second.fetch(total(["leads"], granularity=Granularity.DAY))  # the cache: no call
+    second.fetch(total(["won_deals"]))  # holds the session now
+    org.expire_tokens()
+    first.fetch(total(["opportunities"]))  # refused, logs in again
+    second.fetch(total(["lost_deals"]))  # refused, takes the first one's new session
+    assert len(org.tokens) == 2
+    assert len(server.calls_to("/services/oauth2/token")) == 2
+
+
+@pytest.mark.workers  # two sources fetching in threads at once, as two workers would
+def test_workers_starting_together_log_in_once(org, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [SalesforceSource(jwt_settings(org, tmp_path), context(tmp_path, name=f"c{i}"))
+               for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda src: src.fetch(total(["won_deals"])), sources))
+    assert len({t.rows[0]["won_deals"] for t in tables}) == 1
+    assert len(org.tokens) == 1
+
+
 def test_an_expired_session_mid_report_is_renewed_once(server, tmp_path):
     org = SalesforceFake(server, seed=3, expire_after_calls=3, batch_size=200)
     table = source(org, tmp_path).fetch(total(METRICS))

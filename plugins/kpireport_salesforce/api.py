@@ -77,7 +77,7 @@ class SalesforceApi:
                     "Authorization": f"Bearer {session.access_token}",
                     "Accept": "application/json"})
             except OSError as exc:
-                raise TransientError(f"Salesforce could not be reached: "
+                raise TransientError(f"the org could not be reached: "
                                      f"{type(exc).__name__}") from None
             self.calls += 1
             self._usage(reply.headers.get("Sforce-Limit-Info", ""))
@@ -101,7 +101,7 @@ class SalesforceApi:
         code, message = errors[0]
         said = f"{code}: {message}" if code else message
         if status == 401:
-            raise AuthenticationError(f"Salesforce refused a fresh session too ({said}); "
+            raise AuthenticationError(f"a fresh session was refused too ({said}); "
                                       "check that the integration user is active and the "
                                       "connected app's session policies")
         if status == 403 and any(c == "REQUEST_LIMIT_EXCEEDED" for c, _ in errors):
@@ -111,15 +111,15 @@ class SalesforceApi:
                 f"{f'; api-usage {usage}' if usage else ''}): nothing more is asked this run; "
                 "the allowance comes back over the next 24 hours")
         if status == 429:
-            raise QuotaExhausted(f"Salesforce throttled the requests ({said})")
+            raise QuotaExhausted(f"the org throttled the requests ({said})")
         if status == 403:
             raise PermissionDenied(f"the integration user may not read this ({said}); give "
                                    "it API Enabled and read access to Leads and Opportunities")
         if status >= 500:
-            raise TransientError(f"Salesforce answered HTTP {status} ({said})")
+            raise TransientError(f"the API answered HTTP {status} ({said})")
         if status == 400:
             raise SoqlError(code or "HTTP 400", message)
-        raise SourceError(f"Salesforce answered HTTP {status} ({said})")
+        raise SourceError(f"the API answered HTTP {status} ({said})")
 
     def query(self, soql: str) -> list[dict[str, Any]]:
         """Every record ``soql`` selects, following ``nextRecordsUrl`` until ``done``."""
