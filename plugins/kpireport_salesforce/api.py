@@ -56,7 +56,6 @@ class SalesforceApi:
         self.http = context.http_session(retries=3, backoff=1.0, timeout=120)
         self.tokens = TokenStore(settings, context, self.http)
         self._session: Session | None = None
-        self.calls = 0
 
     @property
     def base(self) -> str:
@@ -79,7 +78,6 @@ class SalesforceApi:
             except OSError as exc:
                 raise TransientError(f"the org could not be reached: "
                                      f"{type(exc).__name__}") from None
-            self.calls += 1
             self._usage(reply.headers.get("Sforce-Limit-Info", ""))
             if reply.status_code == 401 and attempt == 1:
                 session = self.tokens.renew(session)

@@ -16,7 +16,7 @@ deal, a status history — records are read instead, following ``nextRecordsUrl`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -355,5 +355,3 @@ def merge_rows(parts: Iterable[list[Row]], dims: Sequence[str]) -> list[Row]:
             merged.setdefault(key, {}).update(row)
     return list(merged.values())
 
-
-Reader = Callable[[str, dt.date, Sequence[str]], list[Row]]
