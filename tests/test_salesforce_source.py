@@ -411,9 +411,9 @@ def test_check_is_offline_and_names_the_key_file(org, server, tmp_path):
     src = SalesforceSource(settings, context(tmp_path))
     [problem] = src.check()
     assert "private_key_file" in problem and "missing.pem" in problem
-    (tmp_path / "cert.pem").write_bytes(org.certificate_pem)
-    wrong = dataclasses.replace(context(tmp_path))
-    src = SalesforceSource(settings.model_copy(update={"private_key_file": "cert.pem"}), wrong)
+    (tmp_path / "cert.pem").write_bytes(org.certificate_pem)  # the certificate, not the key
+    src = SalesforceSource(settings.model_copy(update={"private_key_file": "cert.pem"}),
+                           context(tmp_path))
     assert "not a PEM private key" in src.check()[0]
     assert source(org, tmp_path).check() == []
     assert not server.calls
