@@ -170,6 +170,15 @@ def test_too_many_groups_split_the_range(server, tmp_path):
     # has at most 40 groups: several narrower aggregates, still no record read.
     lead_queries = [q for q in queries(server) if "FROM Lead" in q]
     assert len(lead_queries) > 3 and all("COUNT(Id)" in q for q in lead_queries)
+    # Dates (ConvertedDate) split by days likewise.
+    rows = source(org, tmp_path / "d").fetch(total(["qualified_leads"],
+                                                   dimensions=("lead_source",))).rows
+    converted = [r for r in org.records("Lead") if r["IsConverted"] and r["ConvertedDate"] in OCT]
+    assert len(converted) > 40
+    assert {r["lead_source"]: r["qualified_leads"] for r in rows} == {
+        s: sum(1 for r in converted if r["LeadSource"] == s)
+        for s in {r["LeadSource"] for r in converted}}
+    assert len([q for q in queries(server) if "IsConverted = true" in q]) > 1
 
 
 def test_records_are_paged_with_next_records_url(server, tmp_path):

@@ -179,21 +179,32 @@ class Events:
             select.append("SUM(Amount) s")
         if spec.date_kind == "date":
             following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            last = following - dt.timedelta(days=1)
-            where = [*spec.where, f"{spec.date_field} >= {month.isoformat()}",
-                     f"{spec.date_field} <= {last.isoformat()}"]
-            group = [spec.date_field, *fields]
-            soql = (f"SELECT {', '.join([*group, *select])} FROM {spec.obj} WHERE "
-                    f"{' AND '.join(where)} GROUP BY {', '.join(group)}")
-            rows = []
-            for rec in self.api.query(soql):
-                day = dt.date.fromisoformat(str(rec[spec.date_field]))
-                rows.append(self._row(spec, day, dims, fields, rec))
-            return rows
+            return self._count_dates(spec, month, following - dt.timedelta(days=1), dims,
+                                     fields, select)
         start, end = month_bounds(month, self.tz)
         if not whole_hours(self.tz, start, end):
             return self._count_records(spec, start, end, dims, fields)
         return self._count_hours(spec, start, end, dims, fields, select)
+
+    def _count_dates(self, spec: Count, first: dt.date, last: dt.date, dims: Sequence[str],
+                     fields: list[str], select: list[str]) -> list[Row]:
+        f = spec.date_field
+        where = [*spec.where, f"{f} >= {first.isoformat()}", f"{f} <= {last.isoformat()}"]
+        group = [f, *fields]
+        soql = (f"SELECT {', '.join([*group, *select])} FROM {spec.obj} WHERE "
+                f"{' AND '.join(where)} GROUP BY {', '.join(group)}")
+        try:
+            records = self.api.query(soql)
+        except SoqlError as exc:
+            # Over 2,000 groups (many dimension values): ask each half of the days.
+            if "queryMore" not in str(exc) or first == last:
+                raise
+            middle = first + (last - first) // 2
+            return (self._count_dates(spec, first, middle, dims, fields, select)
+                    + self._count_dates(spec, middle + dt.timedelta(days=1), last, dims,
+                                        fields, select))
+        return [self._row(spec, dt.date.fromisoformat(str(rec[f])), dims, fields, rec)
+                for rec in records]
 
     def _count_hours(self, spec: Count, start: dt.datetime, end: dt.datetime,
                      dims: Sequence[str], fields: list[str], select: list[str]) -> list[Row]:
