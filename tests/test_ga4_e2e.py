@@ -149,3 +149,29 @@ def test_exhausted_quota_partial_report_states_the_gap_and_shows_the_quota(tmp_p
         assert google.api_calls() == 2 * calls
         assert report.usage["web"]["tokensPerDay"] == "200000/200000"
         assert TODAY == dt.date(2026, 11, 25)
+
+
+@pytest.mark.pdf
+def test_the_pdf_prints_the_figures_of_the_property(tmp_path, google):
+    from kpireport.testing import render_report
+
+    rendered = render_report(write_config(tmp_path, google), "shop")
+    want = expected(google, OCT)
+    for key in ("sessions", "users", "pageviews", "leads", "orders"):
+        assert rendered.figures[key] == pytest.approx(want[key])
+        assert f"{int(want[key]):,}" in rendered.pdf_text, key
+
+
+def test_validate_refuses_leads_when_no_key_event_is_named(tmp_path, google, capsys):
+    from kpireport.cli import main
+
+    path = write_config(tmp_path, google)
+    text = path.read_text()
+    text = text.replace("        leads:\n        - generate_lead\n        - form_submit\n", "")
+    path.write_text(text)
+    assert "generate_lead" not in text
+    before = len(google.server.calls)
+    assert main(["validate", str(path)]) != 0
+    out = capsys.readouterr()
+    assert "leads" in out.out + out.err
+    assert len(google.server.calls) == before  # offline
