@@ -175,3 +175,17 @@ def test_validate_refuses_leads_when_no_key_event_is_named(tmp_path, google, cap
     out = capsys.readouterr()
     assert "leads" in out.out + out.err
     assert len(google.server.calls) == before  # offline
+
+
+def test_a_property_in_another_currency_and_time_zone_is_said_so(tmp_path, plugins):
+    (tmp_path / "fake").mkdir()
+    for google in google_fake(tmp_path / "fake", start=dt.date(2024, 10, 1), currency="USD",
+                              timezone="America/New_York"):
+        report = compute(write_config(tmp_path, google), plugins)
+        kinds = {n.kind: n for n in report.notes}
+        assert dict(kinds[NoteKind.TIMEZONE].params)["timezone"] == "America/New_York"
+        assert dict(kinds[NoteKind.CURRENCY].params)["currency"] == "USD"
+        # No exchange rate in the config: the revenue stays in dollars, said so.
+        revenue = report.kpis["revenue"]
+        assert revenue.currency == "USD"
+        assert revenue.value == pytest.approx(expected(google, OCT)["revenue"])

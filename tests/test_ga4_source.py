@@ -417,3 +417,55 @@ def test_the_source_loads_as_a_plugin(kpireport_plugins):
     plugins = kpireport_plugins()  # a built-in: registered by its entry point
     assert plugins.sources["ga4"].item.__name__ == "Ga4Source"
     assert TODAY == dt.date(2026, 11, 25)
+
+
+# --- Requests and replies, without the network -----------------------------------------------
+
+
+def test_values_are_parsed_by_their_metric_header_type():
+    from kpireport_ga4.reports import parse_time, parse_value
+
+    assert parse_value("42", "TYPE_INTEGER") == 42.0
+    assert parse_value("1500", "TYPE_MILLISECONDS") == 1.5
+    assert parse_value("2", "TYPE_MINUTES") == 120.0
+    assert parse_value("12.5", "TYPE_SECONDS") == 12.5
+    assert parse_value("19.99", "TYPE_CURRENCY") == 19.99
+    assert parse_value("", "TYPE_FLOAT") is None
+    with pytest.raises(SourceError, match="'n/a' for a metric of type TYPE_FLOAT"):
+        parse_value("n/a", "TYPE_FLOAT")
+    assert parse_time("20261031", Granularity.DAY) == dt.date(2026, 10, 31)
+    assert parse_time("202610", Granularity.MONTH) == dt.date(2026, 10, 1)
+    with pytest.raises(SourceError, match="as a date"):
+        parse_time("2026-10", Granularity.DAY)
+
+
+def test_filters_become_a_ga4_filter_expression():
+    from kpireport_ga4.reports import dimension_filter
+
+    assert dimension_filter([
+        Filter(dimension="country", operator=Operator.IN, values=("France", "Japan")),
+        Filter(dimension="page", operator=Operator.REGEX, values=("^/blog/",),
+               case_sensitive=True),
+        Filter(dimension="source", operator=Operator.CONTAINS, values=("google",),
+               negate=True),
+    ]) == {"andGroup": {"expressions": [
+        {"filter": {"fieldName": "country", "inListFilter": {
+            "values": ["France", "Japan"], "caseSensitive": False}}},
+        {"filter": {"fieldName": "pagePath", "stringFilter": {
+            "matchType": "PARTIAL_REGEXP", "value": "^/blog/", "caseSensitive": True}}},
+        {"notExpression": {"filter": {"fieldName": "sessionSourceMedium", "stringFilter": {
+            "matchType": "CONTAINS", "value": "google", "caseSensitive": False}}}},
+    ]}}
+
+
+def test_filters_sent_to_ga4_keep_the_rows_kpireport_would(google):
+    source = google.source()
+    query = Query(metrics=("sessions",), range=OCT, dimensions=("page",), filters=(
+        Filter(dimension="page", operator=Operator.REGEX, values=("^/blog/",)),
+        Filter(dimension="country", operator=Operator.IN, values=("france", "japan"))))
+    rows = table(source.fetch_many([query])[query]).rows
+    expected: dict[str, float] = {}
+    for r in google.rows(*OCTOBER):
+        if r.page.startswith("/blog/") and r.country in ("France", "Japan"):
+            expected[r.page] = expected.get(r.page, 0) + r.metrics["sessions"]
+    assert {r["page"]: r["sessions"] for r in rows} == expected and expected

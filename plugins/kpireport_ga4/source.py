@@ -10,7 +10,6 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpireport import (
@@ -326,8 +325,6 @@ class Ga4Source(Source[Ga4Settings]):
                      currency=metadata.get("currencyCode") or None,
                      timezone=metadata.get("timeZone") or None)
 
-    def watched_paths(self) -> Sequence[Path]:
-        return ()
 
     def close(self) -> None:
         if self._client is not None:
