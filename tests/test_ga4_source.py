@@ -469,3 +469,28 @@ def test_filters_sent_to_ga4_keep_the_rows_kpireport_would(google):
         if r.page.startswith("/blog/") and r.country in ("France", "Japan"):
             expected[r.page] = expected.get(r.page, 0) + r.metrics["sessions"]
     assert {r["page"]: r["sessions"] for r in rows} == expected and expected
+
+
+def test_the_agencys_own_google_account_and_its_revocation(google):
+    from kpireport_google.accounts import ConnectedAccount, save_account
+
+    info = google.oauth.authorized_user_info()
+    context = make_context(google.tmp_path, plugin="ga4", today=TODAY)
+    assert context.state_root is not None
+    save_account(context.state_root, ConnectedAccount(
+        name="agency", client_id=info["client_id"], client_secret=info["client_secret"],
+        refresh_token=info["refresh_token"], token_uri=info["token_uri"],
+        scopes=("https://www.googleapis.com/auth/analytics.readonly",),
+        email="reports@agency.example"))
+    source = google.source(context, auth={"account": "agency"})
+    got = one(source)
+    assert table(got).value("sessions") == total(google.rows(*OCTOBER), "sessions")
+    # The agency's user revoked kpireport's access: the next run says how to renew it.
+    google.oauth.revoke_refresh_token(info["refresh_token"])
+    google.oauth.revoke_all()
+    later = google.source(make_context(google.tmp_path, plugin="ga4", today=TODAY),
+                          auth={"account": "agency"})
+    error = one(later, Query(metrics=("users",), range=OCT))
+    assert isinstance(error, AuthenticationError)
+    assert "kpireport connect google CONFIG --name agency" in str(error)
+    assert info["refresh_token"] not in str(error)
