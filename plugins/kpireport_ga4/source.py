@@ -185,8 +185,6 @@ class Ga4Source(Source[Ga4Settings]):
     def _ask(self, parts: Sequence[_Part]) -> None:
         """Every part's report, from the cache or from Google (five a batch, a few batches
         at once); a part that could not be had gets its error."""
-        from kpireport.cache import request_key
-
         cache = self.context.cache
         missing: dict[str, list[_Part]] = {}
         for part in parts:
@@ -194,7 +192,8 @@ class Ga4Source(Source[Ga4Settings]):
             if found is not None:
                 part.report = found
             else:
-                missing.setdefault(request_key(part.key), []).append(part)
+                # Two queries may need the same report: asked once.
+                missing.setdefault(json.dumps(part.key, sort_keys=True), []).append(part)
         if not missing:
             return
         units = _units(list(missing.values()))
