@@ -494,3 +494,12 @@ def test_the_agencys_own_google_account_and_its_revocation(google):
     assert isinstance(error, AuthenticationError)
     assert "kpireport connect google CONFIG --name agency" in str(error)
     assert info["refresh_token"] not in str(error)
+
+
+def test_a_360_propertys_quota_is_shown_against_its_own_limit(tmp_path):
+    for google in google_fake(tmp_path, tokens_per_day=2_000_000, tokens_per_hour=400_000):
+        source = google.source(analytics_360=True)
+        one(source)
+        used = google.ga4.quota.used
+        assert str(source.context.usage["tokensPerDay"]) == f"{used}/2e+06"
+        assert str(source.context.usage["tokensPerHour"]) == f"{used}/400000"

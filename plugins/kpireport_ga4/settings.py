@@ -41,6 +41,9 @@ class Ga4Settings(SourceSettings):
                     "added for time zones): noted as not final, and their answers kept an "
                     "hour at most, never for good")
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for Google's answer")
+    analytics_360: bool = Field(
+        False, description="A Google Analytics 360 property: its token quotas are ten times "
+                           "a standard property's (for the run summary's used/limit)")
 
     @field_validator("property_id", mode="before")
     @classmethod

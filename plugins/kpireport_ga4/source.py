@@ -282,7 +282,8 @@ class Ga4Source(Source[Ga4Settings]):
                 remaining = float(status["remaining"])
                 left = min(remaining, self._quota.get(name, remaining))
                 self._quota[name] = left
-                limit = standard if left <= standard else premium
+                # The reply gives only what is left: the limit is the property's tier's.
+                limit = premium if self.settings.analytics_360 or left > standard else standard
                 self.context.record_usage(name, used=max(limit - left, 0), limit=limit)
 
     def _spent(self, message: str) -> None:
@@ -291,9 +292,10 @@ class Ga4Source(Source[Ga4Settings]):
             return
         name = "tokensPerDay" if match.group(1).lower() == "day" else "tokensPerHour"
         with self._lock:
-            standard = QUOTA_LIMITS[name][0]
+            standard, premium = QUOTA_LIMITS[name]
             known = self.context.usage.get(name)
-            limit = known.limit if known is not None and known.limit else standard
+            limit = (known.limit if known is not None and known.limit
+                     else premium if self.settings.analytics_360 else standard)
             self._quota[name] = 0
             self.context.record_usage(name, used=limit, limit=limit)
 
