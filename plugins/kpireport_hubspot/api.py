@@ -9,7 +9,8 @@ fits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kpireport import (
@@ -21,6 +22,8 @@ from kpireport import (
     TransientError,
 )
 
+THROTTLED_RETRIES = 5
+"""How many times a 429 of a rolling window is waited out before the source gives up."""
 MAX_RESULTS = 10_000
 """A search reaches at most this many results (asking for more is an HTTP 400)."""
 PAGE = 200
@@ -48,24 +51,38 @@ class HubSpotApi:
         self._limiter = context.rate_limiter(token, calls=searches_per_second, period=1.0)
         self.searches = 0
         """Searches sent by this instance (retries by the session not counted)."""
+        self.throttled = 0
+        """429s of a rolling window met, and waited out."""
 
     # --- HTTP ---------------------------------------------------------------------------------
 
     def _http(self) -> Any:
         if self._session is None:
-            self._session = self.context.http_session(retries=4, backoff=1.0, timeout=60)
+            # 429s are handled here, not by the session: a daily limit must stop at once,
+            # and a secondly one waits HubSpot's window, not an exponential backoff.
+            self._session = self.context.http_session(retries=4, backoff=1.0, timeout=60,
+                                                      statuses=(500, 502, 503, 504))
             self._session.headers["Authorization"] = f"Bearer {self._token}"
         return self._session
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None,
+              wait_turn: Callable[[], object] | None = None) -> Any:
         import requests
 
-        try:
-            reply = self._http().request(method, f"{self.base_url}{path}", json=body)
-        except requests.RequestException as exc:
-            raise TransientError(f"HubSpot could not be reached ({type(exc).__name__})") \
-                from None
-        self._usage(reply.headers)
+        for attempt in range(THROTTLED_RETRIES + 1):
+            if wait_turn is not None:
+                wait_turn()
+            try:
+                reply = self._http().request(method, f"{self.base_url}{path}", json=body)
+            except requests.RequestException as exc:
+                raise TransientError(f"HubSpot could not be reached ({type(exc).__name__})") \
+                    from None
+            self._usage(reply.headers)
+            pause = self._throttled(reply, attempt)
+            if pause is None:
+                break
+            self.throttled += 1
+            time.sleep(pause * max(self.context.retry_backoff, 0.0))
         if reply.status_code >= 400:
             raise self._error(reply)
         try:
@@ -73,6 +90,24 @@ class HubSpotApi:
         except ValueError:
             raise TransientError(f"HubSpot answered HTTP {reply.status_code} with a body that "
                                  "is not JSON") from None
+
+    @staticmethod
+    def _throttled(reply: Any, attempt: int) -> float | None:
+        """Seconds to wait before asking again after a 429 of a rolling window (secondly,
+        ten-secondly); None when the reply is not one, or the retries are spent. A daily
+        limit is never retried: it comes back tomorrow."""
+        if reply.status_code != 429 or attempt >= THROTTLED_RETRIES:
+            return None
+        try:
+            policy = str(reply.json().get("policyName") or "").upper()
+        except (ValueError, AttributeError):
+            policy = ""
+        if policy == "DAILY":
+            return None
+        retry = reply.headers.get("Retry-After", "")
+        if retry.replace(".", "", 1).isdigit():
+            return min(float(retry), 60.0)
+        return (10.0 if policy == "TEN_SECONDLY_ROLLING" else 1.0) * (attempt + 1)
 
     def _usage(self, headers: Any) -> None:
         daily, remaining = (headers.get("X-HubSpot-RateLimit-Daily"),
@@ -140,9 +175,10 @@ class HubSpotApi:
         return [p for p in answer.get("results") or [] if isinstance(p, dict)]
 
     def _search_page(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._limiter.acquire()  # before every search: HubSpot counts the portal's together
         self.searches += 1
-        answer: dict[str, Any] = self._call("POST", f"/crm/v3/objects/{obj}/search", body)
+        # Every search, retries included, waits its turn: HubSpot counts the portal's together.
+        answer: dict[str, Any] = self._call("POST", f"/crm/v3/objects/{obj}/search", body,
+                                            wait_turn=self._limiter.acquire)
         return answer
 
     def count(self, obj: str, filters: list[Filter]) -> int:
