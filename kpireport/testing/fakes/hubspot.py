@@ -53,7 +53,8 @@ over a sliding second of ``clock``; ``None`` for no limit; a test may pass a ``c
 itself) and ``daily_limit``; the server's ``latency`` and ``fail()``.
 
 Searches are filtered once and cached for their paging (keyed by the object, its record count,
-filters and sorts): a test that edits records in place should call :meth:`HubSpotFake.forget`.
+filters and sorts), and records are indexed by the date properties searched with BETWEEN: a
+test that edits records in place should call :meth:`HubSpotFake.forget`.
 
 Deliberate limits: no owners endpoint, no associations, no ``query`` full-text search, no
 CONTAINS_TOKEN, no ``hs_v2_date_entered_*`` properties, no archived records; the order without
@@ -62,8 +63,10 @@ CONTAINS_TOKEN, no ``hs_v2_date_entered_*`` properties, no archived records; the
 
 from __future__ import annotations
 
+import bisect
 import collections
 import datetime as dt
+import functools
 import json
 import random
 import threading
@@ -219,7 +222,12 @@ def _parse(name: str, value: Any) -> Any:
     """A property or filter value as what it compares as: epoch ms, a number or a string."""
     if value is None:
         return None
-    text = str(value)
+    return _parse_text(name, str(value))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _parse_text(name: str, text: str) -> Any:
+    # Cached: every search filters every record, and a report asks dozens of searches.
     if _is_date_prop(name):
         if text.lstrip("-").isdigit():
             return int(text)
@@ -273,8 +281,47 @@ def _match(props: dict[str, str | None], flt: dict[str, Any]) -> bool:
                  "LTE": have <= want}[op])
 
 
+class _DateIndex:
+    """The records of one object sorted by one date property, so that a search whose every
+    filter group has a BETWEEN on a date reads only the records in those ranges (a report
+    asks dozens of searches of a portal of tens of thousands of records)."""
+
+    def __init__(self, records: list[dict[str, Any]], name: str) -> None:
+        dated = sorted((value, i) for i, r in enumerate(records)
+                       if (value := _parse(name, r["properties"].get(name))) is not None)
+        self.keys = [value for value, _ in dated]
+        self.positions = [i for _, i in dated]
+
+    def between(self, low: Any, high: Any) -> list[int]:
+        return self.positions[bisect.bisect_left(self.keys, low):
+                              bisect.bisect_right(self.keys, high)]
+
+
+def _candidates(records: list[dict[str, Any]], groups: list[Any],
+                index: Callable[[str], _DateIndex]) -> list[dict[str, Any]]:
+    """The records that may match: all of them, or those a BETWEEN on a date in every group
+    lets through (in the records' order)."""
+    positions: set[int] = set()
+    for group in groups:
+        between = next((f for f in group.get("filters") or []
+                        if f.get("operator") == "BETWEEN" and "highValue" in f
+                        and _is_date_prop(str(f.get("propertyName")))), None)
+        if between is None:
+            return records
+        name = between["propertyName"]
+        positions.update(index(name).between(_parse(name, between["value"]),
+                                             _parse(name, between["highValue"])))
+    return [records[i] for i in sorted(positions)]
+
+
 def _filter_and_sort(records: list[dict[str, Any]], groups: list[Any],
-                     sorts: list[Any]) -> list[dict[str, Any]]:
+                     sorts: list[Any],
+                     index: Callable[[str], _DateIndex] | None = None) -> list[dict[str, Any]]:
+    for group in groups:  # a malformed filter is a 400 even when no record reaches it
+        for flt in group.get("filters") or []:
+            _match({}, flt)
+    if groups and index is not None:
+        records = _candidates(records, groups, index)
     matched = [r for r in records
                if not groups or any(all(_match(r["properties"], f)
                                         for f in g.get("filters") or []) for g in groups)]
@@ -327,6 +374,7 @@ class HubSpotFake:
         """How many searches were answered 429."""
         self._granted: dict[str, collections.deque[float]] = {}
         self._matches: dict[str, list[dict[str, Any]]] = {}
+        self._indexes: dict[tuple[str, int, str], _DateIndex] = {}
         self._lock = threading.Lock()
         server.route("POST", r"/crm/v3/objects/(contacts|companies|deals)/search", self.search)
         server.route("GET", r"/account-info/v3/details", self.account_details)
@@ -342,6 +390,19 @@ class HubSpotFake:
         """Drop the cached search results (after a test changed records in place)."""
         with self._lock:
             self._matches.clear()
+            self._indexes.clear()
+
+    def _index(self, kind: str, records: list[dict[str, Any]]) -> Callable[[str], _DateIndex]:
+        def index(name: str) -> _DateIndex:
+            key = (kind, len(records), name)
+            with self._lock:
+                found = self._indexes.get(key)
+            if found is None:
+                found = _DateIndex(records, name)
+                with self._lock:
+                    self._indexes[key] = found
+            return found
+        return index
 
     # --- replies ------------------------------------------------------------------------------
 
@@ -493,7 +554,8 @@ class HubSpotFake:
         with self._lock:
             matched = self._matches.get(key)
         if matched is None:  # paging through one search filters and sorts once
-            matched = _filter_and_sort(records, groups, request.get("sorts") or [])
+            matched = _filter_and_sort(records, groups, request.get("sorts") or [],
+                                       self._index(kind, records))
             with self._lock:
                 self._matches[key] = matched
                 while len(self._matches) > 32:
