@@ -39,7 +39,7 @@ from kpireport_hubspot.settings import HubSpotSettings
 DIMENSIONS = ("stage", "pipeline")
 COUNTED = {"leads", "qualified", "customers"}
 """The events whose records only count (no amount, no won-or-lost to tell apart)."""
-COUNTED_METRICS = {"leads", "qualified_leads", "new_customers"}
+
 HOME_AMOUNT = "amount_in_home_currency"
 
 
@@ -176,10 +176,10 @@ class HubSpotSource(Source[HubSpotSettings]):
         labels = bool(split) and any(e.obj == "deals" for e in events)
         rows: list[dict[str, Any]] = []
         currency: str | None = None
-        counting = self._countable(query, events)
+        counting = {event.name: self._countable(query, event) for event in events}
         for month in months(query.range):
             for event in events:
-                if counting:  # a count is all it needs: the search's total, one call
+                if counting[event.name]:  # a count is all it needs: the search's total, one call
                     rows.append({"date": month.start,
                                  event.metrics[0]: float(self._count(event, month))})
                     continue
@@ -203,14 +203,12 @@ class HubSpotSource(Source[HubSpotSettings]):
                      notes=self._notes(query, rows))
 
     @staticmethod
-    def _countable(query: Query, events: list[Event]) -> bool:
-        """Whether every figure asked is a number of records per month or more: then each
-        month's count is the search's ``total`` (one call, whatever the month holds)."""
+    def _countable(query: Query, event: Event) -> bool:
+        """Whether all the query needs of ``event`` is how many records it has per month or
+        more: then each month's count is the search's ``total``, one call whatever the month
+        holds (the other events of the query still read their records)."""
         return (query.granularity is not Granularity.DAY and not query.dimensions
-                and not query.filters and all(e.exact_dates and e.name in COUNTED
-                                              for e in events)
-                and all(m in COUNTED_METRICS or m == "lead_conversion_rate"
-                        for m in query.metrics))
+                and not query.filters and event.exact_dates and event.name in COUNTED)
 
     def _count(self, event: Event, month: DateRange) -> int:
         start, end = self._bounds(event, month)
