@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from hubspot_expected import Expected
+from hubspot_expected import Expected, local_day
 from pydantic import ValidationError
 
 from kpireport import (
@@ -408,3 +409,35 @@ def test_check_refuses_a_property_that_is_not_a_date(make: Any) -> None:
         make(qualified_lead_property="email").probe()
 
 
+
+
+def test_a_date_property_of_the_agencys_own_counts_qualified_leads(tmp_path: Path) -> None:
+    # A portal whose sales team ticks a date picker, "Became SQL on", on the contact.
+    with FakeServer() as server:
+        portal = HubSpotFake(server, seed=4, searches_per_second=None, busy_month_contacts=0,
+                             custom_date_properties=("became_sql_on",))
+        for contact in portal.contacts:
+            props = contact["properties"]
+            reached = props.get("hs_lifecyclestage_salesqualifiedlead_date")
+            # The day as the salesperson saw it in Sydney: not the client's day, nor UTC's.
+            props["became_sql_on"] = None if reached is None else str(local_day(
+                reached, ZoneInfo("Australia/Sydney")))
+        portal.forget()
+        source = HubSpotSource(HubSpotSettings(token=portal.token, base_url=server.url,
+                                               qualified_lead_property="became_sql_on"),
+                               # Behind UTC: October 1st's midnight there is 07:00 UTC, after
+                               # the property's own midnight (UTC) that day.
+                               make_context(tmp_path, plugin="hubspot",
+                                            timezone="America/Los_Angeles"))
+        source.probe()  # the property exists, and is a date
+        table = source.fetch(Query(metrics=("qualified_leads",), range=OCT,
+                                   granularity=Granularity.DAY))
+    on_day: dict[dt.date, int] = {}
+    for contact in portal.contacts:
+        if (value := contact["properties"]["became_sql_on"]) is not None:
+            day = dt.date.fromisoformat(value)
+            on_day[day] = on_day.get(day, 0) + 1
+    # Every day of October, the first and the last included (the search has a day's margin).
+    assert {r["date"]: r["qualified_leads"] for r in table.rows} == {
+        d: n for d, n in on_day.items() if d in OCT}
+    assert table.rows[0]["date"] == OCT.start and table.rows[-1]["date"] == OCT.end

@@ -48,9 +48,12 @@ Companies and the deals' currencies come from their own random streams, so conta
 are the same for a seed as before they were added.
 
 Knobs: ``seed``, ``busy_month``, ``busy_month_contacts``, ``currency``, ``foreign_currency``,
-``foreign_rate``, ``scopes``, ``time_zone``; ``searches_per_second`` (default 5, per token,
-over a sliding second of ``clock``; ``None`` for no limit; a test may pass a ``clock`` it moves
-itself) and ``daily_limit``; the server's ``latency`` and ``fail()``.
+``foreign_rate``, ``scopes``, ``time_zone``, ``custom_date_properties`` (names of properties of
+HubSpot's type *date*, which a test sets on records as ``"2026-10-05"``: listed by the
+properties endpoint on every object, compared as midnight UTC, like HubSpot's date pickers;
+declared for the process, not one fake); ``searches_per_second`` (default 5, per token, over a
+sliding second of ``clock``; ``None`` for no limit; a test may pass a ``clock`` it moves itself)
+and ``daily_limit``; the server's ``latency`` and ``fail()``.
 
 Searches are filtered once and cached for their paging (keyed by the object, its record count,
 filters and sorts), and records are indexed by the date properties searched with BETWEEN: a
@@ -116,8 +119,12 @@ def iso(moment: dt.datetime) -> str:
         f"{moment.microsecond // 1000:03d}Z"
 
 
+_CUSTOM_DATES: set[str] = set()
+"""Custom properties of type date, as fakes declared them (``custom_date_properties``)."""
+
+
 def _is_date_prop(name: str) -> bool:
-    return name in {"createdate", "closedate", "lastmodifieddate"} or (
+    return name in {"createdate", "closedate", "lastmodifieddate"} or name in _CUSTOM_DATES or (
         name.startswith("hs_lifecyclestage_") and name.endswith("_date"))
 
 
@@ -354,7 +361,8 @@ class HubSpotFake:
                  clock: Callable[[], float] = time.monotonic, currency: str = "EUR",
                  foreign_currency: str = "USD", foreign_rate: float = 0.9,
                  scopes: frozenset[str] | set[str] | None = None,
-                 time_zone: str = "Europe/London", portal_id: int = 24681357) -> None:
+                 time_zone: str = "Europe/London", portal_id: int = 24681357,
+                 custom_date_properties: tuple[str, ...] = ()) -> None:
         self.server = server
         self.clock = clock
         """Seconds, for the secondly limit: a test may pass a clock it moves itself."""
@@ -368,6 +376,10 @@ class HubSpotFake:
         self.time_zone = time_zone
         self.portal_id = portal_id
         add_currencies(self.deals, seed, currency, foreign_currency, foreign_rate)
+        self.custom_date_properties = custom_date_properties
+        if set(custom_date_properties) - _CUSTOM_DATES:
+            _CUSTOM_DATES.update(custom_date_properties)
+            _parse_text.cache_clear()  # a value of such a name now compares as a date
         self.scopes = ALL_SCOPES if scopes is None else frozenset(scopes)
         """The scopes the private app was granted."""
         self.rate_limited = 0
@@ -470,9 +482,11 @@ class HubSpotFake:
             names.update(dict.fromkeys(record["properties"]))
         if obj != "deals":  # every stage's date property exists, reached by a record or not
             names.update(dict.fromkeys(f"hs_lifecyclestage_{s}_date" for s in STAGES))
+        names.update(dict.fromkeys(self.custom_date_properties))
         results = []
         for name in names:
-            kind = ("datetime" if _is_date_prop(name) else
+            kind = ("date" if name in self.custom_date_properties else
+                    "datetime" if _is_date_prop(name) else
                     "number" if name in NUMBER_PROPS else
                     "bool" if name.startswith("hs_is_") else
                     "enumeration" if name in {"lifecyclestage", "pipeline", "dealstage",
