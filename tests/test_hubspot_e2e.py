@@ -146,3 +146,46 @@ def test_a_daily_limit_stops_the_source_after_one_call(tmp_path: Path, server: F
         compute(write_config(tmp_path, server.url), plugins)
     assert "daily API limit" in str(raised.value)
     assert len(server.calls_to(SEARCH)) == 1
+
+
+def with_settings(path: Path, **settings: Any) -> Path:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["clients"][0]["sources"]["crm"]["settings"].update(settings)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_validate_names_a_bad_setting_offline(tmp_path: Path, server: FakeServer,
+                                              portal: HubSpotFake, capsys: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpireport.cli import main
+
+    monkeypatch.setenv("HUBSPOT_TOKEN", portal.token)
+    path = with_settings(write_config(tmp_path, server.url), qualified_lead_stage="mql")
+    assert main(["validate", str(path), "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert "qualified_lead_stage" in err and "unknown lifecycle stage 'mql'" in err
+    with_settings(path, qualified_lead_stage="salesqualifiedlead", won_stages=["closedwon"],
+                  lost_stages=["closedwon"])
+    assert main(["validate", str(path), "--no-data"]) == 2
+    assert "won_stages and lost_stages both list closedwon" in capsys.readouterr().err
+    with_settings(path, lost_stages=["closedlost"])
+    assert main(["validate", str(path), "--no-data"]) == 0
+    assert not server.calls  # offline
+
+
+@pytest.mark.workers  # kpireport check probes the sources in a thread pool
+def test_check_names_what_the_portal_lacks(tmp_path: Path, server: FakeServer,
+                                           portal: HubSpotFake, capsys: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpireport.cli import main
+
+    monkeypatch.setenv("HUBSPOT_TOKEN", portal.token)
+    path = write_config(tmp_path, server.url)
+    assert main(["check", str(path), "--as-of", "2026-11-25"]) == 0
+    assert "ok" in capsys.readouterr().out
+    with_settings(path, won_stages=["closed-won"], pipelines=["default"])
+    assert main(["check", str(path), "--as-of", "2026-11-25"]) == 1
+    out = capsys.readouterr().out
+    assert "won_stages: the portal has no deal stage closed-won" in out
+    assert portal.token not in out
