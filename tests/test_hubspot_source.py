@@ -404,9 +404,14 @@ def test_check_finds_the_names_the_portal_lacks(make: Any, server: FakeServer) -
     assert ("GET", "properties") in kinds and ("GET", "pipelines") in kinds
 
 
-def test_check_refuses_a_property_that_is_not_a_date(make: Any) -> None:
-    with pytest.raises(SourceError, match=r"'email' .* is of type string, not a date"):
-        make(qualified_lead_property="email").probe()
+def test_check_refuses_a_property_of_the_wrong_type(make: Any) -> None:
+    with pytest.raises(SourceError) as raised:
+        make(qualified_lead_property="email", amount_property="dealname").probe()
+    message = str(raised.value)
+    assert "contacts property 'email' (qualified_lead_property) is of type string, not a " \
+           "date or datetime" in message
+    assert "deals property 'dealname' (amount_property) is of type string, not a number" \
+           in message
 
 
 

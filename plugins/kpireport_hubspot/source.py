@@ -167,9 +167,8 @@ class HubSpotSource(Source[HubSpotSettings]):
         events = events_for(self.settings, query.metrics)
         split = {*query.dimensions, *(f.dimension for f in query.filters)}
         if "pipeline" in split:
-            if people := [m for e in events if e.obj != "deals" for m in e.metrics
-                          if m in query.metrics or any(m in specs[q].components()
-                                                       for q in query.metrics)]:
+            of_people = {m for e in events if e.obj != "deals" for m in e.metrics}
+            if people := [m for m in query.metrics if of_people & set(specs[m].components())]:
                 raise SourceError(f"{', '.join(people)} count contacts or companies, which "
                                   f"have no pipeline: only deal metrics split or filter by "
                                   f"pipeline")
@@ -333,10 +332,15 @@ class HubSpotSource(Source[HubSpotSettings]):
                 where = f" ({setting})" if setting else ""
                 if name not in known:
                     problems.append(f"the portal's {obj} have no property {name!r}{where}")
-                elif setting and known[name].get("type") not in ("date", "datetime") and \
-                        name != settings.amount_property:
-                    problems.append(f"{obj} property {name!r}{where} is of type "
-                                    f"{known[name].get('type')}, not a date or datetime")
+                    continue
+                kind = known[name].get("type")
+                if setting == "amount_property" and kind != "number":
+                    problems.append(f"{obj} property {name!r}{where} is of type {kind}, "
+                                    f"not a number")
+                elif setting and setting != "amount_property" and \
+                        kind not in ("date", "datetime"):
+                    problems.append(f"{obj} property {name!r}{where} is of type {kind}, "
+                                    f"not a date or datetime")
             yesterday = self.context.today - dt.timedelta(days=1)
             start = dt.datetime.combine(yesterday, dt.time(0), tzinfo=self.context.timezone)
             self.api.count(obj, [{"propertyName": "createdate", "operator": "BETWEEN",
