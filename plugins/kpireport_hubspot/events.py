@@ -15,21 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kpireport import STANDARD_METRICS, Aggregation, MetricSpec, Unit
+from kpireport import STANDARD_METRICS, MetricSpec
 from kpireport_hubspot.settings import HubSpotSettings, is_lifecycle_date
 
-_OWN = {
-    # The commercial vocabulary's additions (issue #13), used until kpireport.metrics has them.
-    "lost_deals": MetricSpec(name="lost_deals", aggregation=Aggregation.SUM,
-                             description="Deals closed lost"),
-    "pipeline_value": MetricSpec(name="pipeline_value", unit=Unit.CURRENCY,
-                                 aggregation=Aggregation.SUM,
-                                 description="Amount of the deals created"),
-    "lead_conversion_rate": MetricSpec(name="lead_conversion_rate", unit=Unit.PERCENT,
-                                       aggregation=Aggregation.RATIO,
-                                       numerator="new_customers", denominator="leads",
-                                       description="New customers per lead created"),
-}
 METRIC_NAMES = ("leads", "qualified_leads", "new_customers", "lead_conversion_rate",
                 "opportunities", "pipeline_value", "won_deals", "lost_deals", "won_revenue",
                 "sales_cycle_days")
@@ -37,7 +25,7 @@ METRIC_NAMES = ("leads", "qualified_leads", "new_customers", "lead_conversion_ra
 
 
 def metric_specs() -> dict[str, MetricSpec]:
-    return {name: STANDARD_METRICS.get(name) or _OWN[name] for name in METRIC_NAMES}
+    return {name: STANDARD_METRICS[name] for name in METRIC_NAMES}
 
 
 LIFECYCLE_LABELS = {"subscriber": "Subscriber", "lead": "Lead",
