@@ -154,13 +154,19 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         if chosen is None:
             exports_only = all(f.grain is Grain.RANGE for f in candidates)
             # Exports of shorter ranges inside the one asked (a quarter's top queries from
-            # monthly exports): that figure is unavailable, the rest of the report stands.
-            # Otherwise the export for the range is missing or of another range: an error,
-            # so that the run fails and the agency exports it.
-            if exports_only and not (query.granularity is TOTAL and any(
+            # monthly exports), or a series by day or month of what exports give only as
+            # totals (branded clicks, summed from the queries table): that figure is
+            # unavailable, the rest of the report stands. Otherwise the export for the range
+            # is missing or of another range: an error, so that the run fails and the agency
+            # exports it.
+            # A total filtered on the queries table (branded clicks) is a figure, not the
+            # table: its comparisons (last year's, before the first export) are noted
+            # missing rather than failing the report.
+            filtered_total = any(f.dimension not in query.dimensions for f in query.filters)
+            if exports_only and query.granularity is TOTAL and not filtered_total and not any(
                     (span := f.span()) is not None and query.range.start <= span.start
                     and span.end <= query.range.end and span != query.range
-                    for f in candidates)):
+                    for f in candidates):
                 raise SourceError(_no_range(spec, query, candidates))
             message = (_no_range(spec, query, candidates) if exports_only
                        else _unavailable(spec, query, candidates))
