@@ -149,6 +149,11 @@ def figures_csv(report: Report, words: Any = None) -> str:
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              formatting.format_change(v, locale)])
+        if kpi.in_places:  # what the report prints for a position: the change in places
+            for name in ("difference_previous", "difference_last_year"):
+                v = getattr(kpi, name)
+                writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                                 formatting.format_places(v, locale, words)])
     all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
@@ -385,7 +390,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     return {
         "brand": brand,
         "sections": list(brand.get("sections") or SECTION_DEFAULTS),
-        "narrative": summarise(report, gettext),
+        "narrative": summarise(report, gettext, _translations(env).ngettext),
         "commentary": commentary_html(brand.get("commentary")),
         "report": report,
         "agency": report.agency,
@@ -626,6 +631,8 @@ def render_html(report: Report, plugins: PluginSet,
     default = _default_theme(plugins)
     env = build_environment(theme, default, agency_template_dir, report.language)
     env.filters.update(_filters(report))
+    words = _translations(env)
+    env.filters["places"] = lambda d: formatting.format_places(d, report.locale, words)
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)

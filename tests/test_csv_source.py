@@ -422,7 +422,8 @@ def test_check_lists_every_problem_without_raising():
     assert "gsc_nothing_here/*" in problems[2] and "matches no export" in problems[2]
     assert "gsc_bad/ctr/Dates.csv, line 3, column 4: CTR: 'ten%' is not a click-through rate" \
         in problems[3]
-    assert "gsc_orphan/requetes-seules" in problems[4] and "without the dates table (Chart.csv" in problems[4]
+    assert "gsc_orphan/requetes-seules" in problems[4]
+    assert "without the dates table (Chart.csv" in problems[4]
 
 
 def test_a_mean_without_its_weight_in_the_same_file_is_refused(tmp_path):

@@ -272,7 +272,8 @@ class Export:
             if dimension is None:
                 continue
             if dimension in found:
-                # An old and a new name of the dates table, or several exports in one zip: reading one would leave the others' days out.
+                # An old and a new name of the dates table, or several exports in one zip:
+                # reading one would leave the others' days out.
                 raise DataFileError(self.label, f"holds more than one export ({found[dimension]}"
                                                 f", {name}): one export per zip file, or unzip "
                                                 f"them into folders and list them as "
