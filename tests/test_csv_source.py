@@ -575,8 +575,9 @@ def test_french_export():
     assert table.value("ctr") == pytest.approx(clicks / impressions)
     assert table.value("position") == pytest.approx(position)
     queries = src.fetch(Query(metrics=("clicks", "position"), range=week, dimensions=("query",)))
-    assert queries.rows == [{"query": "agence seo, lyon", "clicks": 20.0, "position": 9.35},
-                            {"query": "rapport kpi", "clicks": 61.0, "position": 4.1}]
+    # In Search Console's rank: by clicks, then impressions.
+    assert queries.rows == [{"query": "rapport kpi", "clicks": 61.0, "position": 4.1},
+                            {"query": "agence seo, lyon", "clicks": 20.0, "position": 9.35}]
     countries = src.fetch(Query(metrics=("impressions",), range=week, dimensions=("country",)))
     assert {r["country"] for r in countries.rows} == {"France", "Belgique"}
 

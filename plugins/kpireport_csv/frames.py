@@ -180,7 +180,10 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         parts.append((rows, names))
         # A frame's gaps concern the metrics it gave, not those another frame gave.
         notes.extend(n if n.metrics else replace(n, metrics=tuple(names)) for n in frame_notes)
-    rows = _join(parts, metrics, query)
+    # Export rows stay in the rank Google gives them (clicks, then impressions): an order by
+    # clicks keeps that rank among ties, where sorting by value would list them alphabetically.
+    ranked = bool(plan) and all(frame.grain is Grain.RANGE for frame, _ in plan.values())
+    rows = _join(parts, metrics, query, keep_order=ranked)
     if query.order:
         rows = order_rows(rows, query.order, query.limit)
     return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)))
@@ -252,8 +255,9 @@ def _pick(row: Mapping[str, Any], column: str | None, tkey: str | None, metrics:
 
 
 def _join(parts: Iterable[tuple[list[dict[str, Any]], list[str]]], metrics: list[str],
-          query: Query) -> list[dict[str, Any]]:
-    """Rows of several frames joined on (time key, dimensions); a metric no frame gave is None."""
+          query: Query, keep_order: bool = False) -> list[dict[str, Any]]:
+    """Rows of several frames joined on (time key, dimensions); a metric no frame gave is None.
+    Sorted by those keys, or in the order the frames gave them with ``keep_order``."""
     tkey = time_key(query.granularity)
     keys = ([tkey] if tkey else []) + list(query.dimensions)
     joined: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -266,6 +270,8 @@ def _join(parts: Iterable[tuple[list[dict[str, Any]], list[str]]], metrics: list
             for name in names:
                 if name in row:
                     target[name] = row[name]
+    if keep_order:
+        return list(joined.values())
     return [joined[k] for k in sorted(joined, key=_sort_key)]
 
 
