@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -196,7 +197,9 @@ def format_places(difference: float | None, locale: str, words: Any) -> str:
     places = round(abs(difference), PLACES_DECIMALS)
     if places == 0:
         return str(words.gettext("same position"))
-    count = plural_count(places, locale)
+    # The plural of the number as printed: "1.0 places" in English, "1,0 place" in French.
+    count = 1 if _locale(locale).plural_form(Decimal(f"{places:.{PLACES_DECIMALS}f}")) == \
+        "one" else 2
     number = format_number(places, locale, PLACES_DECIMALS)
     if difference < 0:
         text = words.ngettext("up %(places)s place", "up %(places)s places", count)
