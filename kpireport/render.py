@@ -387,9 +387,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
              "year-to-date": gettext("Year-to-date performance report")}
 
     brand = report.brand
+    printed = list(brand.get("sections") or SECTION_DEFAULTS)
     return {
         "brand": brand,
-        "sections": list(brand.get("sections") or SECTION_DEFAULTS),
+        "sections": printed,
         "narrative": summarise(report, gettext, _translations(env).ngettext),
         "commentary": commentary_html(brand.get("commentary")),
         "report": report,
@@ -430,6 +431,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # Each sentence once: notes about several metrics can read the same to the client.
         "note_texts": lambda notes: list(dict.fromkeys(
             note_text(note, report.locale, gettext, labels) for note in notes)),
+        # A source's time zone (Search Console's Pacific days) is said once, under "About the
+        # data", not beside each of its figures.
+        "kpi_notes": lambda kpi: ([n for n in kpi.notes if n.kind is not NoteKind.TIMEZONE]
+                                  if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
 

@@ -304,3 +304,14 @@ def test_validate_with_a_config_file(tmp_path, capsys):
     out = capsys.readouterr()
     assert "cannot give monthly query totals" in out.out + out.err
     assert "configuration is valid" not in out.out + out.err
+
+
+def test_search_consoles_pacific_days_are_said_once(report, plugins):
+    from kpireport.data import NoteKind
+
+    zones = {n.message for k in report.kpis.values() for n in k.notes
+             if n.kind is NoteKind.TIMEZONE}
+    assert zones == {"Google Search Console counts days in America/Los_Angeles time, the "
+                     "report in Europe/London time"}
+    html, _, _ = render_html(report, plugins)
+    assert html.count("Google Search Console counts its days in America/Los_Angeles time.") == 1

@@ -70,6 +70,9 @@ class Frame:
     _by_time: dict[str, tuple[list[dt.date], list[dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
     _sorted_times: list[dt.date] | None = field(default=None, init=False, repr=False)
+    timezone: str | None = None
+    """The time zone whose days the rows count, when the file's maker says so (Search
+    Console's are Pacific time); None: the client's."""
     blanks: Callable[[], Mapping[str, list[dt.date]]] = dict
     """Per metric column, the sorted times of the rows whose cell is blank (for a weighted
     mean, only where its weight is not zero: a mean over nothing is blank by right)."""
@@ -186,7 +189,9 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
     rows = _join(parts, metrics, query, keep_order=ranked)
     if query.order:
         rows = order_rows(rows, query.order, query.limit)
-    return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)))
+    zones = {frame.timezone for frame, _ in plan.values()}
+    timezone = zones.pop() if len(zones) == 1 else None
+    return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)), timezone=timezone)
 
 
 # --- Rows of one frame ------------------------------------------------------------------------

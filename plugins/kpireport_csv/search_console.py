@@ -366,6 +366,9 @@ class Export:
         return names
 
 
+PACIFIC = "America/Los_Angeles"
+"""Search Console counts its days in Pacific time, whatever the site's or the client's zone."""
+
 PROVISIONAL = dt.timedelta(days=3)
 """Search Console revises a day's figures for about two to three days: from the day of the run,
 that far back the figures of an export are said to be not final yet."""
@@ -399,14 +402,15 @@ class SearchConsoleExports:
         frames = [Frame(f"Search Console exports ({labels})", Grain.DAY, (), COLUMNS,
                         self.daily, self.days_present, rank=rank,
                         provisional_from=self.context.today - PROVISIONAL,
-                        blanks=self.blanks)]
+                        blanks=self.blanks, timezone=PACIFIC)]
         # Newest name first: of two exports of the same range, the later download is preferred.
         for export in sorted(dated, key=lambda e: e.label, reverse=True):
             for dimension, member in export.members().items():
                 if dimension != DATES:
                     frames.append(Frame(f"{export.label}/{member}", Grain.RANGE, (dimension,),
                                         COLUMNS, partial(export.dimension_rows, dimension),
-                                        span=export.span, rank=rank + len(frames)))
+                                        span=export.span, rank=rank + len(frames),
+                                        timezone=PACIFIC))
         return frames
 
     def daily(self) -> list[dict[str, Any]]:
