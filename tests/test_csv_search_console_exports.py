@@ -196,3 +196,11 @@ def test_branded_clicks_without_an_export_for_the_range_are_unavailable_not_a_fa
     daily = src.fetch(Query(metrics=("clicks",), range=OCT, filters=(BRAND,),
                             granularity=Granularity.DAY))
     assert daily.rows == [] and daily.notes[0].kind is NoteKind.UNAVAILABLE
+
+
+def test_a_folder_with_both_an_old_and_a_new_dates_table_is_refused(tmp_path):
+    folder = tmp_path / "2026-10"
+    shutil.copytree(DATA / "gsc_2026/2026-10", folder)
+    shutil.copy(folder / "Chart.csv", folder / "Dates.csv")
+    [problem] = source("2026-10", base=tmp_path).check()
+    assert "holds two dates tables (Chart.csv, Dates.csv)" in problem

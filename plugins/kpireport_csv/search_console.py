@@ -271,9 +271,14 @@ class Export:
             dimension = FILES.get(base)
             if dimension is None:
                 continue
+            if dimension == DATES and DATES in found and (
+                    found[DATES].rsplit("/", 1)[0] == name.rsplit("/", 1)[0]
+                    if "/" in name else "/" not in found[DATES]):
+                raise DataFileError(self.label, f"holds two dates tables ({found[DATES]}, "
+                                                f"{name}): keep the one of the export (Chart.csv "
+                                                f"in today's exports) and remove the other")
             if dimension in found:
-                # An old and a new name of the dates table, or several exports in one zip:
-                # reading one would leave the others' days out.
+                # Several exports in one zip: reading one would leave the others' days out.
                 raise DataFileError(self.label, f"holds more than one export ({found[dimension]}"
                                                 f", {name}): one export per zip file, or unzip "
                                                 f"them into folders and list them as "
