@@ -204,3 +204,22 @@ def test_a_folder_with_both_an_old_and_a_new_dates_table_is_refused(tmp_path):
     shutil.copy(folder / "Chart.csv", folder / "Dates.csv")
     [problem] = source("2026-10", base=tmp_path).check()
     assert "holds two dates tables (Chart.csv, Dates.csv)" in problem
+
+
+def test_queries_hidden_by_google_are_noted_where_the_queries_fall_short_of_the_total():
+    listed = sum(int(r["Clicks"]) for r in read(DATA / "gsc_2026/2026-10/Queries.csv"))
+    total = sum(int(r["Clicks"]) for r in read(DATA / "gsc_2026/2026-10/Chart.csv"))
+    assert listed < total
+    src = source("gsc_2026/*")
+    for query in (Query(metrics=("clicks",), range=OCT, filters=(BRAND,)),
+                  Query(metrics=("clicks", "impressions"), range=OCT, dimensions=("query",),
+                        order=(Order(metric="clicks"),), limit=10)):
+        [note] = [n for n in src.fetch(query).notes if n.kind is NoteKind.THRESHOLDED]
+        assert note.message == (f"gsc_2026/2026-10: the queries listed give {listed} of the "
+                                f"{total} clicks of {OCT}; Google hides the others' queries "
+                                f"for privacy")
+        assert note.metrics == query.metrics
+    # Pages and the total: nothing hidden to say.
+    for query in (Query(metrics=("clicks",), range=OCT),
+                  Query(metrics=("clicks",), range=OCT, dimensions=("page",))):
+        assert not [n for n in src.fetch(query).notes if n.kind is NoteKind.THRESHOLDED]

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kpireport.data import DateRange
+from kpireport.data import DataNote, DateRange, Granularity, NoteKind, Query
 from kpireport.errors import DataFileError
 from kpireport.sources import SourceContext
 
@@ -436,6 +436,29 @@ class SearchConsoleExports:
                         found.setdefault(name, []).append(row[DATES])
             return found
         return cached(self._cache, "blanks", find)
+
+    def hidden_queries(self, query: Query, source: str) -> list[DataNote]:
+        """A note when a query table's clicks fall short of the dates table's total for the
+        same export: Google leaves out the queries it hides for privacy (anonymised queries),
+        so a table of queries or a total filtered on them (branded clicks) counts only the
+        queries listed."""
+        if query.granularity is not Granularity.TOTAL or "query" not in (
+                *query.dimensions, *(f.dimension for f in query.filters)):
+            return []
+        export = next((e for e in self.exports() if e.has_dates() and "query" in e.members()
+                       and e.span() == query.range), None)
+        if export is None:
+            return []
+        listed = sum(row["clicks"] or 0 for row in export.dimension_rows("query"))
+        total = sum(row["clicks"] or 0 for row in export.days().values())
+        if listed >= total:
+            return []
+        metrics = tuple(m for m in query.metrics if m in ("clicks", "impressions", "ctr",
+                                                          "position"))
+        return [DataNote(kind=NoteKind.THRESHOLDED, source=source, metrics=metrics,
+                         message=f"{export.label}: the queries listed give {listed:.0f} of the "
+                                 f"{total:.0f} clicks of {query.range}; Google hides the "
+                                 f"others' queries for privacy")]
 
     def one_total_only(self, dimension: str, rng: DateRange) -> str | None:
         """Why the exports cannot give totals split by ``dimension`` for a calendar month like

@@ -107,4 +107,9 @@ class CsvSource(Source[CsvSettings]):
         return problems
 
     def fetch(self, query: Query) -> Table:
-        return answer(query, self.frames(), self.specs, self.context.name)
+        table = answer(query, self.frames(), self.specs, self.context.name)
+        # Queries from the exports only (a table by query would have them all).
+        if table.rows and all(f.grain is Grain.RANGE for f in self.frames()
+                              if "query" in f.dimensions):
+            table.notes.extend(self.exports.hidden_queries(query, self.context.name))
+        return table
