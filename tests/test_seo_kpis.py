@@ -315,3 +315,25 @@ def test_search_consoles_pacific_days_are_said_once(report, plugins):
                      "report in Europe/London time"}
     html, _, _ = render_html(report, plugins)
     assert html.count("Google Search Console counts its days in America/Los_Angeles time.") == 1
+
+
+def test_branded_clicks_month_by_month_from_the_monthly_exports(report):
+    branded, others = report.kpis["branded_clicks"], report.kpis["non_branded_clicks"]
+    expected: dict[str, tuple[int, int]] = {}
+    for month in ("2026-09", "2026-10"):
+        rows = export(month, "Queries.csv")
+        mine = [r for r in rows if "birdwatch notes" in r["Top queries"]
+                or "birdwatch-notes" in r["Top queries"]]
+        expected[month] = (sum(int(r["Clicks"]) for r in mine),
+                           sum(int(r["Clicks"]) for r in rows if r not in mine))
+    got = {p.start.strftime("%Y-%m"): (p.value, q.value)
+           for p, q in zip(branded.monthly, others.monthly, strict=True)
+           if p.value is not None or q.value is not None}
+    assert got == expected
+    # An export is one total: no daily series.
+    assert all(p.value is None for p in branded.daily)
+    # The month's total clicks still come from the dates table, every day of it.
+    clicks = {p.start.strftime("%Y-%m"): p.value for p in report.kpis["organic_clicks"].monthly
+              if p.value is not None}
+    assert clicks == {m: sum(int(r["Clicks"]) for r in export(m, "Chart.csv"))
+                      for m in ("2026-09", "2026-10")}

@@ -70,6 +70,11 @@ class Frame:
     _by_time: dict[str, tuple[list[dt.date], list[dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
     _sorted_times: list[dt.date] | None = field(default=None, init=False, repr=False)
+    monthly_exports: bool = False
+    """Rows united from exports of one calendar month each (a month's top queries): they
+    answer only monthly series (a month's total is asked of the month's export itself, so
+    that a missing export is an error) and only by exactly their dimension (the listed
+    queries do not add up to the month's total)."""
     timezone: str | None = None
     """The time zone whose days the rows count, when the file's maker says so (Search
     Console's are Pacific time); None: the client's."""
@@ -100,7 +105,8 @@ class Frame:
         """Whether the frame has the dimensions asked; extra ones can be summed away only for
         additive components, and a fixed-range total is exactly as exported."""
         asked, have = set(dimensions), set(self.dimensions)
-        if spec.aggregation is Aggregation.DISTINCT or self.grain is Grain.RANGE:
+        if (spec.aggregation is Aggregation.DISTINCT or self.grain is Grain.RANGE
+                or self.monthly_exports):
             return asked == have
         return asked <= have
 
@@ -145,7 +151,8 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
             raise SourceError(f"no table or export offers metric {metric!r} "
                               f"(offered: {', '.join(offered) or 'none'})")
         candidates = sorted(
-            (f for f in holders if f.fits(spec, wanted)),
+            (f for f in holders if f.fits(spec, wanted)
+             and (not f.monthly_exports or query.granularity is MONTH)),
             key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
         if not candidates:
             raise SourceError(_no_dimensions(spec, query, holders))

@@ -409,14 +409,40 @@ class SearchConsoleExports:
                         provisional_from=self.context.today - PROVISIONAL,
                         blanks=self.blanks, timezone=PACIFIC)]
         # Newest name first: of two exports of the same range, the later download is preferred.
+        dimensions: dict[str, None] = {}
         for export in sorted(dated, key=lambda e: e.label, reverse=True):
             for dimension, member in export.members().items():
                 if dimension != DATES:
+                    dimensions[dimension] = None
                     frames.append(Frame(f"{export.label}/{member}", Grain.RANGE, (dimension,),
                                         COLUMNS, partial(export.dimension_rows, dimension),
                                         span=export.span, rank=rank + len(frames),
                                         timezone=PACIFIC))
+        # The monthly exports of each table, month by month: the chart of branded clicks.
+        for dimension in dimensions:
+            frames.append(Frame(f"Search Console monthly exports ({dimension})", Grain.MONTH,
+                                (dimension,), COLUMNS, partial(self._by_month, dimension),
+                                partial(self._months, dimension), rank=rank + len(frames),
+                                monthly_exports=True, timezone=PACIFIC))
         return frames
+
+    def _monthly(self, dimension: str) -> dict[dt.date, Export]:
+        """Month -> its export (of exactly that calendar month) holding ``dimension``; of two,
+        the later name (download)."""
+        out: dict[dt.date, Export] = {}
+        for export in sorted(self.exports(), key=lambda e: e.label):
+            if export.has_dates() and dimension in export.members() and export.one_month():
+                span = export.span()
+                assert span is not None  # one_month() says it has one
+                out[span.start] = export
+        return out
+
+    def _months(self, dimension: str) -> set[dt.date]:
+        return set(self._monthly(dimension))
+
+    def _by_month(self, dimension: str) -> list[dict[str, Any]]:
+        return [{**row, "month": month} for month, export in self._monthly(dimension).items()
+                for row in export.dimension_rows(dimension)]
 
     def daily(self) -> list[dict[str, Any]]:
         return cached(self._cache, "daily", self._unite)

@@ -74,7 +74,7 @@ class CsvSource(Source[CsvSettings]):
         frames = self.frames()
         dimensions = dict.fromkeys(dim for frame in frames for dim in frame.dimensions)
         range_only = tuple(d for d in dimensions if all(
-            f.grain is Grain.RANGE for f in frames if d in f.dimensions))
+            f.grain is Grain.RANGE or f.monthly_exports for f in frames if d in f.dimensions))
         return FileCapabilities(dimensions=tuple(dimensions), range_only=range_only,
                                 why_not=lambda d, q: self.exports.one_total_only(d, q.range))
 
@@ -109,7 +109,7 @@ class CsvSource(Source[CsvSettings]):
     def fetch(self, query: Query) -> Table:
         table = answer(query, self.frames(), self.specs, self.context.name)
         # Queries from the exports only (a table by query would have them all).
-        if table.rows and all(f.grain is Grain.RANGE for f in self.frames()
-                              if "query" in f.dimensions):
+        if table.rows and all(f.grain is Grain.RANGE or f.monthly_exports
+                              for f in self.frames() if "query" in f.dimensions):
             table.notes.extend(self.exports.hidden_queries(query, self.context.name))
         return table
