@@ -8,6 +8,7 @@ Search appearance.csv, Filters.csv). Expected figures are computed here from the
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import shutil
 import zipfile
@@ -18,6 +19,7 @@ import pytest
 
 from kpireport.data import DateRange, Filter, Granularity, NoteKind, Operator, Order, Query
 from kpireport.sources import SourceContext
+from kpireport.testing import SourceContract
 from kpireport_csv import CsvSettings, CsvSource
 
 DATA = Path(__file__).parent / "data" / "csv"
@@ -223,3 +225,13 @@ def test_queries_hidden_by_google_are_noted_where_the_queries_fall_short_of_the_
     for query in (Query(metrics=("clicks",), range=OCT),
                   Query(metrics=("clicks",), range=OCT, dimensions=("page",))):
         assert not [n for n in src.fetch(query).notes if n.kind is NoteKind.THRESHOLDED]
+
+
+class TestSearchConsoleExportsContract(SourceContract):
+    """The contract suite on today's exports alone (no tidy table)."""
+
+    @pytest.fixture
+    def contract_source(self, source_context, tmp_path):
+        shutil.copytree(DATA / "gsc_2026", tmp_path / "exports")
+        settings = CsvSettings.model_validate({"search_console": "exports/*"})
+        return CsvSource(settings, dataclasses.replace(source_context, base_dir=tmp_path))
