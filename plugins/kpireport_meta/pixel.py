@@ -27,7 +27,7 @@ def events_per_day(graph: Graph, pixel_id: str, days: list[dt.date],
 
     counts = dict.fromkeys(days, 0)
     params = {"aggregation": "event", "start_time": midnight(days[0]),
-              "end_time": midnight(days[-1] + dt.timedelta(days=1))}
+              "end_time": midnight(days[-1] + dt.timedelta(days=1)), "limit": 200}
     for bucket in graph.pages(f"{pixel_id}/stats", params):
         day = _moment(bucket.get("start_time")).astimezone(timezone).date()
         if day in counts:
