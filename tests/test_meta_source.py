@@ -15,8 +15,6 @@ from typing import Any
 
 import pydantic
 import pytest
-from kpireport_meta import MetaSettings, MetaSource
-from kpireport_meta import source as meta_source
 
 from kpireport import (
     AuthenticationError,
@@ -34,6 +32,8 @@ from kpireport import (
 )
 from kpireport.testing import FakeServer, Reply, SourceContract, make_context
 from kpireport.testing.fakes.meta import THROTTLE_MESSAGES, CampaignDay, MetaFake
+from kpireport_meta import MetaSettings, MetaSource
+from kpireport_meta import source as meta_source
 
 pytestmark = pytest.mark.usefixtures("only_localhost")
 
