@@ -24,6 +24,11 @@ MAX_THROTTLES = 5
 """Throttled replies in a row before the source gives up, however short each wait."""
 
 
+def pause(seconds: float) -> None:
+    """How the source waits (a test replaces it, to record the waits of a whole report)."""
+    time.sleep(seconds)
+
+
 class SyncRefused(Exception):
     """The synchronous insights call was refused as too big: use an asynchronous run."""
 
@@ -48,7 +53,7 @@ class Graph:
 
     def __init__(self, context: SourceContext, *, base: str, token: str, account: str,
                  token_origin: str, calls_per_minute: int, max_throttle_wait: float,
-                 max_report_wait: float, sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_report_wait: float, sleep: Callable[[float], None] | None = None) -> None:
         self.context = context
         self.base = base.rstrip("/")
         self.token = token
@@ -108,7 +113,10 @@ class Graph:
         self.context.logger.warning("Meta throttled ad account act_%s (code %s): waiting %g s "
                                     "as x-business-use-case-usage asks", self.account, code,
                                     wait)
-        self.sleep(wait * max(self.context.retry_backoff, 0.0))
+        self._pause(wait * max(self.context.retry_backoff, 0.0))
+
+    def _pause(self, seconds: float) -> None:
+        (self.sleep if self.sleep is not None else pause)(seconds)
 
     def _raise(self, status: int, error: dict[str, Any]) -> None:
         code = error.get("code")
@@ -166,7 +174,7 @@ class Graph:
         run = self.request("POST", path, params).get("report_run_id")
         if not run:
             raise SourceError("the Graph API started no report run (no report_run_id)")
-        waited, pause = 0.0, 1.0
+        waited, interval = 0.0, 1.0
         while True:
             status = self.request("GET", str(run), {"fields": "async_status,"
                                                     "async_percent_completion"})
@@ -179,9 +187,9 @@ class Graph:
                 raise TransientError(f"Meta's report run {run} was not complete after "
                                      f"{self.max_report_wait:g} s ({state}, "
                                      f"{status.get('async_percent_completion')} %)")
-            self.sleep(pause * max(self.context.retry_backoff, 0.0))
-            waited += pause
-            pause = min(pause * 2, 30.0)
+            self._pause(interval * max(self.context.retry_backoff, 0.0))
+            waited += interval
+            interval = min(interval * 2, 30.0)
         return list(self.pages(f"{run}/insights", {"limit": params.get("limit", 500)}))
 
 

@@ -99,7 +99,7 @@ class MetaSource(Source[MetaSettings]):
                 self.context, base=f"{s.graph_url.rstrip('/')}/{s.api_version}", token=token,
                 account=s.account, token_origin=origin, calls_per_minute=s.calls_per_minute,
                 max_throttle_wait=s.max_throttle_wait, max_report_wait=s.max_report_wait,
-                **({"sleep": self._sleep} if self._sleep is not None else {}))
+                sleep=self._sleep)
         return self._graph
 
     def account(self) -> dict[str, Any]:
