@@ -58,6 +58,8 @@ def write_config(tmp_path: Path, graph: MetaFake, **settings: Any) -> Path:
         "ad_account_id": graph.account_id, "pixel_id": graph.pixel_id,
         "graph_url": graph.server.url, "access_token": "${META_TOKEN}",
         "events": ["purchase", "lead"], "calls_per_minute": 10_000, **settings}}
+    if settings.get("access_token", "") is None:  # the token from META_ACCESS_TOKEN instead
+        del ads["settings"]["access_token"]
     data = {"agency": {"name": "Ads Agency"},
             "defaults": {"period": "2026-11", "output": "out", "currency": "EUR",
                          "timezone": "Europe/Paris"},
@@ -187,3 +189,26 @@ def test_throttling_beyond_the_maximum_wait_fails_clearly(tmp_path, graph, waits
         "to wait 45 minutes, more than max_throttle_wait (1800 s): run the report later, or "
         "raise max_throttle_wait (it can be asked again in 45 min)")
     assert graph.token not in str(raised.value)
+
+
+def test_validate_names_a_bad_setting_offline(tmp_path, graph, capsys, monkeypatch):
+    from kpireport.cli import main
+
+    monkeypatch.setenv("META_TOKEN", graph.token)
+    path = write_config(tmp_path, graph, events=["purchases"], result_event="purchases")
+    before = len(graph.server.calls)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "events" in err and "unknown event 'purchases'" in err
+    assert len(graph.server.calls) == before  # offline
+
+
+def test_validate_says_the_tokens_variable_is_not_set(tmp_path, graph, capsys, monkeypatch):
+    from kpireport.cli import main
+
+    monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
+    path = write_config(tmp_path, graph, access_token=None)
+    assert main(["validate", str(path)]) != 0
+    out = capsys.readouterr()
+    assert "META_ACCESS_TOKEN (the system user's access token) is not set" in out.err + out.out
+    assert graph.server.calls == []

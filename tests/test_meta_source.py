@@ -270,6 +270,9 @@ def test_each_throttling_code_waits_what_the_usage_header_says(graph, tmp_path, 
     assert table.rows[0]["spend"] == pytest.approx(sum(d.spend for d in rows_of(graph, OCT)))
     assert source.graph.waits == [180.0] and sleeps == [180.0]
     assert len(insights_calls(graph)) == 2
+    # The usage header's figures reach the run summary: the throttled reply said 100 %.
+    usage = source.context.usage["business_use_case_pct"]
+    assert usage.limit == 100 and 0 <= usage.used < 100
 
 
 def test_waits_are_scaled_by_the_contexts_backoff(graph, tmp_path):
