@@ -44,7 +44,8 @@ Knobs: ``seed``, ``account_id``, ``pixel_id``, ``token``, ``currency``, ``timezo
 ``today`` (insights' default range), ``now`` (pixel stats' window); :meth:`silence_pixel`
 (the pixel receives nothing between two moments: a tag removed); :meth:`expire_token`
 (190), ``denied`` (10 or 200 for every call while set), :meth:`throttle` (a throttling code for
-the next calls, with the minutes to regain access), ``sync_max_days`` (a synchronous call over a
+the next calls, or from the call after ``after`` more, with the minutes to regain access),
+``sync_max_days`` (a synchronous call over a
 longer range is refused with code 1 / HTTP 500: use an async run), ``async_polls`` (polls before
 a run completes) and ``async_fail``; the server's ``latency`` and ``fail()``.
 
