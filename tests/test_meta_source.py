@@ -446,3 +446,40 @@ class TestMetaContract(SourceContract):
 
     def contract_calls(self):
         return len(self.server.calls)
+
+
+def test_a_token_wide_limit_makes_the_other_workers_wait(graph, tmp_path):
+    first_sleeps, other_sleeps = Sleeps(), Sleeps()
+    first = make_source(graph, tmp_path, backoff=1.0, sleeps=first_sleeps)
+    other = make_source(graph, tmp_path, backoff=1.0, sleeps=other_sleeps)  # same state
+    graph.throttle(17, minutes=4)  # the user's limit: every call with the token
+    first.fetch(Query(metrics=("spend",), range=OCT))
+    assert first_sleeps == [240.0]
+    # The other never met the limit, yet waits what is left of it before its first call.
+    other.fetch(Query(metrics=("spend",), range=DateRange(start=dt.date(2026, 9, 1),
+                                                          end=dt.date(2026, 9, 30))))
+    assert len(other_sleeps) == 1 and 230 < other_sleeps[0] <= 240
+    assert graph.token not in str(other.graph.blocked_file)
+
+
+def test_an_ad_account_limit_does_not_stop_the_other_accounts(graph, tmp_path):
+    first_sleeps, other_sleeps = Sleeps(), Sleeps()
+    first = make_source(graph, tmp_path, backoff=1.0, sleeps=first_sleeps)
+    other = make_source(graph, tmp_path, backoff=1.0, sleeps=other_sleeps)
+    graph.throttle(80004, minutes=4)  # one ad account's limit
+    first.fetch(Query(metrics=("spend",), range=OCT))
+    other.fetch(Query(metrics=("spend",), range=DateRange(start=dt.date(2026, 9, 1),
+                                                          end=dt.date(2026, 9, 30))))
+    assert first_sleeps == [240.0] and other_sleeps == []
+
+
+def test_a_token_wide_limit_beyond_the_maximum_fails_the_others_at_once(graph, tmp_path):
+    first = make_source(graph, tmp_path, backoff=1.0, sleeps=Sleeps(), max_throttle_wait=60)
+    other = make_source(graph, tmp_path, backoff=1.0, sleeps=Sleeps(), max_throttle_wait=60)
+    graph.throttle(4, minutes=10)
+    with pytest.raises(QuotaExhausted):
+        first.fetch(Query(metrics=("spend",), range=OCT))
+    calls = len(graph.server.calls)
+    with pytest.raises(QuotaExhausted, match="throttles the token for 10 more minutes"):
+        other.fetch(Query(metrics=("spend",), range=OCT))
+    assert len(graph.server.calls) == calls  # not asked: the limit holds for the token

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +20,9 @@ from kpireport import (
 
 THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80005)})
 """Meta's rate limits: HTTP 400 (never 429) with one of these codes, and no Retry-After."""
+TOKEN_WIDE = frozenset({4, 17})
+"""Limits of the app (4) and of the user (17): every call with the token is throttled, so every
+worker using it waits, not only the one told. The others concern one ad account."""
 FALLBACK_WAIT = 60.0
 """Seconds to wait when a throttled reply says nothing of when access returns."""
 MAX_THROTTLES = 5
@@ -69,6 +74,10 @@ class Graph:
         # 500 that calls for an asynchronous run, not the same call again.
         self.session = context.http_session(statuses=(429, 502, 503, 504), backoff=2.0)
         self.limiter = context.rate_limiter(token, calls=calls_per_minute, period=60.0)
+        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:24]
+        self.blocked_file = context.state_dir / f"throttled-{digest}"
+        """Until when (unix time) Meta throttles the token, for every worker and client."""
+        self._own_block = 0.0
 
     def close(self) -> None:
         self.session.close()
@@ -79,6 +88,7 @@ class Graph:
         url = path_or_url if "://" in path_or_url else f"{self.base}/{path_or_url}"
         throttles = 0
         while True:
+            self._wait_while_blocked()
             self.limiter.acquire()
             self.calls += 1
             try:
@@ -95,12 +105,42 @@ class Graph:
             code = error.get("code")
             if isinstance(code, int) and code in THROTTLE_CODES:
                 throttles += 1
-                self._wait(code, regain_seconds(reply.headers), throttles)
+                self._wait(code, regain_seconds(reply.headers), throttles,
+                           token_wide=code in TOKEN_WIDE)
                 continue
             self._raise(reply.status_code, error)
 
-    def _wait(self, code: int, seconds: float | None, throttles: int) -> None:
+    def _wait_while_blocked(self) -> None:
+        """Wait out a token-wide throttling another worker (or client) was told of."""
+        try:
+            until = float(self.blocked_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        remaining = until - time.time()
+        if remaining <= 0 or until <= self._own_block:
+            return  # over, or this graph's own, waited already
+        if remaining > self.max_throttle_wait:
+            raise QuotaExhausted(f"Meta throttles the token for {remaining / 60:.0f} more "
+                                 f"minutes, more than max_throttle_wait "
+                                 f"({self.max_throttle_wait:g} s): run the report later",
+                                 retry_after=remaining)
+        self.waits.append(remaining)
+        self.context.logger.warning("Meta throttles the token (told to another report): "
+                                    "waiting %.0f s", remaining)
+        self._pause(remaining)
+
+    def _wait(self, code: int, seconds: float | None, throttles: int, *,
+              token_wide: bool = False) -> None:
         wait = seconds if seconds else FALLBACK_WAIT * 2 ** (throttles - 1)
+        scaled = wait * max(self.context.retry_backoff, 0.0)
+        if token_wide:
+            # The other workers using the token wait too (or fail at once, when it is too
+            # long), instead of meeting the limit again. Written whole: a temporary file
+            # renamed, so no worker reads half a time.
+            self._own_block = time.time() + scaled
+            tmp = self.blocked_file.with_name(f"{self.blocked_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(repr(self._own_block), encoding="utf-8")
+            os.replace(tmp, self.blocked_file)
         if wait > self.max_throttle_wait or throttles > MAX_THROTTLES:
             raise QuotaExhausted(
                 f"Meta throttled the calls to ad account act_{self.account} (code {code}) "
@@ -113,7 +153,7 @@ class Graph:
         self.context.logger.warning("Meta throttled ad account act_%s (code %s): waiting %g s "
                                     "as x-business-use-case-usage asks", self.account, code,
                                     wait)
-        self._pause(wait * max(self.context.retry_backoff, 0.0))
+        self._pause(scaled)
 
     def _pause(self, seconds: float) -> None:
         (self.sleep if self.sleep is not None else pause)(seconds)
