@@ -397,6 +397,8 @@ def test_a_silent_pixel_while_spending_is_noted(graph, tmp_path, monkeypatch):
     graph.silence_pixel(dt.datetime(2026, 11, 21, tzinfo=paris),
                         dt.datetime(2026, 11, 22, 6, tzinfo=paris))
     source = make_source(graph, tmp_path, pixel_id=graph.pixel_id)
+    source.fetch(Query(metrics=("spend", "ad_purchases"), range=OCT))
+    assert graph.server.calls_to(r"/v21\.0/\d+/stats") == []  # October is beyond its reach
     nov = DateRange(start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 24))
     table = source.fetch(Query(metrics=("spend", "ad_purchases"), range=nov))
     [gap] = [n for n in table.notes if n.kind is NoteKind.TRACKING_GAP]

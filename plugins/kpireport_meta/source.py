@@ -230,7 +230,7 @@ class MetaSource(Source[MetaSettings]):
                     message=f"conversions of the last {self.settings.late_days} days may still "
                             "be attributed (late attribution)"))
         if self.settings.pixel_id and (conversions or "spend" in query.metrics):
-            silent = [d for d in self.silent_days() if d in query.range]
+            silent = [d for d in self.silent_days(query.range) if d in query.range]
             if silent:
                 metrics = conversions + (("spend",) if "spend" in query.metrics else ())
                 notes.append(DataNote(
@@ -240,19 +240,22 @@ class MetaSource(Source[MetaSettings]):
                             "spending"))
         return notes
 
-    def silent_days(self) -> list[dt.date]:
-        """Days the pixel received nothing while the ads spent (within the stats' 7 days)."""
+    def silent_days(self, rng: DateRange) -> list[dt.date]:
+        """Days the pixel received nothing while the ads spent, within the stats' last 7 days
+        (asked once per report, and only when ``rng`` reaches them)."""
         if self._silent is not None:
             return self._silent
-        self._silent = []
         pixel = self.settings.pixel_id
         timezone = self._timezone()
         now = utcnow()
+        days = checkable_days(now, timezone)
         # A report computed for another day than today (a back-fill) cannot be judged: the
         # stats endpoint only keeps the 7 days before now.
         if pixel is None or now.astimezone(timezone).date() != self.context.today:
+            self._silent = []
             return self._silent
-        days = checkable_days(now, timezone)
+        if not any(d in rng for d in days):
+            return []
         events = events_per_day(self.graph, pixel, days, timezone)
         rng = DateRange(start=days[0], end=days[-1])
         spend_query = Query(metrics=("spend",), range=rng, granularity=Granularity.DAY)
