@@ -57,6 +57,7 @@ from kpireport_search_console.api import (
 from kpireport_search_console.settings import SearchConsoleSettings
 
 if TYPE_CHECKING:
+    from kpireport.ratelimit import SharedRateLimiter
     from kpireport_google import GoogleClient
 
 METRICS = ("clicks", "impressions", "ctr", "position")
@@ -114,6 +115,8 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         self._client: GoogleClient | None = None
         self._fatal: SourceError | None = None
         self._lock = threading.Lock()
+        self._limit_lock = threading.Lock()
+        self._limiter: SharedRateLimiter | None = None
 
     # --- What it offers (no network) -----------------------------------------------------
 
@@ -156,10 +159,14 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
     def _post(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """One page: the limiter first (Google's queries per minute, per user)."""
         client = self.client
-        limiter = self.context.rate_limiter(f"search_console|{client.identity}",
-                                            calls=self.settings.queries_per_minute,
-                                            period=60.0)
-        limiter.acquire()
+        # The threads of this report take turns here: the limiter's file lock is for other
+        # processes, and threads polling it would wait its poll interval each.
+        with self._limit_lock:
+            if self._limiter is None:
+                self._limiter = self.context.rate_limiter(
+                    f"search_console|{client.identity}",
+                    calls=self.settings.queries_per_minute, period=60.0)
+            self._limiter.acquire()
         return client.post(query_url(self.settings.base_url, self.settings.site), body,
                            resource=self.resource)
 
