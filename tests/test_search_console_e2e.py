@@ -177,3 +177,28 @@ def test_a_second_run_asks_nothing_and_next_month_only_whats_new(tmp_path, serve
     # November is final on 3 December (Google's first incomplete day is the 1st).
     assert not [n for n in report.kpis["organic_clicks"].notes
                 if n.kind is NoteKind.INCOMPLETE]
+
+
+def test_the_docs_config_snippet_validates_offline(tmp_path, capsys):
+    from kpireport.cli import main
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "sources" /
+           "search_console.md").read_text(encoding="utf-8")
+    snippet = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    clients = yaml.safe_load(snippet)["clients"]
+    clients[0]["name"] = "Acme"
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "agency-reports.json").write_text("{}", encoding="utf-8")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"agency": {"name": "Agency"},
+                                    "defaults": {"period": "2026-10", "output": "out"},
+                                    "clients": clients}), encoding="utf-8")
+    assert main(["validate", str(path), "--no-data"]) == 0, capsys.readouterr()
+    # A site in neither form is caught offline, naming the field.
+    clients[0]["sources"]["seo"]["settings"]["site"] = "acme.example"
+    path.write_text(yaml.safe_dump({"agency": {"name": "Agency"},
+                                    "defaults": {"period": "2026-10", "output": "out"},
+                                    "clients": clients}), encoding="utf-8")
+    assert main(["validate", str(path), "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert "site" in err and "sc-domain:example.com" in err

@@ -170,10 +170,9 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         return client.post(query_url(self.settings.base_url, self.settings.site), body,
                            resource=self.resource)
 
-    def _pages(self, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dt.date | None]:
+    def _pages(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row of ``body``, page after page (``startRow``) until a short page."""
         rows: list[dict[str, Any]] = []
-        first_incomplete = None
         limit = self.settings.row_limit
         while True:
             reply = self._post({**body, "rowLimit": limit, "startRow": len(rows)})
@@ -181,16 +180,15 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
             if not isinstance(page, list):
                 raise SourceError(f"{self.resource}: Google's reply has no list of rows")
             rows.extend(page)
-            first_incomplete = first_incomplete or first_incomplete_date(reply)
             if len(page) < limit:
-                return rows, first_incomplete
+                return rows
 
     def _call(self, call: _Call) -> dict[str, list[dict[str, Any]]]:
         """The rows of each request ``call`` answers."""
         if self._fatal is not None:
             raise self._fatal  # the source is asked nothing more in this report
         try:
-            rows, _ = self._pages(call.body)
+            rows = self._pages(call.body)
         except SourceError as exc:
             if exc.fatal:
                 self._fatal = self._fatal or exc
