@@ -202,3 +202,53 @@ def test_the_docs_config_snippet_validates_offline(tmp_path, capsys):
     assert main(["validate", str(path), "--no-data"]) == 2
     err = capsys.readouterr().err
     assert "site" in err and "sc-domain:example.com" in err
+
+
+def test_a_site_the_service_account_cannot_read_names_it_and_the_email(tmp_path, server, gsc,
+                                                                       plugins):
+    from kpireport import SourceError
+
+    path = write_config(tmp_path, server.url)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["clients"][0]["sources"]["seo"]["settings"]["site"] = "sc-domain:client.example"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SourceError) as raised:
+        compute(path, plugins, NOW)
+    message = str(raised.value)
+    assert message.startswith("Search Console: Search Console site sc-domain:client.example")
+    assert "add kpireport@kpireport-test.iam.gserviceaccount.com as a user" in message
+    assert len(server.calls_to(CALLS)) == 1  # one refusal, and the source is asked no more
+
+
+@pytest.mark.parametrize("on_error", ["fail", "partial"])
+def test_a_spent_quota_stops_the_source_for_the_run(tmp_path, server, gsc, plugins, on_error,
+                                                    monkeypatch):
+    from kpireport import SourceError
+    from kpireport_google.client import GoogleClient
+
+    # A run backs off for real (2, 4, 8 s): the waits are recorded, not slept.
+    waits: list[float] = []
+    real_wait = GoogleClient._wait
+
+    def no_sleep(self, response, attempt):
+        waits.append(real_wait(self, response, attempt))
+        return 0.0
+
+    monkeypatch.setattr(GoogleClient, "_wait", no_sleep)
+    gsc.fail(429, times=100)
+    path = write_config(tmp_path, server.url)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["clients"][0]["on_source_error"] = on_error
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    if on_error == "fail":
+        with pytest.raises(SourceError, match="Rate Limit Exceeded — the source is not "
+                                              "asked again in this run"):
+            compute(path, plugins, NOW)
+    else:
+        report = compute(path, plugins, NOW)
+        assert "Rate Limit Exceeded" in report.fetched.errors["seo"]
+        assert all(kpi.value is None and kpi.failed_source == "seo"
+                   for kpi in report.kpis.values())
+        assert [n.kind for n in report.notes].count(NoteKind.SOURCE_FAILED) == 1
+    assert len(server.calls_to(CALLS)) == 4  # one call and its three retries, nothing more
+    assert waits == [2.0, 4.0, 8.0]

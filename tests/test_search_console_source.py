@@ -378,10 +378,10 @@ def test_a_fatal_error_stops_the_source_for_the_report(server, gsc, key, tmp_pat
                for m in range(1, 11)]
     answers = src.fetch_many(queries)
     assert all(isinstance(a, PermissionDenied) for a in answers.values())
-    # Calls already in flight when the first refusal came back may finish; no more start.
-    assert len(calls(server)) <= src.settings.concurrent_requests
+    # The first call goes alone: its refusal stops the other nine before they start.
+    assert len(calls(server)) == 1
     src.fetch_many(queries[:1])
-    assert len(calls(server)) <= src.settings.concurrent_requests
+    assert len(calls(server)) == 1
 
 
 def test_a_bad_request_is_a_source_error_with_googles_message(server, gsc, key, tmp_path):
@@ -442,7 +442,7 @@ def test_rate_limits_are_retried_then_the_quota_stops_the_source(server, gsc, ke
                                                           end=dt.date(2026, m, 28)))
                for m in range(1, 9)]
     before = len(calls(server))
-    answers = source(server, tmp_path, concurrent_requests=1).fetch_many(queries)
+    answers = source(server, tmp_path).fetch_many(queries)
     assert all(isinstance(a, QuotaExhausted) for a in answers.values())
     assert "Rate Limit Exceeded" in str(answers[queries[0]])
     assert len(calls(server)) - before == 4  # one query's tries; the others never asked

@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,8 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         self._lock = threading.Lock()
         self._limit_lock = threading.Lock()
         self._limiter: SharedRateLimiter | None = None
+        self._reached = False
+        """Whether Google has answered this source once (the credential works)."""
 
     # --- What it offers (no network) -----------------------------------------------------
 
@@ -167,8 +169,10 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
                     f"search_console|{client.identity}",
                     calls=self.settings.queries_per_minute, period=60.0)
             self._limiter.acquire()
-        return client.post(query_url(self.settings.base_url, self.settings.site), body,
-                           resource=self.resource)
+        reply = client.post(query_url(self.settings.base_url, self.settings.site), body,
+                            resource=self.resource)
+        self._reached = True
+        return reply
 
     def _pages(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row of ``body``, page after page (``startRow``) until a short page."""
@@ -321,21 +325,29 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         calls = self._calls(missing, bodies, monthly)
         if not calls:
             return answers
+
+        def store(call: _Call, future: Future[dict[str, list[dict[str, Any]]]]) -> None:
+            try:
+                got = future.result()
+            except SourceError as exc:
+                answers.errors.update(dict.fromkeys(call.answers, exc))
+                return
+            for key, rows in got.items():
+                answers.rows[key] = rows
+                body = bodies[key]
+                final = dt.date.fromisoformat(body["endDate"]) < final_from
+                cache.put(self._cache_request(body), {"rows": rows}, final=final)
+
         workers = min(self.settings.concurrent_requests, len(calls))
         with ThreadPoolExecutor(max_workers=workers,
                                 thread_name_prefix="kpireport-search-console") as pool:
-            futures = [(call, pool.submit(self._call, call)) for call in calls]
-            for call, future in futures:
-                try:
-                    got = future.result()
-                except SourceError as exc:
-                    answers.errors.update(dict.fromkeys(call.answers, exc))
-                    continue
-                for key, rows in got.items():
-                    answers.rows[key] = rows
-                    body = bodies[key]
-                    final = dt.date.fromisoformat(body["endDate"]) < final_from
-                    cache.put(self._cache_request(body), {"rows": rows}, final=final)
+            if not self._reached:
+                # The first call alone: a site the credential cannot read, a refused key or a
+                # spent quota then costs one call, not one per request in flight.
+                store(calls[0], pool.submit(self._call, calls[0]))
+                calls = calls[1:]
+            for call, future in [(call, pool.submit(self._call, call)) for call in calls]:
+                store(call, future)
         return answers
 
     def _cache_request(self, body: Mapping[str, Any]) -> dict[str, Any]:
