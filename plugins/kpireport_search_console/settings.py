@@ -42,7 +42,7 @@ class SearchConsoleSettings(SourceSettings):
     row_limit: int = Field(default=MAX_ROW_LIMIT, ge=1, le=MAX_ROW_LIMIT,
                            description="Rows per page (startRow paging); Google's maximum "
                                        "is the fastest")
-    concurrent_requests: int = Field(default=10, ge=1, le=20,
+    concurrent_requests: int = Field(default=20, ge=1, le=50,
                                      description="Requests of one report in flight at once")
     queries_per_minute: int = Field(default=1200, ge=1, le=1200,
                                     description="Google's limit per user (and per site), "

@@ -326,17 +326,19 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         if not calls:
             return answers
 
-        def store(call: _Call, future: Future[dict[str, list[dict[str, Any]]]]) -> None:
-            try:
-                got = future.result()
-            except SourceError as exc:
-                answers.errors.update(dict.fromkeys(call.answers, exc))
-                return
-            for key, rows in got.items():
-                answers.rows[key] = rows
+        def ask(call: _Call) -> dict[str, list[dict[str, Any]]]:
+            got = self._call(call)
+            for key, rows in got.items():  # stored by the worker: the writes overlap the calls
                 body = bodies[key]
                 final = dt.date.fromisoformat(body["endDate"]) < final_from
                 cache.put(self._cache_request(body), {"rows": rows}, final=final)
+            return got
+
+        def collect(call: _Call, future: Future[dict[str, list[dict[str, Any]]]]) -> None:
+            try:
+                answers.rows.update(future.result())
+            except SourceError as exc:
+                answers.errors.update(dict.fromkeys(call.answers, exc))
 
         workers = min(self.settings.concurrent_requests, len(calls))
         with ThreadPoolExecutor(max_workers=workers,
@@ -344,10 +346,10 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
             if not self._reached:
                 # The first call alone: a site the credential cannot read, a refused key or a
                 # spent quota then costs one call, not one per request in flight.
-                store(calls[0], pool.submit(self._call, calls[0]))
+                collect(calls[0], pool.submit(ask, calls[0]))
                 calls = calls[1:]
-            for call, future in [(call, pool.submit(self._call, call)) for call in calls]:
-                store(call, future)
+            for call, future in [(call, pool.submit(ask, call)) for call in calls]:
+                collect(call, future)
         return answers
 
     def _cache_request(self, body: Mapping[str, Any]) -> dict[str, Any]:
