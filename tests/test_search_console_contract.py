@@ -5,9 +5,10 @@ google-auth token exchange, real ``requests``; HTTP errors in Google's older err
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
-from search_console_data import SITE, START, TODAY
+from search_console_data import SITE, TODAY
 
 from kpireport.testing import FakeServer, SourceContract
 from kpireport.testing.fakes.google_oauth import GoogleOAuthFake
@@ -21,7 +22,8 @@ class TestSearchConsoleContract(SourceContract):
         with FakeServer() as server:
             self.server = server
             oauth = GoogleOAuthFake(server)
-            self.fake = SearchConsoleFake(server, oauth, seed=5, start=START, today=TODAY)
+            self.fake = SearchConsoleFake(server, oauth, seed=5, start=dt.date(2026, 1, 1),
+                                          today=TODAY)
             oauth.write_service_account_key(tmp_path / "key.json")
             context = dataclasses.replace(source_context, plugin="search_console")
             settings = SearchConsoleSettings(site=SITE, base_url=server.url, timeout=5,

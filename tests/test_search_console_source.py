@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from search_console_data import DOMAIN, OCT, SITE, START, TODAY, figures, grouped, select
+from search_console_data import DOMAIN, OCT, SITE, TODAY, figures, grouped, select
 
 from kpireport import (
     AuthenticationError,
@@ -39,6 +39,8 @@ SA_EMAIL = "seo-reports@agency-project.iam.gserviceaccount.com"
 METRICS = ("clicks", "impressions", "ctr", "position")
 OCTOBER = DateRange(start=OCT[0], end=OCT[1])
 CALLS = r"/webmasters/v3/sites/[^/]+/searchAnalytics/query"
+START = dt.date(2026, 1, 1)
+"""The fake's first day: these tests read 2026 only (fewer rows to generate)."""
 
 
 @pytest.fixture
