@@ -341,6 +341,25 @@ def test_incomplete_days_are_noted_and_never_cached(server, oauth, key, tmp_path
     assert len(calls(server)) > asked
 
 
+def test_with_no_incomplete_day_the_last_days_are_final_and_cached(server, oauth, key,
+                                                                    tmp_path):
+    gsc = SearchConsoleFake(server, oauth, seed=11, start=START, today=TODAY, fresh_days=0)
+    november = Query(metrics=("clicks",), range=DateRange(start=dt.date(2026, 11, 1),
+                                                          end=dt.date(2026, 11, 24)))
+    table = source(server, tmp_path).fetch(november)
+    assert table.notes == []  # Google gave no first_incomplete_date: nothing to note
+    assert table.value("clicks") == figures(web(gsc, start=dt.date(2026, 11, 1),
+                                                end=dt.date(2026, 11, 24)))["clicks"]
+    asked = len(calls(server))
+    assert asked == 2  # which days are final, then November
+    later = make_context(tmp_path, name="seo", plugin="search_console")
+    later.cache.clock = lambda: 1e12  # hours later: the freshness answer has expired…
+    src = source(server, tmp_path)
+    src.context = later
+    src.fetch(november)
+    assert len(calls(server)) == asked + 1  # …November itself is final, from the cache
+
+
 def test_data_state_final_leaves_the_last_days_out_and_says_so(server, gsc, key, tmp_path):
     november = Query(metrics=("clicks",), range=DateRange(start=dt.date(2026, 11, 1),
                                                           end=dt.date(2026, 11, 24)))

@@ -222,7 +222,7 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
                             search_type=self.settings.search_type, data_state="all")
         request = {"site": self.settings.site, "freshness": body, "v": CACHE_VERSION}
 
-        def ask() -> str | None:
+        def ask() -> str:
             if self._fatal is not None:
                 raise self._fatal
             try:
@@ -232,10 +232,10 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
                     self._fatal = exc
                 raise
             first = first_incomplete_date(reply)
-            return first.isoformat() if first else None
+            return first.isoformat() if first else ""  # "": stored, where None would not be
 
         # Kept an hour (not final): a preview refresh or a re-render does not ask again.
-        first: str | None = self.context.cache.cached(request, ask, final=False)
+        first: str = self.context.cache.cached(request, ask, final=False)
         # No incomplete day in the last days: everything up to yesterday is final.
         return dt.date.fromisoformat(first) if first else today
 
