@@ -559,3 +559,16 @@ def test_probe_is_one_small_call(server, gsc, key, tmp_path):
     assert call["dimensions"] == ["date"] and call["rowLimit"] <= 10
     with pytest.raises(PermissionDenied):
         source(server, tmp_path, site="sc-domain:nope.example").probe()
+
+
+def test_when_freshness_cannot_be_asked_only_the_recent_figures_fail(server, gsc, key,
+                                                                     tmp_path):
+    gsc.fail(503, times=5)  # the first call (which days are final) and its four retries
+    recent = Query(metrics=("clicks",), range=DateRange(start=dt.date(2026, 11, 1),
+                                                        end=dt.date(2026, 11, 24)))
+    september = Query(metrics=("clicks",), range=DateRange(start=dt.date(2026, 9, 1),
+                                                           end=dt.date(2026, 9, 30)))
+    answers = source(server, tmp_path).fetch_many([recent, september])
+    assert isinstance(answers[recent], TransientError)
+    assert answers[september].value("clicks") == figures(web(
+        gsc, start=dt.date(2026, 9, 1), end=dt.date(2026, 9, 30)))["clicks"]

@@ -301,13 +301,24 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         try:
             final_from = self.final_from(max(q.range.end for q in plans))
         except SourceError as exc:
-            return {**out, **dict.fromkeys(plans, exc)}
+            if exc.fatal:
+                return {**out, **dict.fromkeys(plans, exc)}
+            # Which recent days are final is unknown: the queries about them fail, the
+            # others (long final) are answered.
+            final_from = self.context.today - dt.timedelta(days=FRESH_DAYS)
+            for query in [q for q in plans if q.range.end >= final_from]:
+                out[query] = exc
+                del plans[query]
+            bodies = {k: b for k, b in bodies.items()
+                      if dt.date.fromisoformat(b["endDate"]) < final_from}
         answers = self._answers(bodies, monthly, final_from)
         for query, plan in plans.items():
-            needed = [*plan.parts, *(k for k in (plan.hidden_total, plan.hidden_shown) if k)]
-            error = next((answers.errors[k] for k in needed if k in answers.errors), None)
-            out[query] = error if error is not None else self._table(query, plan, answers,
-                                                                     final_from)
+            error = next((answers.errors[k] for k in plan.parts if k in answers.errors), None)
+            try:
+                out[query] = error if error is not None else self._table(query, plan, answers,
+                                                                         final_from)
+            except SourceError as exc:  # a reply that cannot be read: this query's
+                out[query] = exc
         return out
 
     def _answers(self, bodies: Mapping[str, dict[str, Any]], monthly: set[str],
@@ -417,7 +428,9 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
         table_rows = [{k: row.get(k) for k in (*keep, *query.dimensions, *metrics)}
                       for row in rows]
         notes = self._incomplete(query, final_from)
-        if plan.hidden_total and plan.hidden_shown:
+        # The share of hidden searches is a note: when its requests failed, the figures
+        # stand without it.
+        if plan.hidden_total in answers.rows and plan.hidden_shown in answers.rows:
             notes.extend(self._hidden(query, answers.rows[plan.hidden_total],
                                       answers.rows[plan.hidden_shown]))
         return Table(query=query, rows=table_rows, notes=notes, timezone=PACIFIC)
