@@ -334,6 +334,9 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
             else:
                 missing.append(key)
         calls = self._calls(missing, bodies, monthly)
+        self.context.logger.debug("Search Console %s: %d requests, %d from the cache, %d calls",
+                                  self.settings.site, len(bodies), len(bodies) - len(missing),
+                                  len(calls))
         if not calls:
             return answers
 
