@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from babel import Locale, dates, numbers
 
@@ -181,6 +182,30 @@ def format_change(change: float | None, locale: str) -> str:
     if round(abs(change) * 1000) == 0:
         return "±" + text  # a change that rounds to 0.0 % has no direction to show
     return ("+" if change > 0 else "−") + text
+
+
+PLACES_DECIMALS = 1
+"""A change of position is printed in tenths of a place, as the position itself is."""
+
+
+def format_places(difference: float | None, locale: str, words: Any) -> str:
+    """A change of average position in places, not a percentage: the position number falling
+    from 8.4 to 6.1 is "up 2.3 places" (a better rank). ``words`` gives ``ngettext`` and
+    ``gettext`` (the report's catalogue)."""
+    if difference is None:
+        return MISSING
+    places = round(abs(difference), PLACES_DECIMALS)
+    if places == 0:
+        return str(words.gettext("same position"))
+    # The plural of the number as printed: "1.0 places" in English, "1,0 place" in French.
+    count = 1 if _locale(locale).plural_form(Decimal(f"{places:.{PLACES_DECIMALS}f}")) == \
+        "one" else 2
+    number = format_number(places, locale, PLACES_DECIMALS)
+    if difference < 0:
+        text = words.ngettext("up %(places)s place", "up %(places)s places", count)
+    else:
+        text = words.ngettext("down %(places)s place", "down %(places)s places", count)
+    return str(text) % {"places": number}
 
 
 def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from kpireport.data import DataNote, Unit
+from kpireport.data import DataNote, Order, Unit
 
 
 class Direction(StrEnum):
@@ -39,6 +39,9 @@ def ratio(numerator: str, denominator: str) -> Formula:
 class Breakdown:
     """A table KPI: the top ``limit`` values of ``dimensions`` ranked by ``metric``.
 
+    ``then_by`` are the metrics that break ties in ``metric``, in turn, highest first (Search
+    Console ranks queries by clicks, then impressions): the default order of the rows, which
+    a client's ``order:`` replaces.
     ``columns`` are the metrics shown in the table (``metric`` first when empty).
     ``column_units`` says how a metric column is printed (a count when it says nothing).
     ``translated_values`` names, per dimension column, the values a source gives in English
@@ -49,10 +52,15 @@ class Breakdown:
     dimensions: tuple[str, ...]
     metric: str
     limit: int = 10
+    then_by: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     column_labels: Mapping[str, Labels] = field(default_factory=dict)
     column_units: Mapping[str, Unit] = field(default_factory=dict)
     translated_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def default_order(self) -> tuple[Order, ...]:
+        """``metric``, then each of ``then_by``, highest first."""
+        return tuple(Order(metric=m) for m in (self.metric, *self.then_by))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +100,11 @@ class KpiDefinition:
     description: Labels = field(default_factory=dict)
     breakdown: Breakdown | None = None
     duration_unit: str = "seconds"
+    filter_on: str | None = None
+    """A dimension the client's ``filters:`` on this KPI must name, because the KPI means
+    nothing without them: branded clicks need the brand terms (a filter on ``query``)."""
+    filter_negated: bool = False
+    """With ``filter_on``: whether that filter must be a ``not_`` one (non-branded clicks)."""
     section: Family | None = field(default=None, init=False, compare=False)
     """The family given as a :class:`Family` (``family`` then holds its id)."""
 
@@ -158,6 +171,26 @@ class KpiValue:
         if current is None or reference is None or reference == 0:
             return None
         return (current - reference) / abs(reference)
+
+    @staticmethod
+    def difference(current: float | None, reference: float | None) -> float | None:
+        """Absolute change (a position 6.1 against 8.4 is -2.3); None when either is missing."""
+        if current is None or reference is None:
+            return None
+        return current - reference
+
+    @property
+    def in_places(self) -> bool:
+        """Whether its changes are told in places (a position), not as a percentage."""
+        return self.definition.unit is Unit.POSITION
+
+    @property
+    def difference_previous(self) -> float | None:
+        return self.difference(self.value, self.previous)
+
+    @property
+    def difference_last_year(self) -> float | None:
+        return self.difference(self.value, self.last_year)
 
     @property
     def change_previous(self) -> float | None:

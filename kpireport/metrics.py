@@ -56,6 +56,12 @@ _STANDARD = [
     MetricSpec(name="sales_cycle_days", unit=U.DURATION, aggregation=A.WEIGHTED_MEAN,
                weight="won_deals",
                description="Days from creation to close of won deals, weighted by won deals"),
+    MetricSpec(name="lost_deals", aggregation=A.SUM, description="Deals closed lost"),
+    MetricSpec(name="pipeline_value", unit=U.CURRENCY, aggregation=A.SUM,
+               description="Amount of the opportunities / deals created"),
+    MetricSpec(name="lead_conversion_rate", unit=U.PERCENT, aggregation=A.RATIO,
+               numerator="new_customers", denominator="leads",
+               description="New customers per lead created = Σnew_customers / Σleads"),
     # Ads
     MetricSpec(name="spend", unit=U.CURRENCY, aggregation=A.SUM, description="Ad spend"),
     MetricSpec(name="ad_impressions", aggregation=A.SUM, description="Ad impressions"),
@@ -85,5 +91,8 @@ STANDARD_DIMENSIONS: dict[str, str] = {
     "device": "Device category",
     "campaign": "Ad campaign",
     "stage": "CRM stage",
+    "pipeline": "CRM pipeline (HubSpot deal pipelines)",
+    "owner": "CRM record owner",
+    "lead_source": "Where a CRM lead or deal came from",
 }
 """Standard dimension names."""

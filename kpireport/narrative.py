@@ -20,6 +20,7 @@ NOTABLE = 0.05
 PER_LIST = 3
 
 Gettext = Callable[[str], str]
+NGettext = Callable[[str, str, int], str]
 
 
 @dataclass
@@ -38,8 +39,18 @@ def _value(report: Report, kpi: KpiValue, value: float | None) -> str:
                                    kpi.definition.duration_unit)
 
 
-def summarise(report: Report, gettext: Gettext) -> Narrative:
-    """Sentences for the executive summary, in the report's language."""
+class _Words:
+    """``gettext`` and ``ngettext`` as one object, for :func:`formatting.format_places`."""
+
+    def __init__(self, gettext: Gettext, ngettext: NGettext | None) -> None:
+        self.gettext = gettext
+        self.ngettext = ngettext or (lambda one, many, n: one if n == 1 else many)
+
+
+def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None) -> Narrative:
+    """Sentences for the executive summary, in the report's language (``ngettext`` for the
+    plural forms; English's without it)."""
+    words = _Words(gettext, ngettext)
     out = Narrative()
     # A month's name for a monthly report, the dates of the period before for the others.
     month = formatting.format_period(report.period.previous, report.locale)
@@ -52,7 +63,10 @@ def summarise(report: Report, gettext: Gettext) -> Narrative:
         good = kpi.is_better(change)
         sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value),
-            "change": formatting.format_change(change, report.locale), "month": month}
+            # A position moves by places ("up 2.3 places"), not by a percentage.
+            "change": (formatting.format_places(kpi.difference_previous, report.locale, words)
+                       if kpi.in_places else formatting.format_change(change, report.locale)),
+            "month": month}
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")

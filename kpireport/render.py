@@ -149,6 +149,11 @@ def figures_csv(report: Report, words: Any = None) -> str:
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              formatting.format_change(v, locale)])
+        if kpi.in_places:  # what the report prints for a position: the change in places
+            for name in ("difference_previous", "difference_last_year"):
+                v = getattr(kpi, name)
+                writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                                 formatting.format_places(v, locale, words)])
     all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
@@ -382,10 +387,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
              "year-to-date": gettext("Year-to-date performance report")}
 
     brand = report.brand
+    printed = list(brand.get("sections") or SECTION_DEFAULTS)
     return {
         "brand": brand,
-        "sections": list(brand.get("sections") or SECTION_DEFAULTS),
-        "narrative": summarise(report, gettext),
+        "sections": printed,
+        "narrative": summarise(report, gettext, _translations(env).ngettext),
         "commentary": commentary_html(brand.get("commentary")),
         "report": report,
         "agency": report.agency,
@@ -425,6 +431,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # Each sentence once: notes about several metrics can read the same to the client.
         "note_texts": lambda notes: list(dict.fromkeys(
             note_text(note, report.locale, gettext, labels) for note in notes)),
+        # A source's time zone (Search Console's Pacific days) is said once, under "About the
+        # data", not beside each of its figures.
+        "kpi_notes": lambda kpi: ([n for n in kpi.notes if n.kind is not NoteKind.TIMEZONE]
+                                  if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
 
@@ -626,6 +636,8 @@ def render_html(report: Report, plugins: PluginSet,
     default = _default_theme(plugins)
     env = build_environment(theme, default, agency_template_dir, report.language)
     env.filters.update(_filters(report))
+    words = _translations(env)
+    env.filters["places"] = lambda d: formatting.format_places(d, report.locale, words)
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)

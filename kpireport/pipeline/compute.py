@@ -14,7 +14,6 @@ from kpireport.data import (
     DateRange,
     MissingDays,
     NoteKind,
-    Order,
     Query,
     Unit,
     order_rows,
@@ -124,7 +123,7 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
         rows, notes, error = rows_of(binding, queries.breakdown, fetched, answered_by)
-        order = binding.ref.query_order() or (Order(metric=b.metric),)
+        order = binding.ref.query_order() or b.default_order()
         value.rows = order_rows(rows, order, limit)
         value.notes, value.error = dedupe(notes), error
         if error:

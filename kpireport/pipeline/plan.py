@@ -308,6 +308,7 @@ def plan_client(config: Config, client: ClientConfig, plugins: PluginSet, today:
     problems += more
     problems += _objective_problems(config, client, index, bindings, offered)
     problems += _order_problems(config, index, bindings)
+    problems += _filter_problems(config, index, bindings)
     if sources:
         problems += capability_problems(config, index, bindings, sources, infos, today)
     return ClientPlan(client, sources, offered, bindings, problems, infos,
@@ -396,6 +397,26 @@ def _order_problems(config: Config, index: int,
         elif len({binding.metric_sources[o.metric] for o in order}) > 1:
             problems.append(config.problem(path, f"KPI {ref.key!r}: the metrics it is ordered "
                                                  "by must come from one source"))
+    return problems
+
+
+def _filter_problems(config: Config, index: int,
+                     bindings: Mapping[str, KpiBinding]) -> list[Problem]:
+    """A KPI that means nothing without a filter (branded clicks: the brand terms) has it."""
+    problems = []
+    for key, binding in bindings.items():
+        definition = binding.definition
+        if definition.filter_on is None:
+            continue
+        if any(f.dimension == definition.filter_on and f.negate == definition.filter_negated
+               for f in binding.filters):
+            continue
+        way = "not_regex" if definition.filter_negated else "regex"
+        problems.append(config.problem(
+            _kpi_path(config, index, key, filters=True),
+            f"KPI {key!r} needs a filter on {definition.filter_on!r}"
+            f"{' (negated: not_…)' if definition.filter_negated else ''}, e.g. filters: "
+            f"[{{dimension: {definition.filter_on}, {way}: \"acme|akme\"}}]"))
     return problems
 
 
@@ -558,7 +579,7 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
     if definition.breakdown is not None:
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
-        order = binding.ref.query_order() or (Order(metric=b.metric),)
+        order = binding.ref.query_order() or b.default_order()
         return KpiQueries(breakdown=_per_source(binding, lambda m: Query(
             metrics=m, range=period.range, dimensions=b.dimensions, granularity=Granularity.TOTAL,
             **_top(order, limit, m))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kpireport import Unit, hookimpl
-from kpireport.kpis import Direction, Family, KpiDefinition
+from kpireport.kpis import Direction, Family, KpiDefinition, ratio
 
 COMMERCIAL = Family(id="commercial", label={"en": "Sales and pipeline",
                                    "fr": "Ventes et pipeline commercial"}, rank=10)
@@ -51,6 +51,28 @@ COMMERCIAL_KPIS = [
         description={"en": "Mean days from creation to close of the deals won in the period.",
                      "fr": "Nombre moyen de jours entre la création et la signature des "
                            "affaires gagnées sur la période."},
+    ),
+    KpiDefinition(
+        id="lost_deals", label={"en": "Lost deals", "fr": "Affaires perdues"}, unit=Unit.COUNT,
+        metrics=("lost_deals",), direction=Direction.LOWER, family=COMMERCIAL,
+        description={"en": "Deals closed lost in the period.",
+                     "fr": "Affaires perdues sur la période."},
+    ),
+    KpiDefinition(
+        id="pipeline_value", label={"en": "Pipeline created", "fr": "Pipeline créé"},
+        unit=Unit.CURRENCY, metrics=("pipeline_value",), family=COMMERCIAL,
+        description={"en": "Amount of the opportunities (deals) created in the period.",
+                     "fr": "Montant des opportunités (affaires) créées sur la période."},
+    ),
+    KpiDefinition(
+        id="lead_conversion_rate", label={"en": "Lead-to-customer rate",
+                                          "fr": "Taux de transformation en clients"},
+        unit=Unit.PERCENT, metrics=("new_customers", "leads"), family=COMMERCIAL,
+        formula=ratio("new_customers", "leads"),
+        description={"en": "New customers divided by leads created, both summed over the "
+                           "period.",
+                     "fr": "Nouveaux clients divisés par les prospects créés, tous deux "
+                           "additionnés sur la période."},
     ),
 ]
 

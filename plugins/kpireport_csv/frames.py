@@ -70,6 +70,14 @@ class Frame:
     _by_time: dict[str, tuple[list[dt.date], list[dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
     _sorted_times: list[dt.date] | None = field(default=None, init=False, repr=False)
+    monthly_exports: bool = False
+    """Rows united from exports of one calendar month each (a month's top queries): they
+    answer only monthly series (a month's total is asked of the month's export itself, so
+    that a missing export is an error) and only by exactly their dimension (the listed
+    queries do not add up to the month's total)."""
+    timezone: str | None = None
+    """The time zone whose days the rows count, when the file's maker says so (Search
+    Console's are Pacific time); None: the client's."""
     blanks: Callable[[], Mapping[str, list[dt.date]]] = dict
     """Per metric column, the sorted times of the rows whose cell is blank (for a weighted
     mean, only where its weight is not zero: a mean over nothing is blank by right)."""
@@ -97,7 +105,8 @@ class Frame:
         """Whether the frame has the dimensions asked; extra ones can be summed away only for
         additive components, and a fixed-range total is exactly as exported."""
         asked, have = set(dimensions), set(self.dimensions)
-        if spec.aggregation is Aggregation.DISTINCT or self.grain is Grain.RANGE:
+        if (spec.aggregation is Aggregation.DISTINCT or self.grain is Grain.RANGE
+                or self.monthly_exports):
             return asked == have
         return asked <= have
 
@@ -142,7 +151,8 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
             raise SourceError(f"no table or export offers metric {metric!r} "
                               f"(offered: {', '.join(offered) or 'none'})")
         candidates = sorted(
-            (f for f in holders if f.fits(spec, wanted)),
+            (f for f in holders if f.fits(spec, wanted)
+             and (not f.monthly_exports or query.granularity is MONTH)),
             key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
         if not candidates:
             raise SourceError(_no_dimensions(spec, query, holders))
@@ -154,13 +164,19 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         if chosen is None:
             exports_only = all(f.grain is Grain.RANGE for f in candidates)
             # Exports of shorter ranges inside the one asked (a quarter's top queries from
-            # monthly exports): that figure is unavailable, the rest of the report stands.
-            # Otherwise the export for the range is missing or of another range: an error,
-            # so that the run fails and the agency exports it.
-            if exports_only and not (query.granularity is TOTAL and any(
+            # monthly exports), or a series by day or month of what exports give only as
+            # totals (branded clicks, summed from the queries table): that figure is
+            # unavailable, the rest of the report stands. Otherwise the export for the range
+            # is missing or of another range: an error, so that the run fails and the agency
+            # exports it.
+            # A total filtered on the queries table (branded clicks) is a figure, not the
+            # table: its comparisons (last year's, before the first export) are noted
+            # missing rather than failing the report.
+            filtered_total = any(f.dimension not in query.dimensions for f in query.filters)
+            if exports_only and query.granularity is TOTAL and not filtered_total and not any(
                     (span := f.span()) is not None and query.range.start <= span.start
                     and span.end <= query.range.end and span != query.range
-                    for f in candidates)):
+                    for f in candidates):
                 raise SourceError(_no_range(spec, query, candidates))
             message = (_no_range(spec, query, candidates) if exports_only
                        else _unavailable(spec, query, candidates))
@@ -174,10 +190,15 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
         parts.append((rows, names))
         # A frame's gaps concern the metrics it gave, not those another frame gave.
         notes.extend(n if n.metrics else replace(n, metrics=tuple(names)) for n in frame_notes)
-    rows = _join(parts, metrics, query)
+    # Export rows stay in the rank Google gives them (clicks, then impressions): an order by
+    # clicks keeps that rank among ties, where sorting by value would list them alphabetically.
+    ranked = bool(plan) and all(frame.grain is Grain.RANGE for frame, _ in plan.values())
+    rows = _join(parts, metrics, query, keep_order=ranked)
     if query.order:
         rows = order_rows(rows, query.order, query.limit)
-    return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)))
+    zones = {frame.timezone for frame, _ in plan.values()}
+    timezone = zones.pop() if len(zones) == 1 else None
+    return Table(query=query, rows=rows, notes=list(dict.fromkeys(notes)), timezone=timezone)
 
 
 # --- Rows of one frame ------------------------------------------------------------------------
@@ -246,8 +267,9 @@ def _pick(row: Mapping[str, Any], column: str | None, tkey: str | None, metrics:
 
 
 def _join(parts: Iterable[tuple[list[dict[str, Any]], list[str]]], metrics: list[str],
-          query: Query) -> list[dict[str, Any]]:
-    """Rows of several frames joined on (time key, dimensions); a metric no frame gave is None."""
+          query: Query, keep_order: bool = False) -> list[dict[str, Any]]:
+    """Rows of several frames joined on (time key, dimensions); a metric no frame gave is None.
+    Sorted by those keys, or in the order the frames gave them with ``keep_order``."""
     tkey = time_key(query.granularity)
     keys = ([tkey] if tkey else []) + list(query.dimensions)
     joined: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -260,6 +282,8 @@ def _join(parts: Iterable[tuple[list[dict[str, Any]], list[str]]], metrics: list
             for name in names:
                 if name in row:
                     target[name] = row[name]
+    if keep_order:
+        return list(joined.values())
     return [joined[k] for k in sorted(joined, key=_sort_key)]
 
 

@@ -1,9 +1,11 @@
-"""Google Search Console web-UI exports: folders (or zip files) of ``Dates.csv``, ``Queries.csv``…
+"""Google Search Console web-UI exports: folders (or zip files) of ``Chart.csv``, ``Queries.csv``…
 
 Each file has a header ``<Dimension>,Clicks,Impressions,CTR,Position``. The dimension is known
-from the file's name; the metric columns from their headers, in English or French. ``Dates.csv``
-gives daily rows (newest first); the other files give one total per value for the export's
-range, which is the first..last date of the same export's ``Dates.csv``.
+from the file's name; the metric columns from their headers, in English or French. The dates
+table (``Chart.csv`` in today's exports, ``Dates.csv`` in older ones) gives daily rows (newest
+first); the other files give one total per value for the export's range, which is the
+first..last date of the same export's dates table. ``Filters.csv`` (``Filter,Value``: ``Search
+type,Web``, ``Date,Last 3 months``, ``Query,+acme``…) says what the export was filtered on.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kpireport.data import DateRange
+from kpireport.data import DataNote, DateRange, Granularity, NoteKind, Query
 from kpireport.errors import DataFileError
 from kpireport.sources import SourceContext
 
-from .frames import Frame, Grain
+from .frames import Frame, Grain, month_end
 from .values import (
     ParseCaches,
     cached,
@@ -38,6 +40,7 @@ from .values import (
 DATES = "date"
 
 FILES = {
+    "chart.csv": DATES,
     "dates.csv": DATES,
     "queries.csv": "query",
     "requêtes.csv": "query",
@@ -49,6 +52,17 @@ FILES = {
     "search appearance.csv": "search_appearance",
 }
 """File name (case-insensitive) -> the dimension it holds."""
+
+FILTERS = "filters.csv"
+"""The export's filters (``Filter,Value``): read to refuse an export of part of the site."""
+
+SITE_WIDE = frozenset({"search type", "date", "type de recherche"})
+"""Filters that keep an export's totals the site's (any other filters them to a query, a page,
+a country, a device or a search appearance)."""
+
+EMPTY_QUERY = "(empty query)"
+"""The label of a query row whose cell is blank (Google exports one at times): the report's
+theme translates it (``Breakdown.translated_values``)."""
 
 HEADERS = {
     "clicks": "clicks",
@@ -62,6 +76,7 @@ HEADERS = {
 """Metric header (case-insensitive, English or French) -> standard metric."""
 
 COLUMNS = frozenset({"clicks", "impressions", "position"})
+DATES_FILES = "Chart.csv (Dates.csv in older exports)"
 _REQUIRED = ("clicks", "impressions", "position")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
 
@@ -141,11 +156,44 @@ class Export:
         self._cache = _shared_cache(location, label)
 
     def members(self) -> dict[str, str]:
-        """Dimension (``date`` for Dates.csv) -> file name, for the files recognised."""
+        """Dimension (``date`` for the dates table) -> file name, for the files recognised."""
+        return {k: v for k, v in self._files().items() if k != FILTERS}
+
+    def _files(self) -> dict[str, str]:
+        """``members()`` and ``Filters.csv`` (under ``FILTERS``) when the export has it."""
         return cached(self._cache, "members", self._list)
 
     def has_dates(self) -> bool:
         return DATES in self.members()
+
+    def filters(self) -> dict[str, str]:
+        """``Filters.csv`` as ``{filter: value}`` (empty when the export has none)."""
+        return cached(self._cache, "filters", self._parse_filters)
+
+    def months(self) -> str:
+        """The calendar months the export covers, in words: ``2026-10`` or ``2025-07..2026-10
+        (16 months, from 2025-07-13)``."""
+        span = self.span()
+        if span is None:
+            return "no dates"
+        first, last = span.start.replace(day=1), span.end.replace(day=1)
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+        if count == 1 and span.start.day == 1 and span.end == month_end(first):
+            return f"{first:%Y-%m}"
+        text = f"{first:%Y-%m}" if count == 1 else f"{first:%Y-%m}..{last:%Y-%m}"
+        partial = []
+        if span.start.day != 1:
+            partial.append(f"from {span.start}")
+        if span.end != month_end(last):
+            partial.append(f"to {span.end}")
+        whole = f"{count} month{'s' if count > 1 else ''}"
+        return f"{text} ({', '.join([whole, *partial])})"
+
+    def one_month(self) -> bool:
+        """Whether the export covers exactly one calendar month."""
+        span = self.span()
+        return (span is not None and span.start.day == 1
+                and span.end == month_end(span.start))
 
     def days(self) -> dict[dt.date, dict[str, Any]]:
         return cached(self._cache, "days", self._parse_days)
@@ -155,9 +203,14 @@ class Export:
         return DateRange(start=min(days), end=max(days)) if days else None
 
     def dimension_rows(self, dimension: str) -> list[dict[str, Any]]:
-        return cached(self._cache, dimension,
-                      lambda: [row for _, row in self._parse(self.members()[dimension],
-                                                             dimension)])
+        """The rows of one dimension file, ranked as Google ranks them in its interface: by
+        clicks, then impressions (the file lists ties alphabetically, so a one-click query
+        starting with a quote or a digit came before busier ones), the value last."""
+        def ranked() -> list[dict[str, Any]]:
+            rows = [row for _, row in self._parse(self.members()[dimension], dimension)]
+            return sorted(rows, key=lambda r: (-(r["clicks"] or 0), -(r["impressions"] or 0),
+                                               str(r[dimension])))
+        return cached(self._cache, dimension, ranked)
 
     def check(self) -> list[str]:
         try:
@@ -169,14 +222,25 @@ class Export:
             if self.location.is_dir() and any(
                     _fold(p.name) in FILES for p in self.location.glob("*/*")):
                 hint = f"; its subfolders hold exports: use '{self.label}/*'"
-            return [f"{self.label}: no Search Console export files (Dates.csv, Queries.csv, "
-                    f"Pages.csv, Countries.csv, Devices.csv){hint}"]
+            return [f"{self.label}: no Search Console export files (Chart.csv or Dates.csv, "
+                    f"Queries.csv, Pages.csv, Countries.csv, Devices.csv){hint}"]
         problems = []
         if not self.has_dates():
             others = ", ".join(members.values())
-            problems.append(f"{self.label}: {others} cannot be used without Dates.csv, which "
-                            f"gives the export's date range; download the export again with "
-                            f"its Dates tab")
+            problems.append(f"{self.label}: {others} cannot be used without the dates table "
+                            f"({DATES_FILES}), which gives the export's date range; download "
+                            f"the export again from the Performance report (Export, then "
+                            f"'Download CSV'), which includes it")
+        try:
+            narrowed = {k: v for k, v in self.filters().items() if _fold(k) not in SITE_WIDE}
+        except DataFileError as exc:
+            problems.append(str(exc))
+        else:
+            if narrowed:
+                listed = ", ".join(f"{k} {v}" for k, v in narrowed.items())
+                problems.append(f"{self.label}: the export is filtered ({listed}, in its "
+                                f"Filters.csv): its figures are not the site's; export the "
+                                f"Performance report again with only the date filter")
         for dimension in members:
             try:
                 if dimension == DATES:
@@ -200,9 +264,19 @@ class Export:
                 raise DataFileError(self.label, f"not a readable zip file ({exc})") from None
         found: dict[str, str] = {}
         for name in sorted(names):
-            dimension = FILES.get(_fold(name.rsplit("/", 1)[-1]))
+            base = _fold(name.rsplit("/", 1)[-1])
+            if base == FILTERS:
+                found.setdefault(FILTERS, name)
+                continue
+            dimension = FILES.get(base)
             if dimension is None:
                 continue
+            if dimension == DATES and DATES in found and (
+                    found[DATES].rsplit("/", 1)[0] == name.rsplit("/", 1)[0]
+                    if "/" in name else "/" not in found[DATES]):
+                raise DataFileError(self.label, f"holds two dates tables ({found[DATES]}, "
+                                                f"{name}): keep the one of the export (Chart.csv "
+                                                f"in today's exports) and remove the other")
             if dimension in found:
                 # Several exports in one zip: reading one would leave the others' days out.
                 raise DataFileError(self.label, f"holds more than one export ({found[dimension]}"
@@ -236,6 +310,19 @@ class Export:
             days[day], lines[day] = row, line
         return days
 
+    def _parse_filters(self) -> dict[str, str]:
+        member = self._files().get(FILTERS)
+        if member is None:
+            return {}
+        file = self._file(member)
+        text = decode(self._read(member), file)
+        out: dict[str, str] = {}
+        for line, cells in records(text, file, _delimiter(text)):
+            if line == 1 or len(cells) < 2:
+                continue  # the header (Filter,Value)
+            out[cells[0].strip()] = cells[1].strip()
+        return out
+
     def _parse(self, member: str, dimension: str) -> list[tuple[int, dict[str, Any]]]:
         """``(line, row)`` for each data row of one file; the first column is the dimension."""
         file = self._file(member)
@@ -253,7 +340,9 @@ class Export:
             for i, (name, cell) in enumerate(zip(names, cells, strict=True)):
                 try:
                     if i == 0:
-                        row[name] = parse_day(cell) if dimension == DATES else cell
+                        row[name] = (parse_day(cell) if dimension == DATES else
+                                     EMPTY_QUERY if dimension == "query" and not cell.strip()
+                                     else cell)
                     else:
                         row[name] = _PARSERS[name](cell)
                 except ValueError as exc:
@@ -281,6 +370,9 @@ class Export:
                                           f"{', '.join(headers)})", line)
         return names
 
+
+PACIFIC = "America/Los_Angeles"
+"""Search Console counts its days in Pacific time, whatever the site's or the client's zone."""
 
 PROVISIONAL = dt.timedelta(days=3)
 """Search Console revises a day's figures for about two to three days: from the day of the run,
@@ -314,21 +406,107 @@ class SearchConsoleExports:
             f"{len(dated)} folders, {dated[0].label} … {dated[-1].label}")
         frames = [Frame(f"Search Console exports ({labels})", Grain.DAY, (), COLUMNS,
                         self.daily, self.days_present, rank=rank,
-                        provisional_from=self.context.today - PROVISIONAL)]
+                        provisional_from=self.context.today - PROVISIONAL,
+                        blanks=self.blanks, timezone=PACIFIC)]
         # Newest name first: of two exports of the same range, the later download is preferred.
+        dimensions: dict[str, None] = {}
         for export in sorted(dated, key=lambda e: e.label, reverse=True):
             for dimension, member in export.members().items():
                 if dimension != DATES:
+                    dimensions[dimension] = None
                     frames.append(Frame(f"{export.label}/{member}", Grain.RANGE, (dimension,),
                                         COLUMNS, partial(export.dimension_rows, dimension),
-                                        span=export.span, rank=rank + len(frames)))
+                                        span=export.span, rank=rank + len(frames),
+                                        timezone=PACIFIC))
+        # The monthly exports of each table, month by month: the chart of branded clicks.
+        for dimension in dimensions:
+            frames.append(Frame(f"Search Console monthly exports ({dimension})", Grain.MONTH,
+                                (dimension,), COLUMNS, partial(self._by_month, dimension),
+                                partial(self._months, dimension), rank=rank + len(frames),
+                                monthly_exports=True, timezone=PACIFIC))
         return frames
+
+    def _monthly(self, dimension: str) -> dict[dt.date, Export]:
+        """Month -> its export (of exactly that calendar month) holding ``dimension``; of two,
+        the later name (download)."""
+        out: dict[dt.date, Export] = {}
+        for export in sorted(self.exports(), key=lambda e: e.label):
+            if export.has_dates() and dimension in export.members() and export.one_month():
+                span = export.span()
+                assert span is not None  # one_month() says it has one
+                out[span.start] = export
+        return out
+
+    def _months(self, dimension: str) -> set[dt.date]:
+        return set(self._monthly(dimension))
+
+    def _by_month(self, dimension: str) -> list[dict[str, Any]]:
+        return [{**row, "month": month} for month, export in self._monthly(dimension).items()
+                for row in export.dimension_rows(dimension)]
 
     def daily(self) -> list[dict[str, Any]]:
         return cached(self._cache, "daily", self._unite)
 
     def days_present(self) -> set[dt.date]:
         return {row[DATES] for row in self.daily()}
+
+    def blanks(self) -> dict[str, list[dt.date]]:
+        """Per metric, the days whose cell is blank in the dates tables (a position is blank
+        by right on a day without impressions): noted where a figure leaves them out, as for
+        a tidy table, never dropped in silence."""
+        def find() -> dict[str, list[dt.date]]:
+            found: dict[str, list[dt.date]] = {}
+            for row in self.daily():  # sorted by day
+                for name in _REQUIRED:
+                    if row.get(name) is None and (name != "position" or row.get("impressions")):
+                        found.setdefault(name, []).append(row[DATES])
+            return found
+        return cached(self._cache, "blanks", find)
+
+    def hidden_queries(self, query: Query, source: str) -> list[DataNote]:
+        """A note when a query table's clicks fall short of the dates table's total for the
+        same export: Google leaves out the queries it hides for privacy (anonymised queries),
+        so a table of queries or a total filtered on them (branded clicks) counts only the
+        queries listed."""
+        if query.granularity is not Granularity.TOTAL or "query" not in (
+                *query.dimensions, *(f.dimension for f in query.filters)):
+            return []
+        export = next((e for e in self.exports() if e.has_dates() and "query" in e.members()
+                       and e.span() == query.range), None)
+        if export is None:
+            return []
+        listed = sum(row["clicks"] or 0 for row in export.dimension_rows("query"))
+        total = sum(row["clicks"] or 0 for row in export.days().values())
+        if listed >= total:
+            return []
+        metrics = tuple(m for m in query.metrics if m in ("clicks", "impressions", "ctr",
+                                                          "position"))
+        return [DataNote(kind=NoteKind.THRESHOLDED, source=source, metrics=metrics,
+                         message=f"{export.label}: the queries listed give {listed:.0f} of the "
+                                 f"{total:.0f} clicks of {query.range}; Google hides the "
+                                 f"others' queries for privacy")]
+
+    def one_total_only(self, dimension: str, rng: DateRange) -> str | None:
+        """Why the exports cannot give totals split by ``dimension`` for a calendar month like
+        ``rng`` (each export's files give one total for its own range), or None when they
+        can: an export of exactly that range, or of one calendar month, a calendar quarter or
+        a year-to-date (the report's period) is there. Says which months each export covers."""
+        holders = [e for e in self.exports() if e.has_dates() and dimension in e.members()]
+        if not holders:
+            return None
+        for export in holders:
+            span = export.span()
+            if span is None or span == rng:
+                return None
+            if span.start.day == 1 and span.end == month_end(span.end.replace(day=1)) and (
+                    export.one_month() or span.start.month == 1
+                    or (span.start.month % 3 == 1 and span.days <= 92)):
+                return None
+        listing = "; ".join(f"{e.label}: {e.months()}" for e in holders)
+        return (f"cannot give monthly {dimension} totals: the {dimension} table of a Search "
+                f"Console export is one total for the export's whole range, and no export "
+                f"covers a single calendar month ({listing}). Export the Performance report "
+                f"once per month (date range: the month, compare off), one folder per month")
 
     def _unite(self) -> list[dict[str, Any]]:
         # Where exports overlap, the one reaching the latest day wins: Search Console revises

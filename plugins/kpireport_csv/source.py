@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpireport.data import Capabilities, MetricSpec, Query, Table
+from kpireport.data import Capabilities, Granularity, MetricSpec, Query, Table
 from kpireport.sources import Source, SourceContext
 
 from .frames import Frame, Grain, answer
 from .search_console import SearchConsoleExports
 from .settings import CsvSettings
 from .tidy import TidyFile
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileCapabilities(Capabilities):
+    """The capabilities, and what only the files can tell: a month's totals by query (or
+    page, country, device) need an export of that month, not one of sixteen months."""
+
+    range_only: tuple[str, ...] = ()
+    """Dimensions that only Search Console exports' files give (one total per export)."""
+    why_not: Callable[[str, Query], str | None] = field(default=lambda d, q: None,
+                                                        compare=False, repr=False)
+
+    def refusal(self, query: Query) -> str | None:
+        reason = super().refusal(query)
+        if reason is not None or query.granularity is not Granularity.TOTAL:
+            return reason
+        for dimension in dict.fromkeys([*query.dimensions,
+                                        *(f.dimension for f in query.filters)]):
+            if dimension in self.range_only and (why := self.why_not(dimension, query)):
+                return why
+        return None
 
 
 class CsvSource(Source[CsvSettings]):
@@ -48,8 +71,12 @@ class CsvSource(Source[CsvSettings]):
         """Every dimension a table or export has; any granularity, filter and order (a query a
         file cannot answer, such as a distinct count summed from days, is refused when asked,
         naming the file)."""
-        dimensions = dict.fromkeys(dim for frame in self.frames() for dim in frame.dimensions)
-        return Capabilities(dimensions=tuple(dimensions))
+        frames = self.frames()
+        dimensions = dict.fromkeys(dim for frame in frames for dim in frame.dimensions)
+        range_only = tuple(d for d in dimensions if all(
+            f.grain is Grain.RANGE or f.monthly_exports for f in frames if d in f.dimensions))
+        return FileCapabilities(dimensions=tuple(dimensions), range_only=range_only,
+                                why_not=lambda d, q: self.exports.one_total_only(d, q.range))
 
     def check(self) -> list[str]:
         problems: list[str] = []
@@ -80,4 +107,9 @@ class CsvSource(Source[CsvSettings]):
         return problems
 
     def fetch(self, query: Query) -> Table:
-        return answer(query, self.frames(), self.specs, self.context.name)
+        table = answer(query, self.frames(), self.specs, self.context.name)
+        # Queries from the exports only (a table by query would have them all).
+        if table.rows and all(f.grain is Grain.RANGE or f.monthly_exports
+                              for f in self.frames() if "query" in f.dimensions):
+            table.notes.extend(self.exports.hidden_queries(query, self.context.name))
+        return table

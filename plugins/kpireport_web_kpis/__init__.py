@@ -129,6 +129,19 @@ WEB_KPIS = [
     ),
 ]
 
+SEARCH_CONSOLE_VALUES = frozenset({N_("(empty query)")})
+"""The label the CSV source gives a query row whose cell is blank in an export."""
+
+SEARCH_CONSOLE_DEVICES = frozenset({N_("Desktop"), N_("Mobile"), N_("Tablet")})
+"""Search Console's devices, as its exports name them in English."""
+
+_SEARCH_COLUMNS = {
+    "clicks": {"en": "Clicks", "fr": "Clics"},
+    "impressions": {"en": "Impressions", "fr": "Impressions"},
+    "ctr": {"en": "CTR", "fr": "Taux de clic"},
+    "position": {"en": "Position", "fr": "Position"},
+}
+
 SEO_KPIS = [
     KpiDefinition(
         id="organic_clicks", label={"en": "Organic clicks", "fr": "Clics naturels"},
@@ -163,8 +176,8 @@ SEO_KPIS = [
                   unit=Unit.COUNT,
         metrics=("clicks", "impressions", "position"), family=SEO,
         breakdown=Breakdown(
-            dimensions=("query",), metric="clicks", limit=10, columns=("clicks", "impressions",
-                                                                       "position"),
+            dimensions=("query",), metric="clicks", then_by=("impressions",), limit=10,
+            columns=("clicks", "impressions", "position"),
             column_labels={
                 "query": {"en": "Query", "fr": "Requête"},
                 "clicks": {"en": "Clicks", "fr": "Clics"},
@@ -172,9 +185,82 @@ SEO_KPIS = [
                 "position": {"en": "Position", "fr": "Position"},
             },
             column_units={"position": Unit.POSITION},
+            translated_values={"query": SEARCH_CONSOLE_VALUES},
         ),
-        description={"en": "Search queries that brought the most clicks.",
-                     "fr": "Les requêtes qui ont apporté le plus de clics."},
+        description={"en": "Search queries that brought the most clicks (then the most "
+                           "impressions, as Search Console ranks them). Google leaves out "
+                           "the queries it hides for privacy.",
+                     "fr": "Les requêtes qui ont apporté le plus de clics (puis le plus "
+                           "d'impressions, comme les classe la Search Console). Google omet "
+                           "les requêtes qu'il masque pour préserver l'anonymat."},
+    ),
+    KpiDefinition(
+        id="search_top_pages",
+        label={"en": "Top pages in Google Search", "fr": "Pages les plus cliquées dans Google"},
+        unit=Unit.COUNT, metrics=("clicks", "impressions", "ctr", "position"), family=SEO,
+        breakdown=Breakdown(
+            dimensions=("page",), metric="clicks", then_by=("impressions",), limit=10,
+            columns=("clicks", "impressions", "ctr", "position"),
+            column_labels={"page": {"en": "Page", "fr": "Page"}, **_SEARCH_COLUMNS},
+            column_units={"ctr": Unit.PERCENT, "position": Unit.POSITION},
+        ),
+        description={"en": "The site's pages that brought the most clicks from Google Search "
+                           "(then the most impressions), with their click-through rate and "
+                           "average position.",
+                     "fr": "Les pages du site qui ont apporté le plus de clics depuis la "
+                           "recherche Google (puis le plus d'impressions), avec leur taux de "
+                           "clic et leur position moyenne."},
+    ),
+    KpiDefinition(
+        id="branded_clicks", label={"en": "Branded clicks", "fr": "Clics sur la marque"},
+        unit=Unit.COUNT, metrics=("clicks",), family=SEO, filter_on="query",
+        description={"en": "Clicks from searches naming the brand (the brand terms of the "
+                           "report's settings). From exports, the sum of the queries listed: "
+                           "Google hides some queries for privacy.",
+                     "fr": "Clics depuis des recherches citant la marque (ses termes, donnés "
+                           "dans les réglages du rapport). Depuis les exports, la somme des "
+                           "requêtes listées : Google en masque certaines."},
+    ),
+    KpiDefinition(
+        id="non_branded_clicks",
+        label={"en": "Non-branded clicks", "fr": "Clics hors marque"},
+        unit=Unit.COUNT, metrics=("clicks",), family=SEO, filter_on="query",
+        filter_negated=True,
+        description={"en": "Clicks from searches that do not name the brand: people who found "
+                           "the site without knowing it. From exports, the sum of the queries "
+                           "listed: Google hides some queries for privacy.",
+                     "fr": "Clics depuis des recherches qui ne citent pas la marque : des "
+                           "personnes qui ont trouvé le site sans le connaître. Depuis les "
+                           "exports, la somme des requêtes listées : Google en masque "
+                           "certaines."},
+    ),
+    KpiDefinition(
+        id="clicks_by_device",
+        label={"en": "Search clicks by device", "fr": "Clics de recherche par appareil"},
+        unit=Unit.COUNT, metrics=("clicks", "impressions", "ctr", "position"), family=SEO,
+        breakdown=Breakdown(
+            dimensions=("device",), metric="clicks", then_by=("impressions",), limit=10,
+            columns=("clicks", "impressions", "ctr", "position"),
+            column_labels={"device": {"en": "Device", "fr": "Appareil"}, **_SEARCH_COLUMNS},
+            column_units={"ctr": Unit.PERCENT, "position": Unit.POSITION},
+            translated_values={"device": SEARCH_CONSOLE_DEVICES},
+        ),
+        description={"en": "Clicks from Google Search by device: computer, mobile, tablet.",
+                     "fr": "Clics depuis la recherche Google par appareil : ordinateur, "
+                           "mobile, tablette."},
+    ),
+    KpiDefinition(
+        id="clicks_by_country",
+        label={"en": "Search clicks by country", "fr": "Clics de recherche par pays"},
+        unit=Unit.COUNT, metrics=("clicks", "impressions", "ctr", "position"), family=SEO,
+        breakdown=Breakdown(
+            dimensions=("country",), metric="clicks", then_by=("impressions",), limit=10,
+            columns=("clicks", "impressions", "ctr", "position"),
+            column_labels={"country": {"en": "Country", "fr": "Pays"}, **_SEARCH_COLUMNS},
+            column_units={"ctr": Unit.PERCENT, "position": Unit.POSITION},
+        ),
+        description={"en": "Clicks from Google Search by the searcher's country.",
+                     "fr": "Clics depuis la recherche Google selon le pays de l'internaute."},
     ),
 ]
 

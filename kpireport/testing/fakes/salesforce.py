@@ -13,6 +13,10 @@ What it serves (on a :class:`~kpireport.testing.FakeServer`):
   ``expires_in``. Errors: 400 ``{"error": "invalid_grant" | "invalid_client", ...}``.
 - ``GET /services/data/v60.0/query?q=<SOQL>`` (also ``query/?q=``) and its ``nextRecordsUrl``
   (``/services/data/v60.0/query/01g…-2000``), Bearer token.
+- ``GET /services/data/v60.0/sobjects/{Object}/describe``: ``name``, ``label``, ``fields``
+  (``name``, ``type`` — ``picklist``, ``date``, ``datetime``, ``currency``, ``boolean``,
+  ``anyType``… —, ``custom``, ``filterable``, ``picklistValues[{value, label, active}]``);
+  an unknown object is a 404 ``NOT_FOUND``. Counts against the daily limit like a query.
 
 Needs PyJWT and cryptography (kpireport's ``test`` extra) to sign and verify assertions.
 
@@ -24,30 +28,50 @@ A plugin's test points both its login URL and its instance at :attr:`FakeServer.
         assert sum(o["Amount"] or 0 for o in org.records("Opportunity") if o["IsWon"]) == ...
 
 Data (from ``seed``, 2024-01-01 .. 2026-11-30): :meth:`SalesforceFake.records` gives the raw
-Lead, Account and Opportunity rows (Python dates/datetimes) so a test computes expectations
-independently of the fake's SOQL engine.
+Lead, LeadHistory, Account, Opportunity and Organization rows (Python dates/datetimes) so a
+test computes expectations independently of the fake's SOQL engine. LeadHistory holds a
+``created`` row per lead and each ``Status`` change on the way to its current status
+(Open → Working → its final status); the Lead's custom ``MQL_Date__c`` (date) and
+``Is_MQL__c`` (checkbox) are set from the first change. Opportunities carry ``LeadSource``.
+Fields added after the first version come from their own random streams: a seed's
+original rows and values are unchanged.
+
+Multi-currency org (``currencies={"EUR": 0.9, …}``, rates per one of ``corporate_currency``,
+as Salesforce's ``CurrencyType.ConversionRate``): Lead, Account and Opportunity get
+``CurrencyIsoCode`` and their amounts are in it; aggregates (``SUM``/``MIN``/``MAX`` of a
+currency field) are in the corporate currency, as Salesforce gives them with ``GROUP BY``;
+``convertCurrency(Amount)`` in SELECT converts a record's amount (the user's currency is the
+corporate one here); the ``CurrencyType`` object exists. In a single-currency org
+``CurrencyIsoCode`` and ``CurrencyType`` do not exist (``INVALID_FIELD`` / ``INVALID_TYPE``) and
+``convertCurrency`` is refused. ``Organization.DefaultCurrencyIsoCode`` is the corporate currency.
 
 Knobs: ``seed``; ``batch_size`` (2,000 like Salesforce); ``daily_limit`` and :attr:`api_usage`
 (403 ``REQUEST_LIMIT_EXCEEDED`` once reached; ``Sforce-Limit-Info: api-usage=N/limit`` on every
 response); :meth:`expire_tokens` (every issued token → 401 ``INVALID_SESSION_ID``) and
 ``expire_after_calls`` (expire after that many query calls: mid-paging expiry); the server's
-``latency`` and ``fail()`` for anything else (e.g. 503 ``SERVER_UNAVAILABLE``).
+``latency`` and ``fail()`` for anything else (e.g. 503 ``SERVER_UNAVAILABLE``);
+``max_groups`` (2,000: the groups an aggregate query may return; lower it to test splitting).
 
 Deliberate limits — a *small SOQL subset*, parsed honestly; anything else is a 400
 ``MALFORMED_QUERY`` in Salesforce's JSON array shape (unknown fields: ``INVALID_FIELD``):
 
 - ``SELECT`` fields, ``COUNT()`` (alone: the count is ``totalSize``, no records), ``COUNT(f)``,
-  ``SUM(f)``, ``CALENDAR_MONTH(f)``, ``CALENDAR_YEAR(f)``, each with an optional alias (unaliased
-  expressions are ``expr0``, ``expr1``…);
-- ``FROM Lead | Opportunity | Account``;
+  ``SUM(f)``, ``MIN(f)``, ``MAX(f)``, ``CALENDAR_MONTH(f)``, ``CALENDAR_YEAR(f)``,
+  ``DAY_ONLY(datetime)``, ``HOUR_IN_DAY(datetime)`` (both in UTC: no ``convertTimezone()``),
+  ``convertCurrency(currency field)`` (multi-currency orgs, SELECT only), each with an optional
+  alias (unaliased aggregate and date expressions are ``expr0``, ``expr1``…);
+- ``FROM Lead | LeadHistory | Opportunity | Account | Organization`` (and ``CurrencyType`` in
+  a multi-currency org); ``OldValue``/``NewValue`` (anyType) cannot be filtered, as in
+  Salesforce;
 - ``WHERE`` conditions joined by ``AND`` (no ``OR``, ``NOT``, parentheses): ``=``, ``!=``, ``<``,
   ``<=``, ``>``, ``>=``, ``IN (…)``; literals ``'text'``, numbers, ``true``/``false``, ``null``,
   dates ``2024-05-01`` (for date fields) and datetimes ``2024-05-01T00:00:00Z`` (for datetime
   fields; a date against a datetime field is refused, as Salesforce does); no relative date
   literals (``THIS_MONTH``…);
-- ``GROUP BY`` fields and ``CALENDAR_MONTH/YEAR(f)``; over 2,000 groups is refused (aggregate
+- ``GROUP BY`` fields and date functions; over 2,000 groups is refused (aggregate
   queries cannot page; the error code Salesforce uses there is unconfirmed: ``MALFORMED_QUERY``);
-- no ``ORDER BY``, ``LIMIT``, ``HAVING``, relationships, ``convertCurrency``, time zones (UTC).
+- no ``ORDER BY``, ``LIMIT``, ``HAVING``, relationships, ``convertTimezone``, nested
+  functions, ``ISO_CODE`` amount literals; datetimes are UTC.
 """
 
 from __future__ import annotations
@@ -89,14 +113,28 @@ START, END = dt.date(2024, 1, 1), dt.date(2026, 11, 30)
 
 # Field name → type, per object (canonical casing: Salesforce answers with it whatever the query's).
 SCHEMA: dict[str, dict[str, str]] = {
-    "Lead": {"Id": "id", "Name": "string", "Status": "string", "IsConverted": "boolean",
-             "ConvertedDate": "date", "LeadSource": "string", "CreatedDate": "datetime"},
+    "Lead": {"Id": "id", "Name": "string", "Status": "picklist", "IsConverted": "boolean",
+             "ConvertedDate": "date", "LeadSource": "picklist", "CreatedDate": "datetime",
+             "Is_MQL__c": "boolean", "MQL_Date__c": "date"},
+    "LeadHistory": {"Id": "id", "LeadId": "reference", "Field": "picklist",
+                    "OldValue": "anyType", "NewValue": "anyType", "CreatedDate": "datetime"},
     "Account": {"Id": "id", "Name": "string", "Industry": "string", "CreatedDate": "datetime"},
-    "Opportunity": {"Id": "id", "Name": "string", "StageName": "string", "IsWon": "boolean",
+    "Opportunity": {"Id": "id", "Name": "string", "StageName": "picklist", "IsWon": "boolean",
                     "IsClosed": "boolean", "Amount": "currency", "CreatedDate": "datetime",
-                    "CloseDate": "date", "AccountId": "reference"},
+                    "CloseDate": "date", "AccountId": "reference", "LeadSource": "picklist"},
+    "Organization": {"Id": "id", "Name": "string", "DefaultCurrencyIsoCode": "picklist",
+                     "TimeZoneSidKey": "picklist"},
 }
-PREFIX = {"Lead": "00Q", "Account": "001", "Opportunity": "006"}
+PREFIX = {"Lead": "00Q", "LeadHistory": "017", "Account": "001", "Opportunity": "006",
+          "Organization": "00D"}
+CLOSED_STAGES = ("Closed Won", "Closed Lost")
+PICKLISTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Lead", "Status"): LEAD_STATUSES, ("Lead", "LeadSource"): LEAD_SOURCES,
+    ("Opportunity", "StageName"): OPEN_STAGES + CLOSED_STAGES,
+    ("Opportunity", "LeadSource"): LEAD_SOURCES,
+    ("LeadHistory", "Field"): ("created", "Status", "Owner", "LeadSource"),
+}
+"""The values a describe call lists for each picklist field."""
 
 
 class SoqlError(Exception):
@@ -150,7 +188,55 @@ def generate(seed: int) -> dict[str, list[dict[str, Value]]]:
                          "StageName": stage, "IsWon": won, "IsClosed": closed, "Amount": amount,
                          "CreatedDate": created, "CloseDate": close,
                          "AccountId": accounts[rnd.randrange(len(accounts))]["Id"]})
-    return {"Lead": leads, "Account": accounts, "Opportunity": opps}
+    _enrich(seed, leads, opps)
+    history = _lead_history(seed, leads)
+    org: list[dict[str, Value]] = [{"Id": "00DDn000000fake", "Name": "Fake Org",
+                                    "DefaultCurrencyIsoCode": "USD",
+                                    "TimeZoneSidKey": "America/Los_Angeles"}]
+    return {"Lead": leads, "LeadHistory": history, "Account": accounts, "Opportunity": opps,
+            "Organization": org}
+
+
+def _enrich(seed: int, leads: list[dict[str, Value]], opps: list[dict[str, Value]]) -> None:
+    """Fields added after the first version, from their own random stream: the rows and
+    values above stay what they were for a seed."""
+    rnd = random.Random(seed * 7919 + 17)
+    for opp in opps:
+        opp["LeadSource"] = rnd.choice((*LEAD_SOURCES, None))
+
+
+def _lead_history(seed: int, leads: list[dict[str, Value]]) -> list[dict[str, Value]]:
+    """LeadHistory (field history tracking on Status): a ``created`` row, then each status
+    change on the way to the lead's current status; ``MQL_Date__c`` and ``Is_MQL__c`` (a
+    custom flag and date an org might keep) are set from the first change."""
+    rnd = random.Random(seed * 7919 + 29)
+    last = dt.datetime.combine(END, dt.time(23, 0), tzinfo=dt.UTC)
+    rows: list[dict[str, Value]] = []
+
+    def add(lead: dict[str, Value], at: dt.datetime, field: str, old: Value,
+            new: Value) -> None:
+        rows.append({"Id": _sf_id("LeadHistory", len(rows)), "LeadId": lead["Id"],
+                     "Field": field, "OldValue": old, "NewValue": new, "CreatedDate": at})
+
+    for lead in leads:
+        created = lead["CreatedDate"]
+        assert isinstance(created, dt.datetime)
+        add(lead, created, "created", None, None)
+        status = lead["Status"]
+        lead["Is_MQL__c"], lead["MQL_Date__c"] = False, None
+        if status == LEAD_STATUSES[0]:
+            continue
+        if isinstance(lead["ConvertedDate"], dt.date):
+            end = dt.datetime.combine(lead["ConvertedDate"], dt.time(12), tzinfo=dt.UTC)
+        else:
+            end = created + dt.timedelta(days=rnd.randint(3, 30), hours=rnd.randint(0, 8))
+        end = min(max(end, created + dt.timedelta(hours=2)), max(last, created))
+        working = created + (end - created) * rnd.uniform(0.1, 0.9)
+        add(lead, working, "Status", LEAD_STATUSES[0], LEAD_STATUSES[1])
+        lead["Is_MQL__c"], lead["MQL_Date__c"] = True, working.date()
+        if status != LEAD_STATUSES[1]:
+            add(lead, end, "Status", LEAD_STATUSES[1], status)
+    return rows
 
 
 # --- SOQL subset ------------------------------------------------------------------------------
@@ -166,7 +252,10 @@ _TOKEN = re.compile(r"""\s*(?:
 KEYWORDS = {"select", "from", "where", "and", "or", "not", "in", "group", "by", "order",
             "limit", "having", "true", "false", "null", "offset", "like", "includes",
             "excludes", "asc", "desc", "nulls", "with", "for"}
-FUNCTIONS = {"count", "sum", "calendar_month", "calendar_year"}
+FUNCTIONS = {"count", "sum", "min", "max", "calendar_month", "calendar_year", "day_only",
+             "hour_in_day", "convertcurrency"}
+AGGREGATES = {"count", "sum", "min", "max"}
+DATE_FUNCTIONS = {"calendar_month", "calendar_year", "day_only", "hour_in_day"}
 
 
 @dataclass(frozen=True)
@@ -217,8 +306,9 @@ def _tokenize(text: str) -> list[Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, schemas: dict[str, dict[str, str]] | None = None) -> None:
         self.text = text
+        self.schemas = SCHEMA if schemas is None else schemas
         self.toks = _tokenize(text)
         self.i = 0
 
@@ -309,7 +399,7 @@ class _Parser:
             break
         self.expect_kw("from")
         obj_tok = self.next()
-        obj = {o.lower(): o for o in SCHEMA}.get(obj_tok.text.lower())
+        obj = {o.lower(): o for o in self.schemas}.get(obj_tok.text.lower())
         if obj is None:
             raise SoqlError("INVALID_TYPE", f"sObject type '{obj_tok.text}' is not supported.")
         query = Soql(obj=obj, items=items)
@@ -360,10 +450,15 @@ class _Parser:
         return Cond(expr.field, tok.text, [self.literal()])
 
 
-def parse_soql(text: str) -> Soql:
-    """Parse ``text`` (the subset in the module's docstring) and check its fields and types."""
-    query = _Parser(text).parse()
-    schema = SCHEMA[query.obj]
+def parse_soql(text: str, schemas: dict[str, dict[str, str]] | None = None, *,
+               multi_currency: bool = False) -> Soql:
+    """Parse ``text`` (the subset in the module's docstring) and check its fields and types
+    against ``schemas`` (default :data:`SCHEMA`)."""
+    schemas = SCHEMA if schemas is None else schemas
+    query = _Parser(text, schemas).parse()
+    if query.obj not in schemas:
+        raise SoqlError("INVALID_TYPE", f"sObject type '{query.obj}' is not supported.")
+    schema = schemas[query.obj]
     canon = {name.lower(): name for name in schema}
 
     def resolve(expr: Expr) -> Expr:
@@ -378,25 +473,44 @@ def parse_soql(text: str) -> Soql:
         if expr.func == "sum" and kind not in {"currency", "double", "int"}:
             raise SoqlError("MALFORMED_QUERY", f"field {name} does not support aggregate "
                             "operator SUM")
+        if expr.func in {"min", "max"} and kind not in {"currency", "double", "int", "date",
+                                                        "datetime", "string", "picklist"}:
+            raise SoqlError("MALFORMED_QUERY", f"field {name} does not support aggregate "
+                            f"operator {expr.func.upper()}")
         if expr.func in {"calendar_month", "calendar_year"} and kind not in {"date", "datetime"}:
             raise SoqlError("MALFORMED_QUERY", f"{expr.func.upper()} needs a date field: {name}")
+        if expr.func in {"day_only", "hour_in_day"} and kind != "datetime":
+            raise SoqlError("MALFORMED_QUERY", f"{expr.func.upper()} needs a dateTime field: "
+                            f"{name}")
+        if expr.func == "convertcurrency":
+            if kind != "currency":
+                raise SoqlError("INVALID_FIELD", f"convertCurrency can only be used on "
+                                f"currency fields: {name}")
+            if not multi_currency:
+                raise SoqlError("INVALID_FIELD", "convertCurrency can only be used in an "
+                                "organization with multiple currencies")
         return Expr(expr.func, name)
 
     query.items = [SelectItem(resolve(i.expr), i.alias) for i in query.items]
     query.group_by = [resolve(e) for e in query.group_by]
+    if any(e.func == "convertcurrency" or e.func in AGGREGATES for e in query.group_by):
+        raise SoqlError("MALFORMED_QUERY", "this function cannot be used in GROUP BY")
     for cond in query.where:
         cond.field = resolve(Expr(None, cond.field)).field
         kind = schema[cond.field]
+        if kind == "anyType":
+            raise SoqlError("INVALID_FIELD", f"field '{cond.field}' can not be filtered in "
+                            "query call")
         for value in cond.values:
             _check_literal(cond.field, kind, value)
     if any(i.expr == Expr("count", "") for i in query.items) and len(query.items) > 1:
         raise SoqlError("MALFORMED_QUERY", "COUNT() must be the only element in the SELECT list")
-    if query.group_by or any(i.expr.func in {"count", "sum"} for i in query.items):
+    if query.group_by or any(i.expr.func in AGGREGATES for i in query.items):
         for item in query.items:
-            if item.expr.func not in {"count", "sum"} and item.expr not in query.group_by:
+            if item.expr.func not in AGGREGATES and item.expr not in query.group_by:
                 raise SoqlError("MALFORMED_QUERY",
                                 f"Field must be grouped or aggregated: {item.expr.field}")
-    elif any(i.expr.func for i in query.items):
+    elif any(i.expr.func in DATE_FUNCTIONS for i in query.items):
         raise SoqlError("MALFORMED_QUERY", "date functions need GROUP BY or an aggregate")
     return query
 
@@ -438,14 +552,29 @@ def _matches(row: dict[str, Value], cond: Cond) -> bool:
                  ">": value > target, ">=": value >= target}[cond.op])  # type: ignore[operator]
 
 
-def _eval(expr: Expr, row: dict[str, Value]) -> Value:
+def _eval(expr: Expr, row: dict[str, Value], rates: dict[str, float] | None = None) -> Value:
     value = row[expr.field]
-    if expr.func is None:
+    if expr.func is None or value is None:
         return value
-    if value is None:
-        return None
+    if expr.func == "convertcurrency":
+        return _convert(row, value, rates)
     assert isinstance(value, dt.date)
+    if expr.func == "day_only":  # UTC: convertTimezone() is not in the subset
+        assert isinstance(value, dt.datetime)
+        return value.astimezone(dt.UTC).date()
+    if expr.func == "hour_in_day":
+        assert isinstance(value, dt.datetime)
+        return value.astimezone(dt.UTC).hour
     return value.month if expr.func == "calendar_month" else value.year
+
+
+def _convert(row: dict[str, Value], value: Value, rates: dict[str, float] | None) -> Value:
+    """A currency amount in the corporate currency (what aggregates and convertCurrency()
+    give in a multi-currency org; the user's currency is the corporate one here)."""
+    if rates is None or not isinstance(value, int | float):
+        return value
+    code = row.get("CurrencyIsoCode")
+    return round(float(value) / rates[str(code)], 2)
 
 
 def to_json(value: Value) -> Any:
@@ -457,22 +586,24 @@ def to_json(value: Value) -> Any:
     return value
 
 
-def run_soql(query: Soql, rows: list[dict[str, Value]]) -> tuple[bool, list[dict[str, Any]], int]:
-    """(is_aggregate, records as JSON, totalSize) of ``query`` over ``rows``."""
+def run_soql(query: Soql, rows: list[dict[str, Value]], rates: dict[str, float] | None = None,
+             currency_fields: frozenset[str] = frozenset(), max_groups: int = 2000) -> tuple[
+        bool, list[dict[str, Any]], int]:
+    """(is_aggregate, records as JSON, totalSize) of ``query`` over ``rows``. With ``rates``
+    (a multi-currency org), aggregates of ``currency_fields`` are in the corporate currency."""
     kept = [r for r in rows if all(_matches(r, c) for c in query.where)]
     if [i.expr for i in query.items] == [Expr("count", "")]:
         if query.group_by:
             raise SoqlError("MALFORMED_QUERY", "COUNT() cannot be used with GROUP BY")
         return True, [], len(kept)
-    aggregate = bool(query.group_by) or any(i.expr.func in {"count", "sum"}
-                                            for i in query.items)
+    aggregate = bool(query.group_by) or any(i.expr.func in AGGREGATES for i in query.items)
     if not aggregate:
         records = []
         for row in kept:
             rec: dict[str, Any] = {"attributes": {
                 "type": query.obj, "url": f"{API}/sobjects/{query.obj}/{row['Id']}"}}
             for item in query.items:
-                rec[item.expr.field] = to_json(row[item.expr.field])
+                rec[item.alias or item.expr.field] = to_json(_eval(item.expr, row, rates))
             records.append(rec)
         return False, records, len(records)
     groups: dict[tuple[Value, ...], list[dict[str, Value]]] = {}
@@ -480,7 +611,7 @@ def run_soql(query: Soql, rows: list[dict[str, Value]]) -> tuple[bool, list[dict
         groups.setdefault(tuple(_eval(e, row) for e in query.group_by), []).append(row)
     if not query.group_by:
         groups = {(): kept}
-    if len(groups) > 2000:
+    if len(groups) > max_groups:
         raise SoqlError("MALFORMED_QUERY", "Aggregate query does not support queryMore(), use "
                         "LIMIT to restrict the results to a single batch")
     names = []
@@ -500,9 +631,18 @@ def run_soql(query: Soql, rows: list[dict[str, Value]]) -> tuple[bool, list[dict
             if expr.func == "count":
                 rec[name] = (len(members) if not expr.field
                              else sum(1 for m in members if m[expr.field] is not None))
-            elif expr.func == "sum":
+            elif expr.func in {"sum", "min", "max"}:
                 values = [m[expr.field] for m in members if m[expr.field] is not None]
-                rec[name] = round(float(sum(values)), 2) if values else None  # type: ignore[arg-type]
+                if rates is not None and expr.field in currency_fields:
+                    values = [float(m[expr.field]) / rates[str(m["CurrencyIsoCode"])]  # type: ignore[arg-type]
+                              for m in members if m[expr.field] is not None]
+                if not values:
+                    rec[name] = None
+                elif expr.func == "sum":
+                    rec[name] = round(float(sum(values)), 2)  # type: ignore[arg-type]
+                else:
+                    pick = min if expr.func == "min" else max
+                    rec[name] = to_json(pick(values))  # type: ignore[type-var]
             else:
                 rec[name] = to_json(_eval(expr, members[0]))
         records.append(rec)
@@ -518,9 +658,35 @@ class SalesforceFake:
                  daily_limit: int = 100_000, api_usage: int = 0,
                  expire_after_calls: int | None = None,
                  consumer_key: str = CONSUMER_KEY, client_secret: str = CLIENT_SECRET,
-                 username: str = USERNAME, refresh_token: str = REFRESH_TOKEN) -> None:
+                 username: str = USERNAME, refresh_token: str = REFRESH_TOKEN,
+                 corporate_currency: str = "USD",
+                 currencies: dict[str, float] | None = None, max_groups: int = 2000) -> None:
         self.server = server
         self.data = generate(seed)
+        self.corporate_currency = corporate_currency
+        self.max_groups = max_groups
+        self.rates: dict[str, float] | None = None
+        """Multi-currency org: ISO code → conversion rate (units per one of the corporate
+        currency, as Salesforce's CurrencyType.ConversionRate); None: single currency."""
+        self.schemas = {obj: dict(fields) for obj, fields in SCHEMA.items()}
+        for org in self.data["Organization"]:
+            org["DefaultCurrencyIsoCode"] = corporate_currency
+        if currencies:
+            self.rates = {corporate_currency: 1.0, **currencies}
+            codes = sorted(self.rates)
+            rnd = random.Random(seed * 7919 + 43)
+            for obj in ("Opportunity", "Lead", "Account"):
+                self.schemas[obj]["CurrencyIsoCode"] = "picklist"
+                for row in self.data[obj]:
+                    row["CurrencyIsoCode"] = rnd.choice(codes)
+            # The object exists only in a multi-currency org (elsewhere: INVALID_TYPE).
+            self.schemas["CurrencyType"] = {"Id": "id", "IsoCode": "picklist",
+                                            "ConversionRate": "double", "IsCorporate": "boolean",
+                                            "IsActive": "boolean"}
+            self.data["CurrencyType"] = [
+                {"Id": f"01LDn00000{n:04d}AAA", "IsoCode": code, "ConversionRate": rate,
+                 "IsCorporate": code == corporate_currency, "IsActive": True}
+                for n, (code, rate) in enumerate(sorted(self.rates.items()))]
         self.batch_size = batch_size
         self.daily_limit = daily_limit
         self.api_usage = api_usage
@@ -551,9 +717,12 @@ class SalesforceFake:
         server.route("POST", "/services/oauth2/token", self.token)
         server.route("GET", f"{API}/query/?", self.query)  # simple-salesforce adds the slash
         server.route("GET", f"{API}/query/(?P<cursor>[^/]+)", self.query_more)
+        server.route("GET", f"{API}/sobjects/(?P<obj>[A-Za-z_]+)/describe/?", self.describe)
 
     def records(self, obj: str) -> list[dict[str, Value]]:
-        """The raw rows of ``obj`` (Lead, Account, Opportunity), for a test's expectations."""
+        """The raw rows of ``obj`` (Lead, LeadHistory, Account, Opportunity, Organization),
+        for a test's expectations. In a multi-currency org each row has ``CurrencyIsoCode``
+        and its ``Amount`` is in that currency (divide by :attr:`rates` for the corporate's)."""
         return self.data[obj]
 
     def expire_tokens(self) -> None:
@@ -678,8 +847,11 @@ class SalesforceFake:
             return denied
         text = (call.query.get("q") or [""])[0]
         try:
-            parsed = parse_soql(text)
-            aggregate, records, total = run_soql(parsed, self.data[parsed.obj])
+            parsed = parse_soql(text, self.schemas, multi_currency=self.rates is not None)
+            currency_fields = frozenset(name for name, kind in self.schemas[parsed.obj].items()
+                                        if kind == "currency")
+            aggregate, records, total = run_soql(parsed, self.data[parsed.obj], self.rates,
+                                                 currency_fields, self.max_groups)
         except SoqlError as exc:
             return self._error(400, exc.code, exc.message)
         if aggregate:
@@ -698,3 +870,34 @@ class SalesforceFake:
             return self._error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         records, total = found
         return Reply(body=self._batch(records, int(start), total), headers=self._limit_headers())
+
+    # --- describe -----------------------------------------------------------------------------
+
+    def describe(self, call: Call) -> Reply:
+        """``GET …/sobjects/{Object}/describe``: the object's fields, with picklist values."""
+        denied = self._authorize(call)
+        if denied:
+            return denied
+        wanted = call.path.rstrip("/").split("/")[-2]
+        obj = {o.lower(): o for o in self.schemas}.get(wanted.lower())
+        if obj is None:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        fields = []
+        for name, kind in self.schemas[obj].items():
+            values: tuple[str, ...] = PICKLISTS.get((obj, name), ())
+            if name == "CurrencyIsoCode" and self.rates:
+                values = tuple(sorted(self.rates))
+            if name == "DefaultCurrencyIsoCode":
+                values = (self.corporate_currency,)
+            fields.append({
+                "name": name, "label": name.removesuffix("__c").replace("_", " "),
+                "type": {"datetime": "datetime", "id": "id"}.get(kind, kind),
+                "custom": name.endswith("__c"), "nillable": kind not in {"id", "boolean"},
+                "filterable": kind != "anyType", "groupable": kind not in {"anyType",
+                                                                           "currency"},
+                "picklistValues": [{"value": v, "label": v, "active": True,
+                                    "defaultValue": False, "validFor": None} for v in values]})
+        return Reply(body={"name": obj, "label": obj, "custom": False, "queryable": True,
+                           "keyPrefix": PREFIX.get(obj), "fields": fields,
+                           "urls": {"describe": f"{API}/sobjects/{obj}/describe"}},
+                     headers=self._limit_headers())
