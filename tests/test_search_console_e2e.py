@@ -6,6 +6,7 @@ are Pacific-time days, and a second run or next month's report asks Google only 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,18 @@ pytestmark = pytest.mark.usefixtures("only_localhost")
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 NEXT_MONTH = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 CALLS = r"/webmasters/v3/sites/[^/]+/searchAnalytics/query"
-BRANDED = {"kpi": "organic_clicks", "id": "branded_clicks", "label": "Branded clicks",
-           "description": "Clicks on searches naming the brand.",
-           "filters": [{"dimension": "query", "contains": "kpi"}]}
-NON_BRANDED = {"kpi": "organic_clicks", "id": "non_branded_clicks",
-               "label": "Non-branded clicks", "description": "Clicks on other searches.",
-               "filters": [{"dimension": "query", "not_contains": "kpi"}]}
+BRAND = "kpi ?report"
+"""The client's brand terms: a regular expression on the query, as the config gives them."""
 MOBILE = {"kpi": "organic_clicks", "id": "mobile_clicks", "label": "Mobile clicks",
           "description": "Clicks from phones.",
           "filters": [{"dimension": "device", "equals": "Mobile"}]}
-KPIS = ["organic_clicks", "impressions", "ctr", "avg_position", "top_queries", BRANDED,
-        NON_BRANDED, MOBILE]
-
+KPIS = ["organic_clicks", "impressions", "ctr", "avg_position", "top_queries",
+        "search_top_pages", "clicks_by_device", "clicks_by_country",
+        {"kpi": "branded_clicks", "filters": [{"dimension": "query", "regex": BRAND}]},
+        {"kpi": "non_branded_clicks", "filters": [{"dimension": "query", "not_regex": BRAND}]},
+        MOBILE]
+COUNTRY_NAMES = {"usa": "United States", "deu": "Germany", "fra": "France",
+                 "gbr": "United Kingdom", "jpn": "Japan", "esp": "Spain"}
 
 @pytest.fixture(scope="module")
 def plugins():
@@ -117,10 +118,10 @@ def test_a_clients_seo_kpis_are_the_figures_google_shows(tmp_path, server, gsc, 
 
     # Branded and non-branded clicks: Google's filters, hidden searches in neither.
     def branded(r):
-        return r.query is not None and "kpi" in r.query
+        return r.query is not None and re.search(BRAND, r.query, re.IGNORECASE) is not None
 
     def other(r):
-        return r.query is not None and "kpi" not in r.query
+        return r.query is not None and not branded(r)
 
     assert report.kpis["branded_clicks"].value == fig("clicks", *periods["value"], branded)
     assert report.kpis["non_branded_clicks"].value == fig("clicks", *periods["value"], other)
@@ -145,6 +146,20 @@ def test_a_clients_seo_kpis_are_the_figures_google_shows(tmp_path, server, gsc, 
         assert row["clicks"] == shown[row["query"]]["clicks"]
         assert row["position"] == pytest.approx(shown[row["query"]]["position"])
     assert any("searches Google does not show" in n.message for n in top.notes)
+
+    # Top pages, devices, countries: every row Google's, ranked by clicks then impressions.
+    october = select(rows, *periods["value"])
+    for kpi, dimension, key, name in (
+            ("search_top_pages", "page", lambda r: r.page, lambda k: k),
+            ("clicks_by_device", "device", lambda r: r.device, str.capitalize),
+            ("clicks_by_country", "country", lambda r: r.country, COUNTRY_NAMES.get)):
+        table = grouped(october, key)
+        ranked = sorted(table, key=lambda k: (-table[k]["clicks"], -table[k]["impressions"]))
+        got = report.kpis[kpi].rows
+        assert [r[dimension] for r in got] == [name(k) for k in ranked][:10], kpi
+        for row, k in zip(got, ranked, strict=False):
+            for metric in ("clicks", "impressions", "ctr", "position"):
+                assert row[metric] == pytest.approx(table[k][metric]), (kpi, k, metric)
 
     # Pacific-time days, said once in the report's notes.
     [tz] = [n for n in report.notes if n.kind is NoteKind.TIMEZONE]

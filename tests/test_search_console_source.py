@@ -38,6 +38,9 @@ pytestmark = pytest.mark.usefixtures("only_localhost")
 SA_EMAIL = "seo-reports@agency-project.iam.gserviceaccount.com"
 METRICS = ("clicks", "impressions", "ctr", "position")
 OCTOBER = DateRange(start=OCT[0], end=OCT[1])
+COUNTRY_NAMES = {"usa": "United States", "deu": "Germany", "fra": "France",
+                 "gbr": "United Kingdom", "jpn": "Japan", "esp": "Spain"}
+"""The fake's country codes, as the Countries table of Search Console names them."""
 CALLS = r"/webmasters/v3/sites/[^/]+/searchAnalytics/query"
 START = dt.date(2026, 1, 1)
 """The fake's first day: these tests read 2026 only (fewer rows to generate)."""
@@ -218,7 +221,7 @@ def test_devices_and_countries_read_as_the_performance_report_names_them(
                                  dimensions=("country",)))
     countries = grouped(web(gsc), lambda r: r.country)
     assert {r["country"]: r["clicks"] for r in by_country.rows} == {
-        c.upper(): v["clicks"] for c, v in countries.items()}
+        COUNTRY_NAMES[c]: v["clicks"] for c, v in countries.items()}
 
 
 # --- Filters -----------------------------------------------------------------------------------
@@ -258,6 +261,10 @@ def test_branded_and_non_branded_clicks_through_filters(server, gsc, key, tmp_pa
 @pytest.mark.parametrize(("flt", "keep", "operator"), [
     (Filter(dimension="country", operator="in", values=("usa", "DEU")),
      lambda r: r.country in ("usa", "deu"), "includingRegex"),
+    (Filter(dimension="country", operator="equals", values=("Germany",)),
+     lambda r: r.country == "deu", "includingRegex"),
+    (Filter(dimension="country", operator="contains", values=("united",), negate=True),
+     lambda r: r.country not in ("usa", "gbr"), "excludingRegex"),
     (Filter(dimension="device", operator="equals", values=("mobile",), negate=True),
      lambda r: r.device != "MOBILE", "notEquals"),
     (Filter(dimension="page", operator="regex", values=(r"/blog/",)),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +19,23 @@ from kpireport import Filter, Operator, SourceError
 
 DIMENSIONS = ("query", "page", "country", "device")
 """The standard dimensions Search Console offers, under the same names."""
+UNKNOWN_REGION = "zzz"
+"""Google's code for searches it cannot place ("Unknown Region" in the Countries table)."""
+
+
+@lru_cache(maxsize=1)
+def countries() -> dict[str, str]:
+    """Search Console's country codes (ISO 3166-1 alpha-3, lower case) and the English names
+    its Countries table shows, from the CLDR data Babel ships."""
+    from babel import Locale
+    from babel.core import get_global
+
+    names = Locale("en").territories
+    out = {code.lower(): names[targets[0]]
+           for code, targets in get_global("territory_aliases").items()
+           if len(code) == 3 and code.isalpha() and len(targets) == 1 and targets[0] in names}
+    out[UNKNOWN_REGION] = "Unknown Region"
+    return out
 
 
 def query_url(base_url: str, site: str) -> str:
@@ -31,6 +50,16 @@ def api_filter(f: Filter) -> dict[str, str]:
         raise SourceError(f"filter {f}: Search Console compares without regard to case; "
                           "remove case_sensitive from this filter")
     value = f.values[0]
+    if f.dimension == "country":
+        # Google compares its codes (usa); the report shows names (United States): the codes
+        # whose name or code the filter keeps, as one anchored alternation.
+        plain = replace(f, negate=False)
+        codes = sorted(c for c, name in countries().items()
+                       if plain.matches(name) or plain.matches(c))
+        operator = "excludingRegex" if f.negate else "includingRegex"
+        # No country matches: a pattern no code matches (Google's codes are never empty).
+        expression = f"(?i)^(?:{'|'.join(codes)})$" if codes else "^$"
+        return {"dimension": "country", "operator": operator, "expression": expression}
     if f.operator is Operator.EQUALS:
         operator, expression = ("notEquals" if f.negate else "equals"), value
     elif f.operator is Operator.CONTAINS:
@@ -76,9 +105,9 @@ def first_incomplete_date(reply: Mapping[str, Any]) -> dt.date | None:
 
 
 def key_value(dimension: str, key: Any) -> Any:
-    """A row key as the report shows it: devices as the Performance report writes them
-    (Desktop, Mobile, Tablet), countries as ISO 3166-1 alpha-3 codes in capitals (USA), days
-    as dates; queries and pages as Google gives them."""
+    """A row key as the report shows it: devices and countries as the Performance report
+    writes them (Desktop, Mobile, Tablet; United States, Germany), days as dates; queries and
+    pages as Google gives them."""
     text = "" if key is None else str(key)
     if dimension == "date":
         try:
@@ -88,7 +117,7 @@ def key_value(dimension: str, key: Any) -> Any:
     if dimension == "device":
         return text.capitalize()
     if dimension == "country":
-        return text.upper()
+        return countries().get(text.lower(), text.upper())
     return text
 
 
