@@ -270,6 +270,9 @@ class NoteKind(StrEnum):
     shown in their own currency."""
     TIMEZONE = "timezone"
     """The source's days are another time zone's days than the client's."""
+    TRACKING_GAP = "tracking_gap"
+    """The tracking (a pixel, a tag) recorded no event on these days although there was
+    activity to track (the ads were spending): conversions on them are likely missing."""
     OTHER = "other"
 
 

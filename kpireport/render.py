@@ -453,7 +453,7 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         # Which file and column: for the agency's log, not the client's report.
         log.info("%s", redact(note.message))
     if days and note.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES,
-                              NoteKind.INCOMPLETE):
+                              NoteKind.INCOMPLETE, NoteKind.TRACKING_GAP):
         if len(days) <= 4:
             when = ", ".join(formatting.format_date(d, locale, "medium") for d in days)
         else:
@@ -464,6 +464,9 @@ def note_text(note: DataNote, locale: str, gettext: Any,
             NoteKind.MISSING_DAYS: gettext("%(source)s: no data for %(when)s."),
             NoteKind.MISSING_VALUES: gettext("%(source)s: some figures missing for %(when)s."),
             NoteKind.INCOMPLETE: gettext("%(source)s: data not final yet for %(when)s."),
+            NoteKind.TRACKING_GAP: gettext("%(source)s: the tracking recorded no event on "
+                                           "%(when)s while the ads were running: conversions "
+                                           "are likely missing."),
         }[note.kind]
         return template % {"source": source, "when": when}
     if note.kind is NoteKind.SAMPLED:

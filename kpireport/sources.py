@@ -41,8 +41,13 @@ class Usage:
     limit: float | None = None
 
     def __str__(self) -> str:
-        used = f"{self.used:g}"
-        return used if self.limit is None else f"{used}/{self.limit:g}"
+        used = _figure(self.used)
+        return used if self.limit is None else f"{used}/{_figure(self.limit)}"
+
+
+def _figure(value: float) -> str:
+    # Whole numbers in full (a 360 property's 2000000 tokens, never "2e+06").
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass(kw_only=True)

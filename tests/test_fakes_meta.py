@@ -241,3 +241,17 @@ def test_scripted_failures_and_latency_still_apply() -> None:
         server.fail("GET", r"/v21.0/act_\d+/insights", Reply(status=503, body={}))
         assert get(graph, f"act_{graph.account_id}/insights").status_code == 503
         assert get(graph, f"act_{graph.account_id}/insights").status_code == 200
+
+
+def test_throttling_can_start_mid_report_and_a_silent_pixel_has_no_buckets() -> None:
+    with FakeServer() as server:
+        fake = MetaFake(server, seed=4, now=dt.datetime(2026, 11, 30, 14, 30, tzinfo=dt.UTC))
+        fake.throttle(613, minutes=2, after=2)
+        codes = [get(fake, f"act_{fake.account_id}", fields="currency").status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 400, 200]
+        fake.silence_pixel(dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC),
+                           dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+        rows, _ = fetch_all(fake, f"{fake.pixel_id}/stats", aggregation="event",
+                            start_time="2026-11-30T09:00:00Z", end_time="2026-11-30T14:00:00Z")
+        assert [r["start_time"][11:13] for r in rows] == ["13", "12", "09"]

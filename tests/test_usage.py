@@ -44,3 +44,10 @@ def test_quota_usage_is_in_the_run_summary_and_the_ledger(tmp_path, capsys):
     db = sqlite3.connect(tmp_path / "out" / ".kpireport" / "ledger.sqlite")
     [usage] = [json.loads(row[0]) for row in db.execute("SELECT usage FROM attempts")]
     assert usage == {"web": {"requests_per_day": f"{calls}/50000"}}
+
+
+def test_a_large_quota_is_printed_in_full():
+    from kpireport import Usage
+
+    assert str(Usage(used=1_234_567, limit=2_000_000)) == "1234567/2000000"
+    assert str(Usage(used=0.25)) == "0.25"

@@ -13,8 +13,9 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpireport import hookimpl
+from kpireport import NoteKind, hookimpl
 from kpireport.formatting import (
+    format_date,
     format_number,
     format_period,
     needed,
@@ -222,8 +223,24 @@ def organic_traffic_drop(report: Report) -> Iterator[Finding]:
 
 
 def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
-    """Ad conversions down 20 % or more while spend holds within ±10 %: tracking (pixel,
-    Conversions API) is the first suspect."""
+    """Ad conversions down 20 % or more while spend holds within ±10 %, or a source saying
+    its tracking recorded nothing on days the ads ran (a ``tracking_gap`` note): tracking
+    (pixel, Conversions API) is the first suspect."""
+    gaps = sorted({day for kpi in report.kpis.values() for note in kpi.notes
+                   if note.kind is NoteKind.TRACKING_GAP for day in note.dates})
+    if gaps:
+        days = ", ".join(format_date(day, report.locale, "medium") for day in gaps)
+        yield Finding(
+            rule="conversions-falling-spend-holding", severity=Severity.CRITICAL,
+            title=_words(N_("Check conversion tracking")),
+            text=_words(N_("The tracking recorded no event on %(days)s while the ads were "
+                           "spending: check that the pixel and the Conversions API still fire "
+                           "on the site before changing the campaigns."), days=days),
+            figures={"tracking_gap_days": float(len(gaps))},
+            kpis=tuple(key for key, kpi in report.kpis.items()
+                       if any(n.kind is NoteKind.TRACKING_GAP for n in kpi.notes)),
+        )
+        return
     conv, spend = report.kpis.get("ad_conversions"), report.kpis.get("ad_spend")
     if not conv or not spend:
         return

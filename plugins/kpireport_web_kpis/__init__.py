@@ -6,7 +6,7 @@ offers them: GA4, Search Console, or CSV files.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kpireport import Unit, hookimpl
 from kpireport.kpis import Breakdown, Direction, Family, KpiDefinition, ratio
@@ -293,6 +293,144 @@ ADS_KPIS = [
         description={"en": "Value of ad conversions divided by spend (3.0× = 3 for 1).",
                      "fr": "Valeur des conversions publicitaires divisée par les dépenses "
                            "(3,0× = 3 pour 1)."},
+    ),
+]
+
+
+
+
+def per_thousand(numerator: str, denominator: str) -> Callable[[Mapping[str, float | None]],
+                                                               float | None]:
+    """1000 × Σnumerator / Σdenominator (CPM): a ratio of sums, scaled."""
+    base = ratio(numerator, denominator)
+
+    def formula(values: Mapping[str, float | None]) -> float | None:
+        value = base(values)
+        return None if value is None else 1000 * value
+
+    formula.__name__ = f"per_thousand({numerator}/{denominator})"
+    return formula
+
+
+ADS_KPIS += [
+    KpiDefinition(
+        id="ad_impressions", label={"en": "Ad impressions", "fr": "Impressions publicitaires"},
+        unit=Unit.COUNT, metrics=("ad_impressions",), family=ADS,
+        description={"en": "Times the ads were shown.",
+                     "fr": "Nombre d'affichages des publicités."},
+    ),
+    KpiDefinition(
+        id="ad_reach", label={"en": "Reach", "fr": "Couverture"}, unit=Unit.COUNT,
+        metrics=("reach",), family=ADS,
+        description={"en": "People who saw an ad at least once, counted once over the whole "
+                           "period (not summed from days).",
+                     "fr": "Personnes ayant vu au moins une publicité, comptées une fois sur "
+                           "toute la période (jamais additionnées jour par jour)."},
+    ),
+    KpiDefinition(
+        id="ad_clicks", label={"en": "Ad clicks", "fr": "Clics publicitaires"},
+        unit=Unit.COUNT, metrics=("ad_clicks",), family=ADS,
+        description={"en": "Clicks on the ads.", "fr": "Clics sur les publicités."},
+    ),
+    KpiDefinition(
+        id="ad_ctr", label={"en": "Ad click-through rate", "fr": "Taux de clic publicitaire"},
+        unit=Unit.PERCENT, metrics=("ad_clicks", "ad_impressions"), family=ADS,
+        formula=ratio("ad_clicks", "ad_impressions"),
+        description={"en": "Ad clicks divided by ad impressions, both summed over the period.",
+                     "fr": "Clics divisés par impressions publicitaires, tous deux additionnés "
+                           "sur la période."},
+    ),
+    KpiDefinition(
+        id="ad_cpc", label={"en": "Cost per click", "fr": "Coût par clic"}, unit=Unit.CURRENCY,
+        metrics=("spend", "ad_clicks"), direction=Direction.LOWER, family=ADS,
+        formula=ratio("spend", "ad_clicks"),
+        description={"en": "Spend divided by ad clicks, both summed over the period.",
+                     "fr": "Dépenses divisées par les clics, tous deux additionnés sur la "
+                           "période."},
+    ),
+    KpiDefinition(
+        id="ad_cpm", label={"en": "Cost per 1,000 impressions", "fr": "Coût pour 1 000 "
+                                                                     "impressions"},
+        unit=Unit.CURRENCY, metrics=("spend", "ad_impressions"), direction=Direction.LOWER,
+        family=ADS, formula=per_thousand("spend", "ad_impressions"),
+        description={"en": "Spend per thousand ad impressions (CPM): 1,000 × spend ÷ "
+                           "impressions, both summed over the period.",
+                     "fr": "Dépenses pour mille impressions (CPM) : 1 000 × dépenses ÷ "
+                           "impressions, toutes deux additionnées sur la période."},
+    ),
+    KpiDefinition(
+        id="ad_conversion_value", label={"en": "Ad conversion value",
+                                         "fr": "Valeur des conversions publicitaires"},
+        unit=Unit.CURRENCY, metrics=("conversion_value",), family=ADS,
+        description={"en": "Value of the conversions attributed to ads (the purchases' "
+                           "amounts).",
+                     "fr": "Valeur des conversions attribuées aux publicités (montant des "
+                           "achats)."},
+    ),
+    KpiDefinition(
+        id="ad_purchases", label={"en": "Purchases from ads", "fr": "Achats issus des "
+                                                                  "publicités"},
+        unit=Unit.COUNT, metrics=("ad_purchases",), family=ADS,
+        description={"en": "Purchases attributed to ads.",
+                     "fr": "Achats attribués aux publicités."},
+    ),
+    KpiDefinition(
+        id="cost_per_purchase", label={"en": "Cost per purchase", "fr": "Coût par achat"},
+        unit=Unit.CURRENCY, metrics=("spend", "ad_purchases"), direction=Direction.LOWER,
+        family=ADS, formula=ratio("spend", "ad_purchases"),
+        description={"en": "Spend divided by purchases from ads, both summed over the period.",
+                     "fr": "Dépenses divisées par les achats issus des publicités, tous deux "
+                           "additionnés sur la période."},
+    ),
+    KpiDefinition(
+        id="ad_leads", label={"en": "Leads from ads", "fr": "Prospects issus des publicités"},
+        unit=Unit.COUNT, metrics=("ad_leads",), family=ADS,
+        description={"en": "Leads attributed to ads.",
+                     "fr": "Prospects attribués aux publicités."},
+    ),
+    KpiDefinition(
+        id="cost_per_lead", label={"en": "Cost per lead", "fr": "Coût par prospect"},
+        unit=Unit.CURRENCY, metrics=("spend", "ad_leads"), direction=Direction.LOWER,
+        family=ADS, formula=ratio("spend", "ad_leads"),
+        description={"en": "Spend divided by leads from ads, both summed over the period.",
+                     "fr": "Dépenses divisées par les prospects issus des publicités, tous "
+                           "deux additionnés sur la période."},
+    ),
+    KpiDefinition(
+        id="ad_registrations", label={"en": "Registrations from ads",
+                                      "fr": "Inscriptions issues des publicités"},
+        unit=Unit.COUNT, metrics=("ad_registrations",), family=ADS,
+        description={"en": "Completed registrations attributed to ads.",
+                     "fr": "Inscriptions terminées attribuées aux publicités."},
+    ),
+    KpiDefinition(
+        id="ad_adds_to_cart", label={"en": "Adds to cart from ads",
+                                     "fr": "Ajouts au panier issus des publicités"},
+        unit=Unit.COUNT, metrics=("ad_adds_to_cart",), family=ADS,
+        description={"en": "Adds to cart attributed to ads.",
+                     "fr": "Ajouts au panier attribués aux publicités."},
+    ),
+    KpiDefinition(
+        id="top_campaigns", label={"en": "Top campaigns", "fr": "Principales campagnes"},
+        unit=Unit.CURRENCY, metrics=("spend", "ad_conversions", "cost_per_result", "roas"),
+        family=ADS,
+        breakdown=Breakdown(
+            dimensions=("campaign",), metric="spend", limit=10,
+            columns=("spend", "ad_conversions", "cost_per_result", "roas"),
+            column_labels={
+                "campaign": {"en": "Campaign", "fr": "Campagne"},
+                "spend": {"en": "Spend", "fr": "Dépenses"},
+                "ad_conversions": {"en": "Results", "fr": "Résultats"},
+                "cost_per_result": {"en": "Cost per result", "fr": "Coût par résultat"},
+                "roas": {"en": "ROAS", "fr": "ROAS"},
+            },
+            column_units={"spend": Unit.CURRENCY, "cost_per_result": Unit.CURRENCY,
+                          "roas": Unit.RATIO},
+        ),
+        description={"en": "The campaigns that spent the most: spend, results, cost per "
+                           "result and return on ad spend, each campaign on its own row.",
+                     "fr": "Les campagnes qui ont le plus dépensé : dépenses, résultats, coût "
+                           "par résultat et retour sur dépenses, une ligne par campagne."},
     ),
 ]
 

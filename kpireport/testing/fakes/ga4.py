@@ -11,7 +11,8 @@ or numbers), ``dimensionFilter`` and ``metricFilter`` (``filter`` with ``stringF
 match type, ``inListFilter``, ``numericFilter``, ``betweenFilter``; ``andGroup``, ``orGroup``,
 ``notExpression``), ``orderBys`` (metric or dimension), ``metricAggregations`` (TOTAL, MAXIMUM,
 MINIMUM), ``keepEmptyRows`` (accepted, no effect: the fake has no empty rows),
-``returnPropertyQuota``. Replies as Google's: every value a string, ``date`` as ``YYYYMMDD``,
+``returnPropertyQuota``; at most 10 metrics and 9 dimensions a request (400 past them).
+Replies as Google's: every value a string, ``date`` as ``YYYYMMDD``,
 ``metricHeaders`` with types, ``rowCount`` independent of paging, ``rows`` and ``rowCount``
 absent with no data, ``metadata`` and ``propertyQuota``; errors
 ``{"error": {"code", "message", "status"}}`` (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED,
@@ -21,8 +22,11 @@ absent with no data, ``metadata`` and ``propertyQuota``; errors
 **Data from a seed** (:func:`generate`): per day, a sparse set of rows at the grain
 (sessionDefaultChannelGroup, sessionSource, deviceCategory, country, pagePath) with sessions,
 engagedSessions, newUsers, screenPageViews, userEngagementDuration, purchaseRevenue,
-transactions, keyEvents, the summed session duration and the **ids** of the users (and of the
-active users) seen. A report groups the rows it keeps: additive metrics are sums,
+transactions, keyEvents (split by event name into :data:`KEY_EVENTS`, served as
+``keyEvents:<event>``; an event that is not one of them counts 0), the summed session duration
+and the **ids** of the users (and of the active users) seen. ``sessionSourceMedium`` is
+``"<sessionSource> / <sessionMedium>"``, the medium following the channel (:data:`MEDIUMS`).
+A report groups the rows it keeps: additive metrics are sums,
 ``averageSessionDuration`` = Σduration/Σsessions, ``engagementRate`` = ΣengagedSessions/Σsessions,
 ``totalUsers``/``activeUsers`` = the number of *distinct* ids, so a month's users are not the sum
 of its days. :attr:`GA4Fake.rows` is the data (a test computes any expected figure from it, with
@@ -49,7 +53,8 @@ Deliberate limits: sampling and thresholding are flagged, never applied to the f
 ``(other)`` row folds whole rows (all dimensions but date/dateRange become ``(other)``), not one
 dimension at a time; the default order without ``orderBys`` is the first metric descending
 (Google's is unspecified); no cohorts, pivots, comparisons, ``currencyCode`` conversion,
-realtime or metadata endpoints; ``keyEvents:<event>`` is not served; quota and concurrency are
+realtime or metadata endpoints; ``landingPage`` is the row's ``pagePath`` (the fake has no
+sessions spanning pages); quota and concurrency are
 counted per fake (not per hour window, project or property); ``keyEvents`` is typed
 ``TYPE_FLOAT`` (unconfirmed).
 """
@@ -57,6 +62,7 @@ counted per fake (not per hour window, project or property); ``keyEvents`` is ty
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import random
 import re
@@ -83,8 +89,17 @@ PAGES = {"/": "Home", "/pricing": "Pricing", "/blog/kpi-guide": "A guide to KPIs
          "/blog/monthly-reports": "Monthly reports that get read", "/contact": "Contact us",
          "/checkout": "Checkout"}
 
+MEDIUMS = {"Organic Search": "organic", "Direct": "(none)", "Paid Search": "cpc",
+           "Paid Social": "paid", "Email": "email", "Referral": "referral"}
+KEY_EVENTS = ("generate_lead", "form_submit", "sign_up")
+"""The key events a row's ``keyEvents`` are split into (``keyEvents:<event>``)."""
+
 DIMENSIONS = ("date", "yearMonth", "sessionDefaultChannelGroup", "sessionSource",
-              "deviceCategory", "country", "pagePath", "pageTitle")
+              "sessionMedium", "sessionSourceMedium", "deviceCategory", "country", "pagePath",
+              "pageTitle", "landingPage")
+MAX_METRICS = 10
+MAX_DIMENSIONS = 9
+_KEY_EVENT = re.compile(r"keyEvents:[A-Za-z0-9_]+")
 METRIC_TYPES = {
     "sessions": "TYPE_INTEGER", "engagedSessions": "TYPE_INTEGER", "totalUsers": "TYPE_INTEGER",
     "activeUsers": "TYPE_INTEGER", "newUsers": "TYPE_INTEGER", "screenPageViews": "TYPE_INTEGER",
@@ -112,15 +127,20 @@ class GA4Row:
     """The additive metrics (:data:`ADDITIVE`) and ``sessionDuration`` (seconds, summed)."""
     users: frozenset[int]
     active_users: frozenset[int]
+    key_events: dict[str, float] = field(default_factory=dict)
+    """``keyEvents`` by event name (:data:`KEY_EVENTS`); they sum to ``keyEvents``."""
 
     def dimension(self, name: str) -> str:
         if name == "date":
             return self.date.strftime("%Y%m%d")
         if name == "yearMonth":
             return self.date.strftime("%Y%m")
+        medium = MEDIUMS[self.channel]
         return {"sessionDefaultChannelGroup": self.channel, "sessionSource": self.source,
+                "sessionMedium": medium, "sessionSourceMedium": f"{self.source} / {medium}",
                 "deviceCategory": self.device, "country": self.country,
-                "pagePath": self.page, "pageTitle": PAGES[self.page]}[name]
+                "pagePath": self.page, "pageTitle": PAGES[self.page],
+                "landingPage": self.page}[name]
 
 
 def generate(seed: int = 1, start: dt.date = dt.date(2024, 1, 1),
@@ -154,13 +174,31 @@ def generate(seed: int = 1, start: dt.date = dt.date(2024, 1, 1),
                     "purchaseRevenue": round(transactions * rnd.uniform(20, 180), 2),
                 }))
         day += dt.timedelta(days=1)
-    return rows
+    # Split afterwards, from a generator of its own, so the rows above stay what they were.
+    split = random.Random(f"{seed}:key-events")
+    out = []
+    for row in rows:
+        counts = dict.fromkeys(KEY_EVENTS, 0.0)
+        for _ in range(int(row.metrics["keyEvents"])):
+            counts[split.choice(KEY_EVENTS)] += 1
+        out.append(dataclasses.replace(row, key_events=counts))
+    return out
 
 
-def figures(rows: Iterable[GA4Row]) -> dict[str, float]:
-    """Every metric the fake serves, for a group of rows (what one report row says)."""
+def metric_type(name: str) -> str | None:
+    """A metric's type as ``metricHeaders`` give it; None for a metric the fake does not know."""
+    if _KEY_EVENT.fullmatch(name):
+        return "TYPE_FLOAT"
+    return METRIC_TYPES.get(name)
+
+
+def figures(rows: Iterable[GA4Row], key_events: Iterable[str] = ()) -> dict[str, float]:
+    """Every metric the fake serves, for a group of rows (what one report row says), with
+    ``keyEvents:<event>`` for each event of ``key_events``."""
     group = list(rows)
     out: dict[str, float] = {m: sum(r.metrics[m] for r in group) for m in ADDITIVE}
+    for event in key_events:
+        out[f"keyEvents:{event}"] = sum(r.key_events.get(event, 0.0) for r in group)
     sessions = out["sessions"]
     duration = sum(r.metrics["sessionDuration"] for r in group)
     out["averageSessionDuration"] = duration / sessions if sessions else 0.0
@@ -172,7 +210,7 @@ def figures(rows: Iterable[GA4Row]) -> dict[str, float]:
 
 def format_value(metric: str, value: float) -> str:
     """A metric value as GA4 writes it: integers without a point, floats in full."""
-    if METRIC_TYPES[metric] == "TYPE_INTEGER" or (float(value).is_integer()
+    if metric_type(metric) == "TYPE_INTEGER" or (float(value).is_integer()
                                                   and metric not in ("engagementRate",)):
         return str(int(value))
     return repr(round(float(value), 10))
@@ -465,11 +503,17 @@ class GA4Fake:
                                "dimensions and metrics, see https://developers.google.com/"
                                "analytics/devguides/reporting/data/v1/api-schema")
         for name in mets:
-            if name not in METRIC_TYPES:
+            if metric_type(name) is None:
                 raise GA4Error(400, "INVALID_ARGUMENT",
                                f"Field {name} is not a valid metric. For a list of valid "
                                "dimensions and metrics, see https://developers.google.com/"
                                "analytics/devguides/reporting/data/v1/api-schema")
+        if len(mets) > MAX_METRICS:
+            raise GA4Error(400, "INVALID_ARGUMENT",
+                           f"Requests are limited to {MAX_METRICS} metrics.")
+        if len([d for d in dims if d != "dateRange"]) > MAX_DIMENSIONS:
+            raise GA4Error(400, "INVALID_ARGUMENT",
+                           f"Requests are limited to {MAX_DIMENSIONS} dimensions.")
         if len(set(dims)) != len(dims) or len(set(mets)) != len(mets):
             raise GA4Error(400, "INVALID_ARGUMENT", "Duplicate dimension or metric names.")
         limit = _int_field(body, "limit", 10_000) or 10_000
@@ -499,7 +543,8 @@ class GA4Fake:
             groups, range_of = self._fold(groups, range_of, dims, several)
             data_loss = True
 
-        computed = [(key, figures(rows)) for key, rows in groups.items()]
+        events = [m.split(":", 1)[1] for m in mets if _KEY_EVENT.fullmatch(m)]
+        computed = [(key, figures(rows, events)) for key, rows in groups.items()]
         metric_keep = _compile_filter(body.get("metricFilter"), dimension=False)
         computed = [(k, f) for k, f in computed if metric_keep(_metric_lookup(f))]
         computed = _order(computed, body.get("orderBys"), dims, mets, several)
@@ -507,7 +552,7 @@ class GA4Fake:
         report: dict[str, Any] = {
             "dimensionHeaders": [{"name": d} for d in dims]
             + ([{"name": "dateRange"}] if several and "dateRange" not in dims else []),
-            "metricHeaders": [{"name": m, "type": METRIC_TYPES[m]} for m in mets],
+            "metricHeaders": [{"name": m, "type": metric_type(m)} for m in mets],
         }
         if computed:
             page = computed[offset:offset + limit]
@@ -530,7 +575,7 @@ class GA4Fake:
                     # The true total: distinct users over the whole range, not a sum of rows.
                     all_rows = [r for k, rows in groups.items() if range_of[k] == position
                                 for r in rows]
-                    agg = figures(all_rows)
+                    agg = figures(all_rows, events)
                 else:
                     pick = max if kind == "MAXIMUM" else min
                     agg = {m: pick(f[m] for f in in_range) for m in mets}
@@ -610,8 +655,7 @@ def _compile_filter(expression: Any, *, dimension: bool) -> Callable[[Lookup], b
         raise GA4Error(400, "INVALID_ARGUMENT", "Empty filter expression.")
     spec = expression["filter"]
     name = spec.get("fieldName")
-    valid = DIMENSIONS if dimension else tuple(METRIC_TYPES)
-    if name not in valid:
+    if (name not in DIMENSIONS) if dimension else metric_type(str(name)) is None:
         kind = "dimension" if dimension else "metric"
         raise GA4Error(400, "INVALID_ARGUMENT",
                        f"Field {name} is not a valid {kind} for this filter.")

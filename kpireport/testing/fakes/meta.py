@@ -19,7 +19,8 @@ What it serves (on a :class:`~kpireport.testing.FakeServer`, version ``v21.0``; 
   ``GET /v21.0/{run}/insights`` (paged like the sync call).
 - ``GET /v21.0/act_{id}?fields=currency,timezone_name`` (also ``name``, ``account_id``).
 - ``GET /v21.0/{pixel_id}/stats?aggregation=event&start_time&end_time`` (unix seconds or ISO):
-  hourly buckets over the last 7 days before ``now`` only, paged.
+  hourly buckets over the last 7 days before ``now`` only, newest first, paged; an hour in
+  which the pixel received nothing has no bucket.
 - Errors ``{"error": {"message", "type": "OAuthException", "code", "error_subcode",
   "fbtrace_id"}}``: 190 (expired token), 10 / 200 (permissions), throttling 4, 17, 613 and
   80000–80004 **as HTTP 400, never 429, no Retry-After**, 100 (bad parameter), 1 (HTTP 500,
@@ -40,9 +41,11 @@ purchases and leads per attribution window, purchase value). :meth:`MetaFake.rea
 deduplication the fake applies, so a test can compute a range's reach independently.
 
 Knobs: ``seed``, ``account_id``, ``pixel_id``, ``token``, ``currency``, ``timezone_name``,
-``today`` (insights' default range), ``now`` (pixel stats' window); :meth:`expire_token`
+``today`` (insights' default range), ``now`` (pixel stats' window); :meth:`silence_pixel`
+(the pixel receives nothing between two moments: a tag removed); :meth:`expire_token`
 (190), ``denied`` (10 or 200 for every call while set), :meth:`throttle` (a throttling code for
-the next calls, with the minutes to regain access), ``sync_max_days`` (a synchronous call over a
+the next calls, or from the call after ``after`` more, with the minutes to regain access),
+``sync_max_days`` (a synchronous call over a
 longer range is refused with code 1 / HTTP 500: use an async run), ``async_polls`` (polls before
 a run completes) and ``async_fail``; the server's ``latency`` and ``fail()``.
 
@@ -247,7 +250,8 @@ class MetaFake:
         """10 or 200: every call is refused with that permission error while set."""
         self.expired = False
         self.calls_made = 0
-        self._throttles: list[tuple[int, int]] = []
+        self._throttles: list[tuple[int, int, int]] = []
+        self._silences: list[tuple[dt.datetime, dt.datetime]] = []
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
         base = f"/{VERSION}"
@@ -264,13 +268,20 @@ class MetaFake:
         """The token expires: every later call is error 190."""
         self.expired = True
 
-    def throttle(self, code: int, *, times: int = 1, minutes: int = 5) -> None:
+    def throttle(self, code: int, *, times: int = 1, minutes: int = 5, after: int = 0) -> None:
         """The next ``times`` calls get throttling error ``code`` (4, 17, 613, 80000–80004) as
-        HTTP 400, the usage header saying ``minutes`` until access is regained."""
+        HTTP 400, the usage header saying ``minutes`` until access is regained; with
+        ``after``, only once that many more calls were served (in the middle of a report)."""
         if code not in THROTTLE_MESSAGES:
             raise ValueError(f"not a throttling code: {code}")
         with self._lock:
-            self._throttles += [(code, minutes)] * times
+            start = self.calls_made + after + 1
+            self._throttles += [(code, minutes, start)] * times
+
+    def silence_pixel(self, start: dt.datetime, end: dt.datetime) -> None:
+        """The pixel receives no event from ``start`` to ``end`` (aware datetimes): the
+        hours in between have no bucket in its stats."""
+        self._silences.append((start, end))
 
     def reach(self, rows: Sequence[CampaignDay]) -> int:
         return reach(rows)
@@ -321,9 +332,10 @@ class MetaFake:
             return self._error(GraphError(self.denied, PERMISSION_MESSAGES[self.denied]))
         with self._lock:
             self.calls_made += 1
-            throttle = self._throttles.pop(0) if self._throttles else None
+            throttle = (self._throttles.pop(0) if self._throttles
+                        and self._throttles[0][2] <= self.calls_made else None)
         if throttle is not None:
-            code, minutes = throttle
+            code, minutes, _ = throttle
             message, subcode = THROTTLE_MESSAGES[code]
             return self._error(GraphError(code, f"(#{code}) {message}", subcode), minutes)
         try:
@@ -583,6 +595,8 @@ class MetaFake:
 
     def pixel_counts(self, hour: dt.datetime) -> dict[str, int]:
         """The events the pixel counted in the hour starting at ``hour`` (UTC)."""
+        if any(start <= hour < end for start, end in self._silences):
+            return {}
         rnd = random.Random(f"{self.seed}-{self.pixel_id}-{int(hour.timestamp())}")
         views = rnd.randint(50, 900)
         counts = {"PageView": views, "ViewContent": views // 2, "AddToCart": views // 12,
@@ -612,10 +626,12 @@ class MetaFake:
             hour = start.replace(minute=0, second=0, microsecond=0)
             buckets = []
             while hour < end:
-                buckets.append({"aggregation": "event",
-                                "start_time": hour.strftime("%Y-%m-%dT%H:%M:%S+0000"),
-                                "data": [{"value": k, "count": v}
-                                         for k, v in self.pixel_counts(hour).items()]})
+                counts = self.pixel_counts(hour)
+                if counts:
+                    buckets.append({"aggregation": "event",
+                                    "start_time": hour.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                                    "data": [{"value": k, "count": v}
+                                             for k, v in counts.items()]})
                 hour += dt.timedelta(hours=1)
             buckets.reverse()  # newest first
             return self._page(call, params, buckets)
