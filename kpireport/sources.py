@@ -148,20 +148,23 @@ class SourceContext:
                      timeout: float = 60.0, max_wait: float = 120.0) -> requests.Session:
         """A ``requests`` session that retries throttled and failing calls with backoff.
 
-        Retries honour ``Retry-After`` on every retried status, waiting at most ``max_wait``
-        seconds at a time (a server asking for hours fails the source instead of holding the
-        run). POST is retried too: the reporting APIs read with it (GA4's runReport, Search
-        Console's query, HubSpot's search), and a source that writes should make its own
-        session. Every request gets ``timeout`` seconds unless it says otherwise. Sources
-        whose API signals throttling otherwise (Meta's error codes on HTTP 400, Salesforce's
-        403) add their own handling on top.
+        Only ``statuses`` are retried (a 429 left out reaches the caller at once, Retry-After
+        or not). Retries honour ``Retry-After`` on every retried status, waiting at most
+        ``max_wait`` seconds at a time (a server asking for hours fails the source instead of
+        holding the run). POST is retried too: the reporting APIs read with it (GA4's
+        runReport, Search Console's query, HubSpot's search), and a source that writes should
+        make its own session. Every request gets ``timeout`` seconds unless it says otherwise.
+        Sources whose API signals throttling otherwise (Meta's error codes on HTTP 400,
+        Salesforce's 403) add their own handling on top.
         """
         import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
         class _Retry(Retry):
-            RETRY_AFTER_STATUS_CODES = frozenset(statuses) | Retry.RETRY_AFTER_STATUS_CODES
+            # Only the statuses asked for: urllib3 would also retry a 413, 429 or 503 that
+            # carries Retry-After, behind the back of a source that handles 429 itself.
+            RETRY_AFTER_STATUS_CODES = frozenset(statuses)
 
             def parse_retry_after(self, retry_after: str) -> float:
                 return min(super().parse_retry_after(retry_after), max_wait) * scale

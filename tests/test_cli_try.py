@@ -65,7 +65,8 @@ def test_plugins_source_unknown_exits_2_with_the_installed_names(capsys):
     # The built-in API sources grow with the branches that add them: the list is sorted.
     installed = err[len(head):-2].split(", ")
     assert installed == sorted(installed)
-    assert {"csv", "ga4", "hubspot", "meta", "salesforce", "test_api"} <= set(installed)
+    assert {"csv", "ga4", "hubspot", "meta", "salesforce", "search_console",
+            "test_api"} <= set(installed)
 
 
 def test_a_class_that_exposes_its_metrics_and_env_vars_shows_them():

@@ -85,3 +85,15 @@ def test_a_hung_server_times_out(server):
     with pytest.raises(requests.exceptions.ConnectionError):
         context().http_session(retries=0, timeout=0.5).get(server)
     assert time.monotonic() - started < 2.5
+
+
+def test_a_status_left_out_is_not_retried_even_with_retry_after(server):
+    # A source that handles 429 itself (Google's daily quotas do not come back in seconds)
+    # gets it at once: urllib3 alone would retry a 429 carrying Retry-After.
+    Script.answers = [(429, {"Retry-After": "0"}, 0), (200, {}, 0)]
+    quick = dataclasses.replace(context(), retry_backoff=0.0)
+    response = quick.http_session(statuses=(500, 503)).post(server, json={})
+    assert response.status_code == 429 and len(Script.hits) == 1
+    Script.answers, Script.hits[:] = [(503, {"Retry-After": "0"}, 0), (200, {}, 0)], []
+    assert quick.http_session(statuses=(500, 503)).get(server).status_code == 200
+    assert len(Script.hits) == 2

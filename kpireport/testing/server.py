@@ -118,7 +118,7 @@ class FakeServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> FakeServer:
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval: stopping the server (each test's teardown) waits for it.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
@@ -152,6 +152,12 @@ class FakeServer:
                 result = handler(call)
                 return result if isinstance(result, Reply) else Reply(body=result)
         return Reply(status=404, body={"error": f"no route for {call.method} {call.path}"})
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a client opening more connections at once
+    # (a source's concurrent requests) had some dropped and retried by TCP a second later.
+    request_queue_size = 128
 
 
 def _handler_for(server: FakeServer) -> type[http.server.BaseHTTPRequestHandler]:

@@ -44,9 +44,11 @@ properties the credentials may read), ``gaps`` (how many days without data),
 Deliberate limits: ``byPage`` and ``byProperty`` give the same figures (Google counts a
 property's impressions once per query, a page's once per page); no ``searchAppearance`` or
 ``hour`` dimensions, no 50 000-rows-a-day cap; country keys are ISO 3166-1 alpha-3 lower case and
-device keys upper case (DESKTOP, MOBILE, TABLET) as Google's; filters compare case-insensitively
-for country and device, exactly otherwise; the rate limit counts calls per site in a sliding
-minute, not per user.
+device keys upper case (DESKTOP, MOBILE, TABLET) as Google's; equals/contains filters (and
+their negations) compare case-insensitively on every dimension, as the reference says ("values
+and dimension names are not case-sensitive"), regular expressions case-sensitively unless they
+say ``(?i)`` (RE2's syntax, which Python's ``re`` reads the same at the start of a pattern);
+the rate limit counts calls per site in a sliding minute, not per user.
 """
 
 from __future__ import annotations
@@ -349,20 +351,16 @@ def _compile_groups(groups: list[Any]) -> tuple[Callable[[GSCRow], bool], set[st
 
 
 def _filter(dimension: str, operator: str, expression: str) -> Callable[[GSCRow], bool]:
-    fold = dimension in ("country", "device")
-
-    def value(row: GSCRow) -> str:
-        raw = row.key(dimension) or ""
-        return raw.lower() if fold else raw
-
-    wanted = expression.lower() if fold else expression
+    # Plain comparisons ignore case (Google: "not case-sensitive"); a regular expression is
+    # matched as written, RE2 being case-sensitive unless told (?i).
+    wanted = expression.casefold()
     tests: dict[str, Callable[[str], bool]] = {
-        "equals": lambda v: v == wanted,
-        "notEquals": lambda v: v != wanted,
-        "contains": lambda v: wanted in v,
-        "notContains": lambda v: wanted not in v,
+        "equals": lambda v: v.casefold() == wanted,
+        "notEquals": lambda v: v.casefold() != wanted,
+        "contains": lambda v: wanted in v.casefold(),
+        "notContains": lambda v: wanted not in v.casefold(),
         "includingRegex": lambda v: re.search(expression, v) is not None,
         "excludingRegex": lambda v: re.search(expression, v) is None,
     }
     test = tests[operator]
-    return lambda row: test(value(row))
+    return lambda row: test(row.key(dimension) or "")
