@@ -501,5 +501,5 @@ def test_a_360_propertys_quota_is_shown_against_its_own_limit(tmp_path):
         source = google.source(analytics_360=True)
         one(source)
         used = google.ga4.quota.used
-        assert str(source.context.usage["tokensPerDay"]) == f"{used}/2e+06"
+        assert str(source.context.usage["tokensPerDay"]) == f"{used}/2000000"
         assert str(source.context.usage["tokensPerHour"]) == f"{used}/400000"
