@@ -52,3 +52,27 @@ def google_fake(tmp_path: Path, *, start: dt.date = dt.date(2026, 9, 1),
                       properties=(PROPERTY,), **knobs)
         oauth.write_service_account_key(tmp_path / "key.json", SA_EMAIL)
         yield Google(server, oauth, ga4, tmp_path)
+
+
+def expected_web(google: Google, start: dt.date, end: dt.date) -> dict[str, float]:
+    """The built-in web KPIs over ``start``..``end`` from the fake's seeded rows: unique
+    visitors the distinct ids of the range (never a sum of days), rates and averages from
+    sums; leads are the ``generate_lead`` and ``form_submit`` key events, conversions
+    ``sign_up`` (the tests' settings)."""
+    rows = google.rows(start, end)
+
+    def total(metric: str) -> float:
+        return float(sum(r.metrics[metric] for r in rows))
+
+    sessions = total("sessions")
+    return {
+        "sessions": sessions,
+        "users": len(frozenset().union(*(r.users for r in rows))),
+        "pageviews": total("screenPageViews"),
+        "avg_session_duration": total("sessionDuration") / sessions,
+        "time_on_page": total("userEngagementDuration") / total("screenPageViews"),
+        "leads": sum(r.key_events["generate_lead"] + r.key_events["form_submit"] for r in rows),
+        "conversion_rate": sum(r.key_events["sign_up"] for r in rows) / sessions,
+        "orders": total("transactions"),
+        "revenue": total("purchaseRevenue"),
+    }

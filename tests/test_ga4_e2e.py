@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ga4_fixtures import PROPERTY, SA_EMAIL, TODAY, google_fake
+from ga4_fixtures import PROPERTY, SA_EMAIL, TODAY, expected_web, google_fake
 
 from kpireport import NoteKind, SourceError
 from kpireport.config import load_config
@@ -64,23 +64,7 @@ def compute(path: Path, plugins: Any) -> Any:
 
 
 def expected(google: Any, rng: DateRange) -> dict[str, float]:
-    rows = google.rows(rng.start, rng.end)
-
-    def total(metric: str) -> float:
-        return sum(r.metrics[metric] for r in rows)
-
-    sessions = total("sessions")
-    return {
-        "sessions": sessions,
-        "users": len(frozenset().union(*(r.users for r in rows))),
-        "pageviews": total("screenPageViews"),
-        "avg_session_duration": total("sessionDuration") / sessions,
-        "time_on_page": total("userEngagementDuration") / total("screenPageViews"),
-        "leads": sum(r.key_events["generate_lead"] + r.key_events["form_submit"] for r in rows),
-        "conversion_rate": sum(r.key_events["sign_up"] for r in rows) / sessions,
-        "orders": total("transactions"),
-        "revenue": total("purchaseRevenue"),
-    }
+    return expected_web(google, rng.start, rng.end)
 
 
 def test_a_clients_web_kpis_are_the_figures_of_its_ga4_property(tmp_path, google, plugins):
