@@ -329,6 +329,43 @@ def test_never_more_requests_at_once_than_the_property_allows(tmp_path):
         assert 2 <= google.ga4.most_in_flight <= 3
 
 
+def _fetch_in_a_worker(google, run, name, queries, out):
+    source = google.source(make_context(run, plugin="ga4", today=TODAY, name=name),
+                           concurrent_requests=2)
+    answers = source.fetch_many(queries)
+    out.put(sorted(str(a) for a in answers.values() if not isinstance(a, Table)))
+
+
+@pytest.mark.workers
+def test_worker_processes_share_the_propertys_concurrent_requests(tmp_path):
+    # Two reports of two clients of one property in two worker processes (forked, as
+    # `kpireport run` forks them), one state folder: each may have two requests in
+    # progress; together they still have two, never a 429.
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    for google in google_fake(tmp_path, concurrent_requests=2, work=0.05):
+        run = tmp_path / "run"
+        run.mkdir()
+        (run / "key.json").write_bytes((tmp_path / "key.json").read_bytes())
+        queries = [Query(metrics=(metric,), range=OCT, dimensions=(dim,)) for dim in
+                   ("channel", "device", "country", "page") for metric in
+                   ("sessions", "users", "pageviews", "revenue", "transactions")]
+        out = fork.Queue()
+        workers = [fork.Process(target=_fetch_in_a_worker,
+                                args=(google, run, f"web{i}", queries, out))
+                   for i in range(2)]
+        for worker in workers:
+            worker.start()
+        failures = [out.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=10)
+        assert failures == [[], []]
+        assert len(google.server.calls_to(REPORTS)) == 8  # four batches each
+        assert google.server.max_concurrency(REPORTS) == 2
+        assert google.ga4.most_in_flight == 2
+
+
 # --- Errors ------------------------------------------------------------------------------------
 
 

@@ -33,8 +33,9 @@ class Ga4Settings(SourceSettings):
                            description="Rows asked per request (GA4's limit: 250,000)")
     concurrent_requests: int = Field(
         5, ge=1, le=10,
-        description="Requests to the property in progress at once (GA4 allows 10 for a "
-                    "standard property, shared with every other tool reading it)")
+        description="Requests to the property in progress at once, across every worker of "
+                    "the run (GA4 allows 10 for a standard property, shared with every "
+                    "other tool reading it)")
     processing_days: int = Field(
         2, ge=0, le=30,
         description="Days GA4 may still be processing before the run date (one more is "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -31,6 +32,7 @@ from kpireport import (
 )
 from kpireport_ga4 import reports
 from kpireport_ga4.settings import Ga4Settings
+from kpireport_ga4.slots import PropertySlots
 from kpireport_ga4.vocabulary import DIMENSIONS, Ga4Metric, metrics
 
 if TYPE_CHECKING:
@@ -41,19 +43,6 @@ BATCH_SIZE = 5
 QUOTA_LIMITS = {"tokensPerDay": (200_000, 2_000_000), "tokensPerHour": (40_000, 400_000)}
 """A standard property's limits, then a GA4 360 property's: the reply gives only what is left."""
 _PER = re.compile(r"tokens per (day|hour)", re.IGNORECASE)
-
-_limits_lock = threading.Lock()
-_limits: dict[str, threading.BoundedSemaphore] = {}
-
-
-def property_limiter(property_id: str, size: int) -> threading.BoundedSemaphore:
-    """One semaphore per property for the whole process: clients (and sources) reading the
-    same property share GA4's concurrent-requests quota."""
-    with _limits_lock:
-        if property_id not in _limits:
-            _limits[property_id] = threading.BoundedSemaphore(size)
-        return _limits[property_id]
-
 
 @dataclasses.dataclass
 class _Part:
@@ -208,10 +197,16 @@ class Ga4Source(Source[Ga4Settings]):
                 list(pool.map(self._run_batch, batches))
 
     def _post(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        limiter = property_limiter(self.settings.property_id, self.settings.concurrent_requests)
         url = f"{self.settings.base_url}/v1beta/properties/{self.settings.property_id}:{method}"
-        with limiter:
+        with self._slots().hold():
             return self._google().post(url, body, resource=self.resource)
+
+    def _slots(self) -> PropertySlots:
+        # Keyed by the property (and the API's address: a test's fake is another property).
+        key = hashlib.sha256(f"{self.settings.base_url}|{self.settings.property_id}"
+                             .encode()).hexdigest()[:24]
+        return PropertySlots(self.context.state_dir / "concurrency" / key,
+                             self.settings.concurrent_requests)
 
     def _run_batch(self, batch: list[_Unit]) -> None:
         if self._fatal is not None:
