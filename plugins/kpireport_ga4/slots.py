@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 POLL_S = 0.01
 
 
@@ -29,6 +27,8 @@ class PropertySlots:
 
     @contextmanager
     def hold(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout  # when a report runs, not when plugins load
+
         while True:
             # A fresh lock object per attempt: its own file descriptor, so two threads of one
             # process exclude each other as two processes do.

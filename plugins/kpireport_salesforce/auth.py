@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from kpireport import AuthenticationError, SourceContext, SourceError, TransientError
 
 from .settings import SalesforceSettings
@@ -55,6 +53,8 @@ class TokenStore:
         folder = context.state_dir / "sessions"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = folder / f"{credential_id(settings)}.json"
+        from filelock import FileLock  # when a report runs, not when plugins load
+
         self._lock = FileLock(str(self.path) + ".lock")
         self.logins = 0
         """Logins this store made (tests count them)."""
