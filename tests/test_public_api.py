@@ -41,6 +41,25 @@ def test_importing_kpireport_loads_nothing_heavy():
     assert out.strip() == "[]"
 
 
+@pytest.mark.workers
+def test_loading_the_api_sources_loads_none_of_their_libraries():
+    # `kpireport --help` loads every plugin: the API sources' own libraries (and what only a
+    # run needs) wait until a report asks a source.
+    code = ("import sys, contextlib, io\n"
+            "from kpireport.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help'])\n"
+            "import kpireport.plugins as p\n"
+            "names = sorted(p.load_plugins([]).sources)\n"
+            "heavy = ('google.auth', 'google_auth_oauthlib', 'jwt', 'cryptography', 'filelock',"
+            " 'weasyprint', 'requests')\n"
+            "print(names, sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == ("['csv', 'ga4', 'hubspot', 'meta', 'salesforce', 'search_console'] "
+                           "[]")
+
+
 def test_contract_version_is_major_minor():
     major, minor = kpireport.CONTRACT_VERSION.split(".")
     assert major.isdigit() and minor.isdigit()
