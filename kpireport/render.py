@@ -34,6 +34,7 @@ from kpireport.objectives import level_period
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
 from kpireport.secrets import redact
+from kpireport.untrusted import cell_text, clean_text, csv_cell
 
 if TYPE_CHECKING:
     from gettext import NullTranslations
@@ -113,6 +114,16 @@ def commentary_html(text: str | None) -> Markup | None:
     return Markup(_commentary_markdown().render(text))
 
 
+class _SafeCsvWriter:
+    """Every row of the archival CSV through one door: no cell opens as a formula."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+
 def figures_csv(report: Report, words: Any = None) -> str:
     """Every figure the report prints, raw and as printed (in the words of ``words``, the
     report's catalogue), for the archival attachment."""
@@ -125,7 +136,7 @@ def figures_csv(report: Report, words: Any = None) -> str:
     gettext = words.gettext
 
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _SafeCsvWriter(csv.writer(buffer, lineterminator="\n"))
     writer.writerow(["section", "key", "label", "field", "value", "printed"])
     locale, currency = report.locale, report.currency
 
@@ -297,11 +308,20 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=_BYTECODE,
+        finalize=_printable,
     )
     tr = theme_translations(theme, default, language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.globals["translations"] = tr
     return env
+
+
+def _printable(value: Any) -> Any:
+    """Every ``{{ … }}`` a template prints: text without control characters or bidirectional
+    overrides, whatever data it came from (markup the engine built is left as it is)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean_text(value)
+    return value
 
 
 def _translations(env: jinja2.Environment) -> NullTranslations:
@@ -549,7 +569,7 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
         if (gettext is not None and breakdown is not None
                 and value in breakdown.translated_values.get(name, ())):
             return str(gettext(value))
-        return value
+        return cell_text(value)
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
