@@ -261,3 +261,97 @@ def test_kpireport_run_emails_each_report_once(server, tmp_path, capsys):
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content().startswith(b"%PDF")
     assert "already delivered" in capsys.readouterr().out
+
+
+class HostileServer:
+    """A bare SMTP server on 127.0.0.1 that takes the message, then misbehaves: ``stall``
+    never answers QUIT; ``trickle`` sends its 250 to the message a byte every 0.2 s."""
+
+    def __init__(self, mode: str):
+        import threading
+
+        self.mode, self.messages, self.quit_seen = mode, [], False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                self._session(conn)
+
+    def _session(self, conn):
+        import time
+
+        file = conn.makefile("rb")
+        conn.sendall(b"220 hostile.example ESMTP\r\n")
+        data = None
+        try:
+            for line in file:
+                if data is not None:
+                    if line == b".\r\n":
+                        self.messages.append(b"".join(data))
+                        data = None
+                        if self.mode == "trickle":
+                            for byte in b"250 2.0.0 queued as 1234567890 ok\r\n":
+                                conn.sendall(bytes([byte]))
+                                time.sleep(0.2)
+                        else:
+                            conn.sendall(b"250 2.0.0 queued\r\n")
+                    else:
+                        data.append(line)
+                    continue
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 hostile.example\r\n")
+                elif verb == b"DATA":
+                    data = []
+                    conn.sendall(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    self.quit_seen = True
+                    self.done.wait(60)  # a server that never says goodbye
+                    return
+                else:
+                    conn.sendall(b"250 OK\r\n")
+        except OSError:
+            return
+
+    def close(self):
+        self.done.set()
+        self.listener.close()
+
+
+@pytest.fixture()
+def hostile(request):
+    server = HostileServer(request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("hostile", ["stall"], indirect=True)
+def test_the_250_is_the_delivery_and_a_stalled_goodbye_is_not_waited_on(hostile):
+    import time
+
+    started = time.monotonic()
+    location = target(port=hostile.port, timeout=30).deliver(artifacts())
+    assert location == "email:direction@client.example"
+    assert len(hostile.messages) == 1
+    # Closed without waiting 30 s for an answer to QUIT the server never gives.
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("hostile", ["trickle"], indirect=True)
+def test_a_trickling_server_meets_the_deadline_of_the_whole_exchange(hostile):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(KpiReportError, match="deadline"):
+        target(port=hostile.port, timeout=5, deadline=1).deliver(artifacts())
+    # Each byte comes well within the 5 s timeout; only the deadline stops it (before the
+    # worker's own timeout would kill it with nothing recorded).
+    assert time.monotonic() - started < 5
