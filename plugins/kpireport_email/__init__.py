@@ -221,9 +221,9 @@ def _connect(s: EmailSettings, context: Any, deadline: float) -> smtplib.SMTP:
 
     class WithDeadline(base):  # type: ignore[valid-type,misc]  # one of two bases, at run time
         def getreply(self) -> tuple[int, bytes]:
-            if self.file is None and self.sock is not None:
+            if getattr(self, "file", None) is None and self.sock is not None:
                 self.file = _DeadlineReader(self.sock, deadline, s.timeout)
-            return super().getreply()  # type: ignore[no-any-return]
+            return super().getreply()
 
         def send(self, data: Any) -> None:
             if self.sock is not None:
@@ -231,8 +231,9 @@ def _connect(s: EmailSettings, context: Any, deadline: float) -> smtplib.SMTP:
             super().send(data)
 
     kwargs = {"context": context} if s.security == "tls" else {}
-    return WithDeadline(s.host, s.port, timeout=_remaining(deadline, s.timeout),  # type: ignore[no-any-return]
-                        **kwargs)
+    smtp: smtplib.SMTP = WithDeadline(s.host, s.port, timeout=_remaining(deadline, s.timeout),
+                                      **kwargs)
+    return smtp
 
 
 def _remaining(deadline: float, timeout: float) -> float:
