@@ -355,3 +355,73 @@ def test_a_trickling_server_meets_the_deadline_of_the_whole_exchange(hostile):
     # Each byte comes well within the 5 s timeout; only the deadline stops it (before the
     # worker's own timeout would kill it with nothing recorded).
     assert time.monotonic() - started < 5
+
+
+def run_config(tmp_path, port: int, runs: str = "") -> Path:
+    import textwrap
+
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        agency: {{name: Test Agency}}
+        defaults: {{period: 2026-10, output: out}}
+        {runs}
+        clients:
+          - id: boutique
+            name: La Boutique
+            sources: {{a: {{plugin: constant, settings: {{per_day: 2}}}}}}
+            kpis: [signups]
+            delivery:
+              - target: email
+                settings: {{to: [patron@boutique.example], sender: rapports@agence.example,
+                           host: 127.0.0.1, port: {port}, security: none, timeout: 30}}
+        """), encoding="utf-8")
+    return config
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+@pytest.mark.parametrize("hostile", ["stall"], indirect=True)
+def test_a_stalled_goodbye_then_a_second_run_is_one_email(hostile, tmp_path):
+    from kpireport.cli import main
+
+    # The run's timeout is shorter than the server's stall: waiting on QUIT got the worker
+    # killed before it recorded the delivery, and the next run sent a second copy.
+    config = run_config(tmp_path, hostile.port, "runs: {timeout: 8}")
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert len(hostile.messages) == 1
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
+        server, tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from kpireport.cli import main
+    from kpireport.ledger import Ledger
+
+    inbox, port = server
+    config = run_config(tmp_path, port)
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    record = Ledger.record_delivery
+
+    def disk_full(self, **fields):
+        if fields["status"] == "delivered":
+            raise sqlite3.OperationalError("database or disk is full")
+        record(self, **fields)
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "record_delivery", disk_full)
+        assert main(args) != 0
+    err = capsys.readouterr()
+    assert "delivered, but the ledger could not record it (database or disk is full)" in (
+        err.out + err.err)
+    assert len(inbox.envelopes) == 1
+    assert main(args) == 0  # the next run: not sent again, and it says so
+    out = capsys.readouterr()
+    assert len(inbox.envelopes) == 1
+    assert "email may already have received this report" in out.out + out.err
+    assert main([*args, "--force"]) == 0  # the agency checked: sent again on purpose
+    assert len(inbox.envelopes) == 2
