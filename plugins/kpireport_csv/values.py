@@ -49,8 +49,14 @@ def records(text: str, file: str, delimiter: str = ",") -> Iterator[tuple[int, l
                             reader.line_num) from None
 
 
+LARGEST_CELL = 1e15
+"""The largest figure a cell may hold (a quadrillion): beyond it a sum or a ratio is past what
+a report can print, and the cell is more likely a typo or an attack than a figure."""
+
+
 def parse_number(text: str) -> float | None:
-    """A number with ``.`` as decimal separator; an empty cell is no value."""
+    """A number with ``.`` as decimal separator, at most :data:`LARGEST_CELL` in size; an
+    empty cell is no value."""
     # float() first: a file has tens of thousands of cells and nearly all are plain numbers.
     # It also takes what a spreadsheet user did not mean ("1_000", "nan", "inf"), which the
     # pattern then refuses.
@@ -58,12 +64,15 @@ def parse_number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         value = None
-    if value is not None and value - value == 0 and "_" not in text:  # finite
-        return value
+    if value is not None and -LARGEST_CELL <= value <= LARGEST_CELL and "_" not in text:
+        return value  # finite, and small enough to print
     text = text.strip()
     if not text:
         return None
     if _NUMBER.fullmatch(text) and (value := float(text)) - value == 0:
+        if abs(value) > LARGEST_CELL:
+            raise ValueError(f"{text[:40]!r} is too large for a figure (at most "
+                             f"{LARGEST_CELL:g})")
         return value
     raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
                      f"separator)")

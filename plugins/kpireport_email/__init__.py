@@ -29,9 +29,9 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from kpireport import hookimpl
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
@@ -61,8 +61,51 @@ class DeliveryError(KpiReportError):
     """A delivery target could not deliver (the report itself is fine)."""
 
 
+_LINE_BREAKS = "\r\n\x85\u2028\u2029"
+SAMPLE_FIELDS = {"client": "acme", "client_name": "Acme", "period": "2026-10",
+                 "start": "2026-10-01", "end": "2026-10-31", "language": "en",
+                 "sender_name": "Agency"}
+"""What a subject or body template is tried with when the config is validated."""
+
+
+def _header_text(value: str) -> str:
+    # A line break in a header would start another one ("Bcc: …") or fail the delivery.
+    if any(c in value for c in _LINE_BREAKS):
+        raise ValueError("contains a line break, which an e-mail header cannot hold")
+    return value
+
+
+def _sample(value: str) -> str:
+    """The template rendered by the sandbox with sample fields: a syntax error or a refused
+    attribute fails here, at validate, not at the delivery."""
+    from jinja2 import TemplateError
+
+    try:
+        return _render(value, SAMPLE_FIELDS)
+    except TemplateError as exc:
+        raise ValueError(f"template refused: {type(exc).__name__}: {exc}") from None
+
+
+def _template(value: str) -> str:
+    _sample(value)
+    return value
+
+
+def _subject(value: str) -> str:
+    _header_text(value)
+    _header_text(_sample(value).strip())
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+Subject = Annotated[str, AfterValidator(_subject)]
+Body = Annotated[str, AfterValidator(_template)]
+
+
 def _address(value: str) -> str:
     from email.headerregistry import Address
+
+    _header_text(value)
 
     try:
         Address(addr_spec=value)
@@ -81,13 +124,13 @@ class EmailSettings(DeliverySettings):
     """Blind copies: in the envelope only, never in the headers."""
     sender: str
     """The From address."""
-    sender_name: str = ""
+    sender_name: HeaderText = ""
     """Shown in From and used to sign the default body."""
-    host: str
+    host: HeaderText
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     """``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (a local relay)."""
-    username: str | None = None
+    username: HeaderText | None = None
     password_env: str | None = None
     """The name of the environment variable that holds the password."""
     ca_file: str | None = None
@@ -97,10 +140,10 @@ class EmailSettings(DeliverySettings):
     deadline: float = Field(default=120, gt=0)
     """Seconds for the whole exchange, from connecting to the server's 250 to the message:
     keep it well below the run's timeout (``runs.timeout``), which kills the worker."""
-    subject: dict[str, str] = Field(default_factory=dict)
+    subject: dict[str, Subject] = Field(default_factory=dict)
     """Subject templates by language (Jinja2, sandboxed); fields: client, client_name,
     period, start, end, language, sender_name."""
-    body: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Body] = Field(default_factory=dict)
     """Body templates by language, same fields."""
     attach_html: bool = False
 
