@@ -69,11 +69,11 @@ def parse_number(text: str) -> float | None:
     text = text.strip()
     if not text:
         return None
-    if _NUMBER.fullmatch(text) and (value := float(text)) - value == 0:
-        if abs(value) > LARGEST_CELL:
+    if _NUMBER.fullmatch(text) and (number := float(text)) - number == 0:
+        if abs(number) > LARGEST_CELL:
             raise ValueError(f"{text[:40]!r} is too large for a figure (at most "
                              f"{LARGEST_CELL:g})")
-        return value
+        return number
     raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
                      f"separator)")
 
