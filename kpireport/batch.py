@@ -32,7 +32,7 @@ from typing import Any
 
 from kpireport.config import ClientConfig, Config
 from kpireport.delivery import Artifacts, Delivery, atomic_write
-from kpireport.errors import ConfigError, KpiReportError
+from kpireport.errors import ConfigError, KpiReportError, disk_full
 from kpireport.ledger import Ledger
 from kpireport.periods import Period, PeriodError, add_months, from_key, resolve, today_in
 from kpireport.pipeline.deliver import Outcome, deliver, render, target_keys
@@ -307,7 +307,8 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                     before=lambda target: write(target, "sending"))
         conn.send(("finished", {}))
     except BaseException as exc:  # everything goes back to the parent, which decides
-        message = str(exc) if isinstance(exc, KpiReportError) else f"internal error: {exc!r}"
+        message = (str(exc) if isinstance(exc, KpiReportError)
+                   else disk_full(exc) or f"internal error: {exc!r}")
         if not isinstance(exc, KpiReportError):
             log.debug("worker traceback:\n%s", traceback.format_exc())
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kpireport.config.models import ClientConfig, Config
 from kpireport.delivery import Artifacts, DeliveryContext, report_names
-from kpireport.errors import KpiReportError
+from kpireport.errors import KpiReportError, disk_full
 from kpireport.plugins import PluginSet
 from kpireport.report import Report
 from kpireport.secrets import redact
@@ -84,7 +84,7 @@ def deliver(config: Config, client: ClientConfig, plugins: PluginSet, artifacts:
             outcome = Outcome(key, ref.target, location=target.deliver(artifacts))
         except Exception as exc:
             outcome = Outcome(key, ref.target, error=redact(
-                str(exc) if isinstance(exc, KpiReportError) else repr(exc)))
+                str(exc) if isinstance(exc, KpiReportError) else disk_full(exc) or repr(exc)))
         outcomes.append(outcome)
         if each is not None:
             each(outcome)
