@@ -118,3 +118,36 @@ def test_huge_figures_print_instead_of_failing_the_render():
     assert format_value(-1e28, "count", "fr_FR") == "\u22121e+28"
     assert format_change(float("inf"), "en_GB") == "+inf %"
     assert format_change(float("nan"), "en_GB") == "—"
+
+
+@pytest.mark.parametrize(("char", "column"), [("\0", 11), ("\x07", 11), ("\x1b", 11)])
+def test_a_control_character_in_the_yaml_is_a_config_error_at_its_line(
+        char, column, tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("name: The Shop", f"name: The{char} Shop"))
+    assert main(["-p", "kpireport_test_extras", "validate", str(path), "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:8:" in err and f"control character {ord(char):#04x}" in err
+    assert "Traceback" not in err
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path, capsys):
+    import time
+
+    bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for i, name in enumerate("bcdefghij"):
+        previous = "abcdefghij"[i]
+        bomb.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]")
+    path = write(tmp_path, GOOD + "\n".join(["x-bomb:", *("  " + line for line in bomb)]) + "\n")
+    started = time.monotonic()
+    assert main(["-p", "kpireport_test_extras", "validate", str(path), "--no-data"]) == 2
+    assert time.monotonic() - started < 10  # ten billion values, never built
+    err = capsys.readouterr().err
+    assert "aliases expand to more than 100,000 values" in err
+    assert f"{path}:" in err
+
+
+def test_an_anchor_reused_a_few_times_is_fine(tmp_path):
+    text = GOOD.replace("  colours: {", "  colours: &brand {").replace(
+        "    timezone:", "    colours: *brand\n    timezone:")
+    assert main(["-p", "kpireport_test_extras", "validate", str(write(tmp_path, text)),
+                 "--no-data"]) == 0
