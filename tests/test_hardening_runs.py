@@ -54,3 +54,18 @@ def test_a_ledger_the_full_disk_stops_is_one_line_and_the_next_run_finishes(
     assert run(path, "--client", "alpha") == 0
     assert ledger_rows(tmp_path)[0]["status"] == "interrupted"
     assert len(sent(tmp_path)) == 1  # delivered by the first run, recorded as such
+
+
+def test_the_parent_keeps_no_clients_parsed_data_once_validated():
+    from shared import ROOT
+
+    from kpireport.config import load_config
+    from kpireport.config.checks import check_config
+    from kpireport.plugins import load_plugins
+    from kpireport_csv import tidy
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    tidy._PARSED._caches.clear()
+    assert check_config(config, plugins) == []  # every client's files parsed and checked
+    assert [key for key, cache in tidy._PARSED._caches.items() if "rows" in cache] == []

@@ -121,11 +121,12 @@ def check_width(file: str, line: int, cells: list[str], width: int) -> None:
 
 
 class ParseCaches:
-    """Parse caches shared by the sources of one process, the least recently used dropped.
+    """Parse caches shared by the open sources of one process, the least recently used
+    dropped.
 
-    ``kpireport validate`` parses a client's files before its report is computed in a worker
-    forked from the same process: the worker finds them parsed. Bounded, so that a run over
-    hundreds of clients does not grow.
+    Two sources reading the same file parse it once. A source releases its files when it is
+    closed: a run's parent validates every client's data and keeps none of it (a client with
+    millions of rows would otherwise stay in the parent, and in every worker forked from it).
     """
 
     def __init__(self, keep: int) -> None:
@@ -142,6 +143,10 @@ class ParseCaches:
         while len(self._caches) > self.keep:
             self._caches.popitem(last=False)
         return cache
+
+    def release(self, key: Hashable) -> None:
+        """Forget ``key``'s cache (those still holding it keep it until they are done)."""
+        self._caches.pop(key, None)
 
 
 def cached(cache: dict[str, Any], key: str, build: Callable[[], T]) -> T:
