@@ -84,7 +84,8 @@ def test_commentary_in_the_pdf(tmp_path: Path):
     note.write_text("## Our take\n\n> Patients ask for evening slots.\n\n"
                     "Filter on `a<b` and read [the brief](https://e.com/b?x=1&y=2).\n\n"
                     "1. Call back within 24 h\n2. Review the booking form\n\n"
-                    "<script>alert(1)</script> ![pixel](https://tracker.example/p.png)\n",
+                    "<script>alert(1)</script> ![pixel](https://tracker.example/p.png)\n\n"
+                    "[click](javascript:alert(1)) [ref][1]\n\n[1]: JAVASCRIPT:alert(2)\n",
                     encoding="utf-8")
     config = load_config(example_copy(tmp_path))
     plugins = load_plugins()
@@ -95,10 +96,14 @@ def test_commentary_in_the_pdf(tmp_path: Path):
     text = " ".join(page.extract_text().split())
     assert "Patients ask for evening slots." in text and "> Patients" not in text
     assert "Filter on a<b and read the brief." in text
-    assert "&lt;" not in text and "&amp;" not in text and "](" not in text
+    assert "&lt;" not in text and "&amp;" not in text
+    assert "](" not in text.replace("[click](javascript:alert(1))", "")  # kept as text
     assert "Call back within 24 h Review the booking form" in text
     assert "<script>alert(1)</script> pixel" in text
     links = [a["/A"]["/URI"] for p in reader.pages for a in
              (x.get_object() for x in p.get("/Annots", [])) if "/URI" in a.get("/A", {})]
     assert "https://e.com/b?x=1&y=2" in links
     assert not [u for u in links if "tracker" in u]
+    assert not [u for u in links if "script" in u.lower()]
+    assert not [a for p in reader.pages for a in (x.get_object() for x in p.get("/Annots", []))
+                if a.get("/A", {}).get("/S") == "/JavaScript"]
