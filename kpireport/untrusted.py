@@ -8,9 +8,10 @@ import re
 import unicodedata
 from typing import Any
 
-CELL_LIMIT = 200
+CELL_LIMIT = 400
 """The longest a cell of data is printed, in characters (an ellipsis ends a longer one): a
-table cell of 13,000 unbroken characters takes WeasyPrint seconds and pages to lay out."""
+table cell of 13,000 unbroken characters takes WeasyPrint seconds and pages to lay out; a
+long page address (a few hundred characters) still prints whole, wrapped."""
 
 # Embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): "\u202e" in a query
 # would print the rest of the report's line backwards. Plain marks (U+200E/U+200F) only

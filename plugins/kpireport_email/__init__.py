@@ -223,9 +223,9 @@ class EmailTarget(DeliveryTarget):
         msg, recipients = self.message(artifacts)
         context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
         where = f"{s.host}:{s.port}"
-        if s.username:
+        if s.username and password:
             # As an SMTP server may echo it back in an error: AUTH PLAIN's base64.
-            register_secret(f"\0{s.username}\0{password or ''}")
+            register_secret(f"\0{s.username}\0{password}")
         deadline = time.monotonic() + s.deadline
         smtp: smtplib.SMTP | None = None
         try:
