@@ -168,7 +168,7 @@ def _section_problems(config: Config, plugins: PluginSet) -> list[Problem]:
     return problems
 
 
-def _svg_problem(file: Path) -> str | None:
+def svg_problem(file: Path) -> str | None:
     """Why an SVG would not print as drawn: it refers to files or addresses outside itself
     (the PDF fetches nothing from the web, and the HTML must not either)."""
     import xml.etree.ElementTree as ET
@@ -232,7 +232,7 @@ def _asset_problem(file: Path, *, font: bool) -> str | None:
             return (None if head in _FONT_MAGIC
                     else "not a font file (expected TrueType, OpenType or WOFF)")
         if file.suffix.lower() == ".svg":
-            return _svg_problem(file)
+            return svg_problem(file)
         from PIL import Image
 
         with Image.open(file) as image:
