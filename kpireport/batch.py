@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import sys
 import time
 import traceback
@@ -31,7 +32,7 @@ from typing import Any
 
 from kpireport.config import ClientConfig, Config
 from kpireport.delivery import Artifacts, Delivery, atomic_write
-from kpireport.errors import ConfigError, KpiReportError
+from kpireport.errors import ConfigError, KpiReportError, disk_full
 from kpireport.ledger import Ledger
 from kpireport.periods import Period, PeriodError, add_months, from_key, resolve, today_in
 from kpireport.pipeline.deliver import Outcome, deliver, render, target_keys
@@ -171,13 +172,26 @@ def _plan_period(plan: Plan, client: ClientConfig, period: Period, today: dt.dat
         return
     wanted = target_keys(client)
     done = ledger.delivered_targets(client.id, key)
+    uncertain = [] if force else ledger.uncertain_targets(client.id, key)
+    if uncertain:
+        for target in uncertain:
+            # Sending again could send a second copy; not sending could send none: the
+            # agency decides, told at every run until it does.
+            warning = (f"{client.id} {key}: {target} may already have received this report "
+                       "(a run began to deliver it and could not record the outcome); not "
+                       f"sent again: check, then 'kpireport run --force --client {client.id} "
+                       f"--period {key}' to send it")
+            log.warning("%s", warning)
+            plan.lines.append(warning)
+            done.setdefault(target, "unconfirmed")
     owed = [t for t in wanted if t not in done]
     if not force and not owed:
         if not catching_up:
+            said = ("already delivered" if not uncertain else
+                    f"already delivered, or perhaps ({', '.join(uncertain)}: unconfirmed)")
             plan.results.append(ClientResult(client.id, key, "skipped", 0.0,
-                                             outputs=list(done.values()),
-                                             error="already delivered"))
-            plan.lines.append(f"{client.id} {key}: skip (already delivered)")
+                                             outputs=list(done.values()), error=said))
+            plan.lines.append(f"{client.id} {key}: skip ({said})")
         return
     if invalid and client.id in invalid:
         # Only once there is work to do: a report already delivered stays delivered.
@@ -258,19 +272,27 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         # killed meanwhile, the next run still knows not to send this one again.
         with Ledger(paths.ledger) as ledger:
 
+            def write(target: str, status: str, **fields: str | None) -> None:
+                try:
+                    ledger.record_delivery(client=job.client, period=job.period, target=target,
+                                           status=status, attempt_id=job.attempt_id, **fields)
+                except (sqlite3.Error, OSError) as exc:
+                    if status == "sending":
+                        raise KpiReportError(f"{target}: not delivered, the ledger could not "
+                                             f"record it ({exc})") from None
+                    raise KpiReportError(
+                        f"{target}: {status}, but the ledger could not record it ({exc}); the "
+                        "next run will not deliver it again without saying so") from None
+
             def record(outcome: Outcome) -> None:
                 nonlocal report, rebuilt
                 if outcome.error is not None:
-                    ledger.record_delivery(client=job.client, period=job.period,
-                                           target=outcome.key, status="failed",
-                                           attempt_id=job.attempt_id, error=outcome.error)
+                    write(outcome.key, "failed", error=outcome.error)
                     conn.send(("delivery_failed", {"target": outcome.key,
                                                    "error": outcome.error}))
                     return
                 assert outcome.location is not None  # a delivery without error says where
-                ledger.record_delivery(client=job.client, period=job.period, target=outcome.key,
-                                       status="delivered", attempt_id=job.attempt_id,
-                                       location=outcome.location)
+                write(outcome.key, "delivered", location=outcome.location)
                 conn.send(("delivered", {"target": outcome.key, "location": outcome.location}))
                 if report is None and not rebuilt and plugins.implements("report_delivered"):
                     rebuilt = True  # once, even when there is no snapshot to rebuild it from
@@ -281,10 +303,12 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
                                                         location=outcome.location))
 
             deliver(config, client, plugins, artifacts, output_dir=options["output_dir"],
-                    skip=job.skip_targets, each=record)
+                    skip=job.skip_targets, each=record,
+                    before=lambda target: write(target, "sending"))
         conn.send(("finished", {}))
     except BaseException as exc:  # everything goes back to the parent, which decides
-        message = str(exc) if isinstance(exc, KpiReportError) else f"internal error: {exc!r}"
+        message = (str(exc) if isinstance(exc, KpiReportError)
+                   else disk_full(exc) or f"internal error: {exc!r}")
         if not isinstance(exc, KpiReportError):
             log.debug("worker traceback:\n%s", traceback.format_exc())
         try:

@@ -246,6 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KpiReportError as exc:  # a plugin failing (strict mode) while --help lists commands
         return _report_error(exc, False)
+    except Exception as exc:
+        from kpireport.errors import disk_full
+
+        if (message := disk_full(exc)) is None:
+            raise
+        # What the run could not finish stays 'running' in the ledger: the next run marks it
+        # interrupted and does it again.
+        print(f"error: {message}; free some space and run again: what was not finished will "
+              "be done then", file=sys.stderr)
+        return EXIT_FAILED
     return result if isinstance(result, int) else EXIT_OK
 
 

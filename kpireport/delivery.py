@@ -65,6 +65,11 @@ class DeliveryTarget:
 
     name: ClassVar[str] = ""
     Settings: ClassVar[type[DeliverySettings]] = DeliverySettings
+    repeatable: ClassVar[bool] = False
+    """Whether delivering the same report twice is harmless (a file written again). When it is
+    not (an email, an upload), a run records that it is about to deliver before it starts: if
+    it cannot record the outcome (killed, disk full), the next run does not deliver again but
+    says that the report may already be there, until ``kpireport run --force``."""
 
     def __init__(self, settings: Any, context: DeliveryContext) -> None:
         self.settings = settings

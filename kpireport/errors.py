@@ -118,3 +118,17 @@ class DataFileError(SourceError):
 
 class PluginError(KpiReportError):
     """A plugin failed to load or misbehaved; names the plugin."""
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """``exc`` in one line if it is a full disk (or quota), else ``None``: no traceback for
+    the commonest failure of a machine left to itself."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f": could not write {exc.filename}" if exc.filename else ""
+        return f"the disk is full ({exc.strerror or exc}){where}"
+    if isinstance(exc, sqlite3.Error) and "disk is full" in str(exc):
+        return "the disk is full: the ledger could not be written"
+    return None

@@ -35,15 +35,30 @@ def _minus(text: str) -> str:
     return text.replace("-", "\u2212", 1)
 
 
+PRINTABLE = 1e21
+"""Beyond it Babel's decimal arithmetic fails (28 digits): such a figure (a ratio over a
+near-zero base, a sum of huge cells) is printed in scientific notation instead."""
+
+
+def _unprintable(value: float) -> str | None:
+    if value - value == 0 and abs(value) < PRINTABLE:  # finite and within Babel's reach
+        return None
+    return _minus(f"{value:.3g}")
+
+
 def format_number(value: float | None, locale: str, decimals: int = 0) -> str:
     if value is None:
         return MISSING
+    if (text := _unprintable(value)) is not None:
+        return text
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return _minus(numbers.format_decimal(value, format=pattern, locale=_locale(locale)))
 
 
 def format_rate(value: float, locale: str) -> str:
     """An exchange rate: as many decimals as it has, up to four (``0,92``, ``1,0834``)."""
+    if (text := _unprintable(value)) is not None:
+        return text
     return _minus(numbers.format_decimal(value, format="#,##0.####", locale=_locale(locale)))
 
 
@@ -58,6 +73,8 @@ def format_currency(value: float | None, locale: str, currency: str) -> str:
     """Amounts above 1 000 (and whole amounts) without cents: ``12 345 €`` reads better."""
     if value is None:
         return MISSING
+    if (text := _unprintable(value)) is not None:
+        return f"{text} {currency}"
     if abs(value) >= 1000 or float(value).is_integer():
         return _minus(numbers.format_currency(value, currency, locale=_locale(locale),
                                               format=_pattern(locale, "currency", 0),
@@ -82,6 +99,8 @@ def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
     """A fraction (0.034) as a percentage (3.4 %)."""
     if value is None:
         return MISSING
+    if (text := _unprintable(value * 100)) is not None:
+        return text + " %"
     return _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
                                          locale=_locale(locale)))
 
@@ -158,6 +177,8 @@ def format_value(value: float | None, unit: Unit | str, locale: str, currency: s
     """A KPI's value formatted for its unit."""
     if value is None:
         return MISSING
+    if (text := _unprintable(value)) is not None:
+        return text
     unit = Unit(unit)
     if unit is Unit.CURRENCY:
         return format_currency(value, locale, currency)
@@ -176,9 +197,11 @@ def format_value(value: float | None, unit: Unit | str, locale: str, currency: s
 
 def format_change(change: float | None, locale: str) -> str:
     """A relative change with its sign: ``+12.3 %`` / ``−4.0 %``."""
-    if change is None:
+    if change is None or change != change:  # NaN: no change to speak of
         return MISSING
     text = format_percent(abs(change), locale, 1)
+    if _unprintable(change * 100) is not None:
+        return ("+" if change > 0 else "−") + text
     if round(abs(change) * 1000) == 0:
         return "±" + text  # a change that rounds to 0.0 % has no direction to show
     return ("+" if change > 0 else "−") + text

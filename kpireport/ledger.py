@@ -4,7 +4,9 @@ An attempt is written when it starts (status ``running``) and updated when it en
 its own committed transaction with the journal in WAL mode and ``synchronous=FULL``: a run
 killed at any point leaves every earlier row intact and at worst one attempt still marked
 ``running``. Deliveries are recorded per client, period and target the moment they succeed,
-which is what makes a re-run never send a report twice.
+which is what makes a re-run never send a report twice. A delivery that cannot safely be
+repeated (an email) is first recorded as ``sending``: if its outcome is never recorded, the
+next run does not send it again, and says so.
 """
 
 from __future__ import annotations
@@ -164,6 +166,13 @@ class Ledger:
         rows = self.db.execute("SELECT target, location FROM deliveries WHERE client = ? AND "
                                "period = ? AND status = 'delivered'", (client, period))
         return {row["target"]: row["location"] for row in rows}
+
+    def uncertain_targets(self, client: str, period: str) -> list[str]:
+        """Targets a run began to deliver to without recording how it ended (it was killed,
+        or the ledger could not be written): the report may be there already."""
+        rows = self.db.execute("SELECT target FROM deliveries WHERE client = ? AND period = ? "
+                               "AND status = 'sending' ORDER BY target", (client, period))
+        return [row["target"] for row in rows]
 
     def owed_periods(self, client: str, *, since: str) -> list[str]:
         """The client's periods whose latest attempt, started at ``since`` (ISO) or later,

@@ -160,11 +160,30 @@ class PreviewServer:
         self.preview = preview
         self.poll_interval = poll_interval
         self._stop = threading.Event()
-        handler = _handler(preview)
-        self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
+        self.httpd = http.server.ThreadingHTTPServer((host, port), _handler(preview, self))
         bound, self.port = self.httpd.server_address[:2]
         # An AF_INET server's address is text; only AF_UNIX ones may be bytes.
         self.host = bound.decode() if isinstance(bound, bytes | bytearray) else bound
+
+    def answers_to(self, host_header: str | None) -> bool:
+        """Whether a request's Host names this server. A page on another site whose name
+        was made to resolve to 127.0.0.1 (DNS rebinding) sends its own name: refused."""
+        if not host_header:
+            return False
+        name, _, port = host_header.strip().rpartition(":")
+        if not name or not port.isdigit() or int(port) != self.port:
+            return False
+        name = name.strip("[]").lower()
+        if name == self.host.lower():
+            return True
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:  # a name: only "localhost", and only for a loopback server
+            return name == "localhost" and _loopback(self.host)
+        # Listening on every address: any of them, typed as an address (no name to rebind).
+        return self.host in ("0.0.0.0", "::") or (address.is_loopback and _loopback(self.host))
 
     @property
     def url(self) -> str:
@@ -198,9 +217,22 @@ class PreviewServer:
         self.httpd.server_close()
 
 
-def _handler(preview: Preview) -> type[http.server.BaseHTTPRequestHandler]:
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _handler(preview: Preview,
+             server: PreviewServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if not server.answers_to(self.headers.get("Host")):
+                self._send(403, "text/plain", b"this preview answers only to its own address")
+                return
             path = self.path.split("?", 1)[0]
             if path == "/":
                 self._send(200, "text/html; charset=utf-8", preview.page().encode("utf-8"))
@@ -216,6 +248,9 @@ def _handler(preview: Preview) -> type[http.server.BaseHTTPRequestHandler]:
                 self._send(404, "text/plain", b"not found")
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
+            if content_type.startswith("text/"):
+                # A NUL from data is never served: browsers and proxies disagree about it.
+                body = body.replace(b"\0", "\ufffd".encode())
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))

@@ -34,6 +34,7 @@ from kpireport.objectives import level_period
 from kpireport.periods import add_months
 from kpireport.report import Assessment, Report, Status
 from kpireport.secrets import redact
+from kpireport.untrusted import cell_text, clean_text, csv_cell
 
 if TYPE_CHECKING:
     from gettext import NullTranslations
@@ -79,12 +80,53 @@ def css_string(value: object) -> Markup:
 
 COMMENTARY_LINK_SCHEMES = ("http:", "https:", "mailto:")
 """Where a link in the commentary may point, besides ``#anchors`` within the report."""
+COMMENTARY_IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                     ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml"}
+"""What an image in the commentary may be: a file of the theme's or the agency's template
+folder, named by its path there, embedded in the HTML and the PDF alike."""
+COMMENTARY_IMAGE_BYTES = 5_000_000
 
 
 def _commentary_link_allowed(url: str) -> bool:
-    # An allow-list: anything else (javascript:, data:, file:, relative paths) stays text.
+    # An allow-list: anything else (javascript:, data:, file:) stays text. A relative path
+    # passes here only to become an image of the template folders (never a link).
     url = url.strip().lower()
-    return url.startswith("#") or url.startswith(COMMENTARY_LINK_SCHEMES)
+    return (url.startswith("#") or url.startswith(COMMENTARY_LINK_SCHEMES)
+            or _relative_path(url))
+
+
+def _relative_path(url: str) -> bool:
+    head = url.split("/", 1)[0]
+    return bool(url) and ":" not in head and not url.startswith(("/", "\\", "#"))
+
+
+def _commentary_image(src: str, folders: Iterable[Path]) -> str | None:
+    """``src`` as a data: URI, if it names an image inside one of ``folders``."""
+    import base64
+
+    if not _relative_path(src.strip()):
+        return None  # a remote address, a file: or data: URI: never fetched
+    relative = unquote(src.strip())
+    mime = COMMENTARY_IMAGES.get(Path(relative).suffix.lower())
+    if mime is None:
+        return None
+    for folder in folders:
+        root = folder.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue
+        if path.stat().st_size > COMMENTARY_IMAGE_BYTES:
+            return None
+        if mime == "image/svg+xml":
+            from kpireport.config.checks import svg_problem
+
+            try:
+                if svg_problem(path) is not None:  # it would fetch what it refers to
+                    return None
+            except (OSError, SyntaxError, ValueError):
+                return None
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -97,20 +139,57 @@ def _commentary_markdown() -> Any:
     md = MarkdownIt("commonmark", {"html": False})
     md.validateLink = _commentary_link_allowed  # type: ignore[method-assign]  # its documented hook
 
-    def image_as_alt_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        # The PDF fetches nothing on the analyst's behalf (a tracking pixel, a stale link).
-        return escapeHtml(self.renderInlineAsText(tokens[idx].children or [], options, env))
+    def image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # The report fetches nothing on the analyst's behalf (a tracking pixel, a stale
+        # link): an image of the template folders is embedded, any other is its alt text.
+        alt = escapeHtml(self.renderInlineAsText(tokens[idx].children or [], options, env))
+        uri = _commentary_image(tokens[idx].attrGet("src") or "", env.get("folders", ()))
+        return f'<img src="{escapeHtml(uri)}" alt="{alt}">' if uri else alt
 
-    md.add_render_rule("image", image_as_alt_text)
+    def link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # A relative path is for images only: as a link, its text alone.
+        dropped = _relative_path((tokens[idx].attrGet("href") or "").strip())
+        env.setdefault("dropped", []).append(dropped)
+        return "" if dropped else self.renderToken(tokens, idx, options, env)
+
+    def link_close(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        dropped = env.get("dropped", [False]).pop() if env.get("dropped") else False
+        return "" if dropped else self.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("image", image)
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("link_close", link_close)
     return md
 
 
-def commentary_html(text: str | None) -> Markup | None:
+def commentary_html(text: str | None, folders: Iterable[Path] = ()) -> Markup | None:
     """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed; links go to
-    web or mail addresses or within the report only; an image is shown as its alt text."""
+    web or mail addresses or within the report only; an image is embedded when it is a file
+    of ``folders`` (the theme's and agency's templates), shown as its alt text otherwise."""
     if not text:
         return None
-    return Markup(_commentary_markdown().render(text))
+    return Markup(_commentary_markdown().render(text, {"folders": list(folders)}))
+
+
+def _template_folders(env: jinja2.Environment) -> list[Path]:
+    """The agency's and the themes' folders the environment loads templates from."""
+    folders: list[Path] = []
+    loaders = getattr(env.loader, "loaders", [env.loader])
+    for loader in loaders:
+        for path in getattr(loader, "searchpath", []):
+            if Path(path) not in folders:
+                folders.append(Path(path))
+    return folders
+
+
+class _SafeCsvWriter:
+    """Every row of the archival CSV through one door: no cell opens as a formula."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
 
 
 def figures_csv(report: Report, words: Any = None) -> str:
@@ -125,7 +204,7 @@ def figures_csv(report: Report, words: Any = None) -> str:
     gettext = words.gettext
 
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _SafeCsvWriter(csv.writer(buffer, lineterminator="\n"))
     writer.writerow(["section", "key", "label", "field", "value", "printed"])
     locale, currency = report.locale, report.currency
 
@@ -302,11 +381,20 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=_BYTECODE,
+        finalize=_printable,
     )
     tr = theme_translations(theme, default, language)
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.globals["translations"] = tr
     return env
+
+
+def _printable(value: Any) -> Any:
+    """Every ``{{ … }}`` a template prints: text without control characters or bidirectional
+    overrides, whatever data it came from (markup the engine built is left as it is)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean_text(value)
+    return value
 
 
 def _translations(env: jinja2.Environment) -> NullTranslations:
@@ -392,7 +480,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "brand": brand,
         "sections": printed,
         "narrative": summarise(report, gettext, _translations(env).ngettext),
-        "commentary": commentary_html(brand.get("commentary")),
+        "commentary": commentary_html(brand.get("commentary"), _template_folders(env)),
         "report": report,
         "agency": report.agency,
         "client": report.client,
@@ -562,7 +650,7 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
         if (gettext is not None and breakdown is not None
                 and value in breakdown.translated_values.get(name, ())):
             return str(gettext(value))
-        return value
+        return cell_text(value)
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT

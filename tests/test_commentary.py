@@ -72,9 +72,32 @@ def test_an_image_is_its_alt_text_never_a_fetch():
     out = html("Look: ![the funnel chart](https://tracker.example/pixel.png) and "
                "![local](chart.png)\n")
     assert "<img" not in out and "tracker.example" not in out
-    assert "Look: the funnel chart and" in out
-    # A relative address is not an allowed link either: the source stays text, nothing fetched.
-    assert "![local](chart.png)" in out
+    assert "Look: the funnel chart and local" in out  # no template folder has chart.png
+
+
+def test_an_image_of_the_template_folders_is_embedded_and_no_other(tmp_path: Path):
+    import base64
+
+    theme, elsewhere = tmp_path / "theme", tmp_path / "elsewhere"
+    (theme / "img").mkdir(parents=True)
+    elsewhere.mkdir()
+    png = b"\x89PNG\r\n\x1a\n a stand-in"
+    (theme / "img" / "funnel.png").write_bytes(png)
+    (elsewhere / "secret.png").write_bytes(b"\x89PNG secret")
+    (theme / "img" / "tracker.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+        '<image xlink:href="https://tracker.example/p.png"/></svg>', encoding="utf-8")
+    out = str(commentary_html(
+        "![Funnel](img/funnel.png) ![up](../elsewhere/secret.png) "
+        f"![abs]({elsewhere}/secret.png) ![svg](img/tracker.svg) "
+        "![remote](https://tracker.example/p.png) [as a link](img/funnel.png)\n", [theme]))
+    data = base64.b64encode(png).decode()
+    assert f'<img src="data:image/png;base64,{data}" alt="Funnel">' in out
+    assert out.count("<img") == 1  # outside the folder, an SVG that fetches, remote: alt text
+    assert "up" in out and "abs" in out and "svg" in out and "remote" in out
+    assert "tracker.example" not in out
+    assert base64.b64encode(b"\x89PNG secret").decode() not in out
+    assert "as a link" in out and "href" not in out  # a path is not a link
 
 
 @pytest.mark.pdf
@@ -84,7 +107,8 @@ def test_commentary_in_the_pdf(tmp_path: Path):
     note.write_text("## Our take\n\n> Patients ask for evening slots.\n\n"
                     "Filter on `a<b` and read [the brief](https://e.com/b?x=1&y=2).\n\n"
                     "1. Call back within 24 h\n2. Review the booking form\n\n"
-                    "<script>alert(1)</script> ![pixel](https://tracker.example/p.png)\n",
+                    "<script>alert(1)</script> ![pixel](https://tracker.example/p.png)\n\n"
+                    "[click](javascript:alert(1)) [ref][1]\n\n[1]: JAVASCRIPT:alert(2)\n",
                     encoding="utf-8")
     config = load_config(example_copy(tmp_path))
     plugins = load_plugins()
@@ -95,10 +119,42 @@ def test_commentary_in_the_pdf(tmp_path: Path):
     text = " ".join(page.extract_text().split())
     assert "Patients ask for evening slots." in text and "> Patients" not in text
     assert "Filter on a<b and read the brief." in text
-    assert "&lt;" not in text and "&amp;" not in text and "](" not in text
+    assert "&lt;" not in text and "&amp;" not in text
+    assert "](" not in text.replace("[click](javascript:alert(1))", "")  # kept as text
     assert "Call back within 24 h Review the booking form" in text
     assert "<script>alert(1)</script> pixel" in text
     links = [a["/A"]["/URI"] for p in reader.pages for a in
              (x.get_object() for x in p.get("/Annots", [])) if "/URI" in a.get("/A", {})]
     assert "https://e.com/b?x=1&y=2" in links
     assert not [u for u in links if "tracker" in u]
+    assert not [u for u in links if "script" in u.lower()]
+    assert not [a for p in reader.pages for a in (x.get_object() for x in p.get("/Annots", []))
+                if a.get("/A", {}).get("/S") == "/JavaScript"]
+
+
+@pytest.mark.pdf
+def test_an_image_of_the_agency_folder_in_the_html_and_the_pdf(tmp_path: Path):
+    from PIL import Image
+
+    templates = tmp_path / "templates"
+    (templates / "img").mkdir(parents=True)
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(templates / "img" / "chart.png")
+    note = tmp_path / "commentary" / "northwind-dental" / "2026-10.md"
+    note.parent.mkdir(parents=True)
+    note.write_text("## Our take\n\n![Bookings chart](img/chart.png) "
+                    "![pixel](https://tracker.example/p.png)\n", encoding="utf-8")
+
+    def edit(data):
+        data["agency"]["template_dir"] = str(templates)
+
+    config = load_config(example_copy(tmp_path, edit))
+    plugins = load_plugins()
+    report = compute_report(config, config.client("northwind-dental"), plugins, now=NOW)
+    rendered = render_report(report, plugins,
+                             agency_template_dir=config.resolve_path(str(templates)))
+    assert 'src="data:image/png;base64,' in rendered.html
+    assert 'alt="Bookings chart"' in rendered.html
+    assert "tracker.example" not in rendered.html
+    reader = PdfReader(io.BytesIO(rendered.pdf))
+    [page] = [p for p in reader.pages if "Our take" in p.extract_text()]
+    assert [image for image in page.images if image.image.size == (40, 20)]

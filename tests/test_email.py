@@ -261,3 +261,167 @@ def test_kpireport_run_emails_each_report_once(server, tmp_path, capsys):
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content().startswith(b"%PDF")
     assert "already delivered" in capsys.readouterr().out
+
+
+class HostileServer:
+    """A bare SMTP server on 127.0.0.1 that takes the message, then misbehaves: ``stall``
+    never answers QUIT; ``trickle`` sends its 250 to the message a byte every 0.2 s."""
+
+    def __init__(self, mode: str):
+        import threading
+
+        self.mode, self.messages, self.quit_seen = mode, [], False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.done.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                self._session(conn)
+
+    def _session(self, conn):
+        import time
+
+        file = conn.makefile("rb")
+        conn.sendall(b"220 hostile.example ESMTP\r\n")
+        data = None
+        try:
+            for line in file:
+                if data is not None:
+                    if line == b".\r\n":
+                        self.messages.append(b"".join(data))
+                        data = None
+                        if self.mode == "trickle":
+                            for byte in b"250 2.0.0 queued as 1234567890 ok\r\n":
+                                conn.sendall(bytes([byte]))
+                                time.sleep(0.2)
+                        else:
+                            conn.sendall(b"250 2.0.0 queued\r\n")
+                    else:
+                        data.append(line)
+                    continue
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 hostile.example\r\n")
+                elif verb == b"DATA":
+                    data = []
+                    conn.sendall(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    self.quit_seen = True
+                    self.done.wait(60)  # a server that never says goodbye
+                    return
+                else:
+                    conn.sendall(b"250 OK\r\n")
+        except OSError:
+            return
+
+    def close(self):
+        self.done.set()
+        self.listener.close()
+
+
+@pytest.fixture()
+def hostile(request):
+    server = HostileServer(request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("hostile", ["stall"], indirect=True)
+def test_the_250_is_the_delivery_and_a_stalled_goodbye_is_not_waited_on(hostile):
+    import time
+
+    started = time.monotonic()
+    location = target(port=hostile.port, timeout=30).deliver(artifacts())
+    assert location == "email:direction@client.example"
+    assert len(hostile.messages) == 1
+    # Closed without waiting 30 s for an answer to QUIT the server never gives.
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("hostile", ["trickle"], indirect=True)
+def test_a_trickling_server_meets_the_deadline_of_the_whole_exchange(hostile):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(KpiReportError, match="deadline"):
+        target(port=hostile.port, timeout=5, deadline=1).deliver(artifacts())
+    # Each byte comes well within the 5 s timeout; only the deadline stops it (before the
+    # worker's own timeout would kill it with nothing recorded).
+    assert time.monotonic() - started < 5
+
+
+def run_config(tmp_path, port: int, runs: str = "") -> Path:
+    import textwrap
+
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        agency: {{name: Test Agency}}
+        defaults: {{period: 2026-10, output: out}}
+        {runs}
+        clients:
+          - id: boutique
+            name: La Boutique
+            sources: {{a: {{plugin: constant, settings: {{per_day: 2}}}}}}
+            kpis: [signups]
+            delivery:
+              - target: email
+                settings: {{to: [patron@boutique.example], sender: rapports@agence.example,
+                           host: 127.0.0.1, port: {port}, security: none, timeout: 30}}
+        """), encoding="utf-8")
+    return config
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+@pytest.mark.parametrize("hostile", ["stall"], indirect=True)
+def test_a_stalled_goodbye_then_a_second_run_is_one_email(hostile, tmp_path):
+    from kpireport.cli import main
+
+    # The run's timeout is shorter than the server's stall: waiting on QUIT got the worker
+    # killed before it recorded the delivery, and the next run sent a second copy.
+    config = run_config(tmp_path, hostile.port, "runs: {timeout: 8}")
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert len(hostile.messages) == 1
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
+        server, tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from kpireport.cli import main
+    from kpireport.ledger import Ledger
+
+    inbox, port = server
+    config = run_config(tmp_path, port)
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    record = Ledger.record_delivery
+
+    def disk_full(self, **fields):
+        if fields["status"] == "delivered":
+            raise sqlite3.OperationalError("database or disk is full")
+        record(self, **fields)
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "record_delivery", disk_full)
+        assert main(args) != 0
+    err = capsys.readouterr()
+    assert "delivered, but the ledger could not record it (database or disk is full)" in (
+        err.out + err.err)
+    assert len(inbox.envelopes) == 1
+    assert main(args) == 0  # the next run: not sent again, and it says so
+    out = capsys.readouterr()
+    assert len(inbox.envelopes) == 1
+    assert "email may already have received this report" in out.out + out.err
+    assert main([*args, "--force"]) == 0  # the agency checked: sent again on purpose
+    assert len(inbox.envelopes) == 2

@@ -134,3 +134,37 @@ def test_the_files_its_sources_read_are_watched(tmp_path):
     preview.refresh()
     assert preview.error is None and named
     assert named <= set(preview.watched) and path in preview.watched
+
+
+def request(url: str, host: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_answers_only_to_its_own_address(preview):
+    # DNS rebinding: a page on evil.example, its name now resolving to 127.0.0.1, reads the
+    # preview through the visitor's browser, which sends Host: evil.example.
+    server, _ = preview
+    for host in (f"evil.example:{server.port}", "evil.example", f"127.0.0.1:{server.port + 1}",
+                 f"localhost.evil.example:{server.port}", ""):
+        status, body = request(server.url, host)
+        assert status == 403, host
+        assert b"Northwind" not in body
+    assert request(server.url + "version", f"evil.example:{server.port}")[0] == 403
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}"):
+        status, body = request(server.url, host)
+        assert status == 200 and b"Northwind Dental Group" in body
+
+
+def test_never_serves_a_nul_byte(preview):
+    server, template = preview
+    version = int(get(server.url + "version"))
+    template.write_text('{% extends "default/report.html.j2" %}'
+                        "{% block appendix %}<p>A\0B</p>{% endblock %}", encoding="utf-8")
+    wait_for_version(server, version)
+    page = get(server.url)
+    assert b"\0" not in page and "A\ufffdB".encode() in page

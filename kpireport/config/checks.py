@@ -50,6 +50,7 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
                                        f"{config.resolve_path(config.agency.template_dir)}"))
     if problem := _locale_problem(config.agency.locale):
         problems.append(config.problem(("agency", "locale"), problem))
+    problems.extend(_section_problems(config, plugins))
     deliveries: list[tuple[int, int, DeliveryTarget]] = []
     context = DeliveryContext(base_dir=config.base_dir,
                               output_dir=config.resolve_path(config.defaults.output))
@@ -125,6 +126,76 @@ def _clashes(config: Config, deliveries: list[tuple[int, int, DeliveryTarget]],
     return problems
 
 
+_BLOCK = re.compile(r"{%-?\s*block\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _blocks(folders: Iterable[Path]) -> set[str]:
+    """The template blocks defined in the ``.j2`` files of ``folders``."""
+    names: set[str] = set()
+    for folder in folders:
+        for file in folder.rglob("*.j2"):
+            try:
+                names.update(_BLOCK.findall(file.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError):
+                continue
+    return names
+
+
+def _section_problems(config: Config, plugins: PluginSet) -> list[Problem]:
+    """Sections that name no block of the report's templates (a typo prints nothing)."""
+    from kpireport.config.models import SECTIONS
+
+    agency_dir = (config.resolve_path(config.agency.template_dir)
+                  if config.agency.template_dir else None)
+    owners: list[tuple[tuple[Any, ...], Any, str]] = [
+        (("agency",), config.agency, config.defaults.theme)]
+    owners += [(("clients", i), c, config.theme_of(c)) for i, c in enumerate(config.clients)]
+    problems = []
+    for path, owner, theme in owners:
+        if not owner.sections:
+            continue
+        folders = [Path(t.item.path) for name, t in plugins.themes.items()
+                   if name in (theme, "default")]
+        if agency_dir is not None and agency_dir.is_dir():
+            folders.append(agency_dir)
+        known = set(SECTIONS) | _blocks(folders)
+        for name in owner.sections:
+            if name not in known:
+                problems.append(config.problem(
+                    (*path, "sections"),
+                    f"unknown section {name!r}: expected one of {', '.join(SECTIONS)}, or a "
+                    "block of the theme's or the agency's templates"))
+    return problems
+
+
+def svg_problem(file: Path) -> str | None:
+    """Why an SVG would not print as drawn: it refers to files or addresses outside itself
+    (the PDF fetches nothing from the web, and the HTML must not either)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(file).getroot()
+    if root.tag.rsplit("}", 1)[-1] != "svg":
+        return "not an SVG image"
+    for element in root.iter():
+        for attribute, value in element.attrib.items():
+            if attribute.rsplit("}", 1)[-1] == "href" and not value.strip().startswith(
+                    ("#", "data:")):
+                return (f"an SVG with an external reference ({value[:80]}): embed it (a data: "
+                        "URI) or draw it in the file")
+            if attribute == "style" and _external_css(value):
+                return "an SVG whose style refers to an external file or address"
+        if element.tag.rsplit("}", 1)[-1] == "style" and _external_css(element.text or ""):
+            return "an SVG whose style sheet refers to an external file or address"
+    return None
+
+
+def _external_css(css: str) -> bool:
+    if "@import" in css:
+        return True
+    return any(not ref.strip("'\" ").startswith(("#", "data:"))
+               for ref in re.findall(r"url\(([^)]*)\)", css))
+
+
 def _names(config: Config, client: ClientConfig, period: Period,
            stranger: bool = False) -> dict[str, str]:
     """What a report of ``client`` for ``period`` is named by (Artifacts.names); with
@@ -161,10 +232,7 @@ def _asset_problem(file: Path, *, font: bool) -> str | None:
             return (None if head in _FONT_MAGIC
                     else "not a font file (expected TrueType, OpenType or WOFF)")
         if file.suffix.lower() == ".svg":
-            import xml.etree.ElementTree as ET
-
-            root = ET.parse(file).getroot()
-            return None if root.tag.rsplit("}", 1)[-1] == "svg" else "not an SVG image"
+            return svg_problem(file)
         from PIL import Image
 
         with Image.open(file) as image:

@@ -67,12 +67,65 @@ def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
+MAX_EXPANDED = 100_000
+"""The most values a config may hold once its aliases are expanded: a real one holds a few
+thousand; a few lines of nested aliases (an "alias bomb") would hold billions."""
+
+
+def _expanded_size(node: yaml.Node, file: str) -> int:
+    """How many values ``node`` holds with every alias expanded, refusing past the limit."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            if sizes[key] < 0:  # an alias inside its own anchor: endless
+                raise _too_big(n, file, "an anchor contains an alias to itself")
+            return sizes[key]
+        sizes[key] = -1
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(item) for item in n.value)
+        if total > MAX_EXPANDED:
+            raise _too_big(n, file, f"its aliases expand to more than {MAX_EXPANDED:,} values")
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
+def _too_big(node: yaml.Node, file: str, why: str) -> ConfigError:
+    return ConfigError([Problem(file, node.start_mark.line + 1, "",
+                                f"refused: {why} (anchors and aliases are for reusing a "
+                                "block, not multiplying it)", node.start_mark.column + 1)])
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> ConfigError:
+    """A character YAML refuses (a NUL, a control character), at its line and column."""
+    before = text[:exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return ConfigError([Problem(file, line, "", f"control character {ord(char):#04x} is not "
+                                "allowed in YAML: remove it (or write it as an escape in "
+                                "double quotes)", column)])
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
     """Parse YAML, returning the data and the (line, column) of every key and item."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # which reads every character first
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(exc, text, file) from None
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, file)
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(exc, text, file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -7,11 +7,12 @@ second pass, which needs the plugins.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kpireport.data import Filter, Operator, Order
 from kpireport.errors import ConfigError, Problem
@@ -23,6 +24,60 @@ ID = r"^[a-z0-9][a-z0-9_-]*$"
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+LARGEST_FIGURE = 1e15
+"""The largest target, baseline or key result a report prints (a quadrillion): beyond it the
+arithmetic loses its units and the figures their meaning."""
+
+
+def _figure(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, not {value}")
+    if abs(value) > LARGEST_FIGURE:
+        raise ValueError(f"{value:g} is beyond what a report can print: expected a number of "
+                         f"at most {LARGEST_FIGURE:g} in size")
+    return value
+
+
+Figure = Annotated[float, AfterValidator(_figure)]
+"""A target, a baseline: finite, and small enough to print."""
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+def _calendar_date(value: dt.date) -> dt.date:
+    # A report reaches months and years around its dates (the month before a start, a year
+    # before a deadline): far from the calendar's ends, that arithmetic cannot leave it.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is out of range: expected a date between "
+                         f"{FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
+CalendarDate = Annotated[dt.date, AfterValidator(_calendar_date)]
+
+
+def _one_line(value: str) -> str:
+    if any(c in value for c in "\r\n\x85\u2028\u2029"):
+        raise ValueError("contains a line break: expected one line (it names files and "
+                         "e-mail subjects)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("contains a control character: expected printable text")
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+"""Text that becomes a file name or an e-mail header: no line break, no control character."""
+
+MAX_ID_LENGTH = 64
+
+
+def _client_id(value: str) -> str:
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"an id of {len(value)} characters is too long for a file name: "
+                         f"expected at most {MAX_ID_LENGTH}")
+    return value
 
 
 class Colours(Model):
@@ -79,7 +134,7 @@ class Branding(Model):
 
 
 class AgencyConfig(Branding):
-    name: str
+    name: OneLine
     locale: Annotated[str, Field(pattern=LOCALE)] = "en_GB"
     website: str | None = None
     template_dir: str | None = None
@@ -230,11 +285,11 @@ class ObjectiveConfig(Model):
     title: str | None = None
     kpi: str
     kind: Literal["level", "cumulative"] = "level"
-    baseline: float | None = None
-    target: float
+    baseline: Figure | None = None
+    target: Figure
     direction: Literal["increase", "decrease"] | None = None
-    start: dt.date
-    deadline: dt.date | None = None
+    start: CalendarDate
+    deadline: CalendarDate | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> ObjectiveConfig:
@@ -246,17 +301,17 @@ class ObjectiveConfig(Model):
 class KeyResultConfig(Model):
     kpi: str
     title: str | None = None
-    start: float
-    target: float
+    start: Figure
+    target: Figure
     direction: Literal["increase", "decrease", "stay_above", "stay_below"] = "increase"
-    weight: Annotated[float, Field(gt=0)] = 1.0
+    weight: Annotated[Figure, Field(gt=0)] = 1.0
 
 
 class OkrConfig(Model):
     id: Annotated[str | None, Field(pattern=ID)] = None
     objective: str
-    start: dt.date | None = None
-    deadline: dt.date | None = None
+    start: CalendarDate | None = None
+    deadline: CalendarDate | None = None
     key_results: Annotated[list[KeyResultConfig], Field(min_length=1)]
 
 
@@ -270,8 +325,8 @@ class DeliveryRef(Model):
 
 
 class ClientConfig(Branding):
-    id: Annotated[str, Field(pattern=ID)]
-    name: str
+    id: Annotated[str, Field(pattern=ID), AfterValidator(_client_id)]
+    name: OneLine
     timezone: str | None = None
     locale: Annotated[str | None, Field(pattern=LOCALE)] = None
     currency: Annotated[str | None, Field(pattern=CURRENCY_CODE)] = None

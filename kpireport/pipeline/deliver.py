@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kpireport.config.models import ClientConfig, Config
 from kpireport.delivery import Artifacts, DeliveryContext, report_names
-from kpireport.errors import KpiReportError
+from kpireport.errors import KpiReportError, disk_full
 from kpireport.plugins import PluginSet
 from kpireport.report import Report
 from kpireport.secrets import redact
@@ -64,22 +64,27 @@ class Outcome:
 
 def deliver(config: Config, client: ClientConfig, plugins: PluginSet, artifacts: Artifacts, *,
             output_dir: Path, skip: Container[str] = (),
-            each: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+            each: Callable[[Outcome], None] | None = None,
+            before: Callable[[str], None] | None = None) -> list[Outcome]:
     """Hand the artifacts to each of the client's delivery targets but those in ``skip``
     (by key). One target's failure leaves the others'; ``each`` hears of every outcome the
-    moment it is known (so it can be recorded before the next target is tried)."""
+    moment it is known (so it can be recorded before the next target is tried); ``before``
+    hears of each target that is not :attr:`~DeliveryTarget.repeatable` just before it is
+    tried (an exception from it stops the deliveries: nothing is sent unrecorded)."""
     context = DeliveryContext(base_dir=config.base_dir, output_dir=output_dir)
     outcomes = []
     for key, ref in zip(target_keys(client), client.delivery, strict=True):
         if key in skip:
             continue
         cls = plugins.delivery_targets[ref.target].item
+        if before is not None and not cls.repeatable:
+            before(key)
         try:
             target = cls(cls.Settings.model_validate(ref.settings), context)
             outcome = Outcome(key, ref.target, location=target.deliver(artifacts))
         except Exception as exc:
             outcome = Outcome(key, ref.target, error=redact(
-                str(exc) if isinstance(exc, KpiReportError) else repr(exc)))
+                str(exc) if isinstance(exc, KpiReportError) else disk_full(exc) or repr(exc)))
         outcomes.append(outcome)
         if each is not None:
             each(outcome)

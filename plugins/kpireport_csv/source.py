@@ -59,6 +59,13 @@ class CsvSource(Source[CsvSettings]):
             self._frames = frames
         return self._frames
 
+    def close(self) -> None:
+        # A run's parent validates every client's files: it must not keep their rows.
+        for table in self.tables:
+            table.release()
+        self._frames = None
+        super().close()
+
     def watched_paths(self) -> list[Path]:
         return [table.path for table in self.tables]
 

@@ -46,17 +46,17 @@ class Header:
 _PARSED = ParseCaches(keep=32)
 
 
-def _shared_cache(path: Path, table: TableSettings, specs: Mapping[str, MetricSpec]
-                  ) -> dict[str, Any]:
+def _cache_key(path: Path, table: TableSettings, specs: Mapping[str, MetricSpec]
+               ) -> tuple[Any, ...] | None:
     try:
         stat = path.stat()
     except OSError:
-        return {}  # reading will raise the clear error
+        return None  # reading will raise the clear error
     # The inode and the change time too: a copy that keeps the old modification time and
     # size (cp -p, rsync -t) is still a new file.
-    return _PARSED.get((str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino,
-                        stat.st_ctime_ns, table.model_dump_json(),
-                        tuple(sorted((name, repr(spec)) for name, spec in specs.items()))))
+    return (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns,
+            table.model_dump_json(),
+            tuple(sorted((name, repr(spec)) for name, spec in specs.items())))
 
 
 class TidyFile:
@@ -70,7 +70,14 @@ class TidyFile:
         self.table = table
         self.specs = specs
         self.rank = rank
-        self._cache: dict[str, Any] = _shared_cache(path, table, specs)
+        self._key = _cache_key(path, table, specs)
+        self._cache: dict[str, Any] = {} if self._key is None else _PARSED.get(self._key)
+
+    def release(self) -> None:
+        """Done with the file: its parsed rows go when the last holder lets go of them."""
+        if self._key is not None:
+            _PARSED.release(self._key)
+        self._cache = {}
 
     def header(self) -> Header:
         return cached(self._cache, "header", self._parse_header)

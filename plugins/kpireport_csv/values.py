@@ -49,8 +49,14 @@ def records(text: str, file: str, delimiter: str = ",") -> Iterator[tuple[int, l
                             reader.line_num) from None
 
 
+LARGEST_CELL = 1e15
+"""The largest figure a cell may hold (a quadrillion): beyond it a sum or a ratio is past what
+a report can print, and the cell is more likely a typo or an attack than a figure."""
+
+
 def parse_number(text: str) -> float | None:
-    """A number with ``.`` as decimal separator; an empty cell is no value."""
+    """A number with ``.`` as decimal separator, at most :data:`LARGEST_CELL` in size; an
+    empty cell is no value."""
     # float() first: a file has tens of thousands of cells and nearly all are plain numbers.
     # It also takes what a spreadsheet user did not mean ("1_000", "nan", "inf"), which the
     # pattern then refuses.
@@ -58,13 +64,16 @@ def parse_number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         value = None
-    if value is not None and value - value == 0 and "_" not in text:  # finite
-        return value
+    if value is not None and -LARGEST_CELL <= value <= LARGEST_CELL and "_" not in text:
+        return value  # finite, and small enough to print
     text = text.strip()
     if not text:
         return None
-    if _NUMBER.fullmatch(text) and (value := float(text)) - value == 0:
-        return value
+    if _NUMBER.fullmatch(text) and (number := float(text)) - number == 0:
+        if abs(number) > LARGEST_CELL:
+            raise ValueError(f"{text[:40]!r} is too large for a figure (at most "
+                             f"{LARGEST_CELL:g})")
+        return number
     raise ValueError(f"{text!r} is not a number (write decimals with '.', no thousands "
                      f"separator)")
 
@@ -112,11 +121,12 @@ def check_width(file: str, line: int, cells: list[str], width: int) -> None:
 
 
 class ParseCaches:
-    """Parse caches shared by the sources of one process, the least recently used dropped.
+    """Parse caches shared by the open sources of one process, the least recently used
+    dropped.
 
-    ``kpireport validate`` parses a client's files before its report is computed in a worker
-    forked from the same process: the worker finds them parsed. Bounded, so that a run over
-    hundreds of clients does not grow.
+    Two sources reading the same file parse it once. A source releases its files when it is
+    closed: a run's parent validates every client's data and keeps none of it (a client with
+    millions of rows would otherwise stay in the parent, and in every worker forked from it).
     """
 
     def __init__(self, keep: int) -> None:
@@ -133,6 +143,10 @@ class ParseCaches:
         while len(self._caches) > self.keep:
             self._caches.popitem(last=False)
         return cache
+
+    def release(self, key: Hashable) -> None:
+        """Forget ``key``'s cache (those still holding it keep it until they are done)."""
+        self._caches.pop(key, None)
 
 
 def cached(cache: dict[str, Any], key: str, build: Callable[[], T]) -> T:

@@ -16,16 +16,22 @@ delivery:
 
 The password is read from the environment variable named by ``password_env`` when the
 report is sent, and kept out of every log and error.
+
+Once the server has answered 250 to the message, the report is delivered: the connection is
+closed at once, without waiting on the server's goodbye, and the whole exchange has one
+deadline (``deadline``, seconds), so a server that trickles its answers cannot keep the
+worker until the run's timeout kills it before it has recorded the delivery.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from kpireport import hookimpl
 from kpireport.delivery import Artifacts, DeliverySettings, DeliveryTarget
@@ -33,6 +39,7 @@ from kpireport.errors import KpiReportError
 from kpireport.secrets import redact, register_secret
 
 if TYPE_CHECKING:
+    import smtplib
     from email.message import EmailMessage
 
 log = logging.getLogger("kpireport.email")
@@ -54,8 +61,51 @@ class DeliveryError(KpiReportError):
     """A delivery target could not deliver (the report itself is fine)."""
 
 
+_LINE_BREAKS = "\r\n\x85\u2028\u2029"
+SAMPLE_FIELDS = {"client": "acme", "client_name": "Acme", "period": "2026-10",
+                 "start": "2026-10-01", "end": "2026-10-31", "language": "en",
+                 "sender_name": "Agency"}
+"""What a subject or body template is tried with when the config is validated."""
+
+
+def _header_text(value: str) -> str:
+    # A line break in a header would start another one ("Bcc: …") or fail the delivery.
+    if any(c in value for c in _LINE_BREAKS):
+        raise ValueError("contains a line break, which an e-mail header cannot hold")
+    return value
+
+
+def _sample(value: str) -> str:
+    """The template rendered by the sandbox with sample fields: a syntax error or a refused
+    attribute fails here, at validate, not at the delivery."""
+    from jinja2 import TemplateError
+
+    try:
+        return _render(value, SAMPLE_FIELDS)
+    except TemplateError as exc:
+        raise ValueError(f"template refused: {type(exc).__name__}: {exc}") from None
+
+
+def _template(value: str) -> str:
+    _sample(value)
+    return value
+
+
+def _subject(value: str) -> str:
+    _header_text(value)
+    _header_text(_sample(value).strip())
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+Subject = Annotated[str, AfterValidator(_subject)]
+Body = Annotated[str, AfterValidator(_template)]
+
+
 def _address(value: str) -> str:
     from email.headerregistry import Address
+
+    _header_text(value)
 
     try:
         Address(addr_spec=value)
@@ -74,22 +124,26 @@ class EmailSettings(DeliverySettings):
     """Blind copies: in the envelope only, never in the headers."""
     sender: str
     """The From address."""
-    sender_name: str = ""
+    sender_name: HeaderText = ""
     """Shown in From and used to sign the default body."""
-    host: str
+    host: HeaderText
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     """``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (a local relay)."""
-    username: str | None = None
+    username: HeaderText | None = None
     password_env: str | None = None
     """The name of the environment variable that holds the password."""
     ca_file: str | None = None
     """A CA bundle for a private mail server's certificate."""
     timeout: float = Field(default=30, gt=0)
-    subject: dict[str, str] = Field(default_factory=dict)
+    """Seconds to wait for any one answer of the server."""
+    deadline: float = Field(default=120, gt=0)
+    """Seconds for the whole exchange, from connecting to the server's 250 to the message:
+    keep it well below the run's timeout (``runs.timeout``), which kills the worker."""
+    subject: dict[str, Subject] = Field(default_factory=dict)
     """Subject templates by language (Jinja2, sandboxed); fields: client, client_name,
     period, start, end, language, sender_name."""
-    body: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Body] = Field(default_factory=dict)
     """Body templates by language, same fields."""
     attach_html: bool = False
 
@@ -169,26 +223,29 @@ class EmailTarget(DeliveryTarget):
         msg, recipients = self.message(artifacts)
         context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
         where = f"{s.host}:{s.port}"
-        sent, refused = False, {}
+        if s.username and password:
+            # As an SMTP server may echo it back in an error: AUTH PLAIN's base64.
+            register_secret(f"\0{s.username}\0{password}")
+        deadline = time.monotonic() + s.deadline
+        smtp: smtplib.SMTP | None = None
         try:
-            if s.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                      context=context)
-            else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with smtp:
-                if s.security == "starttls":
-                    smtp.starttls(context=context)
-                if s.username:
-                    smtp.login(s.username, password or "")
-                refused = smtp.send_message(msg, from_addr=s.sender, to_addrs=recipients)
-                sent = True
+            smtp = _connect(s, context, deadline)
+            if s.security == "starttls":
+                smtp.starttls(context=context)
+            if s.username:
+                smtp.login(s.username, password or "")
+            refused = smtp.send_message(msg, from_addr=s.sender, to_addrs=recipients)
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            if not sent:
-                raise DeliveryError(redact(f"email via {where}: {_describe(exc)}")) from None
-            # The server took the message and only the goodbye failed: a delivery recorded as
-            # failed would be sent again, in full, on the next run.
-            log.warning("%s", redact(f"email via {where}: sent, then {_describe(exc)}"))
+            # Before the 250 to the message: not delivered (perhaps received all the same,
+            # which SMTP cannot tell; see the README).
+            reason = _describe(exc)
+            if time.monotonic() >= deadline:
+                reason = f"no 250 to the message within the deadline of {s.deadline:g} s " \
+                         f"({reason})"
+            raise DeliveryError(redact(f"email via {where}: {reason}")) from None
+        finally:
+            if smtp is not None:
+                _hang_up(smtp)
         location = "email:" + ",".join(s.to)
         if refused:
             # Accepted for the others: sending again would send them a second copy. The
@@ -197,6 +254,74 @@ class EmailTarget(DeliveryTarget):
             log.warning("email via %s: sent, but the server refused %s", where, addresses)
             location += f" (refused: {addresses})"
         return location
+
+
+def _connect(s: EmailSettings, context: Any, deadline: float) -> smtplib.SMTP:
+    """An SMTP connection whose every answer must come before ``deadline`` (monotonic)."""
+    import smtplib
+
+    base: type[smtplib.SMTP] = smtplib.SMTP_SSL if s.security == "tls" else smtplib.SMTP
+
+    class WithDeadline(base):  # type: ignore[valid-type,misc]  # one of two bases, at run time
+        def getreply(self) -> tuple[int, bytes]:
+            if getattr(self, "file", None) is None and self.sock is not None:
+                self.file = _DeadlineReader(self.sock, deadline, s.timeout)
+            return super().getreply()
+
+        def send(self, data: Any) -> None:
+            if self.sock is not None:
+                self.sock.settimeout(_remaining(deadline, s.timeout))
+            super().send(data)
+
+    kwargs = {"context": context} if s.security == "tls" else {}
+    smtp: smtplib.SMTP = WithDeadline(s.host, s.port, timeout=_remaining(deadline, s.timeout),
+                                      **kwargs)
+    return smtp
+
+
+def _remaining(deadline: float, timeout: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("no answer within the deadline for the whole exchange")
+    return min(left, timeout)
+
+
+class _DeadlineReader:
+    """What smtplib reads the server's lines from: a line trickled a byte at a time still
+    ends at the deadline (a socket timeout alone restarts at every byte)."""
+
+    def __init__(self, sock: Any, deadline: float, timeout: float) -> None:
+        self.sock, self.deadline, self.timeout = sock, deadline, timeout
+        self.buffer = b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        while b"\n" not in self.buffer and (limit < 0 or len(self.buffer) < limit):
+            self.sock.settimeout(_remaining(self.deadline, self.timeout))
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            self.buffer += chunk
+        end = self.buffer.find(b"\n") + 1 or len(self.buffer)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line
+
+    def close(self) -> None:
+        self.buffer = b""
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """Say goodbye without waiting for the answer: after the 250 nothing the server says can
+    change what was delivered, and waiting on a slow QUIT is how a report is sent twice."""
+    sock = smtp.sock
+    if sock is not None:
+        try:
+            sock.settimeout(1)
+            sock.sendall(b"QUIT\r\n")
+        except OSError:
+            pass
+    smtp.close()
 
 
 def _describe(exc: BaseException) -> str:

@@ -42,6 +42,7 @@ class FolderSettings(DeliverySettings):
 class FolderTarget(DeliveryTarget):
     name = "folder"
     Settings = FolderSettings
+    repeatable = True  # the same file written again, atomically
 
     def deliver(self, artifacts: Artifacts) -> str:
         target = Path(self.destination(artifacts.names))
