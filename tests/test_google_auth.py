@@ -347,3 +347,16 @@ def test_the_connect_command_keeps_the_account_in_the_configs_state_folder(
     out = capsys.readouterr().out
     assert "Connected the Google account 'agency'" in out
     assert stored.refresh_token not in out
+
+
+def test_validate_finds_a_missing_key_file_or_an_unset_variable_offline(tmp_path, monkeypatch):
+    context = make_context(tmp_path)
+    assert GoogleAuth(service_account_file="nope.json").problems(context) == [
+        f"auth.service_account_file: {tmp_path / 'nope.json'} does not exist (the service "
+        "account's JSON key, downloaded from the Google Cloud console)"]
+    monkeypatch.delenv("GA4_KEY", raising=False)
+    [problem] = GoogleAuth(service_account_env="GA4_KEY").problems(context)
+    assert "GA4_KEY is not set" in problem
+    monkeypatch.setenv("GA4_KEY", "{}")
+    assert GoogleAuth(service_account_env="GA4_KEY").problems(context) == []
+    assert GoogleAuth(account="agency").problems(context) == []  # checked at the first call

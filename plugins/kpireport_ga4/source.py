@@ -94,13 +94,7 @@ class Ga4Source(Source[Ga4Settings]):
         return Capabilities(dimensions=tuple(DIMENSIONS))
 
     def check(self) -> list[str]:
-        auth = self.settings.auth
-        if auth.service_account_file:
-            path = self.context.resolve_path(auth.service_account_file)
-            if not path.is_file():
-                return [f"auth.service_account_file: {path} does not exist (the service "
-                        "account's JSON key, downloaded from the Google Cloud console)"]
-        return []
+        return self.settings.auth.problems(self.context)
 
     @property
     def resource(self) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, model_validator
+
+if TYPE_CHECKING:
+    from kpireport import SourceContext
 
 ANALYTICS_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 WEBMASTERS_SCOPE = "https://www.googleapis.com/auth/webmasters.readonly"
@@ -48,3 +53,17 @@ class GoogleAuth(BaseModel):
             raise ValueError("account: letters, digits, '.', '_' and '-' only (the name given "
                              "to `kpireport connect google --name`)")
         return self
+
+    def problems(self, context: SourceContext) -> list[str]:
+        """What ``kpireport validate`` can tell offline (a source's ``check()``): the key file
+        exists, the variable holding the key is set."""
+        if self.service_account_file:
+            path = context.resolve_path(self.service_account_file)
+            if not path.is_file():
+                return [f"auth.service_account_file: {path} does not exist (the service "
+                        "account's JSON key, downloaded from the Google Cloud console)"]
+        if self.service_account_env and not os.environ.get(self.service_account_env):
+            return [f"auth.service_account_env: the environment variable "
+                    f"{self.service_account_env} is not set (it holds the service account's "
+                    "JSON key)"]
+        return []
