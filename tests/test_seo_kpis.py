@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kpireport import formatting
+from kpireport import NoteKind, formatting
 from kpireport.config import load_config
 from kpireport.config.checks import check_config
 from kpireport.narrative import summarise
@@ -337,3 +337,32 @@ def test_branded_clicks_month_by_month_from_the_monthly_exports(report):
               if p.value is not None}
     assert clicks == {m: sum(int(r["Clicks"]) for r in export(m, "Chart.csv"))
                       for m in ("2026-09", "2026-10")}
+
+
+def test_branded_clicks_over_several_months_sum_each_months_export(tmp_path, plugins):
+    # September and October 2026 as one period: each month's listed queries, summed, as the
+    # monthly chart shows them; the hidden queries noted over both exports.
+    config = load_config(config_file(tmp_path))
+    report = compute_report(config, config.clients[0], plugins, now=NOW,
+                            period_spec="2026-09-01..2026-10-31")
+    branded, others = report.kpis["branded_clicks"], report.kpis["non_branded_clicks"]
+    mine = other = listed = total = 0
+    for month in ("2026-09", "2026-10"):
+        rows = export(month, "Queries.csv")
+        for row in rows:
+            clicks = int(row["Clicks"])
+            listed += clicks
+            if "birdwatch notes" in row["Top queries"] or "birdwatch-notes" in row["Top queries"]:
+                mine += clicks
+            else:
+                other += clicks
+        total += sum(int(r["Clicks"]) for r in export(month, "Chart.csv"))
+    assert (branded.value, others.value) == (mine, other)
+    [hidden] = [n for n in branded.notes if "hides" in n.message]
+    assert f"give {listed} of the {total} clicks" in hidden.message
+    # A period with a month that has no export (August): the gap is said beside the figure.
+    report = compute_report(config, config.clients[0], plugins, now=NOW,
+                            period_spec="2026-08-01..2026-10-31")
+    gaps = [n for n in report.kpis["branded_clicks"].notes if n.kind is NoteKind.MISSING_DAYS]
+    assert [n.message for n in gaps] == [
+        "Search Console monthly exports (query) has no row for 2026-08"]

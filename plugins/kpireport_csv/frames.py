@@ -72,9 +72,10 @@ class Frame:
     _sorted_times: list[dt.date] | None = field(default=None, init=False, repr=False)
     monthly_exports: bool = False
     """Rows united from exports of one calendar month each (a month's top queries): they
-    answer only monthly series (a month's total is asked of the month's export itself, so
-    that a missing export is an error) and only by exactly their dimension (the listed
-    queries do not add up to the month's total)."""
+    answer monthly series and, summed, a total filtered on their dimension over several whole
+    months (a quarter's branded clicks); a month's total is asked of the month's export
+    itself, so that a missing export is an error; and only by exactly their dimension (the
+    listed queries do not add up to the month's total)."""
     timezone: str | None = None
     """The time zone whose days the rows count, when the file's maker says so (Search
     Console's are Pacific time); None: the client's."""
@@ -152,7 +153,8 @@ def answer(query: Query, frames: Sequence[Frame], specs: Mapping[str, MetricSpec
                               f"(offered: {', '.join(offered) or 'none'})")
         candidates = sorted(
             (f for f in holders if f.fits(spec, wanted)
-             and (not f.monthly_exports or query.granularity is MONTH)),
+             and (not f.monthly_exports or query.granularity is MONTH
+                  or _summed_months(query))),
             key=lambda f: (len(f.dimensions) - len(query.dimensions), f.grain, f.rank))
         if not candidates:
             raise SourceError(_no_dimensions(spec, query, holders))
@@ -336,6 +338,16 @@ def _blank_cells(frame: Frame, column: str, rng: DateRange, metrics: list[str],
                      message=f"{frame.label} has blank cells ({names}) for {when}", source=source,
                      dates=days,
                      metrics=tuple(concerned))]
+
+
+def _summed_months(query: Query) -> bool:
+    """A total filtered on a table's dimension (branded clicks) over several whole months (a
+    quarter, a year to date): the sum of each month's export, as the monthly chart shows it
+    (a month without its export is noted, as in the chart)."""
+    months = whole_months(query.range)
+    return (query.granularity is TOTAL and not query.dimensions and len(months) > 1
+            and months[0] == query.range.start and month_end(months[-1]) == query.range.end
+            and any(f.dimension not in query.dimensions for f in query.filters))
 
 
 def _coverage(frame: Frame, rng: DateRange) -> float:

@@ -24,7 +24,7 @@ from kpireport.data import DataNote, DateRange, Granularity, NoteKind, Query
 from kpireport.errors import DataFileError
 from kpireport.sources import SourceContext
 
-from .frames import Frame, Grain, month_end
+from .frames import Frame, Grain, month_end, whole_months
 from .values import (
     ParseCaches,
     cached,
@@ -473,16 +473,24 @@ class SearchConsoleExports:
             return []
         export = next((e for e in self.exports() if e.has_dates() and "query" in e.members()
                        and e.span() == query.range), None)
-        if export is None:
-            return []
-        listed = sum(row["clicks"] or 0 for row in export.dimension_rows("query"))
-        total = sum(row["clicks"] or 0 for row in export.days().values())
+        if export is not None:
+            used = [export]
+        else:  # a quarter's branded clicks, summed from each month's export
+            monthly = self._monthly("query")
+            months = whole_months(query.range)
+            if len(months) < 2 or month_end(months[-1]) != query.range.end or any(
+                    m not in monthly for m in months):
+                return []
+            used = [monthly[m] for m in months]
+        listed = sum(row["clicks"] or 0 for e in used for row in e.dimension_rows("query"))
+        total = sum(row["clicks"] or 0 for e in used for row in e.days().values())
         if listed >= total:
             return []
+        label = used[0].label if len(used) == 1 else f"{used[0].label} … {used[-1].label}"
         metrics = tuple(m for m in query.metrics if m in ("clicks", "impressions", "ctr",
                                                           "position"))
         return [DataNote(kind=NoteKind.THRESHOLDED, source=source, metrics=metrics,
-                         message=f"{export.label}: the queries listed give {listed:.0f} of the "
+                         message=f"{label}: the queries listed give {listed:.0f} of the "
                                  f"{total:.0f} clicks of {query.range}; Google hides the "
                                  f"others' queries for privacy")]
 
