@@ -465,3 +465,14 @@ def test_brand_dependence_and_ad_fatigue(base):
     assert fire("ad-fatigue", report_with(base, "maison-lumiere", "en_GB",
                                           ad_impressions=(30000, 40000, None),
                                           ad_reach=(10000, 9000, None))) == []
+
+
+def test_zeros_at_the_end_of_the_data_are_not_a_tracking_gap(base):
+    orders = steady(level=20.0)
+    orders[-3:] = [0.0, 0.0, 0.0]  # the source's last days not in yet, no visit figures
+    report = report_with(base, "maison-lumiere", "en_GB", orders=(sum(orders), 600, None))
+    with_days(report, "orders", orders)
+    assert fire("tracking-gap", report) == []
+    orders[5] = 0.0
+    assert fire("tracking-gap", with_days(report, "orders", orders))[0].figures["days"] == \
+        ["2026-10-06"]

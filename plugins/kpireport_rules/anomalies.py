@@ -78,7 +78,8 @@ def unusual_day(report: Report) -> Iterator[Finding]:
 
 def tracking_gap(report: Report) -> Iterator[Finding]:
     """Days with no conversion recorded by a KPI that usually records several a day, while
-    the site had visits: the tag or the form's tracking most likely broke."""
+    the site had visits (and before a day with some: the last days may not be in yet): the
+    tag or the form's tracking most likely broke."""
     kpis = {k.definition.id: k for k in report.kpis.values()}
     visits = dict(_days(kpis["sessions"])) if "sessions" in kpis else {}
     usual_visits = median(visits.values()) if visits else 0.0
@@ -91,9 +92,11 @@ def tracking_gap(report: Report) -> Iterator[Finding]:
         usual = median(v for _, v in days)
         if usual < CONVERTING:
             continue
-        # A day the site had its usual visits (or no visit figures at all) but no conversion.
-        empty = [d for d, v in days
-                 if v == 0 and (not visits or visits.get(d, 0) >= GAP * usual_visits)]
+        # A day the site had its usual visits (or no visit figures at all) but no conversion,
+        # before the last day with some: zeros at the end may be a source not yet updated.
+        last = max(d for d, v in days if v)
+        empty = [d for d, v in days if v == 0 and d < last
+                 and (not visits or visits.get(d, 0) >= GAP * usual_visits)]
         if not empty:
             continue
         lost = usual * len(empty)
