@@ -476,3 +476,11 @@ def test_zeros_at_the_end_of_the_data_are_not_a_tracking_gap(base):
     orders[5] = 0.0
     assert fire("tracking-gap", with_days(report, "orders", orders))[0].figures["days"] == \
         ["2026-10-06"]
+
+
+def test_an_empty_day_of_a_small_daily_count_is_noise_not_a_tracking_gap(base):
+    # Five leads a day: a day without any happens by chance (e^-5 × 31 days ≈ 0.2).
+    leads = steady(level=5.0)
+    leads[9] = 0.0
+    report = report_with(base, "acme-robotics", "en_GB", leads=(sum(leads), 150, None))
+    assert fire("tracking-gap", with_days(report, "leads", leads)) == []

@@ -7,6 +7,7 @@ robust to the very day being judged, unlike a mean and a standard deviation.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from statistics import median
 
@@ -24,8 +25,10 @@ SPREAD = 5.0
 """A day this many robust deviations (1.4826 × MAD) from the median is far outside…"""
 GAP = 0.5
 """…provided it is also at least half the median away (a calm series has a tiny MAD)."""
-CONVERTING = 3.0
-"""A conversion KPI with at least this median a day should record some every day."""
+NO_ZERO_CHANCE = 0.05
+"""A conversion KPI should record some every day when, at its usual daily count, a day with
+none by chance alone is this unlikely over the period (Poisson: ``days × e^-usual``): 6.4 a
+day for a month, 7.5 for a quarter. Below that, empty days are ordinary noise."""
 CONVERSIONS = ("orders", "leads", "ad_conversions", "ad_purchases", "ad_leads",
                "qualified_leads", "conversions")
 
@@ -90,7 +93,7 @@ def tracking_gap(report: Report) -> Iterator[Finding]:
         if len(days) < MIN_DAYS:
             continue
         usual = median(v for _, v in days)
-        if usual < CONVERTING:
+        if len(days) * math.exp(-usual) >= NO_ZERO_CHANCE:
             continue
         # A day the site had its usual visits (or no visit figures at all) but no conversion,
         # before the last day with some: zeros at the end may be a source not yet updated.
