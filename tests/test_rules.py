@@ -484,3 +484,33 @@ def test_an_empty_day_of_a_small_daily_count_is_noise_not_a_tracking_gap(base):
     leads[9] = 0.0
     report = report_with(base, "acme-robotics", "en_GB", leads=(sum(leads), 150, None))
     assert fire("tracking-gap", with_days(report, "leads", leads)) == []
+
+
+def test_a_week_far_outside_the_usual_range_in_a_quarter(base):
+    from kpireport.periods import resolve
+
+    # 13 weeks of 1,000 orders a week (Monday 29 June to Sunday 27 September), the week
+    # from 10 August at 2,400: that week's 7 days carry the extra 1,400.
+    days = [1000 / 7] * 91
+    for i in range(42, 49):
+        days[i] = 2400 / 7
+    report = report_with(base, "maison-lumiere", "en_GB", orders=(sum(days), 12000, None))
+    report = dataclasses.replace(report, period=resolve("2026-Q3", dt.date(2026, 12, 1)))
+    from kpireport.kpis import SeriesPoint
+
+    report.kpis["orders"].daily = [
+        SeriesPoint(start=dt.date(2026, 6, 29) + dt.timedelta(days=i), value=v)
+        for i, v in enumerate(days)]
+    [finding] = fire("unusual-week", report)
+    assert finding.figures == {"kpi": "orders", "week": "2026-08-10",
+                               "value": pytest.approx(2400), "usual": pytest.approx(1000)}
+    assert "in the week from 10 Aug 2026 was 2,400 against a usual 1,000 a week" in \
+        finding.text["en"]
+    calm = [1000 / 7] * 91
+    report.kpis["orders"].daily = [
+        SeriesPoint(start=dt.date(2026, 6, 29) + dt.timedelta(days=i), value=v)
+        for i, v in enumerate(calm)]
+    assert fire("unusual-week", report) == []
+    # A month has too few whole weeks to judge one against the others.
+    month = report_with(base, "maison-lumiere", "en_GB", orders=(sum(days[:31]), 4000, None))
+    assert fire("unusual-week", with_days(month, "orders", days[38:69])) == []

@@ -380,6 +380,7 @@ RULES = [
     _rule("cost-per-lead-rising", channels.cost_per_lead_rising),
     _rule("ad-fatigue", channels.ad_fatigue),
     _rule("unusual-day", anomalies.unusual_day),
+    _rule("unusual-week", anomalies.unusual_week),
     _rule("tracking-gap", anomalies.tracking_gap),
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from statistics import median
 
 from kpireport.formatting import format_date
@@ -21,6 +21,7 @@ from kpireport_rules.outcomes import OUTCOMES
 WATCHED = (*OUTCOMES, "sessions", "users", "organic_clicks", "ad_spend", "ad_clicks")
 """The KPIs whose days are checked: the outcomes and the main traffic and spend counts."""
 MIN_DAYS = 14
+MIN_WEEKS = 8
 SPREAD = 5.0
 """A day this many robust deviations (1.4826 × MAD) from the median is far outside…"""
 GAP = 0.5
@@ -37,22 +38,26 @@ def _days(kpi: KpiValue) -> list[tuple[dt.date, float]]:
     return [(p.start, p.value) for p in kpi.daily if p.value is not None]
 
 
-def unusual_day(report: Report) -> Iterator[Finding]:
-    """The day furthest outside its usual range, among the outcomes and the main traffic
-    counts (a day with nothing recorded is the tracking-gap rule's): a campaign, an outage,
-    bot traffic or a tracking fault to explain before reading the period's total."""
-    worst: tuple[float, KpiValue, dt.date, float, float] | None = None
+Outlier = tuple[float, KpiValue, dt.date, float, float]
+"""How far outside (in medians), the KPI, the day or week's first day, its value, the usual."""
+
+
+def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, float]]],
+              at_least: int) -> Outlier | None:
+    """The point furthest outside its KPI's usual range, among the watched KPIs with at
+    least ``at_least`` points; None when every point is within it."""
+    worst: Outlier | None = None
     for kpi in report.kpis.values():
         if kpi.definition.id not in WATCHED or kpi.definition.unit.value not in ("count",
                                                                                  "currency"):
             continue
-        days = _days(kpi)
-        if len(days) < MIN_DAYS:
+        series = points(kpi)
+        if len(series) < at_least:
             continue
-        values = [v for _, v in days]
+        values = [v for _, v in series]
         middle = median(values)
         spread = 1.4826 * median(abs(v - middle) for v in values)
-        for day, value in days:
+        for start, value in series:
             distance = abs(value - middle)
             if value == 0 or middle <= 0 or distance < GAP * middle:
                 continue
@@ -60,11 +65,33 @@ def unusual_day(report: Report) -> Iterator[Finding]:
                 continue
             score = distance / middle
             if worst is None or score > worst[0]:
-                worst = (score, kpi, day, value, middle)
+                worst = (score, kpi, start, value, middle)
+    return worst
+
+
+def _weeks(kpi: KpiValue) -> list[tuple[dt.date, float]]:
+    """The period's whole weeks (Monday to Sunday, seven days of data), by their Monday."""
+    weeks: dict[dt.date, list[float]] = {}
+    for day, value in _days(kpi):
+        weeks.setdefault(day - dt.timedelta(days=day.weekday()), []).append(value)
+    return [(monday, sum(values)) for monday, values in sorted(weeks.items())
+            if len(values) == 7]
+
+
+def _shown(report: Report, kpi: KpiValue, value: float) -> str:
+    """A count as a whole number (a week's sum of days may carry float dust), else as is."""
+    unit = kpi.definition.unit.value
+    return _fmt(report, round(value) if unit == "count" else value, unit)
+
+
+def unusual_day(report: Report) -> Iterator[Finding]:
+    """The day furthest outside its usual range, among the outcomes and the main traffic
+    counts (a day with nothing recorded is the tracking-gap rule's): a campaign, an outage,
+    bot traffic or a tracking fault to explain before reading the period's total."""
+    worst = _furthest(report, _days, MIN_DAYS)
     if worst is None:
         return
-    score, kpi, day, value, middle = worst
-    unit = kpi.definition.unit.value
+    _, kpi, day, value, middle = worst
     yield Finding(
         rule="unusual-day", severity=Severity.WARNING,
         priority=50 if kpi.definition.id in OUTCOMES else 35,
@@ -74,8 +101,30 @@ def unusual_day(report: Report) -> Iterator[Finding]:
                        "the cause (a campaign, an outage, bot traffic, a tracking fault) and "
                        "read the period's total with it in mind."),
                     kpi=kpi.label, day=format_date(day, report.locale, "long"),
-                    value=_fmt(report, value, unit), usual=_fmt(report, middle, unit)),
+                    value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
+        kpis=(kpi.key,))
+
+
+def unusual_week(report: Report) -> Iterator[Finding]:
+    """In a report of eight whole weeks or more (a quarter, a year to date), the week
+    furthest outside its usual range among the outcomes and the main traffic counts: a
+    lasting change that one odd day does not explain."""
+    worst = _furthest(report, _weeks, MIN_WEEKS)
+    if worst is None:
+        return
+    _, kpi, monday, value, middle = worst
+    week = format_date(monday, report.locale, "medium")
+    yield Finding(
+        rule="unusual-week", severity=Severity.WARNING,
+        priority=52 if kpi.definition.id in OUTCOMES else 38,
+        title=_words(N_("An unusual week: from %(day)s"), day=week),
+        text=_words(N_("%(kpi)s in the week from %(day)s was %(value)s against a usual "
+                       "%(usual)s a week: find what changed that week (a campaign started "
+                       "or stopped, a price, an outage, a tracking change)."),
+                    kpi=kpi.label, day=week, value=_shown(report, kpi, value),
+                    usual=_shown(report, kpi, middle)),
+        figures={"kpi": kpi.key, "week": monday.isoformat(), "value": value, "usual": middle},
         kpis=(kpi.key,))
 
 
