@@ -259,8 +259,8 @@ def test_findings_are_sorted_by_priority_and_the_summary_names_the_top_three(bas
     assert len(recommended) == 3
     for line, finding in zip(recommended, acme.findings[:3], strict=True):
         assert line.startswith(finding.title["en"])
-    assert recommended[0].endswith("£355,200 to win back to return to the level of "
-                                   "September 2026")
+    assert recommended[0] == ("Revenue from won deals: −87.6% vs September 2026 — £355,200 "
+                              "to win back to reach the level of September 2026 again")
 
 
 def test_a_finding_without_priority_takes_its_severity_s():

@@ -74,20 +74,19 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
                 rule="outcome-movers",
                 severity=Severity.CRITICAL if abs(change) >= 0.30 else Severity.WARNING,
                 priority=min(95, 60 + round(abs(change) * 40)),
-                title=_words(N_("%(kpi)s: %(change)s on %(previous)s"), **values),
+                title=_words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values),
                 text=_words(N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s "
                                "(%(change)s), among the largest moves of the business outcomes: "
                                "find which channels, products or deals account for the fall and "
                                "act on those first."), **values),
-                impact=_words(N_("%(kpi)s: %(amount)s to win back to return to the level "
-                                 "of %(previous)s"), amount=_value(report, kpi, gap),
-                              previous=previous, kpi=kpi.label),
+                impact=_words(N_("%(amount)s to win back to reach the level of %(previous)s "
+                                 "again"), amount=_value(report, kpi, gap), previous=previous),
                 figures=figures, kpis=(kpi.key,))
         else:
             yield Finding(
                 rule="outcome-movers", severity=Severity.INFO,
                 priority=min(50, 30 + round(abs(change) * 20)),
-                title=_words(N_("%(kpi)s: %(change)s on %(previous)s"), **values),
+                title=_words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values),
                 text=_words(N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s "
                                "(%(change)s), among the largest moves of the business outcomes: "
                                "find what drove it (a campaign, a channel, an offer) and give it "
@@ -116,8 +115,8 @@ def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
                         kpi=kpi.label, now=_value(report, kpi, kpi.value or 0.0),
                         before=_value(report, kpi, kpi.last_year or 0.0),
                         change=_pct(report, change)),
-            impact=_words(N_("%(kpi)s: %(amount)s to regain last year's level"),
-                          amount=_value(report, kpi, gap), kpi=kpi.label),
+            impact=_words(N_("%(amount)s to win back to reach last year's level again"),
+                          amount=_value(report, kpi, gap)),
             figures={"kpi": kpi.key, "value": kpi.value, "last_year": kpi.last_year,
                      "change_last_year": change, "impact": gap},
             kpis=(kpi.key,))
