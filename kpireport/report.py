@@ -119,9 +119,10 @@ class Finding:
 
     @property
     def rank(self) -> int:
-        """``priority``, or its severity's default (critical 70, warning 40, info 10)."""
+        """``priority`` (held within 0 to 100), or its severity's default (critical 70,
+        warning 40, info 10)."""
         if self.priority is not None:
-            return self.priority
+            return max(0, min(100, self.priority))
         return {"critical": 70, "warning": 40}.get(str(self.severity), 10)
 
     def in_language(self, language: str) -> tuple[str, str]:

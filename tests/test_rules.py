@@ -272,6 +272,7 @@ def test_a_finding_without_priority_takes_its_severity_s():
 
     assert [finding(s).rank for s in Severity] == [10, 40, 70]
     assert finding(Severity.INFO, 90).rank == 90
+    assert finding(Severity.INFO, 250).rank == 100  # a plugin's excess stays in the scale
     assert finding(Severity.INFO).impact_in("fr") == ""
 
 
