@@ -515,3 +515,17 @@ def test_a_week_far_outside_the_usual_range_in_a_quarter(base):
     # A month has too few whole weeks to judge one against the others.
     month = report_with(base, "maison-lumiere", "en_GB", orders=(sum(days[:31]), 4000, None))
     assert fire("unusual-week", with_days(month, "orders", days[38:69])) == []
+
+
+def test_a_channel_is_named_in_the_report_s_language_as_its_table_names_it(base):
+    report = table(base, "maison-lumiere", "traffic_sources", CHANNELS)
+    [finding] = fire("channel-efficiency", report)
+    assert finding.title["fr"] == "Réseaux sociaux payants convertit moins bien que la " \
+        "moyenne du site"
+    assert finding.title["en"] == "Paid Social converts below the site average"
+    # A value the source names itself (not a channel group) is printed as it is.
+    custom = [{**r, "channel": "Newsletter partenaires"} if r["channel"] == "Paid Social"
+              else r for r in CHANNELS]
+    [finding] = fire("channel-efficiency", table(base, "maison-lumiere", "traffic_sources",
+                                                 custom))
+    assert finding.title["fr"].startswith("Newsletter partenaires convertit")

@@ -16,7 +16,7 @@ from kpireport.formatting import format_number
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
-from kpireport_rules import N_, _fmt, _words
+from kpireport_rules import N_, _each, _fmt, _words
 from kpireport_rules.outcomes import Evaluate, worse_than_before
 
 CHANNEL_SHARE = 0.05
@@ -43,6 +43,31 @@ COST_RISE = 0.25
 FREQUENCY = 4.0
 """Impressions per person reached beyond which an audience tires of the same ads."""
 TOP = 3
+
+
+CHANNEL_NAMES = (
+    N_("Organic Search"), N_("Paid Search"), N_("Direct"), N_("Referral"), N_("Email"),
+    N_("Organic Social"), N_("Paid Social"), N_("Display"), N_("Affiliates"),
+    N_("Organic Video"), N_("Paid Video"), N_("Organic Shopping"), N_("Paid Shopping"),
+    N_("Cross-network"), N_("Paid Other"), N_("Audio"), N_("SMS"),
+    N_("Mobile Push Notifications"), N_("Unassigned"))
+"""Google Analytics 4's default channel groups: a finding names them in each language, as
+the report's tables do (a table KPI's ``translated_values`` say which values are these)."""
+
+
+def _named(kpi: KpiValue, dimension: str, value: str) -> dict[str, str]:
+    """A table's value in each language: translated when its KPI says the report prints it
+    in its language (a channel group), else as the source gave it."""
+    b = kpi.definition.breakdown
+    if b is not None and value in b.translated_values.get(dimension, ()):
+        return _each(lambda words, _: words.gettext(value))
+    return _each(lambda _words, _lang: value)
+
+
+def _with_name(message: str, name: dict[str, str], **values: object) -> dict[str, str]:
+    """``message`` in each language with ``%(channel)s`` the name in that language."""
+    return _each(lambda words, lang: words.gettext(message) % {
+        **values, "channel": name.get(lang, name["en"])})
 
 
 def months(report: Report) -> float:
@@ -88,17 +113,18 @@ def channel_efficiency(report: Report) -> Iterator[Finding]:
         for name, s, c, gain in sorted(poor, key=lambda p: -p[3])[:2]:
             if gain < 1:
                 continue
+            named = _named(kpi, dimension, name)
             yield Finding(
                 rule="channel-efficiency", severity=Severity.WARNING,
                 priority=min(80, 40 + round(gain / (conversions / months(report)) * 100)),
-                title=_words(N_("%(channel)s converts below the site average"), channel=name),
-                text=_words(N_("%(channel)s brought %(sessions)s visits but converts at "
-                               "%(rate)s against %(average)s across the channels: review its "
-                               "landing pages and targeting, or move its budget to the "
-                               "channels that convert."),
-                            channel=name, sessions=_count(report, s),
-                            rate=_fmt(report, c / s, "percent"),
-                            average=_fmt(report, average, "percent")),
+                title=_with_name(N_("%(channel)s converts below the site average"), named),
+                text=_with_name(N_("%(channel)s brought %(sessions)s visits but converts at "
+                                   "%(rate)s against %(average)s across the channels: review "
+                                   "its landing pages and targeting, or move its budget to "
+                                   "the channels that convert."), named,
+                                sessions=_count(report, s),
+                                rate=_fmt(report, c / s, "percent"),
+                                average=_fmt(report, average, "percent")),
                 impact=_words(N_("about %(gain)s more conversions a month at the average "
                                  "rate"), gain=_count(report, gain)),
                 figures={"channel": name, "sessions": s, "conversions": c,
