@@ -29,9 +29,13 @@ class Narrative:
     fell: list[str] = field(default_factory=list)
     attention: list[str] = field(default_factory=list)
     headline: str = ""
+    recommended: list[str] = field(default_factory=list)
+    """The titles of the report's highest-priority findings (``PER_LIST`` of them), each
+    with its expected impact when a rule computed one."""
 
     def __bool__(self) -> bool:
-        return bool(self.rose or self.fell or self.attention or self.headline)
+        return bool(self.rose or self.fell or self.attention or self.headline
+                    or self.recommended)
 
 
 def _value(report: Report, kpi: KpiValue, value: float | None) -> str:
@@ -79,11 +83,9 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
         if len(target) < PER_LIST:
             target.append(sentence)
     all_kpis = report.every_kpi()
-    listed = set()
     for a in report.objectives:
         if a.status not in (Status.AT_RISK, Status.OFF_TRACK, Status.MISSED):
             continue
-        listed.add(a.key)
         objective_kpi = all_kpis.get(a.kpi)
         value = (_value(report, objective_kpi, a.value) if objective_kpi
                  else formatting.format_number(a.value, report.locale))
@@ -105,10 +107,12 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
                         gettext("%(objective)s is %(status)s: %(value)s against a target of "
                                 "%(target)s."))
         out.attention.append(sentence % {**figures, "status": status})
-    for finding in report.findings:
-        # A finding about an objective listed above (figures["objective"]) would say it twice.
-        if str(finding.severity) == "critical" and finding.figures.get("objective") not in listed:
-            out.attention.append(finding.in_language(report.language)[0])
+    # The findings come highest priority first: the summary names the first three, with
+    # their expected impact (the recommendations section gives their reasons).
+    for finding in sorted(report.findings, key=lambda f: -f.rank)[:PER_LIST]:
+        title = finding.in_language(report.language)[0]
+        impact = finding.impact_in(report.language)
+        out.recommended.append(f"{title} — {impact}" if impact else title)
     done = sum(a.status in (Status.ACHIEVED, Status.ON_TRACK) for a in report.objectives)
     if report.objectives:
         out.headline = gettext("Objectives achieved or on track: %(done)d of %(total)d.") % {

@@ -109,10 +109,29 @@ class Finding:
     text: Mapping[str, str]
     figures: Mapping[str, Any] = field(default_factory=dict)
     kpis: tuple[str, ...] = ()
+    priority: int | None = None
+    """How much acting on it matters, 0 to 100 (the report lists the highest first and puts
+    the first three in its summary); None takes its severity's (see :attr:`rank`)."""
+    impact: Mapping[str, str] = field(default_factory=dict)
+    """The expected effect of acting on it in the client's units, per language ("about 160
+    more orders a month"), empty when it cannot be computed; its number goes in
+    ``figures["impact"]``."""
+
+    @property
+    def rank(self) -> int:
+        """``priority`` (held within 0 to 100), or its severity's default (critical 70,
+        warning 40, info 10)."""
+        if self.priority is not None:
+            return max(0, min(100, self.priority))
+        return {"critical": 70, "warning": 40}.get(str(self.severity), 10)
 
     def in_language(self, language: str) -> tuple[str, str]:
         lang = language.split("_")[0]
         return (self.title.get(lang) or self.title["en"], self.text.get(lang) or self.text["en"])
+
+    def impact_in(self, language: str) -> str:
+        """Its expected impact in ``language`` (English when not translated), or ""."""
+        return self.impact.get(language.split("_")[0]) or self.impact.get("en", "")
 
 
 @dataclass(kw_only=True)

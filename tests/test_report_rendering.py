@@ -537,3 +537,25 @@ def test_sections_and_table_units_come_from_the_kpi_definitions():
     [engagement] = [line for line in figures_csv(report).splitlines()
                     if line.startswith("table,top_posts,") and ",1.engagement," in line]
     assert engagement.endswith(',0.125,"12,5\xa0%"')  # a rate, as the plugin says; not 0
+
+
+def test_the_summary_lists_the_top_three_recommendations_and_each_its_impact():
+    import html as htmllib
+
+    for client, heading, impact in (("acme-robotics", "Top recommendations", "Expected impact:"),
+                                    ("maison-lumiere", "Recommandations prioritaires",
+                                     "Effet attendu\u202f:")):
+        report, plugins = example_report(client)
+        page, _, _ = render_html(report, plugins)
+        page = htmllib.unescape(page)
+        summary = page[page.index('id="summary"'):page.index('class="tiles-caption"')]
+        assert heading in summary
+        top = sorted(report.findings, key=lambda f: -f.rank)[:3]
+        for finding in top:
+            assert finding.in_language(report.language)[0] in summary
+        # Each finding with an impact prints it under its text, in the report's language.
+        section = page[page.index('id="recommendations"'):]
+        with_impact = [f for f in report.findings if f.impact]
+        assert with_impact
+        for finding in with_impact:
+            assert f"{impact} {finding.impact_in(report.language)}" in section

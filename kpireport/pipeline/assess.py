@@ -123,7 +123,8 @@ def label_key_results(okrs: list[OkrScore], kpis: Mapping[str, KpiValue]) -> Non
 
 
 def run_rules(report: Report, plugins: PluginSet) -> list[Finding]:
-    """Every recommendation rule's findings, the most severe first."""
+    """Every recommendation rule's findings, the highest priority first (then the most
+    severe)."""
     findings: list[Finding] = []
     for rule_id, registered in sorted(plugins.rules.items()):
         try:
@@ -132,7 +133,7 @@ def run_rules(report: Report, plugins: PluginSet) -> list[Finding]:
             log.warning("recommendation rule %r of plugin %r failed: %r", rule_id,
                         registered.plugin, exc)
     order = {"critical": 0, "warning": 1, "info": 2}
-    return sorted(findings, key=lambda f: order.get(str(f.severity), 3))
+    return sorted(findings, key=lambda f: (-f.rank, order.get(str(f.severity), 3)))
 
 
 # --- The SMART review (validate) ---------------------------------------------------------------

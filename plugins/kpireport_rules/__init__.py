@@ -348,6 +348,9 @@ def _rule(rule_id: str, evaluate: Callable[[Report], Iterable[Finding]]) -> Rule
     return Rule(id=rule_id, evaluate=evaluate, description=evaluate.__doc__ or "")
 
 
+# Imported here, once the helpers above exist: the rules' modules use them.
+from kpireport_rules import anomalies, channels, outcomes  # noqa: E402
+
 RULES = [
     _rule("objective-pace", objective_pace),
     _rule("traffic-up-conversion-down", traffic_up_conversion_down),
@@ -359,6 +362,26 @@ RULES = [
     _rule("leads-quality-drop", leads_quality_drop),
     _rule("objective-achieved-early", objective_achieved_early),
     _rule("revenue-down-year-on-year", revenue_down_year_on_year),
+    _rule("outcome-movers", outcomes.outcome_movers),
+    _rule("outcome-down-year-on-year", outcomes.outcome_down_year_on_year),
+    _rule("objective-missed", outcomes.objective_missed),
+    _rule("key-result-at-zero", outcomes.key_result_at_zero),
+    _rule("pipeline-shrinking", outcomes.pipeline_shrinking),
+    _rule("lost-deals-up", outcomes.lost_deals_up),
+    _rule("lead-conversion-falling", outcomes.lead_conversion_falling),
+    _rule("channel-efficiency", channels.channel_efficiency),
+    _rule("pages-without-conversions", channels.pages_without_conversions),
+    _rule("ctr-by-position", channels.ctr_by_position),
+    _rule("spend-on-poor-campaign", channels.spend_on_poor_campaign),
+    _rule("brand-dependence", channels.brand_dependence),
+    _rule("position-slipping", channels.position_slipping),
+    _rule("cpc-rising", channels.cpc_rising),
+    _rule("cost-per-result-rising", channels.cost_per_result_rising),
+    _rule("cost-per-lead-rising", channels.cost_per_lead_rising),
+    _rule("ad-fatigue", channels.ad_fatigue),
+    _rule("unusual-day", anomalies.unusual_day),
+    _rule("unusual-week", anomalies.unusual_week),
+    _rule("tracking-gap", anomalies.tracking_gap),
 ]
 
 

@@ -1,0 +1,168 @@
+"""Rules on the daily series: a day far outside the usual range, days with no conversion.
+
+"Usual" is the median of the period's days and the spread their median absolute deviation:
+robust to the very day being judged, unlike a mean and a standard deviation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator
+from statistics import median
+
+from kpireport.formatting import format_date
+from kpireport.kpis import KpiValue
+from kpireport.recommendations import Finding, Severity
+from kpireport.report import Report
+from kpireport_rules import N_, _fmt, _words
+from kpireport_rules.outcomes import OUTCOMES
+
+WATCHED = (*OUTCOMES, "sessions", "users", "organic_clicks", "ad_spend", "ad_clicks")
+"""The KPIs whose days are checked: the outcomes and the main traffic and spend counts."""
+MIN_DAYS = 14
+MIN_WEEKS = 8
+SPREAD = 5.0
+"""A day this many robust deviations (1.4826 × MAD) from the median is far outside…"""
+GAP = 0.5
+"""…provided it is also at least half the median away (a calm series has a tiny MAD)."""
+NO_ZERO_CHANCE = 0.05
+"""A conversion KPI should record some every day when, at its usual daily count, a day with
+none by chance alone is this unlikely over the period (Poisson: ``days × e^-usual``): 6.4 a
+day for a month, 7.5 for a quarter. Below that, empty days are ordinary noise."""
+CONVERSIONS = ("orders", "leads", "ad_conversions", "ad_purchases", "ad_leads",
+               "qualified_leads", "conversions")
+
+
+def _days(kpi: KpiValue) -> list[tuple[dt.date, float]]:
+    return [(p.start, p.value) for p in kpi.daily if p.value is not None]
+
+
+Outlier = tuple[float, KpiValue, dt.date, float, float]
+"""How far outside (in medians), the KPI, the day or week's first day, its value, the usual."""
+
+
+def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, float]]],
+              at_least: int) -> Outlier | None:
+    """The point furthest outside its KPI's usual range, among the watched KPIs with at
+    least ``at_least`` points; None when every point is within it."""
+    worst: Outlier | None = None
+    for kpi in report.kpis.values():
+        if kpi.definition.id not in WATCHED or kpi.definition.unit.value not in ("count",
+                                                                                 "currency"):
+            continue
+        series = points(kpi)
+        if len(series) < at_least:
+            continue
+        values = [v for _, v in series]
+        middle = median(values)
+        spread = 1.4826 * median(abs(v - middle) for v in values)
+        for start, value in series:
+            distance = abs(value - middle)
+            if value == 0 or middle <= 0 or distance < GAP * middle:
+                continue
+            if spread and distance < SPREAD * spread:
+                continue
+            score = distance / middle
+            if worst is None or score > worst[0]:
+                worst = (score, kpi, start, value, middle)
+    return worst
+
+
+def _weeks(kpi: KpiValue) -> list[tuple[dt.date, float]]:
+    """The period's whole weeks (Monday to Sunday, seven days of data), by their Monday."""
+    weeks: dict[dt.date, list[float]] = {}
+    for day, value in _days(kpi):
+        weeks.setdefault(day - dt.timedelta(days=day.weekday()), []).append(value)
+    return [(monday, sum(values)) for monday, values in sorted(weeks.items())
+            if len(values) == 7]
+
+
+def _shown(report: Report, kpi: KpiValue, value: float) -> str:
+    """A count as a whole number (a week's sum of days may carry float dust), else as is."""
+    unit = kpi.definition.unit.value
+    return _fmt(report, round(value) if unit == "count" else value, unit)
+
+
+def unusual_day(report: Report) -> Iterator[Finding]:
+    """The day furthest outside its usual range, among the outcomes and the main traffic
+    counts (a day with nothing recorded is the tracking-gap rule's): a campaign, an outage,
+    bot traffic or a tracking fault to explain before reading the period's total."""
+    worst = _furthest(report, _days, MIN_DAYS)
+    if worst is None:
+        return
+    _, kpi, day, value, middle = worst
+    yield Finding(
+        rule="unusual-day", severity=Severity.WARNING,
+        priority=50 if kpi.definition.id in OUTCOMES else 35,
+        title=_words(N_("An unusual day: %(day)s"),
+                     day=format_date(day, report.locale, "medium")),
+        text=_words(N_("%(kpi)s on %(day)s was %(value)s against a usual %(usual)s a day: find "
+                       "the cause (a campaign, an outage, bot traffic, a tracking fault) and "
+                       "read the period's total with it in mind."),
+                    kpi=kpi.label, day=format_date(day, report.locale, "long"),
+                    value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
+        figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
+        kpis=(kpi.key,))
+
+
+def unusual_week(report: Report) -> Iterator[Finding]:
+    """In a report of eight whole weeks or more (a quarter, a year to date), the week
+    furthest outside its usual range among the outcomes and the main traffic counts: a
+    lasting change that one odd day does not explain."""
+    worst = _furthest(report, _weeks, MIN_WEEKS)
+    if worst is None:
+        return
+    _, kpi, monday, value, middle = worst
+    week = format_date(monday, report.locale, "medium")
+    yield Finding(
+        rule="unusual-week", severity=Severity.WARNING,
+        priority=52 if kpi.definition.id in OUTCOMES else 38,
+        title=_words(N_("An unusual week: from %(day)s"), day=week),
+        text=_words(N_("%(kpi)s in the week from %(day)s was %(value)s against a usual "
+                       "%(usual)s a week: find what changed that week (a campaign started "
+                       "or stopped, a price, an outage, a tracking change)."),
+                    kpi=kpi.label, day=week, value=_shown(report, kpi, value),
+                    usual=_shown(report, kpi, middle)),
+        figures={"kpi": kpi.key, "week": monday.isoformat(), "value": value, "usual": middle},
+        kpis=(kpi.key,))
+
+
+def tracking_gap(report: Report) -> Iterator[Finding]:
+    """Days with no conversion recorded by a KPI that usually records several a day, while
+    the site had visits (and before a day with some: the last days may not be in yet): the
+    tag or the form's tracking most likely broke."""
+    kpis = {k.definition.id: k for k in report.kpis.values()}
+    visits = dict(_days(kpis["sessions"])) if "sessions" in kpis else {}
+    usual_visits = median(visits.values()) if visits else 0.0
+    for kpi in report.kpis.values():
+        if kpi.definition.id not in CONVERSIONS:
+            continue
+        days = _days(kpi)
+        if len(days) < MIN_DAYS:
+            continue
+        usual = median(v for _, v in days)
+        if len(days) * math.exp(-usual) >= NO_ZERO_CHANCE:
+            continue
+        # A day the site had its usual visits (or no visit figures at all) but no conversion,
+        # before the last day with some: zeros at the end may be a source not yet updated.
+        last = max(d for d, v in days if v)
+        empty = [d for d, v in days if v == 0 and d < last
+                 and (not visits or visits.get(d, 0) >= GAP * usual_visits)]
+        if not empty:
+            continue
+        lost = usual * len(empty)
+        yield Finding(
+            rule="tracking-gap", severity=Severity.CRITICAL, priority=80,
+            title=_words(N_("%(kpi)s: nothing recorded on some days"), kpi=kpi.label),
+            text=_words(N_("%(kpi)s recorded nothing on %(days)s although the site had "
+                           "visits (usually %(usual)s a day): check the tracking tags and the "
+                           "forms first, then the figures of those days."),
+                        kpi=kpi.label,
+                        days=", ".join(format_date(d, report.locale, "medium") for d in empty),
+                        usual=_fmt(report, usual, kpi.definition.unit.value)),
+            impact=_words(N_("about %(lost)s not recorded"),
+                          lost=_fmt(report, round(lost), kpi.definition.unit.value)),
+            figures={"kpi": kpi.key, "days": [d.isoformat() for d in empty],
+                     "usual": usual, "impact": lost},
+            kpis=(kpi.key,))
