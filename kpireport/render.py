@@ -449,7 +449,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         chart = charts.line_chart(current, locale=report.locale, unit=kpi.definition.unit,
                                   currency=kpi.currency or report.currency,
                                   duration_unit=kpi.definition.duration_unit,
-                                  target=targets.get(key), last_year=previous, style=style)
+                                  target=targets.get(key), last_year=previous, style=style,
+                                  title=str(kpi.label),
+                                  last_year_word=str(gettext("Last year")))
         kpi_charts[key] = Markup(chart)
     families, family_titles = _families(report)
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
