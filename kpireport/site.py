@@ -120,6 +120,8 @@ def _write_client(config: Config, site: ClientSite, folder: Path,
     env, gettext = _environment(theme_path, locale)
     if folder.exists():
         shutil.rmtree(folder)
+    if not site.reports:  # nothing delivered yet: no folder, no line in the agency's index
+        return
     folder.mkdir(parents=True)
     rows = []
     for r in site.reports:
