@@ -66,8 +66,7 @@ def pages(tmp_path_factory) -> dict[str, tuple[Path, object]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _start(phone: bool = False):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -79,12 +78,36 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                 "--disable-dev-shm-usage", "--force-device-scale-factor=1"):
         options.add_argument(arg)
+    if phone:  # a phone's browser: it honours the page's viewport meta tag, or lacks one
+        options.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2, "touch": True}})
     # Every request the page makes, from the DevTools protocol's log.
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_script_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = _start()
     yield driver
     driver.quit()
+
+
+def test_on_a_phone_the_page_is_laid_out_at_the_phones_width(pages):
+    driver = _start(phone=True)
+    try:
+        driver.get(pages["northwind-dental"][0].as_uri())
+        widths = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert widths == [390, 390]
+        # Tiles two to a row, not four squeezed.
+        tops = driver.execute_script("return Array.from(document.querySelectorAll('.tile'))"
+                                     ".slice(0, 3).map(t => t.getBoundingClientRect().top)")
+        assert tops[0] == tops[1] < tops[2]
+    finally:
+        driver.quit()
 
 
 def _open(browser, path: Path, width: int) -> None:

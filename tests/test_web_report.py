@@ -67,6 +67,8 @@ def northwind() -> str:
 def test_the_page_has_landmarks_and_contents_that_link_to_their_sections(northwind):
     html = northwind
     assert '<a class="skip-link" href="#main">' in html
+    # A phone lays the page out at its own width, not a desktop's shrunk.
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert html.index('<header class="report-header">') < html.index('<nav class="contents"') \
         < html.index('<main id="main"') < html.index("</main>")
     assert html.count("<main") == 1 and html.count('class="cover"') == 1
