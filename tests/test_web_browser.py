@@ -237,3 +237,19 @@ def test_without_scripts_every_chart_is_still_there(browser, pages):
     assert all(c.is_displayed() and c.size["height"] > 40 for c in charts)
     titles = browser.find_elements("css selector", ".chart-point title")
     assert titles and all(": " in t.get_attribute("textContent") for t in titles)
+
+
+def test_printed_from_the_browser_the_footer_is_not_the_first_line(browser, pages):
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    path, report = pages["northwind-dental"]
+    _open(browser, path, 1440)
+    pdf = PdfReader(io.BytesIO(base64.b64decode(browser.print_page())))
+    first = pdf.pages[0].extract_text()
+    footer = report.brand.get("footer")
+    assert footer and footer not in first
+    assert report.client.name in first and "October 2026" in first  # the cover
+    assert "Skip to the report" not in first
