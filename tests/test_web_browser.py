@@ -1,11 +1,12 @@
 """The example's HTML reports in a real browser: Debian's headless Chromium, driven by Selenium.
 
-Each report is opened from a file, at a phone's width (390 px) and a desktop's (1440 px):
-no horizontal scroll, the contents' links move to their sections, a chart point answers the
-pointer and the keyboard with its month and value, no request leaves the page's own file,
-and axe-core (from the axe-selenium-python package, run inside the page) reports no serious
-or critical violation. Screenshots of both widths go to ``$KPIREPORT_SCREENSHOTS`` (default
-``tests/screenshots/``, ignored by git) for a person to look at.
+Each report (and one in the compact theme) is opened from a file, at a phone's width (390 px)
+and a desktop's (1440 px): no horizontal scroll, the contents' links move to their sections,
+a chart point answers the pointer and the keyboard with its month and value, no request
+leaves the page's own file, and axe-core (from the axe-selenium-python package, run inside
+the page) reports no serious or critical violation. Screenshots of both widths go to
+``$KPIREPORT_SCREENSHOTS`` (default ``tests/screenshots/``, ignored by git) for a person to
+look at.
 
 Skipped, saying why, when no Chromium or chromedriver is installed; ``.ci/run`` installs both.
 """
@@ -63,6 +64,13 @@ def pages(tmp_path_factory) -> dict[str, tuple[Path, object]]:
         path = folder / f"{client.id}.html"
         path.write_text(html, encoding="utf-8")
         out[client.id] = (path, report)
+    # The compact theme, which extends the default: the same screen layout must hold.
+    report = compute_report(config, config.client("acme-robotics"), plugins, now=NOW)
+    report.theme = "compact"
+    html, _, _ = render_html(report, plugins, template_dir_of(config))
+    path = folder / "acme-robotics-compact.html"
+    path.write_text(html, encoding="utf-8")
+    out["acme-robotics-compact"] = (path, report)
     return out
 
 
@@ -121,7 +129,8 @@ def _viewport(browser) -> int:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("client", ["northwind-dental", "maison-lumiere", "acme-robotics"])
+@pytest.mark.parametrize("client", ["northwind-dental", "maison-lumiere", "acme-robotics",
+                                    "acme-robotics-compact"])
 def test_the_page_fits_the_window_and_is_photographed(browser, pages, client, width):
     path, _ = pages[client]
     _open(browser, path, width)
@@ -207,7 +216,8 @@ def test_no_request_leaves_the_pages_own_file(browser, pages):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("client", ["northwind-dental", "maison-lumiere", "acme-robotics"])
+@pytest.mark.parametrize("client", ["northwind-dental", "maison-lumiere", "acme-robotics",
+                                    "acme-robotics-compact"])
 def test_axe_finds_no_serious_violation(browser, pages, client, width):
     from axe_selenium_python import Axe
 
