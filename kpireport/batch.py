@@ -346,6 +346,10 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
     atomic_write(paths.spool(client.id, job.period, ".json"),
                  json.dumps({"names": artifacts.names, "pages": artifacts.pages,
                              "gaps": gaps_of(report),
+                             # For the archive's index (kpireport site): how the objectives
+                             # stood in this report, without computing it again.
+                             "objectives": [{"title": a.title, "status": a.status.value}
+                                            for a in report.objectives],
                              "snapshot": snapshot and hashlib.sha256(snapshot).hexdigest()}))
     if snapshot is not None:
         snapshots.write(paths.snapshot(client.id, job.period), snapshot)

@@ -51,7 +51,8 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
                currency: str = "EUR", duration_unit: str = "seconds",
                target: float | None = None, last_year: Sequence[SeriesPoint] | None = None,
                style: ChartStyle | None = None, width: int = 520, height: int = 150,
-               labels: dict[str, str] | None = None) -> str:
+               labels: dict[str, str] | None = None, title: str | None = None,
+               last_year_word: str = "Last year") -> str:
     """A monthly line chart: the series, last year's series (dashed) and a target line.
 
     Returns an HTML fragment: the lines are an inline SVG, the axis labels and the legend
@@ -60,6 +61,11 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     they cost one text box each, stay selectable and are tagged with the page.
     ``labels`` names the series (``value``, ``last_year``, ``target``) in a legend under the
     chart; without it, print one :func:`legend` for several charts.
+
+    In a browser each month of the series is a point that answers a pointer or the keyboard:
+    an invisible circle whose ``<title>`` (and ``aria-label``) reads its month and value in
+    the client's locale (``last_year_word`` names last year's figure beside it). The SVG's
+    own label, ``title`` then every month's figure, is the chart's text alternative.
     """
     style = style or ChartStyle()
     labels = labels or {}
@@ -100,8 +106,14 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     def pct(v: float, whole: float) -> str:
         return f"{100 * v / whole:.2f}%"
 
+    said = [_point_text(p, ly, fmt, locale, last_year_word)
+            for p, ly in zip(points, _aligned(last_year, n), strict=True)]
+    summary = "; ".join(t for t in said if t)
+    if title:
+        summary = f"{title}: {summary}"
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" aria-hidden="true">']
+           f'width="{width}" height="{height}" role="group" '
+           f'aria-label="{escape(summary)}">']
     # The labels are blocks of no height in one box laid over the chart, each moved down
     # by its padding from the one before: WeasyPrint lays that box out in a fraction of what
     # a positioned box per label costs. Vertical padding is a share of the width, like the
@@ -143,12 +155,39 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
         lv = points[last].value
         assert lv is not None
         svg.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
+    # The points a pointer or the keyboard reaches: invisible, wider than the line for a
+    # finger; one tab stop per chart (the last month), the arrows move between them
+    # (report_templates/default/web.js); without a script the <title> still shows on hover.
+    for i, p in enumerate(points):
+        if p.value is None:
+            continue
+        tab = "0" if i == last else "-1"
+        svg.append(f'<circle class="chart-point" cx="{x(i):.1f}" cy="{y(p.value):.1f}" r="7" '
+                   f'fill="{style.line}" fill-opacity="0" tabindex="{tab}" role="img" '
+                   f'aria-label="{escape(said[i])}"><title>{escape(said[i])}</title></circle>')
     svg.append("</svg>")
     chart = (f'<div class="chart-plot">{"".join(svg)}'
              f'<div class="chart-labels">{"".join(text)}</div></div>')
     if labels:
         chart += legend(style, labels, last_year=bool(last_year), target=target is not None)
     return f'<div class="chart">{chart}</div>'
+
+
+def _aligned(series: Sequence[SeriesPoint] | None, n: int) -> list[SeriesPoint | None]:
+    """Last year's points beside this year's, month for month (none where it is shorter)."""
+    series = list(series or [])
+    return [series[i] if i < len(series) else None for i in range(n)]
+
+
+def _point_text(p: SeriesPoint, ly: SeriesPoint | None, fmt: Callable[[float], str],
+                locale: str, last_year_word: str) -> str:
+    """``November 2026: 1,234 (last year: 1,100)``; empty for a month without a value."""
+    if p.value is None:
+        return ""
+    text = f"{format_month(p.start, locale)}: {fmt(p.value)}"
+    if ly is not None and ly.value is not None:
+        text += f" ({last_year_word}: {fmt(ly.value)})"
+    return text
 
 
 def legend(style: ChartStyle, labels: dict[str, str], *, last_year: bool = True,

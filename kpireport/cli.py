@@ -441,6 +441,28 @@ def cmd_rerender(args: SimpleNamespace) -> int:
     return EXIT_OK
 
 
+def cmd_site(args: SimpleNamespace) -> int:
+    from kpireport.batch import state_paths
+    from kpireport.config import load_config
+    from kpireport.site import build_site
+
+    config = load_config(args.config)
+    clients = [config.client(args.client)] if args.client else None
+    plugins = _plugins(args, config.plugins.disable)
+    default = plugins.themes.get("default")
+    theme_path = Path(default.item.path) if default is not None else None
+    sites = build_site(config, args.output, theme_path=theme_path, clients=clients,
+                       output_dir=args.reports)
+    for site in sites:
+        print(f"{site.client.id}: {len(site.reports)} reports")
+        for key in site.missing:
+            print(f"warning: {site.client.id} {key}: delivered, but its files are no longer "
+                  f"in the spool ({state_paths(config, args.reports).root / 'spool'})",
+                  file=sys.stderr)
+    print(f"site written to {args.output}")
+    return EXIT_OK
+
+
 def cmd_validate(args: SimpleNamespace) -> int:
     config, plugins, _ = _load(args)
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
@@ -665,6 +687,18 @@ def rerender_command(ctx: click.Context, **params: Any) -> int:
     return cmd_rerender(_args(ctx, params))
 
 
+@_command("site", "write the archive of delivered reports as a static site")
+@click.argument("config", type=PATH)
+@click.option("--client", metavar="ID", help="only this client's folder")
+@click.option("--output", type=PATH, metavar="DIR", required=True,
+              help="the site's folder (empty, or a site written before)")
+@click.option("--reports", type=PATH, metavar="DIR",
+              help="the runs' output folder, when 'kpireport run' was given --output")
+@click.pass_context
+def site_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_site(_args(ctx, params))
+
+
 @_command("validate", "check a config without rendering anything")
 @click.argument("config", type=PATH)
 @click.option("--no-data", is_flag=True,
@@ -758,8 +792,8 @@ def new_plugin_command(name: str, kind: str, directory: Path) -> int:
 
 CORE_COMMANDS: dict[str, click.Command] = {
     c.name: c for c in (run_command, history_command, rerender_command, validate_command,
-                        check_command, fetch_command, preview_command, plugins_command,
-                        new_plugin_command)
+                        check_command, fetch_command, preview_command, site_command,
+                        plugins_command, new_plugin_command)
     if c.name}
 
 if __name__ == "__main__":

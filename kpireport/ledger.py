@@ -167,6 +167,13 @@ class Ledger:
                                "period = ? AND status = 'delivered'", (client, period))
         return {row["target"]: row["location"] for row in rows}
 
+    def delivered_periods(self, client: str) -> list[str]:
+        """The client's periods whose report reached at least one target, oldest first."""
+        rows = self.db.execute("SELECT period, MIN(at) AS first FROM deliveries WHERE client "
+                               "= ? AND status = 'delivered' GROUP BY period ORDER BY period",
+                               (client,))
+        return [row["period"] for row in rows]
+
     def uncertain_targets(self, client: str, period: str) -> list[str]:
         """Targets a run began to deliver to without recording how it ended (it was killed,
         or the ledger could not be written): the report may be there already."""
