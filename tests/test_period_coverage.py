@@ -224,3 +224,41 @@ def test_a_scheduled_run_with_data_ending_months_before_the_period_holds_the_rep
     assert main(["run", str(config), "--output", str(out), "--force", *as_of]) == 0
     assert (out / "shop" / "shop-2026-11.pdf").is_file()
     assert ledger(tmp_path)[-1]["status"] == "delivered"
+
+
+def test_a_source_failing_on_one_figure_names_that_figure_not_the_whole_source(
+        tmp_path, monkeypatch):
+    from kpireport.errors import TransientError
+    from kpireport.render import render_html
+    from kpireport_csv.source import CsvSource
+
+    rows = daily_rows(D(2025, 1, 1), D(2026, 11, 30))
+    path = write_client(tmp_path, rows, period="2026-11")
+    (tmp_path / "pages.csv").write_text("date,page,page_title,pageviews,time_on_page\n"
+                                        "2026-11-02,/a,A,10,30\n2026-11-03,/b,B,5,20\n",
+                                        encoding="utf-8")
+    path.write_text(path.read_text()
+                    .replace("[{path: web.csv}]", "[{path: web.csv}, {path: pages.csv, "
+                                                  "dimensions: [page, page_title]}]")
+                    .replace("kpis: [sessions, leads]", "kpis: [sessions, leads, top_pages]")
+                    .replace("    objectives:", "    on_source_error: partial\n    objectives:"))
+    fetch = CsvSource.fetch
+
+    def failing_on_pages(self, query):
+        if query.dimensions:
+            raise TransientError("HTTP 503 (the file server)")
+        return fetch(self, query)
+
+    monkeypatch.setattr(CsvSource, "fetch", failing_on_pages)
+    config = load_config(path)
+    plugins = load_plugins()
+    report = compute_report(config, config.client("shop"), plugins, now=FIRST_OF_DECEMBER)
+    assert report.kpis["sessions"].value == total(rows, D(2026, 11, 1), D(2026, 11, 30), 0)
+    assert report.kpis["top_pages"].failed_source == "web"
+    [note] = [n for n in report.notes if n.kind is NoteKind.SOURCE_FAILED]
+    assert dict(note.params) == {"missing": "Top pages"}
+    html, _, _ = render_html(report, plugins)
+    assert ("Site analytics could only be partly read for this report: Top pages could not be "
+            "read; its other figures are complete.") in html
+    assert "Site analytics could not be read for this report: the figures" not in html
+    assert "web could" not in html and "web:" not in html  # the label, never the config key
