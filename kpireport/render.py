@@ -495,6 +495,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # for it (a distinct count from daily files) is left out, explained under its chart.
         "headline_kpis": [k for k in report.kpis.values() if k.definition.breakdown is None
                           and not uncomputable(k)],
+        # The periods the summary's figures are compared with: the same days as the data's,
+        # when all of them stop on one day before the period's end.
+        "lead_period": _lead_period(report),
         # Where a source's data stops before the period's end, the summary says so first.
         "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
                                              for n in report.notes
@@ -535,6 +538,16 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def _lead_period(report: Report) -> Any:
+    """The report's period, or the one its single figures are all cut to (their data all
+    stopping on the same day before the period's end)."""
+    figures = [k.key for k in report.kpis.values() if k.definition.breakdown is None]
+    cut = {report.kpi_periods.get(key) for key in figures}
+    if len(cut) == 1 and (only := cut.pop()) is not None:
+        return only
+    return report.period
 
 
 def uncomputable(kpi: KpiValue) -> bool:
@@ -584,7 +597,7 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         return gettext("%(source)s: no data for this period.") % {"source": source}
     if note.kind is NoteKind.DATA_END and "end" in params:
         day = formatting.format_date(dt.date.fromisoformat(params["end"]), locale)
-        return gettext("%(source)s: figures up to %(day)s, its last day of data, compared "
+        return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
                        "with the same days of the periods before.") % {"source": source,
                                                                          "day": day}
     if note.kind is NoteKind.SOURCE_FAILED and params.get("missing"):

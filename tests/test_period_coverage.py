@@ -101,7 +101,9 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     html, _, _ = render_html(report, plugins)
     lead = html[html.index('class="lead"'):]
     lead = lead[:lead.index("</p>")]
-    assert ("Site analytics: figures up to 24 November 2026, its last day of data, compared "
+    # Every figure stops on the 24th: the summary compares with last year's 1 Jan–24 Nov.
+    assert 'class="lead">Compared with 1 Jan\u2009–\u200924 Nov 2025. ' in lead
+    assert ("Site analytics: figures up to 24 November 2026, the last day of data, compared "
             "with the same days of the periods before.") in lead
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", html.index('class="compare"', start))]

@@ -449,7 +449,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     report, plugins = example_report("maison-lumiere", period_spec="year-to-date", now=now)
     html, _, _ = render_html(report, plugins)
     assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025. Google Search Console\u202f: " \
-        "chiffres jusqu&#39;au 31 octobre 2026, son dernier jour de données, comparés aux " \
+        "chiffres jusqu&#39;au 31 octobre 2026, dernier jour de données, comparés aux " \
         "mêmes jours des périodes précédentes.</p>" in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]

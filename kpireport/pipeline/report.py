@@ -91,12 +91,18 @@ def compute_report(config: Config, client: ClientConfig, plugins: PluginSet, *,
     report.kpis = {k: v for k, v in kpis.items() if plan.bindings[k].listed}
     report.stale = stale
     report.kpi_periods = dict(plan.kpi_periods)
-    for name, end in sorted({s: p.end for k, p in cut.items()
-                             for s in plan.bindings[k].sources if reach.get(s) == p.end}.items()):
+    # One note per last day, naming every source that stops on it.
+    ends: dict[dt.date, list[str]] = {}
+    for name in client.sources:
+        last = reach.get(name)
+        if last is not None and any(last == p.end and name in plan.bindings[k].sources
+                                    for k, p in cut.items()):
+            ends.setdefault(last, []).append(name)
+    for end, names in sorted(ends.items()):
         report.notes.append(DataNote(
-            kind=NoteKind.DATA_END, source=name, params=(("end", end.isoformat()),),
-            message=f"{plan.label(name)} has data up to {end.isoformat()} only: its figures "
-                    "cover the period up to that day and are compared with the same days"))
+            kind=NoteKind.DATA_END, source=",".join(names), params=(("end", end.isoformat()),),
+            message=f"{', '.join(map(plan.label, names))}: data up to {end.isoformat()} only: "
+                    "the figures cover the period up to that day, compared with the same days"))
     report.data_end = min((p.end for p in cut.values()), default=None)
     for name, message in fetched.errors.items():
         report.notes.append(DataNote(kind=NoteKind.SOURCE_FAILED, message=message, source=name,
