@@ -264,3 +264,18 @@ def test_a_source_failing_on_one_figure_names_that_figure_not_the_whole_source(
             "read; its other figures are complete.") in html
     assert "Site analytics could not be read for this report: the figures" not in html
     assert "web could" not in html and "web:" not in html  # the label, never the config key
+
+
+@pytest.mark.parametrize(("last", "stale"), [(D(2026, 11, 14), True), (D(2026, 11, 15), False),
+                                             (D(2026, 8, 31), True)])
+def test_a_file_covering_less_than_half_the_period_is_stale(tmp_path, last, stale):
+    from kpireport.pipeline.coverage import Stale
+
+    rows = daily_rows(D(2025, 10, 1), last)
+    config = load_config(write_client(tmp_path, rows, period="2026-11"))
+    report = compute_report(config, config.client("shop"), load_plugins(),
+                            now=FIRST_OF_DECEMBER)
+    in_november = last if last >= D(2026, 11, 1) else None
+    assert report.stale == ([Stale("web", "Site analytics", in_november)] if stale else [])
+    if in_november:  # stale or not, its figures are cut at its last day
+        assert report.kpis["sessions"].value == total(rows, D(2026, 11, 1), last, 0)

@@ -80,7 +80,9 @@ def stale_sources(plan: ReportPlan, fetched: FetchResult,
                   reach: Mapping[str, dt.date | None]) -> list[Stale]:
     """Sources that answered with no data for most of the period (a failed source is a
     failure, not stale data). A file is stale when its days cover less than half of the
-    period; any source is when none of its tables has a row for the period."""
+    period, or none of its tables has a row for the period. A source whose empty days mean
+    nothing happened (an API) is stale only when it gave no row at all, its history too: a
+    paused ad account's quiet month is news, not stale data."""
     period = plan.period
     half = period.range.days / 2
     gaps = gap_sources(plan)
@@ -88,9 +90,10 @@ def stale_sources(plan: ReportPlan, fetched: FetchResult,
     for source, queries in plan.asks.items():
         if source in fetched.errors:
             continue
-        in_period = [fetched.table(source, q) for q in queries
-                     if q.range.start >= period.start and q.range.end <= period.end]
-        tables = [t for t in in_period if t is not None]
+        asked = (queries if source not in gaps else
+                 [q for q in queries if q.range.start >= period.start
+                  and q.range.end <= period.end])
+        tables = [t for q in asked if (t := fetched.table(source, q)) is not None]
         empty = bool(tables) and not any(t.rows for t in tables)
         last = reach.get(source)
         short = (source in gaps and source in reach
