@@ -49,6 +49,27 @@ class LockHeld(KpiReportError):
     exit_code = 1
 
 
+class StaleData(KpiReportError):
+    """A report whose sources have no data for most of its period: held, not delivered
+    (a report of dashes is worse than a late one); ``--force`` delivers it anyway."""
+
+    exit_code = 1
+
+
+STALE = "stale data"
+"""The ledger's status of a report held for stale data: owed, so the next run tries again."""
+
+
+def stale_message(client: ClientConfig, period: Period, stale: Iterable[Any]) -> str:
+    """The agency's words for a held report: the client, and each source with its last day."""
+    parts = [f"{s.label} has no data for most of the period (" + (
+        f"its last day with data is {s.last_day.isoformat()}" if s.last_day else
+        "none at all") + ")" for s in stale]
+    return (f"stale data: {client.name} ({client.id}) {period.key} held, not delivered: "
+            + "; ".join(parts) + f"; 'kpireport run --force --client {client.id} --period "
+            f"{period.key}' delivers it anyway")
+
+
 @dataclass(frozen=True)
 class StatePaths:
     root: Path
@@ -70,8 +91,8 @@ def state_paths(config: Config, output_dir: Path | None) -> StatePaths:
 
 @dataclass
 class ClientResult:
-    """One client's report in a run: ``delivered``, ``failed``, ``held``, ``skipped`` or
-    ``planned`` (a dry run)."""
+    """One client's report in a run: ``delivered``, ``failed``, ``held``, ``stale data`` (held:
+    its sources have no data for most of the period), ``skipped`` or ``planned`` (a dry run)."""
 
     client: str
     period: str
@@ -312,7 +333,8 @@ def _worker(conn: Connection, job: Job, options: dict[str, Any]) -> None:
         if not isinstance(exc, KpiReportError):
             log.debug("worker traceback:\n%s", traceback.format_exc())
         try:
-            conn.send(("failed", {"error": redact(message), "notified": _NOTIFIED}))
+            conn.send(("failed", {"error": redact(message), "notified": _NOTIFIED,
+                                  "stale": isinstance(exc, StaleData)}))
         except Exception:  # the parent will see a crash instead
             pass
     finally:
@@ -329,6 +351,8 @@ def _render(config: Config, client: ClientConfig, plugins: PluginSet, job: Job,
         report = compute_report(config, client, plugins, period=job.resolved,
                                 period_spec=job.period, now=now,
                                 state_root=options["paths"].root)
+        if report.stale and not options.get("force"):
+            raise StaleData(stale_message(client, report.period, report.stale))
         artifacts = render(config, report, plugins, notify=False)
     except BaseException as exc:
         global _NOTIFIED
@@ -461,7 +485,7 @@ def run_batch(config: Config, plugins: PluginSet, client_ids: Iterable[str] | No
                     run_id=run_id, client=job.client, period=job.period,
                     config_hash=config_hash(config, config.client(job.client)),
                     plugin_versions=versions)
-            options = {"paths": paths, "output_dir": output, "now": now}
+            options = {"paths": paths, "output_dir": output, "now": now, "force": force}
             results = _execute(config, plugins, plan.jobs, options, ledger,
                                workers or config.runs.workers or os.cpu_count() or 1,
                                timeout or config.runs.timeout, progress)
@@ -576,6 +600,8 @@ def _conclude(r: _Running, ledger: Ledger) -> ClientResult:
     if error is None and failures:
         error = "delivery failed: " + "; ".join(failures)
     status = "failed" if error else "delivered"
+    if any(k == "failed" and d.get("stale") for k, d in r.messages):
+        status = STALE
     if status == "delivered" and rendered.get("gaps"):
         # Delivered by the client's on_source_error policy: the report states the gap in
         # the client's words; the agency gets the sources' errors here and in the ledger.

@@ -270,6 +270,10 @@ class NoteKind(StrEnum):
     shown in their own currency."""
     TIMEZONE = "timezone"
     """The source's days are another time zone's days than the client's."""
+    DATA_END = "data_end"
+    """The source's data stops before the period's end (param ``end``, ISO day): the engine
+    judges its figures on the days up to it, compared with the same days. Written by the
+    engine, not by sources."""
     TRACKING_GAP = "tracking_gap"
     """The tracking (a pixel, a tag) recorded no event on these days although there was
     activity to track (the ads were spending): conversions on them are likely missing."""

@@ -154,6 +154,9 @@ class KpiValue:
     monthly: list[SeriesPoint] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[DataNote] = field(default_factory=list)
+    data_end: dt.date | None = None
+    """The last day its figures cover when its data stops before the period's end: its value,
+    comparisons and daily series then cover the same days of each period."""
     sources: tuple[str, ...] = ()
     error: str | None = None
     failed_source: str | None = None

@@ -183,11 +183,13 @@ class Ledger:
 
     def owed_periods(self, client: str, *, since: str) -> list[str]:
         """The client's periods whose latest attempt, started at ``since`` (ISO) or later,
-        ended held, failed or interrupted, or left a delivery failed; oldest first."""
+        ended held, held for stale data, failed or interrupted, or left a delivery failed;
+        oldest first."""
         rows = self.db.execute(
             "SELECT a.period FROM attempts a WHERE a.client = ? AND a.started >= ? AND a.id = "
             "(SELECT MAX(b.id) FROM attempts b WHERE b.client = a.client AND b.period = "
-            "a.period) AND (a.status IN ('held', 'failed', 'interrupted', 'running') OR EXISTS "
+            "a.period) AND (a.status IN ('held', 'stale data', 'failed', 'interrupted', "
+            "'running') OR EXISTS "
             "(SELECT 1 FROM deliveries d WHERE d.client = a.client AND d.period = a.period AND "
             "d.status = 'failed')) ORDER BY a.id", (client, since))
         return [row["period"] for row in rows]

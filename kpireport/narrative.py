@@ -70,7 +70,10 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
             # A position moves by places ("up 2.3 places"), not by a percentage.
             "change": (formatting.format_places(kpi.difference_previous, report.locale, words)
                        if kpi.in_places else formatting.format_change(change, report.locale)),
-            "month": month}
+            # A KPI whose data stops early was compared over the same days: those are named.
+            "month": (formatting.format_period(report.kpi_periods[kpi.key].previous,
+                                               report.locale)
+                      if kpi.key in report.kpi_periods else month)}
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")

@@ -113,13 +113,14 @@ def level_period(period: Period, deadline: dt.date | None = None) -> Period:
     """The calendar month a level objective (or a key result) is judged on in ``period``.
 
     Its target is a monthly level: a one-month report is judged on its month, a longer or a
-    partial one (quarter, year or month to date, range) on the last whole month it reaches,
+    partial one (quarter, year or month to date, range, a month whose data stops before its
+    end) on the last whole month it reaches,
     and an objective whose deadline has passed on the deadline's month, where it was won
     or lost.
     """
     if deadline is not None and deadline < period.end:
         month = deadline.replace(day=1)
-    elif period.kind == "month":
+    elif period.kind == "month" and not period.partial:
         return period
     else:
         end = period.end

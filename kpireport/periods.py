@@ -45,6 +45,10 @@ class Period:
     previous: DateRange
     last_year: DateRange
     key: str
+    full_end: dt.date | None = None
+    """Set when the data stops before the period's end (see :meth:`through`): the end the
+    period has in full; ``range`` then ends with the data, and ``previous`` and ``last_year``
+    are the same days of the periods it is compared with."""
 
     @property
     def start(self) -> dt.date:
@@ -53,6 +57,24 @@ class Period:
     @property
     def end(self) -> dt.date:
         return self.range.end
+
+    @property
+    def partial(self) -> bool:
+        """Whether the data stops before the period's end (the range is cut short)."""
+        return self.full_end is not None
+
+    def through(self, end: dt.date) -> Period:
+        """The period judged on its data up to ``end`` only: its range up to that day, and its
+        comparisons over the same days (1–24 October for November's first 24 days, last
+        year's 1 January–24 November for a year to date whose data ends on 24 November).
+        ``key`` is unchanged: it is still this period's report."""
+        if end >= self.end or end < self.start:
+            return self
+        rng = DateRange(start=self.start, end=end)
+        return Period(kind=self.kind, range=rng, previous=_same_days(self.range, self.previous,
+                                                                      end),
+                      last_year=_same_days(self.range, self.last_year, end), key=self.key,
+                      full_end=self.full_end or self.end)
 
 
 def today_in(timezone: str | ZoneInfo, now: dt.datetime | None = None) -> dt.date:
@@ -92,6 +114,19 @@ def _year_before(rng: DateRange) -> DateRange:
 def _preceding(rng: DateRange) -> DateRange:
     end = rng.start - dt.timedelta(days=1)
     return DateRange(start=end - dt.timedelta(days=rng.days - 1), end=end)
+
+
+def _same_days(full: DateRange, compared: DateRange, end: dt.date) -> DateRange:
+    """The days of ``compared`` matching ``full.start``..``end``: by calendar months when
+    both start on a 1st (so 1–24 November matches 1–24 October, not 1–24 plus a day), else
+    by the count of days; never past ``compared``'s own end."""
+    if full.start.day == 1 and compared.start.day == 1:
+        months = (full.start.year - compared.start.year) * 12 + full.start.month \
+            - compared.start.month
+        same = add_months(end, -months)  # clamped: 29 February's match is the 28th
+    else:
+        same = compared.start + (end - full.start)
+    return DateRange(start=compared.start, end=min(same, compared.end))
 
 
 def _is_whole_month(rng: DateRange) -> bool:

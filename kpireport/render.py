@@ -494,6 +494,19 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "colours": colours,
         "lang": report.language,
         "kpis": report.kpis,
+        # The summary's tiles: the single figures the period has. One that cannot be computed
+        # for it (a distinct count from daily files) is left out, explained under its chart.
+        "headline_kpis": [k for k in report.kpis.values() if k.definition.breakdown is None
+                          and not uncomputable(k)],
+        # The periods the summary's figures are compared with: the same days as the data's,
+        # when all of them stop on one day before the period's end.
+        "lead_period": _lead_period(report),
+        # Where a source's data stops before the period's end, the summary says so first.
+        "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
+                                             for n in report.notes
+                                             if n.kind is NoteKind.DATA_END)),
+        # A KPI whose data stops early is compared over the same days: those are named.
+        "period_of": lambda kpi: report.kpi_periods.get(kpi.key, report.period),
         "all_kpis": all_kpis,
         "families": [(f, ks) for f, ks in sections if ks],
         "family_titles": family_titles,
@@ -528,6 +541,23 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def _lead_period(report: Report) -> Any:
+    """The report's period, or the one its single figures are all cut to (their data all
+    stopping on the same day before the period's end)."""
+    figures = [k.key for k in report.kpis.values() if k.definition.breakdown is None]
+    cut = {report.kpi_periods.get(key) for key in figures}
+    if len(cut) == 1 and (only := cut.pop()) is not None:
+        return only
+    return report.period
+
+
+def uncomputable(kpi: KpiValue) -> bool:
+    """A figure the period's data cannot give (not a source that failed): a distinct count
+    asked of daily files, top queries of monthly exports for a quarter."""
+    return kpi.value is None and kpi.error is None and any(
+        n.kind is NoteKind.UNAVAILABLE for n in kpi.notes)
 
 
 def note_text(note: DataNote, locale: str, gettext: Any,
@@ -568,6 +598,16 @@ def note_text(note: DataNote, locale: str, gettext: Any,
                        "privacy.") % {"source": source}
     if note.kind is NoteKind.NO_DATA:
         return gettext("%(source)s: no data for this period.") % {"source": source}
+    if note.kind is NoteKind.DATA_END and "end" in params:
+        day = formatting.format_date(dt.date.fromisoformat(params["end"]), locale)
+        return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
+                       "with the same days of the periods before.") % {"source": source,
+                                                                         "day": day}
+    if note.kind is NoteKind.SOURCE_FAILED and params.get("missing"):
+        # Part of the source was read: the figures printed are whole, these are not there.
+        return gettext("%(source)s could only be partly read for this report: %(figures)s "
+                       "could not be read; its other figures are complete.") % {
+            "source": source, "figures": params["missing"]}
     if note.kind is NoteKind.SOURCE_FAILED:
         # The error itself (an HTTP status, a file's line) is for the agency: it is in the
         # run's ledger and summary, not in the client's report.
@@ -587,6 +627,16 @@ def note_text(note: DataNote, locale: str, gettext: Any,
     if note.kind is NoteKind.UNAVAILABLE:
         # The source's own explanation names its files and settings: for the agency's log.
         log.info("%s", redact(note.message))
+        if params.get("why") == "distinct":
+            return gettext("%(figure)s cannot be given for this period: %(source)s gives it "
+                           "day by day, and adding days up would count someone who came on "
+                           "several days several times.") % {"figure": params["figure"],
+                                                             "source": source}
+        if params.get("why") == "range":
+            return gettext("%(figure)s cannot be given for this period: %(source)s gives it "
+                           "only for other periods (such as one per month), which cannot be "
+                           "combined into this one.") % {"figure": params["figure"],
+                                                         "source": source}
         return gettext("%(source)s: this figure cannot be computed for this period from the "
                        "data at hand.") % {"source": source}
     return redact(note.text_for(locale.split("_")[0]))

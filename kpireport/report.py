@@ -61,6 +61,9 @@ class Assessment:
     measured_in: dt.date | None = None
     """For a level objective judged on another month than the report's period (the last
     whole month of a quarter, the month of a passed deadline): that month's first day."""
+    measured_to: dt.date | None = None
+    """For a cumulative objective whose data stops before the period's end: the last day its
+    total (and the path it is compared with) counts."""
 
 
 @dataclass(kw_only=True)
@@ -171,6 +174,14 @@ class Report:
     """Source name → what a snapshot keeps of it (label, what its missing days mean)."""
     usage: dict[str, dict[str, str]] = field(default_factory=dict)
     """Source name → the quota figures it reported during the fetch (``"120/200000"``)."""
+    data_end: dt.date | None = None
+    """The earliest last day of data of a source that stops before the period's end (its
+    KPIs cover the period up to that day); None when the data covers the whole period."""
+    kpi_periods: dict[str, Period] = field(default_factory=dict)
+    """KPI key → its period cut to its data's last day, for KPIs whose data stops early."""
+    stale: list[Any] = field(default_factory=list)
+    """Sources with no data for most of the period (:class:`kpireport.pipeline.coverage.Stale`):
+    a scheduled run holds such a report rather than deliver it."""
 
     @property
     def title(self) -> str:

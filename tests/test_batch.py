@@ -147,8 +147,10 @@ def test_a_client_with_a_bad_data_file_is_left_out_and_the_others_run(tmp_path, 
     status, error = statuses["gamma"]
     assert status == "failed" and "invalid configuration" in error and "gamma.csv" in error
     assert ("failed", "gamma") in kpireport_test_extras.EVENTS  # alerting plugins hear of it
-    # Fixed, the next run renders gamma only: the others are delivered already.
-    (tmp_path / "gamma.csv").write_text("date,sessions\n2026-10-01,12\n2026-10-02,14\n")
+    # Fixed, the next run renders gamma only: the others are delivered already. (The whole
+    # month: two days of October would be held as stale data.)
+    (tmp_path / "gamma.csv").write_text("date,sessions\n" + "".join(
+        f"2026-10-{day:02d},{10 + day}\n" for day in range(1, 32)))
     assert run(path, "--all") == 0
     assert (tmp_path / "out" / "gamma" / "gamma-2026-10.pdf").is_file()
     assert [r["status"] for r in ledger_rows(tmp_path)][-3:] == ["skipped", "skipped",

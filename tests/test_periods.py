@@ -130,3 +130,44 @@ def test_to_date_keys_say_where_they_end():
 def test_what_is_no_periods_key_is_refused(key):
     with pytest.raises(PeriodError):
         from_key(key)
+
+
+# --- A period judged on the days its data covers -------------------------------------------
+
+
+def test_a_month_whose_data_stops_early_is_compared_with_the_same_days():
+    p = resolve("2026-11", D(2026, 12, 1)).through(D(2026, 11, 24))
+    assert p.partial and p.full_end == D(2026, 11, 30) and p.key == "2026-11"
+    assert p.range == DateRange(start=D(2026, 11, 1), end=D(2026, 11, 24))
+    assert p.previous == DateRange(start=D(2026, 10, 1), end=D(2026, 10, 24))
+    assert p.last_year == DateRange(start=D(2025, 11, 1), end=D(2025, 11, 24))
+
+
+def test_a_year_to_date_and_a_quarter_cut_short_keep_their_calendar_matches():
+    ytd = resolve("year-to-date", D(2026, 12, 1)).through(D(2026, 11, 24))
+    assert ytd.range == DateRange(start=D(2026, 1, 1), end=D(2026, 11, 24))
+    assert ytd.previous == ytd.last_year == DateRange(start=D(2025, 1, 1), end=D(2025, 11, 24))
+    q4 = resolve("2026-Q4", D(2027, 1, 5)).through(D(2026, 11, 24))
+    assert q4.previous == DateRange(start=D(2026, 7, 1), end=D(2026, 8, 24))
+    assert q4.last_year == DateRange(start=D(2025, 10, 1), end=D(2025, 11, 24))
+    # A range compares the same count of days; a leap day's match is the 28th.
+    r = resolve("2028-02-01..2028-03-31", D(2028, 4, 2)).through(D(2028, 2, 29))
+    assert r.last_year == DateRange(start=D(2027, 2, 1), end=D(2027, 2, 28))
+    assert r.previous.end - r.previous.start == D(2028, 2, 29) - D(2028, 2, 1)
+
+
+def test_data_reaching_the_end_or_before_the_start_leaves_the_period_whole():
+    p = resolve("2026-11", D(2026, 12, 1))
+    assert p.through(D(2026, 11, 30)) is p and p.through(D(2026, 10, 31)) is p
+    assert not p.partial
+
+
+def test_a_month_cut_short_is_judged_on_the_month_before_as_a_level():
+    from kpireport.objectives import level_period
+
+    whole = resolve("2026-11", D(2026, 12, 1))
+    assert level_period(whole) is whole
+    assert level_period(whole.through(D(2026, 11, 24))).key == "2026-10"
+    ytd = resolve("year-to-date", D(2026, 12, 1))
+    assert level_period(ytd).key == "2026-11"
+    assert level_period(ytd.through(D(2026, 11, 24))).key == "2026-10"

@@ -406,9 +406,11 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     table = html[html.index('id="table-top_queries"'):]
     table = table[:table.index("</section>")]
     assert "No data for this period" not in table and "<table" not in table
-    # Said once under the table, though each of its metrics has its note.
-    assert html.count("Google Search Console: this figure cannot be computed for this period "
-                      "from the data at hand") == 1
+    # Said once under the table, though each of its metrics has its note, in the client's
+    # words: which figure, and why a quarter cannot have it.
+    assert html.count("Top search queries cannot be given for this period: Google Search "
+                      "Console gives it only for other periods (such as one per month), which "
+                      "cannot be combined into this one.") == 1
 
 
 def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_end():
@@ -446,14 +448,18 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
     report, plugins = example_report("maison-lumiere", period_spec="year-to-date", now=now)
     html, _, _ = render_html(report, plugins)
-    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025.</p>" in html
+    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025. Google Search Console\u202f: " \
+        "chiffres jusqu&#39;au 31 octobre 2026, dernier jour de données, comparés aux " \
+        "mêmes jours des périodes précédentes.</p>" in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
     assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's
-    # Search Console's exports stop at October: the summary's change says days are missing.
+    # Search Console's exports stop at October: its figures are compared with the same days
+    # of last year (to 31 October), so no day is missing from the comparison.
     summary = html[html.index('class="narrative"'):html.index('class="tiles-caption"')]
     [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
-    assert "certains jours manquent" in clicks
+    assert "1er janv.\u2009–\u200931 oct. 2025" in clicks
+    assert "certains jours manquent" not in clicks
 
 
 def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():

@@ -42,11 +42,13 @@ def cumulative_total(plan: ReportPlan, binding: KpiBinding, queries: PerSource,
 def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
                       fetched: FetchResult) -> list[Assessment]:
     """Each objective judged on the period (a level one on a calendar month)."""
-    period = plan.period
     out = []
     for j, objective in enumerate(plan.client.objectives):
         binding = plan.bindings[objective.kpi]
         kpi = kpis[objective.kpi]
+        # Judged on the days its KPI's data covers: a cumulative total up to the data's last
+        # day against the path to that day, a level on the last month covered in full.
+        period = plan.period_of(objective.kpi)
         key = objective.id or f"{objective.kpi}-{j + 1}"
         title = objective.title or kpi.label
         judged = period  # a level objective is judged on a calendar month (below)
@@ -66,11 +68,15 @@ def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
         assessment = obj.assess(objective, key=key, title=title,
                                 kpi_direction=binding.definition.direction, period=judged,
                                 value=value, baseline=baseline, monthly=kpi.monthly)
+        if objective.kind == "cumulative" and period.partial:
+            assessment.measured_to = period.end
+            if objective.deadline is not None:
+                assessment.days_left = max(0, (objective.deadline - plan.period.end).days)
         if judged is not period:
             assessment.measured_in = judged.start
             if objective.deadline is not None:
                 # Counted from the report's own end, as for every other objective in it.
-                assessment.days_left = max(0, (objective.deadline - period.end).days)
+                assessment.days_left = max(0, (objective.deadline - plan.period.end).days)
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
         direction = objective.direction or (
             "increase" if binding.definition.direction.value == "higher" else "decrease")
@@ -89,11 +95,13 @@ def _month_value(kpi: KpiValue, month: Period) -> float | None:
 
 
 def score_okrs(plan: ReportPlan, kpis: Mapping[str, KpiValue]) -> list[OkrScore]:
-    period = plan.period
     out = []
     for j, okr in enumerate(plan.client.okrs):
         # Key results are monthly levels, judged like level objectives: on the period's last
-        # whole month, or the deadline's once it has passed.
+        # whole month, or the deadline's once it has passed; all on one month, the last
+        # every key result's data covers in full.
+        period = min((plan.period_of(kr.kpi) for kr in okr.key_results),
+                     key=lambda p: p.end, default=plan.period)
         judged = obj.level_period(period, okr.deadline)
         if okr.start and okr.start > judged.end:
             continue  # an OKR not started by that month is no part of this report

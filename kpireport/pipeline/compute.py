@@ -7,9 +7,11 @@ a KPI served by several sources has its rows joined on their time and dimension 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kpireport.data import (
+    Aggregation,
     DataNote,
     DateRange,
     MissingDays,
@@ -89,11 +91,34 @@ def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[
         zero = all(plan.sources_info.get(s) is not None
                    and plan.sources_info[s].missing_days is MissingDays.ZERO
                    for s in binding.sources)
-        value = compute_kpi(binding, plan.queries[key], plan.period, fetched, language,
+        period = plan.period_of(key)
+        value = compute_kpi(binding, plan.queries[key], period, fetched, language,
                             plan.answered_by, zero_when_missing=zero)
+        if period.partial:
+            value.data_end = period.end
+        value.notes = [worded_unavailable(n, plan, binding, value.label)
+                       if n.kind is NoteKind.UNAVAILABLE else n for n in value.notes]
         value.currency = foreign_currency(plan, binding, plan.queries[key], fetched)
         out[key] = value
     return out
+
+
+def worded_unavailable(note: DataNote, plan: ReportPlan, binding: KpiBinding,
+                       label: str) -> DataNote:
+    """An unavailable figure's note with what the report needs to say why in the client's
+    words: the figure, and whether it is a distinct count (people counted once per day cannot
+    be added up) or a figure the source gives only for other ranges (monthly exports). Only
+    for files: an API's reason is its own."""
+    files = [s for s in binding.sources if (info := plan.sources_info.get(s)) is None
+             or info.missing_days is MissingDays.GAP]
+    if not files:  # an API's own reason (Meta's overlapping audiences) is its note's
+        return note
+    distinct = any((spec := plan.specs.get(s, {}).get(m)) is not None
+                   and spec.aggregation is Aggregation.DISTINCT
+                   for m, s in binding.metric_sources.items()
+                   if not note.metrics or m in note.metrics)
+    params = dict(note.params) | {"figure": label, "why": "distinct" if distinct else "range"}
+    return replace(note, params=tuple(params.items()))
 
 
 def foreign_currency(plan: ReportPlan, binding: KpiBinding, queries: KpiQueries,

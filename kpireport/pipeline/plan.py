@@ -456,7 +456,10 @@ def _monthly_range(client: ClientConfig, key: str, period: Period) -> DateRange:
     for okr in client.okrs:
         if okr.start and any(kr.kpi == key for kr in okr.key_results):
             start = min(start, okr.start.replace(day=1))
-    return DateRange(start=start, end=period.end)
+    # Data that stops before the period's end: the series stops with its last whole month,
+    # so a partial month is never drawn as a whole one.
+    end = obj.level_period(period).end if period.partial else period.end
+    return DateRange(start=start, end=end)
 
 
 
@@ -517,6 +520,13 @@ class ReportPlan:
     currency: str = ""
     timezone: str = ""
     exchange_rates: dict[str, float] = field(default_factory=dict)
+    kpi_periods: dict[str, Period] = field(default_factory=dict)
+    """KPI key → the period it is judged on when its data stops before the period's end
+    (:meth:`Period.through`): its figures, comparisons and objectives over those days only."""
+
+    def period_of(self, key: str) -> Period:
+        """The period a KPI's figures cover: the report's, or its data's when cut short."""
+        return self.kpi_periods.get(key, self.period)
 
     def label(self, source: str) -> str:
         """How the report names a source (its label), never its config key alone."""
@@ -535,9 +545,12 @@ def close_sources(sources: Mapping[str, Source]) -> None:
             log.warning("closing source failed: %r", exc)
 
 
-def plan_report(plan: ClientPlan, period: Period) -> ReportPlan:
-    """Every query of every KPI for ``period``, and what each source is asked for them."""
-    queries = {key: kpi_queries(binding, plan.client, period)
+def plan_report(plan: ClientPlan, period: Period,
+                kpi_periods: Mapping[str, Period] | None = None) -> ReportPlan:
+    """Every query of every KPI for ``period`` (or, for a KPI in ``kpi_periods``, for the days
+    its data covers), and what each source is asked for them."""
+    kpi_periods = dict(kpi_periods or {})
+    queries = {key: kpi_queries(binding, plan.client, kpi_periods.get(key, period))
                for key, binding in plan.bindings.items()}
     wanted: dict[str, list[Query]] = {}
     for kq in queries.values():
@@ -552,7 +565,7 @@ def plan_report(plan: ClientPlan, period: Period) -> ReportPlan:
             answered_by[(source, q)] = by_shape[q.shape()]
     return ReportPlan(plan.client, period, plan.sources, plan.specs, plan.bindings, queries,
                       asks, answered_by, plan.problems, plan.sources_info, plan.currency,
-                      plan.timezone, plan.exchange_rates)
+                      plan.timezone, plan.exchange_rates, kpi_periods)
 
 
 def _per_source(binding: KpiBinding, make: Any) -> PerSource:
