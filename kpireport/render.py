@@ -224,15 +224,20 @@ def figures_csv(report: Report, words: Any = None) -> str:
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              fmt(kpi, v)])
-        for name in ("change_previous", "change_last_year"):
-            v = getattr(kpi, name)
-            writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
-                             formatting.format_change(v, locale)])
-        if kpi.in_places:  # what the report prints for a position: the change in places
+        # The change as the report prints it: a percentage for a count or an amount, the
+        # difference in the figure's unit otherwise (points, places, seconds).
+        if kpi.relative:
+            for name in ("change_previous", "change_last_year"):
+                v = getattr(kpi, name)
+                writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                                 formatting.format_change(v, locale)])
+        else:
             for name in ("difference_previous", "difference_last_year"):
                 v = getattr(kpi, name)
                 writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
-                                 formatting.format_places(v, locale, words)])
+                                 formatting.format_difference(
+                                     v, kpi.definition.unit, locale, words,
+                                     kpi.currency or currency, kpi.definition.duration_unit)])
     all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
@@ -729,6 +734,8 @@ def render_html(report: Report, plugins: PluginSet,
     env.filters.update(_filters(report))
     words = _translations(env)
     env.filters["places"] = lambda d: formatting.format_places(d, report.locale, words)
+    env.globals["kpi_change"] = lambda kpi, change, difference=None: formatting.kpi_change(
+        kpi, change, difference, report.locale, words, report.currency)
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)
