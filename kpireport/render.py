@@ -441,6 +441,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     legend = {"title": str(gettext("Month by month")), "value": str(gettext("This year")),
               "last_year": str(gettext("Last year")), "target": str(gettext("Target"))}
     kpi_charts = {}
+    sparklines: dict[str, Markup] = {}
     with_last_year = set()
     # A chart of whole months, ending with the last one the period covers in full (a
     # quarter's third, not its first; not a month-to-date report's half month).
@@ -456,6 +457,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   duration_unit=kpi.definition.duration_unit,
                                   target=targets.get(key), last_year=previous, style=style)
         kpi_charts[key] = Markup(chart)
+        sparklines[key] = Markup(charts.sparkline(current, colour=colours.primary))
     families, family_titles = _families(report)
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
@@ -501,6 +503,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "family_titles": family_titles,
         "tables": tables,
         "charts": kpi_charts,
+        "sparklines": sparklines,
+        # A headline tile's target status: its KPI's first objective (in the config's order).
+        "tile_status": {a.kpi: a for a in reversed(report.objectives)},
         "legends": legends,
         "bars": bars,
         "okr_bars": okr_bars,

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,69 @@ def test_the_summary_tells_a_rates_move_in_points(example):
     points = (rate.value - rate.value / 1.5) * 100
     assert "%" not in sentence.split("(")[1]
     assert f"(+{points:.{2 if points < 1 else 1}f} pt" in sentence
+
+
+def test_sparkline_draws_the_months_with_a_break_for_a_missing_one():
+    from kpireport.charts import sparkline
+    from kpireport.kpis import SeriesPoint
+
+    months = [SeriesPoint(start=dt.date(2026, m, 1), value=v)
+              for m, v in zip(range(1, 6), (10.0, 20.0, None, 20.0, 30.0), strict=True)]
+    svg = sparkline(months, colour="#123456", width=104, height=22)
+    path = re.search(r' d="([^"]+)"', svg).group(1)
+    # x from 2.5 to 101.5 in four steps of 24.75; y from 19.5 (10) to 2.5 (30).
+    assert path == "M2.5,19.5 L27.2,11.0 M76.8,11.0 L101.5,2.5"
+    assert '<circle cx="101.5" cy="2.5"' in svg and 'stroke="#123456"' in svg
+    assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    lonely = [SeriesPoint(start=dt.date(2026, 1, 1), value=1.0),
+              SeriesPoint(start=dt.date(2026, 2, 1), value=None)]
+    assert sparkline(lonely) == ""
+
+
+def tiles_of(html: str) -> dict[str, str]:
+    """Each headline tile's HTML, by its label."""
+    tiles = html[html.index('<div class="headline">'):]
+    tiles = tiles[:tiles.index('<table class="objectives-summary">')]
+    out = {}
+    for block in tiles.split('<div class="tile">')[1:]:
+        label = re.search(r'<div class="tile-label">([^<]*)</div>', block).group(1)
+        out[unescape(label)] = block
+    return out
+
+
+def test_a_tile_shows_both_changes_its_status_and_its_trend(example):
+    reports, plugins = example
+    report = reports["maison-lumiere"]
+    html, _, _ = render_html(report, plugins)
+    tiles = tiles_of(html)
+    rate = report.kpis["conversion_rate"]
+    tile = tiles[rate.label]
+    deltas = re.findall(r'<span class="delta[^"]*">([^<]*)</span> <span class="muted">([^<]*)<',
+                        tile)
+    assert [w for _, w in deltas] == ["vs période préc.", "vs l'an dernier"]
+    for (text, _), difference in zip(deltas, (rate.difference_previous,
+                                              rate.difference_last_year), strict=True):
+        points = abs(difference) * 100
+        number = f"{points:.{2 if points < 1 else 1}f}".replace(".", ",")
+        assert text.startswith("+" if difference > 0 else "\u2212") and number in text
+        assert text.endswith(("pt", "pts")) and "%" not in text
+    # Its objective's status (the conversion-rate objective of the example is off track).
+    objective = next(a for a in report.objectives if a.kpi == "conversion_rate")
+    assert f'status-{objective.status}' in tile
+    assert 'class="sparkline"' in tile
+    # A count's tile keeps its percentage, and a KPI without an objective has no status.
+    sessions = tiles[report.kpis["sessions"].label]
+    assert "%</span>" in sessions and "status-" not in sessions
+    assert html.count('class="tile-status"') == len(
+        {a.kpi for a in report.objectives} & {k for k, v in report.kpis.items()
+                                             if v.label in tiles})
+
+
+def test_a_year_to_date_tile_compares_with_last_year_only():
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    report = compute_report(config, config.client("northwind-dental"), plugins,
+                            period_spec="year-to-date", now=NOW)
+    html, _, _ = render_html(report, plugins)
+    for tile in tiles_of(html).values():
+        assert tile.count('class="tile-change"') == 1 and "vs last year" in tile
