@@ -153,6 +153,9 @@ class KpiValue:
     daily: list[SeriesPoint] = field(default_factory=list)
     monthly: list[SeriesPoint] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    previous_rows: list[float | None] = field(default_factory=list)
+    """A table's rows' ranking metric over the previous period, row by row (None where it is
+    unknown, 0 where the row had none); empty when it was not computed."""
     notes: list[DataNote] = field(default_factory=list)
     sources: tuple[str, ...] = ()
     error: str | None = None

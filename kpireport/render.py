@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import io
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -214,11 +215,19 @@ def figures_csv(report: Report, words: Any = None) -> str:
 
     for key, kpi in report.kpis.items():
         if kpi.definition.breakdown is not None:
+            metric = kpi.definition.breakdown.metric
             for i, row in enumerate(kpi.rows, 1):
                 for name, v in row.items():
                     writer.writerow(["table", key, kpi.label, f"{i}.{name}",
                                      "" if v is None else v,
                                      _column_value(report, kpi, name, v, gettext)])
+                if i <= len(kpi.previous_rows):
+                    # Its ranking figure the period before, printed as the change the table
+                    # shows.
+                    v = kpi.previous_rows[i - 1]
+                    writer.writerow(["table", key, kpi.label, f"{i}.{metric}_previous",
+                                     "" if v is None else v,
+                                     row_change(report, kpi, i - 1, words)[0]])
             continue
         for name in ("value", "previous", "last_year"):
             v = getattr(kpi, name)
@@ -515,7 +524,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "worse": WORSE,
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
-        "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v, gettext),
+        "column_value": lambda kpi, name, v: _wrappable(
+            _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
+        _column_value(report, kpi, name, v, gettext),
+        "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
+        "row_changes": lambda kpi: any(p is not None for p in kpi.previous_rows),
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
         "describe": lambda kpi: kpi.description or (kpi.definition.text(
@@ -665,6 +678,43 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
+
+
+_SLASH = re.compile(r"/(?=[^/])")
+
+
+def _wrappable(text: str) -> str:
+    """A page's address that may wrap after each slash (a zero-width space there), not in
+    the middle of a word: ``/blog/guides/`` breaks as ``/blog/`` ``guides/``."""
+    return _SLASH.sub("/\u200b", text) if "/" in text else text
+
+
+def row_change(report: Report, kpi: KpiValue, index: int,
+               words: Any) -> tuple[str, bool | None]:
+    """A table row's change on the previous period, in the unit of the metric the table
+    ranks by (a percentage for a count), and whether it is good news; "new" for a row the
+    previous period did not have, "—" where its previous figure is unknown."""
+    breakdown = kpi.definition.breakdown
+    if breakdown is None or index >= len(kpi.previous_rows) or index >= len(kpi.rows):
+        return formatting.MISSING, None
+    previous, current = kpi.previous_rows[index], kpi.rows[index].get(breakdown.metric)
+    if previous is None or current is None:
+        return formatting.MISSING, None
+    unit = Unit(breakdown.column_units.get(breakdown.metric, Unit.COUNT))
+    relative = formatting.changes_relatively(unit)
+    if relative and previous == 0:
+        return (str(words.gettext("new")), None) if current > 0 else (formatting.MISSING, None)
+    if relative:
+        moved = KpiValue.change(current, previous)
+        text = formatting.format_change(moved, report.locale)
+    else:
+        moved = current - previous
+        text = formatting.format_difference(moved, unit, report.locale, words,
+                                            kpi.currency or report.currency)
+    if moved is None or text.startswith("±") or (
+            unit is Unit.POSITION and round(abs(moved), formatting.PLACES_DECIMALS) == 0):
+        return text, None
+    return text, kpi.is_better(moved)
 
 
 def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,

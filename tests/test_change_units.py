@@ -222,3 +222,60 @@ def test_a_year_to_date_tile_compares_with_last_year_only():
     html, _, _ = render_html(report, plugins)
     for tile in tiles_of(html).values():
         assert tile.count('class="tile-change"') == 1 and "vs last year" in tile
+
+
+def table_kpi(rows, previous, unit=Unit.COUNT):
+    from kpireport.kpis import Breakdown
+
+    definition = KpiDefinition(
+        id="t", label={"en": "T"}, unit=Unit.COUNT, metrics=("m",),
+        breakdown=Breakdown(dimensions=("page",), metric="m", column_units={"m": unit}))
+    return KpiValue(key="t", definition=definition, label="T",
+                    rows=[{"page": p, "m": v} for p, v in rows], previous_rows=previous)
+
+
+def test_a_table_rows_change_new_unknown_and_in_its_metrics_unit(example):
+    from kpireport.render import row_change
+
+    reports, _ = example
+    report = reports["northwind-dental"]  # en_US
+    table = table_kpi([("/a", 120.0), ("/b", 80.0), ("/c", 5.0), ("/d", 7.0)],
+                      [100.0, 100.0, 0.0, None])
+    words = English()
+    assert [row_change(report, table, i, words) for i in range(4)] == [
+        ("+20.0%", True), ("\u221220.0%", False), ("new", None), ("—", None)]
+    assert row_change(report, table, 9, words) == ("—", None)  # no such row
+    rates = table_kpi([("/a", 0.031)], [0.025], Unit.PERCENT)
+    assert row_change(report, rates, 0, words) == ("+0.60 pts", True)
+
+
+def test_addresses_wrap_at_their_slashes_only_in_the_report():
+    from kpireport.render import _wrappable
+
+    assert _wrappable("/blog/guides/seo") == "/\u200bblog/\u200bguides/\u200bseo"
+    assert _wrappable("https://example.com/") == "https://\u200bexample.com/"
+    assert _wrappable("maison lumière") == "maison lumière"
+
+
+def test_the_previous_periods_tables_are_optional_queries(example):
+    from kpireport.pipeline.plan import PREVIOUS_ROWS, plan_client, plan_report
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    client = config.client("northwind-dental")
+    reports, _ = example
+    plan = plan_report(plan_client(config, client, plugins, NOW.date()), reports[
+        "northwind-dental"].period)
+    try:
+        queries = plan.queries["top_pages"]
+        (source, asked), = queries.breakdown_previous.items()
+        (_, shown), = queries.breakdown.items()
+        assert asked.range == plan.period.previous and asked.limit == shown.limit * PREVIOUS_ROWS
+        assert (source, plan.answered_by[(source, asked)]) in plan.optional
+        assert (source, plan.answered_by[(source, shown)]) not in plan.optional
+        # Nothing the report's own figures need is optional.
+        needed = {(s, plan.answered_by[(s, q)]) for kq in plan.queries.values()
+                  for s, qs in kq.by_source(optional=False).items() for q in qs}
+        assert not needed & plan.optional
+    finally:
+        plan.close()
