@@ -193,7 +193,7 @@ def test_a_tile_shows_both_changes_its_status_and_its_trend(example):
     tiles = tiles_of(html)
     rate = report.kpis["conversion_rate"]
     tile = tiles[rate.label]
-    deltas = re.findall(r'<span class="delta[^"]*">([^<]*)</span> <span class="muted">([^<]*)<',
+    deltas = re.findall(r'<span class="delta[^"]*">([^<]*)</span> ([^<]*)<',
                         tile)
     assert [w for _, w in deltas] == ["vs période préc.", "vs l'an dernier"]
     for (text, _), difference in zip(deltas, (rate.difference_previous,
