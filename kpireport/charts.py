@@ -246,3 +246,32 @@ def progress_bar(progress: float | None, expected: float | None, *, colour: str,
                    f'stroke="{marker}" stroke-width="1.6"/>')
     out.append("</svg>")
     return "".join(out)
+
+
+def sparkline(points: Sequence[SeriesPoint], *, colour: str = "#1f3a5f",
+              width: int = 148, height: int = 22) -> str:
+    """A headline tile's trend: the months as one line with no axis, its last point marked,
+    a missing month a break. Its range is the series' own (a sparkline shows the shape, the
+    tile prints the figures); a flat series is drawn mid-height. Empty without two months
+    in a row to draw."""
+    if not draws_line(points):
+        return ""
+    values = [p.value for p in points if p.value is not None]
+    low, high = min(values), max(values)
+    n, pad = len(points), 2.5  # room for the last point's dot
+
+    def x(i: int) -> float:
+        return pad + (width - 2 * pad) * i / (n - 1)
+
+    def y(v: float) -> float:
+        if high == low:
+            return height / 2
+        return pad + (height - 2 * pad) * (1 - (v - low) / (high - low))
+
+    last = max(i for i, p in enumerate(points) if p.value is not None)
+    lv = points[last].value
+    assert lv is not None
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'aria-hidden="true">{_path(points, x, y, colour, 1.4, None)}'
+            f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="2" fill="{colour}"/></svg>')

@@ -47,6 +47,12 @@ class Unit(StrEnum):
     NUMBER = "number"
 
 
+RELATIVE_UNITS = frozenset({Unit.COUNT, Unit.CURRENCY})
+"""The units whose changes are told as a percentage: counts and amounts. A rate changes in
+percentage points, a position in places, a duration in seconds or minutes, a ratio or an
+average by its own difference: "+20 %" of a 2 % conversion rate would read as 22 %."""
+
+
 class Granularity(StrEnum):
     DAY = "day"
     MONTH = "month"

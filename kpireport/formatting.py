@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from babel import Locale, dates, numbers
 
-from kpireport.data import Unit
+from kpireport.data import RELATIVE_UNITS, Unit
 
 if TYPE_CHECKING:
     from kpireport.data import DateRange
+    from kpireport.kpis import KpiValue
     from kpireport.periods import Period
 
 MISSING = "—"
@@ -229,6 +230,74 @@ def format_places(difference: float | None, locale: str, words: Any) -> str:
     else:
         text = words.ngettext("down %(places)s place", "down %(places)s places", count)
     return str(text) % {"places": number}
+
+
+def changes_relatively(unit: Unit | str) -> bool:
+    """Whether a change of a figure in ``unit`` is told as a percentage (+12 %)."""
+    return Unit(unit) in RELATIVE_UNITS
+
+
+def _signed(difference: float, text: str, zero: bool) -> str:
+    return ("±" if zero else "+" if difference > 0 else "\u2212") + text
+
+
+def format_points(difference: float | None, locale: str, words: Any) -> str:
+    """A rate's change in percentage points, from fractions (0.021 − 0.018 is "+0.30 pts"):
+    two decimals under a point, one above, as the rates themselves are printed."""
+    if difference is None or difference != difference:
+        return MISSING
+    points = abs(difference) * 100
+    decimals = 2 if points < 1 else 1
+    shown = round(points, decimals)
+    number = format_number(shown, locale, decimals)
+    count = 1 if _locale(locale).plural_form(Decimal(f"{shown:.{decimals}f}")) == "one" else 2
+    text = str(words.ngettext("%(points)s pt", "%(points)s pts", count)) % {"points": number}
+    return _signed(difference, text, shown == 0)
+
+
+def format_difference(difference: float | None, unit: Unit | str, locale: str, words: Any,
+                      currency: str = "EUR", duration_unit: str = "seconds") -> str:
+    """A change told in the unit that fits the figure (see :data:`RELATIVE_UNITS`), from the
+    difference of its values: points for a rate, places for a position, seconds or minutes
+    for a duration (``+12 s``, ``−1 min 5 s``, ``+2.5 days``), the figure's own unit for a
+    ratio or a number. ``words`` gives ``gettext`` and ``ngettext`` (the report's catalogue).
+    Counts and amounts are told by :func:`format_change` instead."""
+    if difference is None or difference != difference:
+        return MISSING
+    unit = Unit(unit)
+    if unit is Unit.PERCENT:
+        return format_points(difference, locale, words)
+    if unit is Unit.POSITION:
+        return format_places(difference, locale, words)
+    if (text := _unprintable(difference)) is not None:
+        return text if difference < 0 else "+" + text
+    if unit is Unit.DURATION:
+        if duration_unit == "days":
+            shown = round(abs(difference), 1)
+            return _signed(difference, format_duration(shown, locale, "days"), shown == 0)
+        seconds = round(abs(difference))
+        return _signed(difference, format_duration(seconds, locale), seconds == 0)
+    text = format_value(abs(difference), unit, locale, currency, duration_unit)
+    zero = not any(ch in "123456789" for ch in text)
+    return _signed(difference, text, zero)
+
+
+def kpi_change(kpi: KpiValue, change: float | None, difference: float | None, locale: str,
+               words: Any, currency: str = "EUR") -> tuple[str, bool | None]:
+    """A KPI's change as the report prints it, in the unit that fits it (a percentage for a
+    count or an amount, points for a rate…), and whether it is good news (None when there is
+    none, or when it prints as no change at all)."""
+    if kpi.relative:
+        text = format_change(change, locale)
+        moved = change
+    else:
+        text = format_difference(difference, kpi.definition.unit, locale, words,
+                                 kpi.currency or currency, kpi.definition.duration_unit)
+        moved = difference
+    if moved is None or text == MISSING or text.startswith("±") or (
+            kpi.in_places and round(abs(moved), PLACES_DECIMALS) == 0):
+        return text, None
+    return text, kpi.is_better(moved)
 
 
 def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from kpireport.data import DataNote, Order, Unit
+from kpireport.data import RELATIVE_UNITS, DataNote, Order, Unit
 
 
 class Direction(StrEnum):
@@ -153,6 +153,9 @@ class KpiValue:
     daily: list[SeriesPoint] = field(default_factory=list)
     monthly: list[SeriesPoint] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    previous_rows: list[float | None] = field(default_factory=list)
+    """A table's rows' ranking metric over the previous period, row by row (None where it is
+    unknown, 0 where the row had none); empty when it was not computed."""
     notes: list[DataNote] = field(default_factory=list)
     data_end: dt.date | None = None
     """The last day its figures cover when its data stops before the period's end: its value,
@@ -186,6 +189,17 @@ class KpiValue:
     def in_places(self) -> bool:
         """Whether its changes are told in places (a position), not as a percentage."""
         return self.definition.unit is Unit.POSITION
+
+    @property
+    def relative(self) -> bool:
+        """Whether its changes are told as a percentage: a count or an amount. A rate's are
+        told in percentage points, a position's in places, a duration's in seconds
+        (:func:`kpireport.formatting.format_difference`)."""
+        return self.definition.unit in RELATIVE_UNITS
+
+    def moved(self, change: float | None, difference: float | None) -> float | None:
+        """Of a relative change and a difference, the one its changes are told in."""
+        return change if self.relative else difference
 
     @property
     def difference_previous(self) -> float | None:

@@ -44,7 +44,7 @@ def _value(report: Report, kpi: KpiValue, value: float | None) -> str:
 
 
 class _Words:
-    """``gettext`` and ``ngettext`` as one object, for :func:`formatting.format_places`."""
+    """``gettext`` and ``ngettext`` as one object, for :func:`formatting.kpi_change`."""
 
     def __init__(self, gettext: Gettext, ngettext: NGettext | None) -> None:
         self.gettext = gettext
@@ -65,11 +65,12 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
     for kpi in movers:
         change = kpi.change_previous or 0
         good = kpi.is_better(change)
+        # Each change in its unit: a rate moves by points, a position by places ("up 2.3
+        # places"), a duration by seconds; only counts and amounts by a percentage.
+        text, _ = formatting.kpi_change(kpi, kpi.change_previous, kpi.difference_previous,
+                                        report.locale, words, report.currency)
         sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
-            "kpi": kpi.label, "value": _value(report, kpi, kpi.value),
-            # A position moves by places ("up 2.3 places"), not by a percentage.
-            "change": (formatting.format_places(kpi.difference_previous, report.locale, words)
-                       if kpi.in_places else formatting.format_change(change, report.locale)),
+            "kpi": kpi.label, "value": _value(report, kpi, kpi.value), "change": text,
             # A KPI whose data stops early was compared over the same days: those are named.
             "month": (formatting.format_period(report.kpi_periods[kpi.key].previous,
                                                report.locale)

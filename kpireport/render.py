@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import io
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -215,25 +216,38 @@ def figures_csv(report: Report, words: Any = None) -> str:
 
     for key, kpi in report.kpis.items():
         if kpi.definition.breakdown is not None:
+            metric = kpi.definition.breakdown.metric
             for i, row in enumerate(kpi.rows, 1):
                 for name, v in row.items():
                     writer.writerow(["table", key, kpi.label, f"{i}.{name}",
                                      "" if v is None else v,
                                      _column_value(report, kpi, name, v, gettext)])
+                if i <= len(kpi.previous_rows):
+                    # Its ranking figure the period before, printed as the change the table
+                    # shows.
+                    v = kpi.previous_rows[i - 1]
+                    writer.writerow(["table", key, kpi.label, f"{i}.{metric}_previous",
+                                     "" if v is None else v,
+                                     row_change(report, kpi, i - 1, words)[0]])
             continue
         for name in ("value", "previous", "last_year"):
             v = getattr(kpi, name)
             writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
                              fmt(kpi, v)])
-        for name in ("change_previous", "change_last_year"):
-            v = getattr(kpi, name)
-            writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
-                             formatting.format_change(v, locale)])
-        if kpi.in_places:  # what the report prints for a position: the change in places
+        # The change as the report prints it: a percentage for a count or an amount, the
+        # difference in the figure's unit otherwise (points, places, seconds).
+        if kpi.relative:
+            for name in ("change_previous", "change_last_year"):
+                v = getattr(kpi, name)
+                writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
+                                 formatting.format_change(v, locale)])
+        else:
             for name in ("difference_previous", "difference_last_year"):
                 v = getattr(kpi, name)
                 writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
-                                 formatting.format_places(v, locale, words)])
+                                 formatting.format_difference(
+                                     v, kpi.definition.unit, locale, words,
+                                     kpi.currency or currency, kpi.definition.duration_unit)])
     all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):
@@ -437,6 +451,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     legend = {"title": str(gettext("Month by month")), "value": str(gettext("This year")),
               "last_year": str(gettext("Last year")), "target": str(gettext("Target"))}
     kpi_charts = {}
+    sparklines: dict[str, Markup] = {}
     with_last_year = set()
     # A chart of whole months, ending with the last one the period covers in full (a
     # quarter's third, not its first; not a month-to-date report's half month).
@@ -454,6 +469,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   title=str(kpi.label),
                                   last_year_word=str(gettext("Last year")))
         kpi_charts[key] = Markup(chart)
+        sparklines[key] = Markup(charts.sparkline(current, colour=colours.primary))
     families, family_titles = _families(report)
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
@@ -512,6 +528,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "family_titles": family_titles,
         "tables": tables,
         "charts": kpi_charts,
+        "sparklines": sparklines,
+        # A headline tile's target status: its KPI's first objective (in the config's order).
+        "tile_status": {a.kpi: a for a in reversed(report.objectives)},
         "legends": legends,
         "bars": bars,
         "okr_bars": okr_bars,
@@ -521,7 +540,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "worse": WORSE,
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
-        "column_value": lambda kpi, name, v: _column_value(report, kpi, name, v, gettext),
+        "column_value": lambda kpi, name, v: _wrappable(
+            _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
+        _column_value(report, kpi, name, v, gettext),
+        "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
+        "row_changes": lambda kpi: any(p is not None for p in kpi.previous_rows),
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
         "describe": lambda kpi: kpi.description or (kpi.definition.text(
@@ -710,6 +733,43 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
 
 
+_SLASH = re.compile(r"/(?=[^/])")
+
+
+def _wrappable(text: str) -> str:
+    """A page's address that may wrap after each slash (a zero-width space there), not in
+    the middle of a word: ``/blog/guides/`` breaks as ``/blog/`` ``guides/``."""
+    return _SLASH.sub("/\u200b", text) if "/" in text else text
+
+
+def row_change(report: Report, kpi: KpiValue, index: int,
+               words: Any) -> tuple[str, bool | None]:
+    """A table row's change on the previous period, in the unit of the metric the table
+    ranks by (a percentage for a count), and whether it is good news; "new" for a row the
+    previous period did not have, "—" where its previous figure is unknown."""
+    breakdown = kpi.definition.breakdown
+    if breakdown is None or index >= len(kpi.previous_rows) or index >= len(kpi.rows):
+        return formatting.MISSING, None
+    previous, current = kpi.previous_rows[index], kpi.rows[index].get(breakdown.metric)
+    if previous is None or current is None:
+        return formatting.MISSING, None
+    unit = Unit(breakdown.column_units.get(breakdown.metric, Unit.COUNT))
+    relative = formatting.changes_relatively(unit)
+    if relative and previous == 0:
+        return (str(words.gettext("new")), None) if current > 0 else (formatting.MISSING, None)
+    if relative:
+        moved = KpiValue.change(current, previous)
+        text = formatting.format_change(moved, report.locale)
+    else:
+        moved = current - previous
+        text = formatting.format_difference(moved, unit, report.locale, words,
+                                            kpi.currency or report.currency)
+    if moved is None or text.startswith("±") or (
+            unit is Unit.POSITION and round(abs(moved), formatting.PLACES_DECIMALS) == 0):
+        return text, None
+    return text, kpi.is_better(moved)
+
+
 def _objective_value(report: Report, kpis: dict[str, KpiValue], a: Assessment,
                      value: float | None) -> str:
     kpi = kpis.get(a.kpi)
@@ -782,6 +842,8 @@ def render_html(report: Report, plugins: PluginSet,
     env.filters.update(_filters(report))
     words = _translations(env)
     env.filters["places"] = lambda d: formatting.format_places(d, report.locale, words)
+    env.globals["kpi_change"] = lambda kpi, change, difference=None: formatting.kpi_change(
+        kpi, change, difference, report.locale, words, report.currency)
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)

@@ -7,6 +7,7 @@ Expected figures are computed from the fixture files with the ``csv`` module.
 
 import csv
 import datetime as dt
+import io
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -366,3 +367,44 @@ def test_branded_clicks_over_several_months_sum_each_months_export(tmp_path, plu
     gaps = [n for n in report.kpis["branded_clicks"].notes if n.kind is NoteKind.MISSING_DAYS]
     assert [n.message for n in gaps] == [
         "Search Console monthly exports (query) has no row for 2026-08"]
+
+
+def test_top_queries_show_their_ctr_and_their_change_on_the_month_before(report, plugins):
+    queries = report.kpis["top_queries"]
+    now = {r["Top queries"] or "(empty query)": r for r in export("2026-10", "Queries.csv")}
+    before = {r["Top queries"] or "(empty query)": int(r["Clicks"])
+              for r in export("2026-09", "Queries.csv")}
+    # The previous month is asked for 5 × the 10 rows printed: all of it, if it has fewer.
+    complete = len(before) < 50
+    for row, previous in zip(queries.rows, queries.previous_rows, strict=True):
+        source = now[row["query"]]
+        assert row["ctr"] == pytest.approx(int(source["Clicks"]) / int(source["Impressions"]),
+                                           abs=5e-4)
+        assert previous == before.get(row["query"], 0 if complete else None)
+    assert any(p for p in queries.previous_rows)
+    html, _, _ = render_html(report, plugins)
+    table = html[html.index('id="table-top_queries"'):]
+    table = table[:table.index("</table>")]
+    assert ">CTR</th>" in table and ">vs previous period</th>" in table
+    first, previous = queries.rows[0], queries.previous_rows[0]
+    change = (first["clicks"] - previous) / previous * 100
+    sign = "+" if change > 0 else "\u2212"
+    assert f'>{sign}{abs(change):.1f}%</td>' in table
+    rows = [r for r in csv.reader(io.StringIO(figures_csv(report)))
+            if r[:2] == ["table", "top_queries"]]
+    # After the first row's cells, its clicks the month before, printed as the change.
+    assert rows[len(first)] == ["table", "top_queries", "Top search queries",
+                                "1.clicks_previous", str(previous), f"{sign}{abs(change):.1f}%"]
+
+
+def test_a_table_whose_previous_month_cannot_be_read_has_no_change_column(report, plugins):
+    # September's folder has no Pages.csv: the source cannot give September's top pages.
+    assert not (DATA / "gsc_2026" / "2026-09" / "Pages.csv").exists()
+    pages = report.kpis["search_top_pages"]
+    assert pages.rows and pages.error is None
+    assert pages.previous_rows == [None] * len(pages.rows)
+    # Only the changes are missing: the source is not reported as failed.
+    assert not [n for n in report.notes if n.kind.value == "source_failed"]
+    html, _, _ = render_html(report, plugins)
+    table = html[html.index('id="table-search_top_pages"'):]
+    assert "vs previous period" not in table[:table.index("</table>")]

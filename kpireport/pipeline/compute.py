@@ -151,6 +151,9 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
         order = binding.ref.query_order() or b.default_order()
         value.rows = order_rows(rows, order, limit)
         value.notes, value.error = dedupe(notes), error
+        if not error and queries.breakdown_previous:
+            value.previous_rows = previous_figures(binding, queries.breakdown_previous,
+                                                   value.rows, fetched, answered_by)
         if error:
             value.failed_source = failed_source(binding, fetched)
         return value
@@ -181,6 +184,36 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
                                     message="no data for this period",
                                     source=",".join(binding.sources)))
     return value
+
+
+def previous_figures(binding: KpiBinding, queries: PerSource, rows: list[dict[str, Any]],
+                     fetched: FetchResult, answered_by: Answers | None = None
+                     ) -> list[float | None]:
+    """Each printed row's ranking metric over the previous period: its figure where the
+    previous period lists it, 0 where that list is complete (shorter than it was asked for)
+    and does not, None where it is unknown (cut off, or the previous period unreadable)."""
+    breakdown = binding.definition.breakdown
+    assert breakdown is not None
+    try:
+        previous, _, error = rows_of(binding, queries, fetched, answered_by)
+    except KeyError:  # a plan (a snapshot's) that asked no previous rows
+        return [None] * len(rows)
+    if error:
+        return [None] * len(rows)
+    # Complete when no source's answer was cut at the limit it was asked for.
+    complete = True
+    for source, query in queries.items():
+        asked = answered_by[(source, query)] if answered_by is not None else query
+        table = fetched.table(source, asked)
+        if asked.limit is not None and (table is None or len(table.rows) >= asked.limit):
+            complete = False
+    dims = breakdown.dimensions
+    by_key = {tuple(r.get(d) for d in dims): r.get(breakdown.metric) for r in previous}
+    out: list[float | None] = []
+    for row in rows:
+        key = tuple(row.get(d) for d in dims)
+        out.append(by_key[key] if key in by_key else 0.0 if complete else None)
+    return out
 
 
 def failed_source(binding: KpiBinding, fetched: FetchResult) -> str | None:

@@ -9,7 +9,7 @@ earlier run stored (see :mod:`kpireport.snapshots`), so a report can be rebuilt 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -60,10 +60,12 @@ class Normalise:
 
 
 def ask_sources(sources: Mapping[str, Source], asks: Mapping[str, Sequence[Query]],
-                norm: Normalise) -> FetchResult:
+                norm: Normalise, optional: Collection[tuple[str, Query]] = ()) -> FetchResult:
     """Every source's queries at once (``fetch_many``), the sources concurrently: a report's
     fetch takes about as long as its slowest source. A source's error costs its own queries
-    (all of them after a fatal one); a source breaking the contract fails the report."""
+    (all of them after a fatal one); a source breaking the contract fails the report.
+    An ``optional`` query's error (a table's previous period, which only adds its changes)
+    is logged, not held against its source."""
     result = FetchResult()
     fatal: set[str] = set()  # sources whose recorded error is a fatal one
     work = [(name, sources[name], list(queries)) for name, queries in asks.items() if queries]
@@ -77,6 +79,10 @@ def ask_sources(sources: Mapping[str, Source], asks: Mapping[str, Sequence[Query
             for query, answer in answers.items():
                 if isinstance(answer, SourceError):
                     answer.source = name
+                    if (name, query) in optional and not answer.fatal:
+                        log.info("%s: optional query not answered: %s", name,
+                                 redact(_worded(answer)))
+                        continue
                     # Its first error, unless a fatal one (what stopped it) comes later.
                     if name not in result.errors or (answer.fatal and name not in fatal):
                         result.errors[name] = redact(_worded(answer))
@@ -191,7 +197,7 @@ class LiveFetcher:
     """Asks the plan's sources their merged queries: one call serves every KPI of a shape."""
 
     def fetch(self, plan: ReportPlan) -> FetchResult:
-        return ask_sources(plan.sources, plan.asks, normalise_for(plan))
+        return ask_sources(plan.sources, plan.asks, normalise_for(plan), plan.optional)
 
 
 class SnapshotFetcher:

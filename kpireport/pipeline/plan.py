@@ -43,6 +43,8 @@ from kpireport.sources import Source, SourceContext
 log = logging.getLogger(__name__)
 
 HISTORY_MONTHS = 24
+PREVIOUS_ROWS = 5
+"""A table's previous period is asked for this many times its printed rows."""
 TREND_MONTHS = 13
 
 
@@ -481,6 +483,9 @@ class KpiQueries:
     """
 
     breakdown: PerSource = field(default_factory=dict)
+    breakdown_previous: PerSource = field(default_factory=dict)
+    """A table's rows over the previous period, deeper than its own top rows (see
+    :data:`PREVIOUS_ROWS`), for each row's change."""
     value: PerSource = field(default_factory=dict)
     previous: PerSource = field(default_factory=dict)
     last_year: PerSource = field(default_factory=dict)
@@ -489,11 +494,13 @@ class KpiQueries:
     monthly_range: DateRange | None = None
     cumulative: dict[int, PerSource] = field(default_factory=dict)
 
-    def by_source(self) -> dict[str, list[Query]]:
-        """All of them per source, in the order they are asked."""
+    def by_source(self, *, optional: bool = True) -> dict[str, list[Query]]:
+        """All of them per source, in the order they are asked (without the optional ones,
+        ``breakdown_previous``, when ``optional`` is False)."""
         out: dict[str, list[Query]] = {}
-        groups = [self.breakdown, self.value, self.previous, self.last_year, self.daily,
-                  self.monthly, *self.cumulative.values()]
+        groups = [self.breakdown, *([self.breakdown_previous] if optional else []),
+                  self.value, self.previous, self.last_year, self.daily, self.monthly,
+                  *self.cumulative.values()]
         for source in dict.fromkeys(s for group in groups for s in group):
             out[source] = [group[source] for group in groups if source in group]
         return out
@@ -523,6 +530,9 @@ class ReportPlan:
     kpi_periods: dict[str, Period] = field(default_factory=dict)
     """KPI key → the period it is judged on when its data stops before the period's end
     (:meth:`Period.through`): its figures, comparisons and objectives over those days only."""
+    optional: frozenset[tuple[str, Query]] = frozenset()
+    """(source, a query of ``asks``) that serve only optional KPI queries (the tables'
+    previous periods): their errors do not count as their source's."""
 
     def period_of(self, key: str) -> Period:
         """The period a KPI's figures cover: the report's, or its data's when cut short."""
@@ -563,9 +573,13 @@ def plan_report(plan: ClientPlan, period: Period,
         by_shape = {q.shape(): q for q in asks[source]}
         for q in qs:
             answered_by[(source, q)] = by_shape[q.shape()]
+    required = {(source, answered_by[(source, q)]) for kq in queries.values()
+                for source, qs in kq.by_source(optional=False).items() for q in qs}
+    optional = frozenset((source, q) for source, qs in asks.items() for q in qs
+                         if (source, q) not in required)
     return ReportPlan(plan.client, period, plan.sources, plan.specs, plan.bindings, queries,
                       asks, answered_by, plan.problems, plan.sources_info, plan.currency,
-                      plan.timezone, plan.exchange_rates, kpi_periods)
+                      plan.timezone, plan.exchange_rates, kpi_periods, optional)
 
 
 def _per_source(binding: KpiBinding, make: Any) -> PerSource:
@@ -593,9 +607,15 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
         b = definition.breakdown
         limit = binding.ref.limit or b.limit
         order = binding.ref.query_order() or b.default_order()
-        return KpiQueries(breakdown=_per_source(binding, lambda m: Query(
-            metrics=m, range=period.range, dimensions=b.dimensions, granularity=Granularity.TOTAL,
-            **_top(order, limit, m))))
+        return KpiQueries(
+            breakdown=_per_source(binding, lambda m: Query(
+                metrics=m, range=period.range, dimensions=b.dimensions,
+                granularity=Granularity.TOTAL, **_top(order, limit, m))),
+            # A row of this period's top may have ranked lower the period before: its
+            # previous figure is looked up among more rows than are printed.
+            breakdown_previous=_per_source(binding, lambda m: Query(
+                metrics=m, range=period.previous, dimensions=b.dimensions,
+                granularity=Granularity.TOTAL, **_top(order, limit * PREVIOUS_ROWS, m))))
     monthly_range = _monthly_range(client, binding.key, period)
     out = KpiQueries(
         value=_per_source(binding, lambda m: Query(metrics=m, range=period.range)),

@@ -174,25 +174,22 @@ SEO_KPIS = [
     KpiDefinition(
         id="top_queries", label={"en": "Top search queries", "fr": "Principales requêtes"},
                   unit=Unit.COUNT,
-        metrics=("clicks", "impressions", "position"), family=SEO,
+        metrics=("clicks", "impressions", "ctr", "position"), family=SEO,
         breakdown=Breakdown(
             dimensions=("query",), metric="clicks", then_by=("impressions",), limit=10,
-            columns=("clicks", "impressions", "position"),
-            column_labels={
-                "query": {"en": "Query", "fr": "Requête"},
-                "clicks": {"en": "Clicks", "fr": "Clics"},
-                "impressions": {"en": "Impressions", "fr": "Impressions"},
-                "position": {"en": "Position", "fr": "Position"},
-            },
-            column_units={"position": Unit.POSITION},
+            columns=("clicks", "impressions", "ctr", "position"),
+            column_labels={"query": {"en": "Query", "fr": "Requête"}, **_SEARCH_COLUMNS},
+            column_units={"ctr": Unit.PERCENT, "position": Unit.POSITION},
             translated_values={"query": SEARCH_CONSOLE_VALUES},
         ),
         description={"en": "Search queries that brought the most clicks (then the most "
-                           "impressions, as Search Console ranks them). Google leaves out "
-                           "the queries it hides for privacy.",
+                           "impressions, as Search Console ranks them), with their click-through "
+                           "rate and average position. Google leaves out the queries it hides "
+                           "for privacy.",
                      "fr": "Les requêtes qui ont apporté le plus de clics (puis le plus "
-                           "d'impressions, comme les classe la Search Console). Google omet "
-                           "les requêtes qu'il masque pour préserver l'anonymat."},
+                           "d'impressions, comme les classe la Search Console), avec leur taux "
+                           "de clic et leur position moyenne. Google omet les requêtes qu'il "
+                           "masque pour préserver l'anonymat."},
     ),
     KpiDefinition(
         id="search_top_pages",
