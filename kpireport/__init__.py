@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "ResponseCache": "kpireport.cache",
     "SharedRateLimiter": "kpireport.ratelimit",
     "state_folder": "kpireport.sources",
+    "atomic_write": "kpireport.delivery",
     # Queries and tables
     "Aggregation": "kpireport.data",
     "Capabilities": "kpireport.data",
@@ -149,6 +150,7 @@ __all__ = [
     "Unit",
     "Usage",
     "aggregate_rows",
+    "atomic_write",
     "filter_rows",
     "hookimpl",
     "order_rows",
@@ -199,6 +201,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         DeliveryContext,
         DeliverySettings,
         DeliveryTarget,
+        atomic_write,
     )
     from kpireport.errors import (
         AuthenticationError,

@@ -89,8 +89,11 @@ class DeliveryTarget:
         return None
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a file so that readers see the old content or the new, never a mix."""
+def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write a file so that readers see the old content or the new, never a mix.
+
+    ``mode`` is the file's permissions; a secret (a token a source keeps in its state folder)
+    takes ``0o600``: the file is created readable by its owner only and never widened."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -99,7 +102,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

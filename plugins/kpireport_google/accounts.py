@@ -8,11 +8,10 @@ and secret, the refresh token, the token URI and the scopes granted. Written onl
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kpireport import SourceError
+from kpireport import SourceError, atomic_write
 
 
 def accounts_dir(state_root: Path) -> Path:
@@ -37,16 +36,11 @@ def save_account(state_root: Path, account: ConnectedAccount) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)
     target = folder / f"{account.name}.json"
-    tmp = target.with_suffix(".json.tmp")
-    # Created 0600 from the start: the token is never readable by others, even for an instant.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"type": "authorized_user", "name": account.name,
-                   "client_id": account.client_id, "client_secret": account.client_secret,
-                   "refresh_token": account.refresh_token, "token_uri": account.token_uri,
-                   "scopes": list(account.scopes), "email": account.email}, out, indent=2)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, target)
+    atomic_write(target, json.dumps({
+        "type": "authorized_user", "name": account.name, "client_id": account.client_id,
+        "client_secret": account.client_secret, "refresh_token": account.refresh_token,
+        "token_uri": account.token_uri, "scopes": list(account.scopes),
+        "email": account.email}, indent=2), mode=0o600)
     return target
 
 

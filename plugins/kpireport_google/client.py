@@ -26,6 +26,7 @@ from kpireport import (
     SourceContext,
     SourceError,
     TransientError,
+    atomic_write,
 )
 from kpireport_google.accounts import ConnectedAccount, load_account, renew_hint
 from kpireport_google.settings import GoogleAuth
@@ -205,11 +206,7 @@ class GoogleClient:
                       else time.time() + 3000)
         target = self._token_file()
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"token": token, "expires_at": expires_at}, out)
-        os.replace(tmp, target)
+        atomic_write(target, json.dumps({"token": token, "expires_at": expires_at}), mode=0o600)
 
     def _forget_token(self, token: str) -> None:
         self._token = None

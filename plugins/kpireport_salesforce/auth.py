@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kpireport import AuthenticationError, SourceContext, SourceError, TransientError
+from kpireport import (
+    AuthenticationError,
+    SourceContext,
+    SourceError,
+    TransientError,
+    atomic_write,
+)
 
 from .settings import SalesforceSettings
 
@@ -87,12 +92,8 @@ class TokenStore:
         return session
 
     def _write(self, session: Session) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"access_token": session.access_token,
-                       "instance_url": session.instance_url}, f)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps({"access_token": session.access_token,
+                                            "instance_url": session.instance_url}), mode=0o600)
 
     def _login(self) -> Session:
         form = self._grant()
