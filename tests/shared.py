@@ -3,6 +3,7 @@ every request it gets (to prove that nothing was fetched)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kpireport.data import DateRange
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +57,15 @@ def recording_server() -> Iterator[tuple[int, list[str]]]:
         yield server.server_address[1], hits
     finally:
         server.shutdown()
+
+
+def months(first: dt.date, last: dt.date) -> list[DateRange]:
+    """The calendar months from the one starting ``first`` to the one starting ``last``, each
+    whole (what a report's monthly series holds), counted here without kpireport's help."""
+    out = []
+    start = first
+    while start <= last:
+        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        out.append(DateRange(start=start, end=following - dt.timedelta(days=1)))
+        start = following
+    return out

@@ -24,6 +24,7 @@ import pytest
 import yaml
 from api_fake import SECRET, FakeApi
 from pypdf import PdfReader
+from shared import months
 
 from kpireport import Granularity, NoteKind, PluginError, SourceError
 from kpireport.cli import main
@@ -74,16 +75,6 @@ def expected(api: FakeApi, metric: str, rng: DateRange, channel: str | None = No
     """The metric's sum over ``rng`` from the fake's daily rows."""
     return sum(r[metric] for r in api.rows if rng.start <= r["date"] <= rng.end
                and (channel is None or r["channel"] == channel))
-
-
-def months(first: dt.date, last: dt.date) -> list[DateRange]:
-    out = []
-    start = first
-    while start <= last:
-        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        out.append(DateRange(start=start, end=following - dt.timedelta(days=1)))
-        start = following
-    return out
 
 
 def source(url: str, *, account: str = "123", label: str | None = "Acme Analytics",

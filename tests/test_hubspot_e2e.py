@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from hubspot_expected import Expected
+from shared import months
 
 from kpireport import DateRange, NoteKind, SourceError
 from kpireport.config import load_config
@@ -56,16 +57,6 @@ def plugins() -> Any:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KPIREPORT_PLUGIN_DISTRIBUTIONS", "kpireport")
         return load_plugins([])
-
-
-def months(first: dt.date, last: dt.date) -> list[DateRange]:
-    out = []
-    start = first
-    while start <= last:
-        following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        out.append(DateRange(start=start, end=following - dt.timedelta(days=1)))
-        start = following
-    return out
 
 
 def write_config(tmp_path: Path, url: str, **client: Any) -> Path:
