@@ -73,3 +73,14 @@ def test_every_public_dataclass_is_keyword_only():
     positional = [c.__name__ for c in classes
                   if any(f.init and not f.kw_only for f in dataclasses.fields(c))]
     assert positional == []
+
+
+def test_the_package_says_it_is_typed():
+    # PEP 561: without the marker, a plugin author's mypy treats every kpireport name as Any.
+    import importlib.resources
+    import tomllib
+    from pathlib import Path
+
+    assert importlib.resources.files("kpireport").joinpath("py.typed").is_file()
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["kpireport"]
