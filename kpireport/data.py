@@ -360,6 +360,11 @@ class Capabilities:
     """Filter operators it applies (each also negated)."""
     order: bool = True
     """Whether it orders rows and keeps the top N."""
+    metric_dimensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per metric, the dimensions it can be split by and filtered on, when they are fewer than
+    ``dimensions`` (a CRM's lead counts have no pipeline; leads qualified by their status
+    history have no stage). A metric not named here has every one of ``dimensions``. A ratio
+    needs its name here only if it differs from its components'. (Added in 1.2.)"""
 
     def refusal(self, query: Query) -> str | None:
         """Why this source cannot answer ``query``, or None when it can."""
@@ -367,6 +372,12 @@ class Capabilities:
         if missing:
             return (f"cannot split by {', '.join(missing)} (it offers: "
                     f"{', '.join(self.dimensions) or 'no dimension'})")
+        asked = list(dict.fromkeys([*query.dimensions, *(f.dimension for f in query.filters)]))
+        for metric in query.metrics:
+            allowed = self.metric_dimensions.get(metric)
+            if allowed is not None and (lacking := [d for d in asked if d not in allowed]):
+                return (f"cannot split or filter {metric} by {', '.join(lacking)} ({metric} "
+                        f"offers: {', '.join(allowed) or 'no dimension'})")
         if query.granularity not in self.granularities:
             return (f"cannot answer by {query.granularity.value} (it answers by "
                     f"{', '.join(g.value for g in self.granularities)})")

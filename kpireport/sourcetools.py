@@ -152,6 +152,8 @@ def describe_source(cls: Any, plugin: str) -> list[str]:
                      f"granularities {', '.join(g.value for g in caps.granularities)}; "
                      f"filters {', '.join(o.value for o in caps.filters) or 'none'}; "
                      f"order and top N {'yes' if caps.order else 'no'}")
+        for metric, dims in caps.metric_dimensions.items():
+            lines.append(f"    {metric}: dimensions {', '.join(dims) or 'none'}")
     return lines
 
 

@@ -166,3 +166,19 @@ def test_capabilities_say_why_a_query_is_refused():
     regex = Filter(dimension="channel", operator=Operator.REGEX, values="x")
     assert "cannot filter with regex" in caps.refusal(Query(metrics=("sessions",), range=rng,
                                                             filters=(regex,)))
+
+
+def test_capabilities_per_metric_narrow_the_dimensions():
+    caps = Capabilities(dimensions=("stage", "pipeline"),
+                        metric_dimensions={"leads": ("stage",)})
+    rng = DateRange(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
+    deals = Query(metrics=("won_deals",), range=rng, dimensions=("pipeline",))
+    assert caps.refusal(deals) is None
+    both = Query(metrics=("won_deals", "leads"), range=rng, dimensions=("pipeline",))
+    assert caps.refusal(both) == ("cannot split or filter leads by pipeline (leads offers: "
+                                  "stage)")
+    # A filter counts as a split: the rows must carry the dimension to be filtered.
+    only = Filter(dimension="pipeline", operator=Operator.EQUALS, values=("default",))
+    assert "leads by pipeline" in caps.refusal(Query(metrics=("leads",), range=rng,
+                                                     filters=(only,)))
+    assert caps.refusal(Query(metrics=("leads",), range=rng, dimensions=("stage",))) is None

@@ -180,3 +180,21 @@ def test_check_names_what_the_portal_lacks(tmp_path: Path, server: FakeServer,
     out = capsys.readouterr().out
     assert "won_stages: the portal has no deal stage closed-won" in out
     assert portal.token not in out
+
+
+def test_validate_refuses_a_contact_count_filtered_by_pipeline(
+        tmp_path: Path, server: FakeServer, portal: HubSpotFake, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Contacts have no pipeline: said by validate, offline, not by the run's fetch.
+    from kpireport.cli import main
+
+    monkeypatch.setenv("HUBSPOT_TOKEN", portal.token)
+    by_pipeline = [{"dimension": "pipeline", "equals": "default"}]
+    path = write_config(tmp_path, server.url, kpis=[
+        {"kpi": "won_deals", "filters": by_pipeline},
+        {"kpi": "leads", "filters": by_pipeline}])
+    assert main(["validate", str(path), "--no-data"]) == 2
+    err = capsys.readouterr().err
+    assert "KPI 'leads'" in err and "cannot split or filter leads by pipeline" in err
+    assert "leads offers: stage" in err and "won_deals" not in err
+    assert not server.calls

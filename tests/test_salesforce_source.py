@@ -488,3 +488,16 @@ class TestSalesforceContract(SourceContract):
 
     def contract_calls(self) -> int | None:
         return len(self.server.calls_to(QUERY_CALLS))
+
+
+def test_capabilities_say_which_metrics_have_no_stage(org, tmp_path):
+    # Leads qualified by their status history (LeadHistory rows) have neither stage nor
+    # source: validate refuses such a split before a run, as the fetch would.
+    by_stage = total(["qualified_leads"], dimensions=("stage",))
+    assert source(org, tmp_path).capabilities().refusal(by_stage) is None
+    history = source(org, tmp_path, qualified_leads={"by": "status",
+                                                     "statuses": ["Working - Contacted"]})
+    assert history.capabilities().refusal(by_stage) == (
+        "cannot split or filter qualified_leads by stage (qualified_leads offers: "
+        "no dimension)")
+    assert history.capabilities().refusal(total(["won_deals"], dimensions=("stage",))) is None

@@ -83,7 +83,11 @@ class HubSpotSource(Source[HubSpotSettings]):
 
     @classmethod
     def capabilities(cls) -> Capabilities:
-        return Capabilities(dimensions=DIMENSIONS)
+        # Contacts and companies have a lifecycle stage but no pipeline: only deal metrics
+        # split or filter by it, which validate says before a run.
+        people = ("leads", "qualified_leads", "new_customers", "lead_conversion_rate")
+        return Capabilities(dimensions=DIMENSIONS,
+                            metric_dimensions={m: ("stage",) for m in people})
 
     def check(self) -> list[str]:
         if self.settings.token is None and not os.environ.get(self.settings.token_env):

@@ -37,6 +37,43 @@ DIMENSION_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+METRIC_EVENTS: dict[str, tuple[str, ...]] = {
+    "leads": ("leads_created",),
+    "qualified_leads": ("qualified",),
+    "opportunities": ("opportunities_created",),
+    "pipeline_value": ("opportunities_created",),
+    "won_deals": ("won",),
+    "won_revenue": ("won",),
+    "lost_deals": ("lost",),
+    "sales_cycle_days": ("cycle",),
+    "new_customers": ("new_customers",),
+    "lead_conversion_rate": ("new_customers", "leads_created"),
+}
+"""The events each metric is read from."""
+
+
+def object_of(settings: SalesforceSettings, event: str) -> str:
+    """The object whose records an event counts (its fields are the dimensions it has)."""
+    if event == "qualified" and settings.qualified_leads.by == "status":
+        return "LeadHistory"
+    if event in {"leads_created", "qualified"}:
+        return "Lead"
+    return "Opportunity"
+
+
+def metric_dimensions(settings: SalesforceSettings,
+                      dimensions: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The metrics that split by fewer of ``dimensions`` than the source offers: those its
+    events' objects all have."""
+    out = {}
+    for metric, events in METRIC_EVENTS.items():
+        dims = tuple(d for d in dimensions
+                     if all(d in DIMENSION_FIELDS[object_of(settings, e)] for e in events))
+        if dims != dimensions:
+            out[metric] = dims
+    return out
+
+
 def soql_literal(value: str) -> str:
     """``value`` as a SOQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -128,25 +165,10 @@ class Events:
 
     def events_for(self, metric: str) -> tuple[str, ...]:
         """The events a metric is read from."""
-        return {
-            "leads": ("leads_created",),
-            "qualified_leads": ("qualified",),
-            "opportunities": ("opportunities_created",),
-            "pipeline_value": ("opportunities_created",),
-            "won_deals": ("won",),
-            "won_revenue": ("won",),
-            "lost_deals": ("lost",),
-            "sales_cycle_days": ("cycle",),
-            "new_customers": ("new_customers",),
-            "lead_conversion_rate": ("new_customers", "leads_created"),
-        }[metric]
+        return METRIC_EVENTS[metric]
 
     def object_of(self, event: str) -> str:
-        if event == "qualified" and self.settings.qualified_leads.by == "status":
-            return "LeadHistory"
-        if event in {"leads_created", "qualified"}:
-            return "Lead"
-        return "Opportunity"
+        return object_of(self.settings, event)
 
     def dimension_fields(self, event: str, dimensions: Sequence[str]) -> list[str]:
         fields = DIMENSION_FIELDS[self.object_of(event)]

@@ -23,7 +23,7 @@ from kpireport import (
 
 from .api import SalesforceApi
 from .auth import credential_id, key_problem
-from .events import Events, Row, merge_rows
+from .events import Events, Row, merge_rows, metric_dimensions
 from .settings import SalesforceSettings
 
 METRICS = ("leads", "qualified_leads", "opportunities", "pipeline_value", "won_deals",
@@ -61,9 +61,11 @@ class SalesforceSource(Source[SalesforceSettings]):
     def metrics(cls) -> Mapping[str, MetricSpec]:
         return dict(cls.SPECS)
 
-    @classmethod
-    def capabilities(cls) -> Capabilities:
-        return Capabilities(dimensions=DIMENSIONS)
+    def capabilities(self) -> Capabilities:
+        # Per metric, as its object has them: leads qualified by their status history
+        # (LeadHistory) have neither stage nor source, which validate says before a run.
+        return Capabilities(dimensions=DIMENSIONS,
+                            metric_dimensions=metric_dimensions(self.settings, DIMENSIONS))
 
     def check(self) -> list[str]:
         problems = []
