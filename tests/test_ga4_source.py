@@ -27,7 +27,7 @@ from kpireport import (
     TransientError,
 )
 from kpireport.testing import Reply, make_context
-from kpireport.testing.fakes.ga4 import GA4Fake
+from kpireport.testing.fakes.ga4 import GA4Error, GA4Fake
 from kpireport_ga4 import Ga4Settings
 
 pytestmark = pytest.mark.usefixtures("only_localhost")
@@ -379,6 +379,32 @@ def test_a_bad_request_says_what_google_said(google):
     error = one(google.source())
     assert type(error) is SourceError
     assert f"GA4 property {PROPERTY}: Field foo is not a valid dimension." in str(error)
+
+
+def test_one_request_google_refuses_costs_only_its_own_figures(google, monkeypatch):
+    # Google answers 400 to a whole batch for one request it refuses (an incompatible
+    # dimension and metric): the others are asked again alone and answered.
+    report = GA4Fake._report
+
+    def refuse_devices(self, body):
+        if [d["name"] for d in body.get("dimensions") or []] == ["deviceCategory"]:
+            raise GA4Error(400, "INVALID_ARGUMENT",
+                           "Please remove deviceCategory to make the request compatible.")
+        return report(self, body)
+
+    monkeypatch.setattr(GA4Fake, "_report", refuse_devices)
+    by_device = Query(metrics=("sessions",), range=OCT, dimensions=("device",))
+    by_channel = Query(metrics=("sessions",), range=OCT, dimensions=("channel",))
+    whole = Query(metrics=("sessions",), range=OCT)
+    answers = google.source().fetch_many([by_device, by_channel, whole])
+    assert "Please remove deviceCategory" in str(answers[by_device])
+    assert isinstance(answers[by_device], SourceError)
+    assert table(answers[whole]).value("sessions") == total(google.rows(*OCTOBER), "sessions")
+    assert sum(r["sessions"] for r in table(answers[by_channel]).rows) == \
+        total(google.rows(*OCTOBER), "sessions")
+    calls = google.server.calls_to(REPORTS)
+    assert [c.path.rsplit(":", 1)[1] for c in calls] == [
+        "batchRunReports", "runReport", "runReport", "runReport"]
 
 
 def test_a_property_the_service_account_cannot_read_names_both(google):

@@ -27,6 +27,7 @@ from kpireport import (
     SourceContext,
     SourceError,
     Table,
+    TransientError,
     order_rows,
     split_by_month,
 )
@@ -230,6 +231,13 @@ class Ga4Source(Source[Ga4Settings]):
                     self._fatal = self._fatal or exc
                 if isinstance(exc, QuotaExhausted):
                     self._spent(str(exc))
+            elif len(batch) > 1 and not isinstance(exc, TransientError):
+                # Google refuses a whole batch for one request it refuses (an incompatible
+                # dimension and metric): each alone, so that one costs only its own figures.
+                for unit in batch:
+                    if any(part.report is None for group in unit.groups for part in group):
+                        self._run_batch([unit])
+                return
             self._refuse(batch, exc)
 
     @staticmethod
