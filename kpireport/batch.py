@@ -200,8 +200,9 @@ def _plan_period(plan: Plan, client: ClientConfig, period: Period, today: dt.dat
             # agency decides, told at every run until it does.
             warning = (f"{client.id} {key}: {target} may already have received this report "
                        "(a run began to deliver it and could not record the outcome); not "
-                       f"sent again: check, then 'kpireport run --force --client {client.id} "
-                       f"--period {key}' to send it")
+                       f"sent again: check, then 'kpireport confirm CONFIG --client {client.id} "
+                       f"--period {key} --target {target} --received' (or --not-received: the "
+                       "next run sends it)")
             log.warning("%s", warning)
             plan.lines.append(warning)
             done.setdefault(target, "unconfirmed")

@@ -429,6 +429,31 @@ def cmd_history(args: SimpleNamespace) -> int:
     return EXIT_OK
 
 
+def cmd_confirm(args: SimpleNamespace) -> int:
+    from kpireport.batch import state_paths
+    from kpireport.config import load_config
+    from kpireport.errors import KpiReportError
+    from kpireport.ledger import Ledger
+
+    config = load_config(args.config)
+    config.client(args.client)  # an unknown client is named, with the known ones
+    paths = state_paths(config, args.output)
+    if not paths.ledger.is_file():
+        raise KpiReportError(f"no runs recorded yet ({paths.ledger})")
+    with Ledger(paths.ledger) as ledger:
+        uncertain = ledger.uncertain_targets(args.client, args.period)
+        if args.target not in uncertain:
+            said = ", ".join(uncertain) or "none"
+            raise KpiReportError(f"{args.client} {args.period}: {args.target} has no "
+                                 f"unconfirmed delivery (unconfirmed: {said})")
+        ledger.settle(args.client, args.period, args.target, received=args.received)
+    if args.received:
+        print(f"{args.client} {args.period}: {args.target} recorded as delivered")
+    else:
+        print(f"{args.client} {args.period}: {args.target} will be sent by the next run")
+    return EXIT_OK
+
+
 def cmd_rerender(args: SimpleNamespace) -> int:
     from kpireport.batch import rerender
     from kpireport.config import load_config
@@ -676,6 +701,19 @@ def history_command(ctx: click.Context, **params: Any) -> int:
     return cmd_history(_args(ctx, params))
 
 
+@_command("confirm", "settle a delivery a run could not record (an email perhaps sent)")
+@click.argument("config", type=PATH)
+@click.option("--client", required=True, metavar="ID")
+@click.option("--period", required=True, metavar="KEY", help="e.g. 2026-10")
+@click.option("--target", required=True, metavar="NAME", help="the delivery target, e.g. email")
+@click.option("--received/--not-received", required=True,
+              help="it arrived (recorded as delivered), or it did not (the next run sends it)")
+@click.option("--output", type=PATH, metavar="DIR")
+@click.pass_context
+def confirm_command(ctx: click.Context, **params: Any) -> int:
+    return cmd_confirm(_args(ctx, params))
+
+
 @_command("rerender", "rebuild a past report from its snapshot, offline")
 @click.argument("config", type=PATH)
 @click.option("--client", required=True, metavar="ID")
@@ -791,9 +829,9 @@ def new_plugin_command(name: str, kind: str, directory: Path) -> int:
 
 
 CORE_COMMANDS: dict[str, click.Command] = {
-    c.name: c for c in (run_command, history_command, rerender_command, validate_command,
-                        check_command, fetch_command, preview_command, site_command,
-                        plugins_command, new_plugin_command)
+    c.name: c for c in (run_command, history_command, confirm_command, rerender_command,
+                        validate_command, check_command, fetch_command, preview_command,
+                        site_command, plugins_command, new_plugin_command)
     if c.name}
 
 if __name__ == "__main__":

@@ -205,6 +205,23 @@ class Ledger:
                        "attempt_id = excluded.attempt_id, at = excluded.at",
                        (client, period, target, status, location, error, attempt_id, _now()))
 
+    def settle(self, client: str, period: str, target: str, *, received: bool) -> bool:
+        """Settle an uncertain delivery (``sending``) as the agency found it: received (it
+        is recorded delivered) or not (the record is dropped: the next run sends it, to
+        this target only). False when the target has no uncertain delivery."""
+        with self._tx() as db:
+            if received:
+                changed = db.execute(
+                    "UPDATE deliveries SET status = 'delivered', location = COALESCE("
+                    "location, ?), error = NULL, at = ? WHERE client = ? AND period = ? AND "
+                    "target = ? AND status = 'sending'",
+                    (f"{target} (confirmed by hand)", _now(), client, period, target)).rowcount
+            else:
+                changed = db.execute(
+                    "DELETE FROM deliveries WHERE client = ? AND period = ? AND target = ? "
+                    "AND status = 'sending'", (client, period, target)).rowcount
+        return bool(changed)
+
     def forget(self, client: str, period: str) -> None:
         """Drop the delivery records of a client and period (``--force`` sends again)."""
         with self._tx() as db:

@@ -115,8 +115,8 @@ def test_help_lists_core_commands_first_then_the_plugins(capsys):
     out = capsys.readouterr().out
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines()
               if line.startswith("  ") and not line.startswith("    ")]
-    assert listed == ["run", "history", "rerender", "validate", "check", "fetch", "preview", "site",
-                      "plugins", "new-plugin", "connect", "hello", "link"]
+    assert listed == ["run", "history", "confirm", "rerender", "validate", "check", "fetch",
+                      "preview", "site", "plugins", "new-plugin", "connect", "hello", "link"]
     assert "say hello" in out
     assert main(["--help", "-p", COMMANDS]) == 0  # click reads an eager --help before -p
     assert "say hello" in capsys.readouterr().out

@@ -423,5 +423,45 @@ def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
     out = capsys.readouterr()
     assert len(inbox.envelopes) == 1
     assert "email may already have received this report" in out.out + out.err
+    assert "kpireport confirm CONFIG --client boutique --period 2026-10 --target email" in (
+        out.out + out.err)
     assert main([*args, "--force"]) == 0  # the agency checked: sent again on purpose
     assert len(inbox.envelopes) == 2
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+@pytest.mark.parametrize("received", [True, False])
+def test_the_agency_settles_an_unconfirmed_email(server, tmp_path, monkeypatch, capsys,
+                                                 received):
+    import sqlite3
+
+    from kpireport.cli import main
+    from kpireport.ledger import Ledger
+
+    inbox, port = server
+    config = run_config(tmp_path, port)
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    confirm = ["confirm", str(config), "--client", "boutique", "--period", "2026-10"]
+    record = Ledger.record_delivery
+
+    def disk_full(self, **fields):
+        if fields["status"] == "delivered":
+            raise sqlite3.OperationalError("database or disk is full")
+        record(self, **fields)
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "record_delivery", disk_full)
+        assert main(args) != 0
+    assert len(inbox.envelopes) == 1
+    capsys.readouterr()
+    assert main([*confirm, "--target", "folder", "--received"]) == 1
+    assert "folder has no unconfirmed delivery (unconfirmed: email)" in capsys.readouterr().err
+    assert main([*confirm, "--target", "email",
+                 "--received" if received else "--not-received"]) == 0
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert "may already have received" not in out.out + out.err
+    # Received: never sent again. Not received: sent once more, then recorded.
+    assert len(inbox.envelopes) == (1 if received else 2)
+    assert main(args) == 0 and len(inbox.envelopes) == (1 if received else 2)
