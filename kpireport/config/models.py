@@ -346,6 +346,10 @@ class ClientConfig(Branding):
     deliver_after_day: Annotated[int | None, Field(ge=1, le=28)] = None
     """Hold last month's report until this day of the month (in the client's time zone), so
     that late data (ad conversions, Search Console's last days) has settled."""
+    headline: list[str] | None = None
+    """The summary's tiles, most important first: keys of this client's KPIs (its business
+    outcomes: ``[won_revenue, new_customers]``); the other figures follow by family (the
+    commercial and e-commerce ones first). At most eight tiles are printed."""
 
     @field_validator("timezone")
     @classmethod
@@ -363,6 +367,17 @@ class ClientConfig(Branding):
                 raise ValueError(f"id {pair[1]!r} names two {pair[0]} deliveries: each needs "
                                  f"its own")
         return value
+
+    @model_validator(mode="after")
+    def _headline_keys(self) -> ClientConfig:
+        keys = [ref.key for ref in self.kpis]
+        for key in self.headline or []:
+            if key not in keys:
+                raise ValueError(f"client {self.id!r}: headline names {key!r}, which is not one "
+                                 f"of its KPIs (expected one of: {', '.join(keys)})")
+        if self.headline and len(set(self.headline)) != len(self.headline):
+            raise ValueError(f"client {self.id!r}: headline lists a KPI twice")
+        return self
 
     @field_validator("kpis", mode="before")
     @classmethod
