@@ -513,6 +513,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # An objective's forecast, printed where its status needs it to be understood.
         "shows_forecast": summary.shows_forecast,
         "status_disagrees": summary.disagrees,
+        # A missed objective's recommendation, named beside it in the summary.
+        "covering_title": lambda a: (f.in_language(report.language)[0]
+                                     if (f := summary.covering_finding(report, a)) else None),
         # The day the objectives' days left and monthly needs are counted from.
         "as_of": report.period.end,
         # The KPIs whose description the appendix gives: those without a chart (a chart's

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kpireport.kpis import KpiValue
-from kpireport.report import Assessment, Report, Status
+from kpireport.report import Assessment, Finding, Report, Status
 
 TILES = 8
 """Headline tiles printed at most: two rows of four keep the summary on one page."""
@@ -44,3 +44,16 @@ def disagrees(a: Assessment) -> bool:
     ahead = a.progress >= a.expected_progress
     return (ahead and a.status in (Status.AT_RISK, Status.OFF_TRACK)) or (
         not ahead and a.status is Status.ON_TRACK)
+
+
+def covering_finding(report: Report, a: Assessment) -> Finding | None:
+    """The recommendation that covers a missed objective: the highest-ranked finding that
+    names it (``figures["objective"]``, the contract's convention), else one about its KPI."""
+    findings = sorted(report.findings, key=lambda f: -f.rank)
+    for f in findings:
+        if f.figures.get("objective") == a.key:
+            return f
+    for f in findings:
+        if a.kpi in f.kpis:
+            return f
+    return None

@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kpireport.data import Filter, Operator, Order
 from kpireport.errors import ConfigError, Problem
@@ -368,16 +376,19 @@ class ClientConfig(Branding):
                                  f"its own")
         return value
 
-    @model_validator(mode="after")
-    def _headline_keys(self) -> ClientConfig:
-        keys = [ref.key for ref in self.kpis]
-        for key in self.headline or []:
-            if key not in keys:
-                raise ValueError(f"client {self.id!r}: headline names {key!r}, which is not one "
-                                 f"of its KPIs (expected one of: {', '.join(keys)})")
-        if self.headline and len(set(self.headline)) != len(self.headline):
-            raise ValueError(f"client {self.id!r}: headline lists a KPI twice")
-        return self
+    @field_validator("headline")
+    @classmethod
+    def _headline_keys(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # Declared after ``kpis`` and ``id``: both are validated by now (absent if invalid).
+        keys = [ref.key for ref in info.data.get("kpis") or []]
+        client = info.data.get("id", "?")
+        for key in value or []:
+            if keys and key not in keys:
+                raise ValueError(f"client {client!r}: {key!r} is not one of its KPIs "
+                                 f"(expected one of: {', '.join(keys)})")
+        if value and len(set(value)) != len(value):
+            raise ValueError(f"client {client!r}: a KPI is listed twice")
+        return value
 
     @field_validator("kpis", mode="before")
     @classmethod
