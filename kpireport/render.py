@@ -495,11 +495,32 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 
     brand = report.brand
     printed = list(brand.get("sections") or SECTION_DEFAULTS)
+    # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
+    from kpireport import sections as section_titles
+    from kpireport import summary
+
+    commentary_title, commentary = section_titles.leading_heading(
+        commentary_html(brand.get("commentary"), _template_folders(env)))
+    headline = [k for k in summary.headline_order(report, families) if not uncomputable(k)]
+    # ---
     return {
         "brand": brand,
         "sections": printed,
         "narrative": summarise(report, gettext, _translations(env).ngettext),
-        "commentary": commentary_html(brand.get("commentary"), _template_folders(env)),
+        # The commentary without its opening heading, which titles its section instead.
+        "commentary": commentary,
+        "commentary_title": commentary_title,
+        # An objective's forecast, printed where its status needs it to be understood.
+        "shows_forecast": summary.shows_forecast,
+        "status_disagrees": summary.disagrees,
+        # A missed objective's recommendation, named beside it in the summary.
+        "covering_title": lambda a: (f.in_language(report.language)[0]
+                                     if (f := summary.covering_finding(report, a)) else None),
+        # The day the objectives' days left and monthly needs are counted from.
+        "as_of": report.period.end,
+        # The KPIs whose description the appendix gives: those without a chart (a chart's
+        # caption says it already).
+        "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts],
         "report": report,
         "agency": report.agency,
         "client": report.client,
@@ -512,8 +533,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "kpis": report.kpis,
         # The summary's tiles: the single figures the period has. One that cannot be computed
         # for it (a distinct count from daily files) is left out, explained under its chart.
-        "headline_kpis": [k for k in report.kpis.values() if k.definition.breakdown is None
-                          and not uncomputable(k)],
+        "headline_kpis": headline,
+        "headline_tiles": headline[:summary.TILES],
         # The periods the summary's figures are compared with: the same days as the data's,
         # when all of them stop on one day before the period's end.
         "lead_period": _lead_period(report),

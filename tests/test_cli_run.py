@@ -53,7 +53,9 @@ def test_english_report_holds_names_labels_and_statuses(example_run):
                      "Qualified leads", "Sales cycle length", "Organic clicks",
                      "Top search queries", "Missed", "£4.5m of robots sold in 2026"):
         assert expected in text, expected
-    assert f"1 / {len(reader.pages)}" in text
+    # Numbered from the second page (the cover's has no footer) to the last.
+    n = len(reader.pages)
+    assert f"2 / {n}" in text and f"{n} / {n}" in text
     meta = reader.metadata
     assert "Acme Robotics" in meta.title and meta.author == "Northstar Digital"
     assert str(reader.trailer["/Root"]["/Lang"]) == "en"

@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kpireport.data import Filter, Operator, Order
 from kpireport.errors import ConfigError, Problem
@@ -346,6 +354,10 @@ class ClientConfig(Branding):
     deliver_after_day: Annotated[int | None, Field(ge=1, le=28)] = None
     """Hold last month's report until this day of the month (in the client's time zone), so
     that late data (ad conversions, Search Console's last days) has settled."""
+    headline: list[str] | None = None
+    """The summary's tiles, most important first: keys of this client's KPIs (its business
+    outcomes: ``[won_revenue, new_customers]``); the other figures follow by family (the
+    commercial and e-commerce ones first). At most eight tiles are printed."""
 
     @field_validator("timezone")
     @classmethod
@@ -362,6 +374,20 @@ class ClientConfig(Branding):
             if named.count(pair) > 1:
                 raise ValueError(f"id {pair[1]!r} names two {pair[0]} deliveries: each needs "
                                  f"its own")
+        return value
+
+    @field_validator("headline")
+    @classmethod
+    def _headline_keys(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # Declared after ``kpis`` and ``id``: both are validated by now (absent if invalid).
+        keys = [ref.key for ref in info.data.get("kpis") or []]
+        client = info.data.get("id", "?")
+        for key in value or []:
+            if keys and key not in keys:
+                raise ValueError(f"client {client!r}: {key!r} is not one of its KPIs "
+                                 f"(expected one of: {', '.join(keys)})")
+        if value and len(set(value)) != len(value):
+            raise ValueError(f"client {client!r}: a KPI is listed twice")
         return value
 
     @field_validator("kpis", mode="before")

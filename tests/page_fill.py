@@ -1,0 +1,114 @@
+"""How full each page of a rendered report is, measured on WeasyPrint's own layout.
+
+For each page: the bottom of its lowest box against the content area's height (the running
+footer and page numbers, in the margins, do not count), the sections (elements with an id)
+it holds, and whether it ends with a heading whose content went on to the next page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HEADINGS = ("h1", "h2", "h3", "h4")
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    number: int
+    fill: float
+    """The share of the content area's height down to the bottom of the lowest box."""
+    ids: list[str] = field(default_factory=list)
+    """The ids of the elements with one on this page (sections, KPI tables…), in order."""
+    last: list[str] = field(default_factory=list)
+    """The tags (with classes) from the page's outermost box down to its last box."""
+    text: str = ""
+
+    @property
+    def ends_with_heading(self) -> bool:
+        return any(tag.split(".")[0] in HEADINGS for tag in self.last)
+
+
+def _in_flow(box: Any) -> list[Any]:
+    from weasyprint.formatting_structure import boxes
+
+    return [child for child in getattr(box, "children", [])
+            if not isinstance(child, boxes.MarginBox)
+            and getattr(child, "style", {}).get("position") not in ("absolute", "fixed")]
+
+
+def _bottom(box: Any) -> float:
+    bottom = 0.0
+    stack = [box]
+    while stack:
+        b = stack.pop()
+        children = _in_flow(b)
+        if children:
+            stack.extend(children)
+        elif b.height:
+            # A leaf (a line's text, an image, an empty block with a size): its border box.
+            bottom = max(bottom, b.border_box_y() + b.border_height())
+        # A box with a border or a background shows down to its own bottom.
+        if b is not box and b.style["background_color"].alpha and b.height:
+            bottom = max(bottom, b.border_box_y() + b.border_height())
+    return bottom
+
+
+def _last_chain(box: Any) -> list[str]:
+    from weasyprint.formatting_structure import boxes
+
+    chain: list[str] = []
+    while True:
+        children = [c for c in _in_flow(box) if isinstance(c, boxes.BlockLevelBox | boxes.LineBox)]
+        if not children:
+            return chain
+        box = children[-1]
+        if isinstance(box, boxes.LineBox):
+            return chain
+        element = getattr(box, "element", None)
+        classes = (element.get("class") or "").split() if element is not None else []
+        chain.append(".".join([box.element_tag or "?", *classes]))
+
+
+def _ids_and_text(box: Any) -> tuple[list[str], str]:
+    from weasyprint.formatting_structure import boxes
+
+    ids: list[str] = []
+    words: list[str] = []
+    stack = [box]
+    while stack:
+        b = stack.pop()
+        element = getattr(b, "element", None)
+        if (element is not None and element.get("id") and element.get("id") not in ids
+                and not isinstance(b, boxes.TextBox | boxes.LineBox | boxes.InlineBox)):
+            ids.append(element.get("id"))
+        if isinstance(b, boxes.TextBox):
+            words.append(b.text)
+        stack.extend(reversed(_in_flow(b)))
+    return ids, " ".join(" ".join(words).split())
+
+
+def measure(html: str, base: Path, dirs: list[Path]) -> list[PageLayout]:
+    """Lay ``html`` out as :func:`kpireport.render.render_report` does and measure each page."""
+    from kpireport import weasy
+    from kpireport.render import safe_fetcher
+
+    document = weasy.load().HTML(string=html, base_url=base.as_uri() + "/",
+                                 url_fetcher=safe_fetcher(dirs)).render()
+    out = []
+    for number, page in enumerate(document.pages, 1):
+        box = page._page_box
+        top, height = box.content_box_y(), box.height
+        ids, text = _ids_and_text(box)
+        out.append(PageLayout(number=number, fill=(_bottom(box) - top) / height, ids=ids,
+                              last=_last_chain(box), text=text))
+    return out
+
+
+def lay_out(report: Any, plugins: Any) -> tuple[str, list[PageLayout]]:
+    """A computed report's HTML and its pages as WeasyPrint lays them out."""
+    from kpireport.render import render_html
+
+    html, theme, dirs = render_html(report, plugins)
+    return html, measure(html, Path(theme.path), dirs)

@@ -1,0 +1,242 @@
+"""Pages worth printing and a one-page summary (issue #15, items 3 and 4), read on WeasyPrint's
+layout of every example report: monthly (French and English), a quarter, a year to date, and
+the compact theme."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from page_fill import PageLayout, lay_out
+from shared import ROOT, example_copy
+
+from kpireport.config import load_config
+from kpireport.errors import ConfigError
+from kpireport.pipeline.report import compute_report
+from kpireport.plugins import load_plugins
+from kpireport.report import Assessment, Status
+from kpireport.summary import disagrees, headline_order, shows_forecast
+
+NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+MONTHLY = [("maison-lumiere", None), ("northwind-dental", None), ("acme-robotics", None)]
+CASES = [*MONTHLY, ("acme-robotics", "2026-Q3"), ("acme-robotics", "year-to-date"),
+         ("maison-lumiere", "2026-Q3"), ("northwind-dental", "compact")]
+MIN_FILL = 0.45
+MAX_MONTHLY_PAGES = 9
+
+
+@pytest.fixture(scope="module")
+def laid_out(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str | None], Any]:
+    """Each case computed and laid out once for the module: (report, html, pages)."""
+    tmp = tmp_path_factory.mktemp("layout")
+    plugins = load_plugins()
+    default = load_config(ROOT / "config.example.yaml")
+
+    def compact(data: dict[str, Any]) -> None:
+        for client in data["clients"]:
+            client["theme"] = "compact"
+
+    themed = load_config(example_copy(tmp, compact))
+    out = {}
+    for client, spec in CASES:
+        config = themed if spec == "compact" else default
+        period = None if spec == "compact" else spec
+        report = compute_report(config, config.client(client), plugins, period_spec=period,
+                                now=NOW, state_root=tmp / "state")
+        html, pages = lay_out(report, plugins)
+        out[(client, spec)] = (report, html, pages)
+    return out
+
+
+def _ids(case: tuple[str, str | None]) -> str:
+    return f"{case[0]}-{case[1] or 'monthly'}"
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_no_page_but_the_last_is_under_half_full_nor_ends_with_a_heading(laid_out, case):
+    _, _, pages = laid_out[case]
+    for page in pages[:-1]:
+        assert page.fill >= MIN_FILL, (page.number, round(page.fill, 2), page.ids)
+        assert not page.ends_with_heading, (page.number, page.last)
+    assert not pages[-1].ends_with_heading
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", MONTHLY, ids=_ids)
+def test_the_monthly_reports_fit_in_nine_pages(laid_out, case):
+    _, _, pages = laid_out[case]
+    assert len(pages) <= MAX_MONTHLY_PAGES
+
+
+def _sections_on(page: PageLayout) -> list[str]:
+    return [i for i in page.ids if i not in ("main", "contents-title")]
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_the_summary_is_one_page_and_the_next_starts_another_section(laid_out, case):
+    _, _, pages = laid_out[case]
+    holding = [p for p in pages if "summary" in p.ids]
+    assert len(holding) == 1
+    page = holding[0]
+    assert _sections_on(page)[-1] == "summary"  # nothing starts after it on its page
+    following = pages[page.number]  # the next page (numbers count from 1)
+    assert "summary" not in following.ids
+    assert _sections_on(following)[0] in ("objectives", "okrs") or \
+        _sections_on(following)[0].startswith("family-")
+    # Its content: tiles, what moved, the objectives and OKRs, the recommendations.
+    for words in ("What rose", "Objectives and OKRs at a glance", "Top recommendations"):
+        if "maison" not in case[0]:
+            assert words in page.text
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_every_section_follows_on_rather_than_starting_a_page(laid_out, case):
+    """Sections flow: most pages hold the end of one section and the start of another."""
+    _, _, pages = laid_out[case]
+    starts = [len(_sections_on(p)) for p in pages[2:]]
+    assert sum(n >= 2 for n in starts) >= len(starts) // 2
+
+
+@pytest.mark.pdf
+def test_the_commentary_has_one_title_its_own(laid_out):
+    _, html, pages = laid_out[("acme-robotics", None)]
+    assert '<h2>From your account manager</h2>' in html
+    assert "<h2>Commentary</h2>" not in html
+    text = " ".join(p.text for p in pages)
+    assert "Commentary From your account manager" not in text
+    assert text.count("From your account manager") == 2  # the contents and the section
+    assert '<a href="#commentary">From your account manager</a>' in html
+    # French: the consultant's heading too.
+    _, html, _ = laid_out[("maison-lumiere", None)]
+    assert "<h2>Le mot de votre consultante</h2>" in html
+    assert "<h2>Commentaire</h2>" not in html
+
+
+def _appendix(html: str) -> str:
+    return html[html.index('<section class="appendix"'):]
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", MONTHLY, ids=_ids)
+def test_the_glossary_does_not_repeat_the_charts_captions(laid_out, case):
+    report, html, _ = laid_out[case]
+    appendix = _appendix(html)
+    captions = re.findall(r'<p class="kpi-description">(.*?)</p>', html)
+    assert len(captions) >= 6
+    for caption in captions:
+        assert caption not in appendix
+        assert html.count(caption) == 1
+    # The KPIs without a chart (the tables) are described there.
+    tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
+    assert tables
+    for kpi in tables:
+        assert f"<dt>{kpi.label}</dt>" in appendix
+
+
+@pytest.mark.pdf
+def test_the_summary_ranks_the_clients_outcomes_first_and_caps_its_lists(laid_out):
+    report, html, _ = laid_out[("northwind-dental", None)]
+    summary = html[html.index('<section class="summary"'):html.index('<section class="objectives"')]
+    tiles = re.findall(r'<div class="tile-label">(.*?)</div>', summary)
+    assert tiles[:4] == ["New patients", "Treatment plans accepted", "Qualified leads", "Leads"]
+    assert len(tiles) == 8
+    movers = summary[summary.index('class="narrative movers"'):]
+    rose = movers[movers.index("What rose"):movers.index("What fell")]
+    assert 1 <= rose.count("<li>") <= 3
+    # The objectives and the OKR at a glance, counted as of the period's end.
+    for a in report.objectives:
+        assert a.title in summary
+    assert "OKR: Fill the chairs for the winter season" in summary
+    assert "Counted as of October 31, 2026." in summary
+    assert summary.count('<ol class="top-recommendations">') == 1
+    assert summary.count("<li>", summary.index("top-recommendations")) == 3
+
+
+@pytest.mark.pdf
+def test_a_missed_objective_shows_no_forecast_and_names_its_recommendation(laid_out):
+    report, html, _ = laid_out[("acme-robotics", None)]
+    missed = next(a for a in report.objectives if a.key == "organic-clicks-q3")
+    assert missed.status is Status.MISSED and missed.forecast is not None
+    summary = html[html.index('<section class="summary"'):html.index('<section class="objectives"')]
+    row = summary[summary.index(missed.title):]
+    row = row[:row.index("</tr>")]
+    assert "at the deadline" not in row
+    assert "See the recommendation: “4,600 organic clicks a month by the end of Q3” was missed" \
+        in row
+    objectives = html[html.index('<section class="objectives"'):]
+    block = objectives[objectives.index(missed.title):]
+    block = block[:block.index('<div class="objective">') if '<div class="objective">' in block
+                  else len(block)]
+    assert "Forecast at the deadline" not in block
+    # A running objective keeps its forecast, in the summary and in its section.
+    running = next(a for a in report.objectives if a.key == "revenue-2026")
+    assert running.status is Status.OFF_TRACK
+    row = summary[summary.index(running.title):]
+    assert "forecast £3,899,617 at the deadline" in row[:row.index("</tr>")]
+    assert "as of 31 October 2026" in objectives
+
+
+@pytest.mark.pdf
+def test_a_status_reading_against_its_bar_says_why(laid_out):
+    report, html, _ = laid_out[("acme-robotics", None)]
+    leads = next(a for a in report.objectives if a.key == "qualified-leads")
+    # 91 % of the way with 87 % expected, yet at risk: the trend does not reach 80 a month.
+    assert leads.progress > leads.expected_progress and leads.status is Status.AT_RISK
+    objectives = html[html.index('<section class="objectives"'):]
+    bar = objectives[objectives.index(leads.title):]
+    bar = bar[:bar.index("</div>", bar.index('class="objective-bar"'))]
+    assert "<strong>forecast 79 at the deadline</strong>" in bar
+
+
+def _assessment(status: Status, progress: float, expected: float) -> Assessment:
+    return Assessment(key="a", title="A", kpi="leads", kind="level", direction="increase",
+                      baseline=0, target=100, start=dt.date(2026, 1, 1),
+                      deadline=dt.date(2026, 12, 31), value=progress * 100, status=status,
+                      progress=progress, expected_progress=expected, forecast=80.0)
+
+
+def test_which_statuses_disagree_with_their_bar():
+    assert disagrees(_assessment(Status.OFF_TRACK, 0.9, 0.8))
+    assert disagrees(_assessment(Status.AT_RISK, 0.9, 0.9))
+    assert disagrees(_assessment(Status.ON_TRACK, 0.5, 0.8))
+    assert not disagrees(_assessment(Status.OFF_TRACK, 0.5, 0.8))
+    assert not disagrees(_assessment(Status.ON_TRACK, 0.9, 0.8))
+    # A missed one is judged on where it ended: no forecast at all.
+    assert not shows_forecast(_assessment(Status.MISSED, 0.9, 1.0))
+    assert not disagrees(_assessment(Status.MISSED, 0.9, 1.0))
+
+
+def test_the_headline_follows_the_clients_ranking_then_the_families(tmp_path: Path):
+    config = load_config(example_copy(tmp_path, lambda d: d["clients"][2].update(
+        headline=["organic_clicks", "won_deals"])))
+    report = compute_report(config, config.client("acme-robotics"), load_plugins(),
+                            now=NOW, state_root=tmp_path / "state")
+    order = [k.key for k in headline_order(report, ["commercial", "web", "seo"])]
+    assert order[:2] == ["organic_clicks", "won_deals"]
+    # Then by family, in the config's order within each (leads, a web KPI, after the
+    # commercial ones though listed before the sales cycle); never a table.
+    assert order[2:8] == ["won_revenue", "opportunities", "qualified_leads",
+                          "sales_cycle_length", "leads", "sessions"]
+    assert order.index("conversion_rate") < order.index("ctr")
+    assert "top_queries" not in order and len(order) == 12
+
+
+@pytest.mark.parametrize("headline, expected", [
+    (["won_revenue", "revenue"], "'revenue' is not one of its KPIs"),
+    (["won_revenue", "won_revenue"], "a KPI is listed twice"),
+])
+def test_a_bad_headline_is_refused_naming_the_file_the_client_and_the_key(tmp_path, headline,
+                                                                          expected):
+    path = example_copy(tmp_path, lambda d: d["clients"][2].update(headline=headline))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert "clients[2].headline" in text
+    assert "client 'acme-robotics'" in text and expected in text
