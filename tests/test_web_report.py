@@ -48,10 +48,21 @@ def test_each_month_of_a_chart_is_a_point_saying_its_month_and_value():
 
 
 def test_points_speak_the_clients_locale():
-    html = charts.line_chart([SeriesPoint(start=month(10), value=1534.0)], locale="fr_FR",
-                             unit="currency", currency="EUR", title="Chiffre d'affaires")
-    [label] = re.findall(r'class="chart-point"[^>]*aria-label="([^"]*)"', html)
-    assert label == "octobre 2026: 1\u202f534\u00a0€"
+    """French sets a narrow no-break space before ':' and ';' (as the catalogue's French
+    strings do); English none. web.js shows the point's aria-label as it is."""
+    points = [SeriesPoint(start=month(9), value=1200.0), SeriesPoint(start=month(10),
+                                                                      value=1534.0)]
+    last_year = [SeriesPoint(start=month(9), value=990.0)]
+    html = charts.line_chart(points, locale="fr_FR", unit="currency", currency="EUR",
+                             title="Chiffre d'affaires", last_year=last_year,
+                             last_year_word="L'an dernier")
+    labels = re.findall(r'class="chart-point"[^>]*aria-label="([^"]*)"', html)
+    assert labels == ["septembre 2026\u202f: 1\u202f200\u00a0€ (L&#x27;an dernier\u202f: "
+                      "990\u00a0€)", "octobre 2026\u202f: 1\u202f534\u00a0€"]
+    assert ('aria-label="Chiffre d&#x27;affaires\u202f: septembre 2026\u202f: 1\u202f200'
+            '\u00a0€ (L&#x27;an dernier\u202f: 990\u00a0€)\u202f; octobre 2026') in html
+    english = charts.line_chart(points, locale="en_GB", unit="count", title="Sessions")
+    assert 'aria-label="Sessions: September 2026: 1,200; October 2026: 1,534"' in english
 
 
 @pytest.fixture(scope="module")
