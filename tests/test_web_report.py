@@ -104,7 +104,7 @@ def test_the_screen_layout_is_kept_from_print_and_nothing_comes_from_outside(nor
     pages = re.findall(r"@supports not \(position: running\(footer\)\) \{ @page \{ "
                        r"@bottom-left \{ content: ([^;]*);", screen)
     assert pages == ['"Northstar Digital · Growth marketing for ambitious brands"']
-    assert screen.count("@page") == 1
+    assert screen.count("@page {") == 1
     # Printed from a browser: the brand's colours, no tooltip or skip link (screen.css).
     browser_print = screen[screen.index("@supports not (position: running(footer)) {\n"):]
     assert "print-color-adjust: exact" in browser_print
