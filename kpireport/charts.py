@@ -14,7 +14,7 @@ from html import escape
 from itertools import pairwise
 
 from kpireport.data import Unit
-from kpireport.formatting import format_duration, format_month, format_value
+from kpireport.formatting import format_duration, format_month, format_value, punctuation
 from kpireport.kpis import SeriesPoint
 
 
@@ -108,9 +108,9 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
 
     said = [_point_text(p, ly, fmt, locale, last_year_word)
             for p, ly in zip(points, _aligned(last_year, n), strict=True)]
-    summary = "; ".join(t for t in said if t)
+    summary = punctuation(";", locale).join(t for t in said if t)
     if title:
-        summary = f"{title}: {summary}"
+        summary = f"{title}{punctuation(':', locale)}{summary}"
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="group" '
            f'aria-label="{escape(summary)}">']
@@ -181,12 +181,14 @@ def _aligned(series: Sequence[SeriesPoint] | None, n: int) -> list[SeriesPoint |
 
 def _point_text(p: SeriesPoint, ly: SeriesPoint | None, fmt: Callable[[float], str],
                 locale: str, last_year_word: str) -> str:
-    """``November 2026: 1,234 (last year: 1,100)``; empty for a month without a value."""
+    """``November 2026: 1,234 (last year: 1,100)``, ``octobre 2026 : 1 234`` in French (its
+    spacing, see punctuation); empty for a month without a value."""
     if p.value is None:
         return ""
-    text = f"{format_month(p.start, locale)}: {fmt(p.value)}"
+    colon = punctuation(":", locale)
+    text = f"{format_month(p.start, locale)}{colon}{fmt(p.value)}"
     if ly is not None and ly.value is not None:
-        text += f" ({last_year_word}: {fmt(ly.value)})"
+        text += f" ({last_year_word}{colon}{fmt(ly.value)})"
     return text
 
 

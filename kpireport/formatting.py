@@ -328,3 +328,11 @@ def format_period(period: Period | DateRange, locale: str) -> str:
     if start.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)  # 1er janv. – 13 nov. 2026
     return text
+
+
+def punctuation(mark: str, locale: str) -> str:
+    """``mark`` (":" or ";") with the spaces ``locale`` sets around it, for text built outside
+    the catalogue (a chart point's "octobre 2026 : 1 234"): French puts a narrow no-break space
+    before the high marks, as the catalogue's French strings do; other languages none."""
+    before = "\u202f" if locale.split("_")[0].lower() == "fr" and mark in ":;!?" else ""
+    return f"{before}{mark} "

@@ -6,6 +6,9 @@ each run rendered, and the objectives' statuses it recorded beside them)::
     DIR/index.html                      the agency's index of clients
     DIR/<client id>/index.html          the client's reports, newest first
     DIR/<client id>/<period>.html|.pdf  each report, as delivered
+    DIR/<client id>/.kpireport-site     the marker: a folder prune() may remove
+
+A client no longer in the config loses its folder (prune): nothing stays published for it.
 
 A client's folder holds that client's files only and links nowhere outside itself, so it can
 be copied to a static host, or shared, on its own. Every page is self-contained (inline
@@ -105,8 +108,42 @@ def build_site(config: Config, target: Path, *, theme_path: Path | None,
         site = collect(config, client, output_dir=output_dir)
         _write_client(config, site, target / client.id, theme_path)
         sites.append(site)
+    prune(config, target)
     _write_agency_index(config, target, theme_path)
     return sites
+
+
+def prune(config: Config, target: Path) -> list[str]:
+    """Remove from the site ``target`` the folders it wrote for clients no longer in the
+    config, and return their names: a published folder of a client the agency dropped must
+    not stay online. A folder the site did not write (no marker: an agency's own files) is
+    left alone, with a warning. Each removal is logged as a warning (stderr from the CLI)."""
+    configured = {c.id for c in config.clients}
+    removed = []
+    for folder in sorted(p for p in target.iterdir() if p.is_dir()):
+        if folder.name in configured or folder.name.startswith("."):
+            continue
+        if _written_by_site(folder):
+            shutil.rmtree(folder)
+            removed.append(folder.name)
+            log.warning("removed %s from the site: client %r is no longer in the config",
+                        folder, folder.name)
+        else:
+            log.warning("left %s in the site: not a client's folder written by kpireport "
+                        "site", folder)
+    return removed
+
+
+def _written_by_site(folder: Path) -> bool:
+    """A client folder this command wrote: its marker, or (written before folders had one)
+    an index page that kpireport generated."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        head = (folder / "index.html").read_text(encoding="utf-8")[:2000]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '<meta name="generator" content="kpireport">' in head
 
 
 def _write_client(config: Config, site: ClientSite, folder: Path,
@@ -123,6 +160,8 @@ def _write_client(config: Config, site: ClientSite, folder: Path,
     if not site.reports:  # nothing delivered yet: no folder, no line in the agency's index
         return
     folder.mkdir(parents=True)
+    # The folder's own marker: when the client leaves the config, prune() knows it may go.
+    (folder / MARKER).write_text("written by kpireport site\n", encoding="utf-8")
     rows = []
     for r in site.reports:
         shutil.copyfile(r.html, folder / f"{r.period}.html")

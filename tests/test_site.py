@@ -100,7 +100,8 @@ def test_each_client_has_a_folder_listing_each_delivered_report_once(archive):
     for client in CLIENTS:
         folder = site / client
         assert sorted(p.name for p in folder.iterdir()) == [
-            "2026-09.html", "2026-09.pdf", "2026-10.html", "2026-10.pdf", "index.html"]
+            ".kpireport-site", "2026-09.html", "2026-09.pdf", "2026-10.html", "2026-10.pdf",
+            "index.html"]
         index = links(folder / "index.html")
         # Each report once, newest first, both files linked; every link is to a file there.
         assert index.hrefs == ["2026-10.html", "2026-10.pdf", "2026-09.html", "2026-09.pdf"]
@@ -147,7 +148,7 @@ def test_the_agency_index_lists_each_client_once_with_a_working_link(archive):
     assert all((site / href).is_file() for href in index.hrefs)
     text = (site / "index.html").read_text(encoding="utf-8")
     assert all(text.count(name) == 1 for name in CLIENTS.values())
-    assert "<td>2</td>" in text and "October 2026" in text
+    assert '<td data-label="Reports">2</td>' in text and "October 2026" in text
 
 
 def test_a_rebuild_drops_what_is_no_longer_delivered_and_a_foreign_folder_is_refused(archive):
@@ -158,13 +159,47 @@ def test_a_rebuild_drops_what_is_no_longer_delivered_and_a_foreign_folder_is_ref
         ledger.forget("acme-robotics", "2026-09")
     build_site(config, site, theme_path=THEME, output_dir=runs)
     assert sorted(p.name for p in (site / "acme-robotics").iterdir()) == [
-        "2026-10.html", "2026-10.pdf", "index.html"]
+        ".kpireport-site", "2026-10.html", "2026-10.pdf", "index.html"]
     other = archive[2].parent / "photos"
     other.mkdir()
     (other / "holiday.jpg").write_bytes(b"x")
     with pytest.raises(SiteError, match="not empty and holds no kpireport site"):
         build_site(config, other, theme_path=THEME, output_dir=runs)
     assert [p.name for p in other.iterdir()] == ["holiday.jpg"]
+
+
+def test_a_client_removed_from_the_config_loses_its_folder_but_a_foreign_one_stays(
+        archive, capsys, monkeypatch):
+    _, runs, site = archive
+    assert main(["site", str(CONFIG), "--reports", str(runs), "--output", str(site)]) == 0
+    (site / "assets").mkdir()  # the agency's own folder: no marker, never removed
+    (site / "assets" / "logo.png").write_bytes(b"png")
+    # A client's folder written before folders had their marker: kpireport's index page.
+    (site / "old-client").mkdir()
+    (site / "old-client" / "index.html").write_text(
+        '<!DOCTYPE html><html><head><meta name="generator" content="kpireport">',
+        encoding="utf-8")
+    capsys.readouterr()
+    # Acme leaves the agency: the config no longer has it. One client is rebuilt.
+    dropped = load_config(CONFIG)
+    dropped.clients = [c for c in dropped.clients if c.id != "acme-robotics"]
+    monkeypatch.setattr("kpireport.config.load_config", lambda path: dropped)
+    assert main(["site", str(CONFIG), "--client", "northwind-dental", "--reports", str(runs),
+                 "--output", str(site)]) == 0
+    _, err = capsys.readouterr()
+    assert sorted(p.name for p in site.iterdir()) == [
+        ".kpireport-site", "assets", "index.html", "maison-lumiere", "northwind-dental"]
+    assert (site / "assets" / "logo.png").read_bytes() == b"png"
+    said = err.splitlines()
+    assert any("removed" in line and "acme-robotics" in line
+               and "no longer in the config" in line for line in said), err
+    assert any("removed" in line and "old-client" in line for line in said), err
+    assert any("left" in line and "assets" in line for line in said), err
+    # The agency's index no longer lists it; the other clients' folders are untouched.
+    assert links(site / "index.html").hrefs == ["maison-lumiere/index.html",
+                                                "northwind-dental/index.html"]
+    assert "Acme" not in (site / "index.html").read_text(encoding="utf-8")
+    assert (site / "maison-lumiere" / "2026-10.pdf").is_file()
 
 
 def test_the_command_writes_one_clients_folder(archive, capsys):

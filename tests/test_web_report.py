@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -48,10 +50,21 @@ def test_each_month_of_a_chart_is_a_point_saying_its_month_and_value():
 
 
 def test_points_speak_the_clients_locale():
-    html = charts.line_chart([SeriesPoint(start=month(10), value=1534.0)], locale="fr_FR",
-                             unit="currency", currency="EUR", title="Chiffre d'affaires")
-    [label] = re.findall(r'class="chart-point"[^>]*aria-label="([^"]*)"', html)
-    assert label == "octobre 2026: 1\u202f534\u00a0€"
+    """French sets a narrow no-break space before ':' and ';' (as the catalogue's French
+    strings do); English none. web.js shows the point's aria-label as it is."""
+    points = [SeriesPoint(start=month(9), value=1200.0), SeriesPoint(start=month(10),
+                                                                      value=1534.0)]
+    last_year = [SeriesPoint(start=month(9), value=990.0)]
+    html = charts.line_chart(points, locale="fr_FR", unit="currency", currency="EUR",
+                             title="Chiffre d'affaires", last_year=last_year,
+                             last_year_word="L'an dernier")
+    labels = re.findall(r'class="chart-point"[^>]*aria-label="([^"]*)"', html)
+    assert labels == ["septembre 2026\u202f: 1\u202f200\u00a0€ (L&#x27;an dernier\u202f: "
+                      "990\u00a0€)", "octobre 2026\u202f: 1\u202f534\u00a0€"]
+    assert ('aria-label="Chiffre d&#x27;affaires\u202f: septembre 2026\u202f: 1\u202f200'
+            '\u00a0€ (L&#x27;an dernier\u202f: 990\u00a0€)\u202f; octobre 2026') in html
+    english = charts.line_chart(points, locale="en_GB", unit="count", title="Sessions")
+    assert 'aria-label="Sessions: September 2026: 1,200; October 2026: 1,534"' in english
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +99,60 @@ def test_the_screen_layout_is_kept_from_print_and_nothing_comes_from_outside(nor
     # The screen rules sit in @media screen, which WeasyPrint's print media never applies.
     assert ".page-footer { display: none; }" in screen
     assert style.index("@page") < style.index("@media screen {")
-    assert "@page" not in screen
+    # The only @page after it is the browser's print footer, in a block WeasyPrint skips
+    # (it has running elements; and it ignores @supports).
+    pages = re.findall(r"@supports not \(position: running\(footer\)\) \{ @page \{ "
+                       r"@bottom-left \{ content: ([^;]*);", screen)
+    assert pages == ['"Northstar Digital · Growth marketing for ambitious brands"']
+    assert screen.count("@page {") == 1
+    # Printed from a browser: the brand's colours, no tooltip or skip link (screen.css).
+    browser_print = screen[screen.index("@supports not (position: running(footer)) {\n"):]
+    assert "print-color-adjust: exact" in browser_print
+    assert ".skip-link, .chart-tip { display: none !important; }" in browser_print
     # One inline script, no file or address asked of the network.
     assert html.count("<script>") == 1 and "<script src" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert not re.search(r"url\(['\"]?(https?:)?//", html)
     assert 'addEventListener("keydown"' in html
+
+
+class _Headings(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if re.fullmatch(r"h[1-6]", tag):
+            self.levels.append(int(tag[1]))
+
+
+def heading_levels(html: str) -> list[int]:
+    parser = _Headings()
+    parser.feed(html)
+    return parser.levels
+
+
+def test_heading_levels_never_skip_one():
+    assert heading_levels("<h1>a</h1><h2>b</h2><h3>c</h3><h2>d</h2>") == [1, 2, 3, 2]
+    levels = heading_levels("<h1>a</h1><h2>b</h2><h4>c</h4>")
+    assert any(b > a + 1 for a, b in pairwise(levels))
+
+
+@pytest.mark.parametrize("theme", ["default", "compact"])
+def test_every_example_reports_headings_go_down_one_level_at_a_time(theme):
+    """One h1 (the client, on the cover), then each heading at most one level below the one
+    before it (the summary's "What rose" is an h3 under its h2): what axe's heading-order
+    checks, for every example client, in the browser test."""
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    for client in config.clients:
+        report = compute_report(config, client, plugins, now=NOW)
+        report.theme = theme
+        html, _, _ = render_html(report, plugins, template_dir_of(config))
+        levels = heading_levels(html)
+        assert levels[0] == 1 and levels.count(1) == 1, (client.id, levels)
+        skips = [(a, b) for a, b in pairwise(levels) if b > a + 1]
+        assert skips == [], (client.id, theme, levels)
+        # The summary's parts are h3s (they were h4s, straight under the h2).
+        assert "<h4" not in html, client.id
+        assert re.search(r'<div class="narrative">\s*(<p[^>]*>.*?</p>\s*)?<h3>', html), client.id
