@@ -190,7 +190,14 @@ def test_contents_links_move_to_their_sections(browser, pages, width):
             "return document.getElementById(arguments[0]).getBoundingClientRect().top", target)
         assert browser.execute_script("return location.hash") == f"#{target}"
         assert browser.execute_script("return window.scrollY") > 0
-        assert -2 <= top <= 40, f"#{target} is at {top} px from the top after its link"
+        # At the top of the window, or (the last, short sections) the page scrolled to its end
+        # with the section in view: a browser cannot scroll past the end.
+        at_end = browser.execute_script(
+            "return window.scrollY + window.innerHeight >= "
+            "document.documentElement.scrollHeight - 2")
+        height = browser.execute_script("return window.innerHeight")
+        assert -2 <= top <= 40 or (at_end and 0 <= top < height), \
+            f"#{target} is at {top} px from the top after its link"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
