@@ -52,9 +52,12 @@ ZERO_BASED = frozenset({Unit.COUNT, Unit.CURRENCY})
 """Units whose axis starts at zero: a count's or an amount's height is its size."""
 LAST_YEAR_DASH = "4 3"
 TARGET_DASH = "7 3 2 3"  # dash-dot: neither this year's solid line nor last year's dashes
-LABEL_BOX = 80
+LABEL_BOX = 100
+AXIS_CHAR = 8.0
+"""The room a character of an axis label takes, in the chart's units: 7 pt text (the least
+any theme prints) at half the page's width, where a unit is 0.16 mm."""
 """A month label's box, in the chart's units, centred on its month: room for "sept. 2026"
-when the chart is printed at half the page's width."""
+in 7 pt when the chart is printed at half the page's width."""
 
 
 def value_ticks(values: Sequence[float], *, unit: Unit | str, fmt: Callable[[float], str],
@@ -135,7 +138,7 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
 
     ticks, tick_texts = value_ticks(values + ly_values, unit=unit, fmt=fmt, target=target)
     y_min, y_max = ticks[0], ticks[-1]
-    left = 10 + 5.4 * max(len(t) for t in tick_texts)
+    left = 10 + AXIS_CHAR * max(len(t) for t in tick_texts)
     right, top, bottom = 20, 8, 18  # right: half a month's label, centred on the last point
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(points)
