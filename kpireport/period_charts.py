@@ -151,10 +151,10 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
     if title:
         summary = f"{title}: {summary}"
     svg[0] = svg[0].replace("{summary}", escape(summary))
-    # Every month up to six; beyond, every second counted back from the last (the report's
-    # own month keeps its label), so that "janv. 2026" fits at half the page's width.
-    step = 1 if n <= 6 else 2
-    shown = [i for i in range(n) if not (n - 1 - i) % step]
+    # Every month up to six; beyond, every second from the first (January keeps its label
+    # and its year), and the last (the report's own month), so that "janv. 2026" fits at
+    # half the page's width.
+    shown = list(range(n)) if n <= 6 else [i for i in range(0, n - 2, 2)] + [n - 1]
     names = month_labels([months[i].start for i in shown], locale)
     x_labels = [(left + slot * (i + 0.5), months[i].label or name)
                 for i, name in zip(shown, names, strict=True)]

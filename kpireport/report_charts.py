@@ -136,11 +136,19 @@ def share_charts(report: Report, style: ChartStyle,
         dimension = b.dimensions[0]
         rows = [(cell(kpi, dimension, row.get(dimension)), row.get(b.metric))
                 for row in kpi.rows]
-        chart = share_bars(rows, fmt=lambda v, k=kpi, m=b.metric: cell(k, m, v),
-                           style=style, title=str(kpi.label))
+        chart = share_bars(rows, fmt=_cell_of(cell, kpi, b.metric), style=style,
+                           title=str(kpi.label))
         if chart:
             out[key] = chart
     return out
+
+
+def _cell_of(cell: Callable[[KpiValue, str, Any], str], kpi: KpiValue,
+             metric: str) -> Callable[[float], str]:
+    def fmt(v: float) -> str:
+        return cell(kpi, metric, v)
+
+    return fmt
 
 
 def burnup_charts(report: Report, style: ChartStyle, gettext: Any) -> dict[str, str]:
