@@ -12,11 +12,11 @@ import pytest
 from pypdf import PdfReader
 from shared import ROOT
 
-from kpireport import Unit
+from kpireport import Breakdown, KpiDefinition, Unit
 from kpireport.charts import ChartStyle, legend, line_chart, month_labels, value_ticks
 from kpireport.data import DateRange
 from kpireport.formatting import format_value
-from kpireport.kpis import Breakdown, KpiDefinition, KpiValue, SeriesPoint
+from kpireport.kpis import KpiValue, SeriesPoint
 from kpireport.period_charts import MonthBar, burnup_chart, month_bars, share_bars
 from kpireport.periods import Period, add_months, resolve
 from kpireport.report_charts import period_months, period_name
