@@ -50,7 +50,8 @@ def _pct(v: float, whole: float) -> str:
 
 
 def _labels_html(y_ticks: Sequence[tuple[float, str]], x_labels: Sequence[tuple[float, str]],
-                 *, axis: float, left: float, width: float) -> str:
+                 *, axis: float, left: float, width: float,
+                 first_from: float | None = None) -> str:
     """The axes' labels as one HTML box over the chart, placed by padding as
     :func:`kpireport.charts.line_chart` does: ``y_ticks`` top down (y, text), ``x_labels``
     (x, text) on the line ``axis``."""
@@ -59,10 +60,16 @@ def _labels_html(y_ticks: Sequence[tuple[float, str]], x_labels: Sequence[tuple[
         text.append(f'<span class="chart-y" style="padding-top: {_pct(ty - below, width)}; '
                     f'width: {_pct(left - 5, width)}">{escape(label)}</span>')
         below = ty
-    for x, label in x_labels:
+    for i, (x, label) in enumerate(x_labels):
+        # The first label starts at the axis rather than centred on its month when that
+        # would run under the axis's lowest figure (a bar's first slot is close to it).
+        start = x - LABEL_BOX / 2
+        align = ""
+        if i == 0 and first_from is not None and start < first_from:
+            start, align = first_from, " text-align: left;"
         text.append(f'<span class="chart-x" style="padding-top: {_pct(axis - below, width)}; '
-                    f'margin-left: {_pct(x - LABEL_BOX / 2, width)}; '
-                    f'width: {_pct(LABEL_BOX, width)}">{escape(label)}</span>')
+                    f'margin-left: {_pct(start, width)}; '
+                    f'width: {_pct(LABEL_BOX, width)};{align}">{escape(label)}</span>')
         below = axis
     return f'<div class="chart-labels">{"".join(text)}</div>'
 
@@ -160,7 +167,8 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
                 for i, name in zip(shown, names, strict=True)]
     labels = _labels_html([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
                                                                     strict=True)))],
-                          x_labels, axis=height - bottom + 3, left=left, width=width)
+                          x_labels, axis=height - bottom + 3, left=left, width=width,
+                          first_from=left + 1)
     return (f'<div class="chart chart-bars"><div class="chart-plot">{"".join(svg)}{labels}'
             f'</div></div>')
 
