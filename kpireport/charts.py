@@ -7,6 +7,7 @@ and weight as well as colour, so they read in greyscale print too.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,62 @@ def nice_ticks(low: float, high: float, count: int = 4, *,
     return ticks
 
 
+ZERO_BASED = frozenset({Unit.COUNT, Unit.CURRENCY})
+"""Units whose axis starts at zero: a count's or an amount's height is its size."""
+LAST_YEAR_DASH = "4 3"
+TARGET_DASH = "7 3 2 3"  # dash-dot: neither this year's solid line nor last year's dashes
+LABEL_BOX = 100
+AXIS_CHAR = 8.0
+"""The room a character of an axis label takes, in the chart's units: 7 pt text (the least
+any theme prints) at half the page's width, where a unit is 0.16 mm."""
+"""A month label's box, in the chart's units, centred on its month: room for "sept. 2026"
+in 7 pt when the chart is printed at half the page's width."""
+
+
+def value_ticks(values: Sequence[float], *, unit: Unit | str, fmt: Callable[[float], str],
+                target: float | None = None, zero: bool | None = None
+                ) -> tuple[list[float], list[str]]:
+    """An axis's ticks and their labels. Counts and amounts (or ``zero=True``) start at zero;
+    rates, positions and durations get their own range, padded, so that a line never runs
+    on the frame. A target is always strictly inside, never on the border, where it would
+    read as the frame. Fewer, wider steps until no two labels read the same."""
+    span_of = list(values) + ([target] if target is not None else [])
+    low, high = min(span_of), max(span_of)
+    from_zero = (unit in ZERO_BASED) if zero is None else zero
+    if from_zero and low >= 0:
+        low = 0.0
+    else:
+        pad = ((high - low) or abs(high) or 1.0) * 0.12
+        # A rate, a position, a duration cannot be negative: the padding stops at zero.
+        low, high = (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
+    ticks, texts = [0.0], [fmt(0.0)]
+    for count in (4, 3, 2, 1):
+        ticks = nice_ticks(low, high, count, whole=unit == Unit.COUNT)
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+        if target is not None and target >= ticks[-1] - step * 1e-9:
+            ticks.append(round(ticks[-1] + step, 10))
+        if target is not None and target <= ticks[0] + step * 1e-9 and not (
+                from_zero and ticks[0] == 0):
+            ticks.insert(0, round(ticks[0] - step, 10))
+        texts = [fmt(t) for t in ticks]
+        if len(set(texts)) == len(texts):
+            break
+    return ticks, texts
+
+
+def month_labels(months: Sequence[dt.date], locale: str) -> list[str]:
+    """Short month names, with the year on the first and on each new year's first (a
+    January when it is shown): "Nov 2025 … Jan 2026 …", "nov. 2025 … janv. 2026 …"."""
+    out, year = [], None
+    for day in months:
+        label = format_month(day, locale, "short")
+        if day.year != year:
+            label += f" {day.year}"
+            year = day.year
+        out.append(label)
+    return out
+
+
 def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
                currency: str = "EUR", duration_unit: str = "seconds",
                target: float | None = None, last_year: Sequence[SeriesPoint] | None = None,
@@ -71,7 +128,6 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     labels = labels or {}
     values = [p.value for p in points if p.value is not None]
     ly_values = [p.value for p in (last_year or []) if p.value is not None]
-    everything = values + ly_values + ([target] if target is not None else [])
     if not values:
         return ""
 
@@ -80,17 +136,9 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
             return format_duration(v, locale, duration_unit, axis=True)
         return format_value(v, unit, locale, currency, duration_unit)
 
-    low, high = min(everything), max(everything)
-    low = min(low, 0.0) if low >= 0 and low < (high - low) * 2 else low - (high - low) * 0.1
-    # Fewer, wider steps until no two labels read the same (a duration shown to the second,
-    # an amount to the pound).
-    for count in (4, 3, 2, 1):
-        ticks = nice_ticks(low, high, count, whole=unit == Unit.COUNT)
-        tick_texts = [fmt(t) for t in ticks]
-        if len(set(tick_texts)) == len(tick_texts):
-            break
+    ticks, tick_texts = value_ticks(values + ly_values, unit=unit, fmt=fmt, target=target)
     y_min, y_max = ticks[0], ticks[-1]
-    left = 10 + 5.4 * max(len(t) for t in tick_texts)
+    left = 10 + AXIS_CHAR * max(len(t) for t in tick_texts)
     right, top, bottom = 20, 8, 18  # right: half a month's label, centred on the last point
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(points)
@@ -130,31 +178,25 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     # report's month and the same month last year keep their labels. Each label is a box
     # WeasyPrint must lay out, so a 13-month axis gets five.
     step = 1 if n <= 7 else 2 if n <= 9 else 3
-    shown_year, axis = None, height - bottom + 3
-    for i, p in enumerate(points):
-        if (n - 1 - i) % step:
-            continue
-        label = format_month(p.start, locale, "short")
-        if p.start.year != shown_year:
-            label += f" {p.start.year % 100:02d}"
-            shown_year = p.start.year
+    axis = height - bottom + 3
+    shown = [i for i in range(n) if not (n - 1 - i) % step]
+    for i, label in zip(shown, month_labels([points[i].start for i in shown], locale),
+                        strict=True):
         text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
-                    f'margin-left: {pct(x(i) - 20, width)}; width: {pct(40, width)}">'
-                    f'{escape(label)}</span>')
+                    f'margin-left: {pct(x(i) - LABEL_BOX / 2, width)}; '
+                    f'width: {pct(LABEL_BOX, width)}">{escape(label)}</span>')
         below = axis
     if last_year:
-        svg.append(_path(last_year, x, y, style.last_year, 1.2, "4 3"))
+        svg.append(_path(last_year, x, y, style.last_year, 1.2, LAST_YEAR_DASH))
+        svg.append(_markers(last_year, x, y, style.last_year, "square"))
     if target is not None:
         ty = y(target)
         svg.append(f'<line class="target" x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" '
                    f'y2="{ty:.1f}" stroke="{style.accent}" stroke-width="1.4" '
-                   f'stroke-dasharray="7 3 2 3"/>')
+                   f'stroke-dasharray="{TARGET_DASH}"/>')
     svg.append(_path(points, x, y, style.line, 2.2, None))
+    svg.append(_markers(points, x, y, style.line, "circle"))
     last = next((i for i in range(n - 1, -1, -1) if points[i].value is not None), None)
-    if last is not None:
-        lv = points[last].value
-        assert lv is not None
-        svg.append(f'<circle cx="{x(last):.1f}" cy="{y(lv):.1f}" r="3.2" fill="{style.line}"/>')
     # The points a pointer or the keyboard reaches: invisible, wider than the line for a
     # finger; one tab stop per chart (the last month), the arrows move between them
     # (report_templates/default/web.js); without a script the <title> still shows on hover.
@@ -194,12 +236,15 @@ def _point_text(p: SeriesPoint, ly: SeriesPoint | None, fmt: Callable[[float], s
 
 def legend(style: ChartStyle, labels: dict[str, str], *, last_year: bool = True,
            target: bool = True) -> str:
-    """The key to the charts' lines, as HTML: one under each chart, or one for a section."""
-    entries = [(labels.get("value"), style.line, None, 2.2),
-               (labels.get("last_year") if last_year else None, style.last_year, "4 3", 1.2),
-               (labels.get("target") if target else None, style.accent, "7 3 2 3", 1.4)]
-    keys = [f'<span class="chart-key">{_key(colour, dash, stroke)} {escape(name)}</span>'
-            for name, colour, dash, stroke in entries if name]
+    """The key to the charts' lines, as HTML: one under each chart, or one for a section.
+    Each sample is drawn like its line, dash and marker, so the key reads in greyscale."""
+    entries = [(labels.get("value"), style.line, None, 2.2, "circle"),
+               (labels.get("last_year") if last_year else None, style.last_year,
+                LAST_YEAR_DASH, 1.2, "square"),
+               (labels.get("target") if target else None, style.accent, TARGET_DASH, 1.4,
+                None)]
+    keys = [f'<span class="chart-key">{_key(colour, dash, stroke, mark)} {escape(name)}</span>'
+            for name, colour, dash, stroke, mark in entries if name]
     if labels.get("title"):  # what a point is ("By month"), beside a quarter's totals
         keys.insert(0, f'<span class="chart-title">{escape(labels["title"])}</span>')
     return f'<div class="chart-legend">{" ".join(keys)}</div>'
@@ -210,12 +255,42 @@ def draws_line(points: Sequence[SeriesPoint]) -> bool:
     return any(a.value is not None and b.value is not None for a, b in pairwise(points))
 
 
-def _key(colour: str, dash: str | None, stroke: float) -> str:
-    """A legend's line sample, drawn like the chart's line it names."""
+def _key(colour: str, dash: str | None, stroke: float, mark: str | None = None) -> str:
+    """A legend's line sample, drawn like the chart's line it names, with its marker."""
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    marker = _mark(10, 3, colour, mark) if mark else ""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-sample" width="20" height="6" '
             f'viewBox="0 0 20 6" aria-hidden="true"><line x1="0" y1="3" x2="20" y2="3" '
-            f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/></svg>')
+            f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/>{marker}</svg>')
+
+
+def _mark(cx: float, cy: float, colour: str, shape: str) -> str:
+    """One marker: a filled circle (this year), a hollow square (last year)."""
+    if shape == "square":
+        return (f'<rect x="{cx - 2:.1f}" y="{cy - 2:.1f}" width="4" height="4" fill="white" '
+                f'stroke="{colour}" stroke-width="1"/>')
+    return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.3" fill="{colour}"/>'
+
+
+def _markers(points: Sequence[SeriesPoint], x: Callable[[int], float],
+             y: Callable[[float], float], colour: str, shape: str) -> str:
+    """A series' markers as one path (one element for WeasyPrint, not one per month):
+    filled circles, or hollow squares; the shape tells the series apart without colour."""
+    parts = []
+    for i, p in enumerate(points):
+        if p.value is None:
+            continue
+        px, py = x(i), y(p.value)
+        if shape == "square":
+            parts.append(f"M{px - 2.2:.1f},{py - 2.2:.1f}h4.4v4.4h-4.4Z")
+        else:
+            parts.append(f"M{px - 2.6:.1f},{py:.1f}a2.6,2.6 0 1,0 5.2,0a2.6,2.6 0 1,0 -5.2,0Z")
+    if not parts:
+        return ""
+    if shape == "square":
+        return (f'<path class="marks marks-square" d="{"".join(parts)}" fill="white" '
+                f'stroke="{colour}" stroke-width="1.1"/>')
+    return f'<path class="marks marks-circle" d="{"".join(parts)}" fill="{colour}"/>'
 
 
 def _path(points: Sequence[SeriesPoint], x: Callable[[int], float], y: Callable[[float], float],

@@ -73,6 +73,10 @@ class Family:
     rank: int = 100
 
 
+CHARTS = ("bars",)
+"""What ``KpiDefinition.chart`` may ask for."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class KpiDefinition:
     """A key performance indicator.
@@ -105,6 +109,10 @@ class KpiDefinition:
     nothing without them: branded clicks need the brand terms (a filter on ``query``)."""
     filter_negated: bool = False
     """With ``filter_on``: whether that filter must be a ``not_`` one (non-branded clicks)."""
+    chart: str | None = None
+    """How the report charts a table KPI besides its table: ``"bars"`` draws its rows'
+    ranking metric as horizontal bars by its first dimension (a channel mix); None, the
+    table alone. (Added in contract 1.2.)"""
     section: Family | None = field(default=None, init=False, compare=False)
     """The family given as a :class:`Family` (``family`` then holds its id)."""
 
@@ -117,6 +125,9 @@ class KpiDefinition:
             raise ValueError(f"KPI {self.id!r} reads no metric")
         if "en" not in self.label:
             raise ValueError(f"KPI {self.id!r} needs an English label")
+        if self.chart is not None and (self.chart not in CHARTS or self.breakdown is None):
+            raise ValueError(f"KPI {self.id!r}: chart={self.chart!r}: expected one of "
+                             f"{', '.join(map(repr, CHARTS))} on a KPI with a breakdown")
 
     def compute(self, values: Mapping[str, float | None]) -> float | None:
         """The KPI's value from its metrics aggregated over one bucket."""

@@ -62,6 +62,12 @@ STATUS_LABELS = {
     Status.MISSED: N_("Missed"), Status.NO_DATA: N_("No data"),
 }
 """A status in words (through the catalogue): the default theme's badges and the archive."""
+STATUS_ICONS = {
+    Status.ACHIEVED.value: "✓", Status.ON_TRACK.value: "✓", Status.AT_RISK.value: "!",
+    Status.OFF_TRACK.value: "✕", Status.MISSED.value: "✕", Status.NO_DATA.value: "–",
+}
+"""A status's glyph beside its word on a badge (all in DejaVu Sans, the fallback font): the
+badge reads without its colour."""
 BETTER, WORSE = "#1b7a3d", "#b3261e"
 SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
                     "recommendations", "commentary", "data_notes", "appendix")
@@ -478,6 +484,27 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                        last_year=any(k.key in with_last_year for k in ks),
                                        target=any(k.key in targets for k in ks)))
                for f, ks in sections if any(k.key in kpi_charts for k in ks)}
+    # --- charts (issue #15, item 5): a quarter's or a year to date's months as bars, the
+    # channel mix, the cumulative objectives' burn-up (kpireport.report_charts).
+    from kpireport import period_charts, report_charts
+
+    if report_charts.charts_period(report):
+        bar_charts, partial = report_charts.period_bar_charts(report, style, targets, gettext)
+        kpi_charts = {k: Markup(c) for k, c in bar_charts.items()}
+        bar_words = legend | {"title": str(gettext("Month by month")),
+                              "last_year": str(gettext("Same months last year")),
+                              "partial": str(gettext("Part of a month (to its last day of "
+                                                     "data)"))}
+        legends = {f: Markup(period_charts.bars_legend(
+                       style, bar_words, partial=any(k.key in partial for k in ks),
+                       target=any(k.key in targets and k.key in kpi_charts for k in ks)))
+                   for f, ks in sections if any(k.key in kpi_charts for k in ks)}
+    table_charts = {k: Markup(c) for k, c in report_charts.share_charts(
+        report, style, lambda kpi, name, v: _column_value(report, kpi, name, v, gettext)
+    ).items()}
+    burnups = {k: Markup(c) for k, c in report_charts.burnup_charts(report, style,
+                                                                    gettext).items()}
+    # --- end of charts
     tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
     bars = {a.key: Markup(charts.progress_bar(a.progress, a.expected_progress,
                                               colour=STATUS_COLOURS[a.status]))
@@ -549,6 +576,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "family_titles": family_titles,
         "tables": tables,
         "charts": kpi_charts,
+        "table_charts": table_charts,  # a breakdown's bars (KpiDefinition.chart), by KPI key
+        "burnups": burnups,  # a cumulative objective's burn-up chart, by objective key
+        # The period as clients name it ("Q3 2026", "Year to date 2026"): cover and title.
+        "period_name": report_charts.period_name(report.period, report.locale, gettext),
+        "status_icon": STATUS_ICONS,
         "sparklines": sparklines,
         # A headline tile's target status: its KPI's first objective (in the config's order).
         "tile_status": {a.kpi: a for a in reversed(report.objectives)},

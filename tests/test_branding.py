@@ -246,7 +246,8 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
                             period_spec="2026-Q3")
     rendered = render_report(report, plugins)
     text = text_of(rendered.pdf)
-    assert "Rapport de performance trimestriel 1er juil. – 30 sept. 2026" in text
+    # The quarter as clients name it, then its days.
+    assert "Rapport de performance trimestriel T3 2026 1er juil. – 30 sept. 2026" in text
     assert "Comparé à 1er avr. – 30 juin 2026 et à 1er juil. – 30 sept. 2025" in text
     assert "avril 2026" not in text  # the quarter before, not the month it starts with
     # What a source cannot give for a quarter is said in French, without its files' paths.
@@ -255,6 +256,7 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
     # Sources are named as the config labels them for the client, not by their ids.
     assert "Google Analytics le donne jour par jour" in squeezed and "web :" not in text
     assert ".csv" not in text and "distinct count" not in text
-    # Charts end with the quarter's last month.
-    labels = re.findall(r'class="chart-x"[^>]*>([^<]*)<', rendered.html)
-    assert labels[4] == "sept."
+    # Charts are the quarter's three months, ending with its last.
+    bars = rendered.html[rendered.html.index('class="chart chart-bars"'):]
+    labels = re.findall(r'class="chart-x"[^>]*>([^<]*)<', bars)
+    assert labels[:3] == ["juil. 2026", "août", "sept."]

@@ -84,8 +84,13 @@ def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
     ns = "{http://www.w3.org/2000/svg}"
     plot = root.find("div[@class='chart-plot']")
     svg = plot.find(f"{ns}svg")
-    paths = [p.get("d") for p in svg.iter(f"{ns}path")]
+    paths = [p.get("d") for p in svg.iter(f"{ns}path") if not p.get("class")]
     assert paths[-1].count("M") == 2  # the missing November breaks the line
+    # Greyscale: this year's months are filled circles, last year's hollow squares.
+    marks = {p.get("class"): p for p in svg.iter(f"{ns}path") if p.get("class")}
+    assert marks["marks marks-circle"].get("d").count("a2.6") == 2 * 3  # 3 months with data
+    assert marks["marks marks-square"].get("d").count("h4.4") == 4
+    assert marks["marks marks-square"].get("fill") == "white"
     assert svg.find(f".//{ns}line[@class='target']") is not None
     assert not list(svg.iter(f"{ns}text"))  # no SVG text: WeasyPrint lays it out per letter
     labels = plot.find("div[@class='chart-labels']")  # one box over the chart holds them
@@ -101,7 +106,7 @@ def test_line_chart_draws_lines_in_svg_and_labels_as_escaped_html():
             for s in labels.findall("span[@class='chart-y']")]
     sums = [sum(pads[: i + 1]) * width / 100 for i in range(len(pads))]
     assert sums == pytest.approx(sorted(grid), abs=0.05)
-    assert x_labels == ["oct. 25", "nov.", "déc.", "janv. 26"]
+    assert x_labels == ["oct. 2025", "nov.", "déc.", "janv. 2026"]
     legend = "".join(root.find("div[@class='chart-legend']").itertext())
     assert "<b>Cette année</b>" in legend and "Cible" in legend  # text, not markup
     assert "last_year" not in legend and legend.count("chart-key") == 0
@@ -112,10 +117,11 @@ def test_a_year_of_months_keeps_five_labels_with_this_month_and_last_years():
     points = [SeriesPoint(start=add_months(first, i), value=100 + i) for i in range(13)]
     root = ET.fromstring(line_chart(points, locale="en_GB", unit=Unit.COUNT))
     x_labels = [s.text for s in root.iter("span") if s.get("class") == "chart-x"]
-    assert x_labels == ["Oct 25", "Jan 26", "Apr", "Jul", "Oct"]
+    assert x_labels == ["Oct 2025", "Jan 2026", "Apr", "Jul", "Oct"]
     styles = [s.get("style") for s in root.iter("span") if s.get("class") == "chart-x"]
     lefts = [float(s.split("margin-left: ")[1].split("%")[0]) for s in styles]
-    assert lefts == sorted(lefts) and lefts[-1] + 40 / 520 * 100 <= 100.01  # inside the chart
+    # Each label centred on its month, the last one on the chart's last point, inside it.
+    assert lefts == sorted(lefts) and lefts[-1] + 40 / 520 * 100 <= 100.01
     # The first month's label is moved down to the axis; the others share its line.
     assert "padding-top: 0.00%" not in styles[0]
     assert all("padding-top: 0.00%" in s for s in styles[1:])
@@ -428,7 +434,7 @@ def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_
     assert sessions.monthly[0].start <= dt.date(2025, 10, 1)  # the chart's first month
     html, _, _ = render_html(report, plugins)
     start = html.index("<h3>Sessions</h3>")
-    assert "Oct 25" in html[start:html.index("</div></div></div>", start)]
+    assert "Oct 2025" in html[start:html.index("</div></div></div>", start)]
     # Every objective counts its days left from 13 November, the level ones too.
     assert {a.days_left for a in report.objectives} == {48}
     assert '<p class="report-kind">Month-to-date performance report</p>' in html

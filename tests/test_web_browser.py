@@ -279,7 +279,11 @@ def test_without_scripts_every_chart_is_still_there(browser, pages):
     _open(browser, without, 1440)
     charted = [k for k in report.kpis.values()
                if k.definition.breakdown is None and k.monthly]
-    charts = browser.find_elements("css selector", ".chart svg")
+    # Besides each KPI's: the channel mix's bars and each cumulative objective's burn-up.
+    charted += [k for k in report.kpis.values() if k.definition.chart == "bars" and k.rows]
+    charted += [a for a in report.objectives if a.kind == "cumulative" and a.deadline
+                and a.value is not None]
+    charts = browser.find_elements("css selector", ".chart-plot > svg")
     assert len(charts) == len(charted)
     assert all(c.is_displayed() and c.size["height"] > 40 for c in charts)
     titles = browser.find_elements("css selector", ".chart-point title")

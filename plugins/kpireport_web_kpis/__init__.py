@@ -126,6 +126,7 @@ WEB_KPIS = [
         ),
         description={"en": "Sessions and conversions by channel.",
                      "fr": "Sessions et conversions par canal."},
+        chart="bars",  # the channel mix, as bars above the table
     ),
 ]
 
