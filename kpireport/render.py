@@ -28,7 +28,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
-from kpireport import charts, formatting, weasy
+from kpireport import charts, formatting, typeface, weasy
 from kpireport.data import DataNote, NoteKind, Unit
 from kpireport.kpis import Family, KpiValue, SeriesPoint
 from kpireport.objectives import level_period
@@ -861,6 +861,10 @@ def render_html(report: Report, plugins: PluginSet,
         extras.update(extra)
     # The engine's own variables stay: a plugin adds to the context, it cannot replace it.
     context.update({k: v for k, v in extras.items() if k not in context})
+    # --- typeface (issue #15): the web page's embedded faces and the font stack ---
+    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
+    context.setdefault("typeface_web", Markup(typeface.web_css(fonts)) if fonts else None)
+    context.setdefault("font_stack", Markup(typeface.STACK))
     html = env.get_template("report.html.j2").render(context)
     dirs = [Path(theme.path)] + ([Path(default.path)] if default else [])
     if agency_template_dir is not None:
@@ -888,9 +892,15 @@ def render_report(report: Report, plugins: PluginSet,
             name=f"{report.client.id}-{report.period.key}-figures.csv",
             description="Figures of this report (raw and as printed)",
             relationship="Data")]
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher, font_config = safe_fetcher(dirs), FontConfiguration()
+    # The bundled typeface reaches the PDF alone (the HTML embeds its own web copies).
+    faces = typeface.print_stylesheet(typeface.fonts_dir(*dirs[:2]), fetcher, font_config)
     with _collector_paused():
         document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                        url_fetcher=safe_fetcher(dirs)).render(**options)
+                        url_fetcher=fetcher).render(font_config=font_config,
+                                                    stylesheets=faces, **options)
         pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
         del document  # garbage now, so that the collection below frees it
     return Rendered(html=html, pdf=pdf, pages=pages)
