@@ -11,6 +11,7 @@ folders only: data holding ``<img src="http://…">`` or ``file:///etc/passwd`` 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import io
@@ -40,6 +41,7 @@ from kpireport.untrusted import cell_text, clean_text, csv_cell
 if TYPE_CHECKING:
     from gettext import NullTranslations
 
+    from kpireport.analyst_notes import AnalystNotes
     from kpireport.plugins import PluginSet
     from kpireport.themes import Theme
 
@@ -64,7 +66,7 @@ STATUS_LABELS = {
 """A status in words (through the catalogue): the default theme's badges and the archive."""
 BETTER, WORSE = "#1b7a3d", "#b3261e"
 SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
-                    "recommendations", "commentary", "data_notes", "appendix")
+                    "recommendations", "actions", "commentary", "data_notes", "appendix")
 
 
 def css_string(value: object) -> Markup:
@@ -495,11 +497,19 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 
     brand = report.brand
     printed = list(brand.get("sections") or SECTION_DEFAULTS)
+    folders = _template_folders(env)
+    notes = analyst_notes(report, families)
     return {
         "brand": brand,
         "sections": printed,
         "narrative": summarise(report, gettext, _translations(env).ngettext),
-        "commentary": commentary_html(brand.get("commentary"), _template_folders(env)),
+        "commentary": commentary_html(notes.commentary, folders),
+        # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
+        "kpi_note": lambda kpi: commentary_html(notes.for_key(kpi.key), folders),
+        "section_note": lambda name: commentary_html(notes.for_key(name), folders),
+        "actions": {"done": commentary_html(notes.done, folders),
+                    "planned": commentary_html(notes.planned, folders)}
+        if notes.done or notes.planned else None,
         "report": report,
         "agency": report.agency,
         "client": report.client,
@@ -564,6 +574,30 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def note_keys(kpis: Iterable[str], families: Iterable[str]) -> list[str]:
+    """What a note in the commentary may name: a KPI, a KPI family, a section."""
+    from kpireport.analyst_notes import SECTION_KEYS
+
+    return list(dict.fromkeys((*kpis, *families, *SECTION_KEYS)))
+
+
+def analyst_notes(report: Report, families: Iterable[str]) -> AnalystNotes:
+    """The commentary file's notes and lists, less (with a warning) the notes naming nothing
+    of this report: a typo in a note never stops a report."""
+    from kpireport.analyst_notes import parse
+
+    notes = parse(report.brand.get("commentary"))
+    keys = note_keys(report.kpis, families)
+    unknown = notes.unknown(set(keys))
+    for note in unknown:
+        log.warning("%s, line %d: %r names no KPI or section of %s's report (expected one "
+                    "of %s): left out", report.brand.get("commentary_file") or "commentary",
+                    note.line, note.heading, report.client.id, ", ".join(keys))
+    if unknown:
+        notes = dataclasses.replace(notes, notes=[n for n in notes.notes if n not in unknown])
+    return notes
 
 
 def _lead_period(report: Report) -> Any:
