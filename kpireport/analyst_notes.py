@@ -65,12 +65,15 @@ class AnalystNotes:
         return "\n\n".join(texts) if texts else None
 
 
-def _kind(title: str) -> tuple[str, str] | None:
-    """What a heading opens: ("note", key), ("done", "") or ("planned", ""), or None."""
+def _kind(title: str, lists: bool = True) -> tuple[str, str] | None:
+    """What a heading opens: ("note", key), ("done", "") or ("planned", ""), or None (the
+    lists' headings too without ``lists``)."""
     title = " ".join(title.replace("\u00a0", " ").replace("\u202f", " ").split())
     if match := _NOTE.match(title):
         return "note", match.group(1)
     plain = title.rstrip(" :").lower()
+    if not lists:
+        return None
     if plain in _DONE:
         return "done", ""
     if plain in _PLANNED:
@@ -78,8 +81,9 @@ def _kind(title: str) -> tuple[str, str] | None:
     return None
 
 
-def parse(text: str | None) -> AnalystNotes:
-    """Split the commentary file into its general text, its notes and its two lists."""
+def parse(text: str | None, *, lists: bool = True) -> AnalystNotes:
+    """Split the commentary file into its general text, its notes and its two lists. Without
+    ``lists`` (a report whose sections leave "actions" out), the lists stay in the text."""
     if not text:
         return AnalystNotes(commentary=None)
     from kpireport.render import _commentary_markdown
@@ -91,13 +95,13 @@ def parse(text: str | None) -> AnalystNotes:
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.level == 0 and token.map:
             headings.append((token.map[0], int(token.tag[1]), tokens[i + 1].content))
-    if not any(_kind(title) for _, _, title in headings):
+    if not any(_kind(title, lists) for _, _, title in headings):
         return AnalystNotes(commentary=text)
     taken = [False] * len(lines)
     notes: list[Note] = []
-    lists: dict[str, list[str]] = {"done": [], "planned": []}
+    work: dict[str, list[str]] = {"done": [], "planned": []}
     for n, (start, level, title) in enumerate(headings):
-        kind = _kind(title)
+        kind = _kind(title, lists)
         if kind is None:
             continue
         end = next((s for s, lv, _ in headings[n + 1:] if lv <= level), len(lines))
@@ -112,11 +116,11 @@ def parse(text: str | None) -> AnalystNotes:
                 notes.append(Note(key=kind[1], heading=title.strip(), line=start + 1,
                                   text=body))
         elif body:
-            lists[kind[0]].append(body)
+            work[kind[0]].append(body)
     rest = "\n".join(line for line, gone in zip(lines, taken, strict=True) if not gone).strip()
     return AnalystNotes(commentary=rest or None, notes=notes,
-                        done="\n\n".join(lists["done"]) or None,
-                        planned="\n\n".join(lists["planned"]) or None)
+                        done="\n\n".join(work["done"]) or None,
+                        planned="\n\n".join(work["planned"]) or None)
 
 
 def commentary_problems(config: Config, plugins: PluginSet) -> list[Problem]:

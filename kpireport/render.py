@@ -498,7 +498,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     brand = report.brand
     printed = list(brand.get("sections") or SECTION_DEFAULTS)
     folders = _template_folders(env)
-    notes = analyst_notes(report, families)
+    notes = analyst_notes(report, families, printed)
     return {
         "brand": brand,
         "sections": printed,
@@ -583,12 +583,13 @@ def note_keys(kpis: Iterable[str], families: Iterable[str]) -> list[str]:
     return list(dict.fromkeys((*kpis, *families, *SECTION_KEYS)))
 
 
-def analyst_notes(report: Report, families: Iterable[str]) -> AnalystNotes:
+def analyst_notes(report: Report, families: Iterable[str], sections: list[str]) -> AnalystNotes:
     """The commentary file's notes and lists, less (with a warning) the notes naming nothing
-    of this report: a typo in a note never stops a report."""
+    of this report: a typo in a note never stops a report. Sections chosen before the
+    "actions" block existed leave its lists in the commentary, where they were printed."""
     from kpireport.analyst_notes import parse
 
-    notes = parse(report.brand.get("commentary"))
+    notes = parse(report.brand.get("commentary"), lists="actions" in sections)
     keys = note_keys(report.kpis, families)
     unknown = notes.unknown(set(keys))
     for note in unknown:

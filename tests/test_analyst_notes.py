@@ -117,6 +117,15 @@ def test_a_note_ends_at_the_next_heading_of_its_level_and_keeps_its_subheadings(
     assert "> ## Note: users" in notes.commentary  # a quoted heading is text
 
 
+def test_without_the_actions_section_the_lists_stay_in_the_commentary():
+    notes = parse(ACME_NOTES, lists=False)
+    assert notes.done is None and notes.planned is None
+    assert notes.commentary is not None
+    assert "## Done this month\n\n- Ran the Automation UK stand" in notes.commentary
+    assert "## Planned next month\n\n- Publish the case study" in notes.commentary
+    assert "Note: web" not in notes.commentary and len(notes.notes) == 5
+
+
 def test_a_file_of_notes_alone_has_no_commentary_section():
     notes = parse("## Note: sessions\n\nDown because of the outage.\n")
     assert notes.commentary is None and notes.for_key("sessions")
