@@ -88,26 +88,27 @@ def parse(text: str | None, *, lists: bool = True) -> AnalystNotes:
         return AnalystNotes(commentary=None)
     from kpireport.render import _commentary_markdown
 
-    lines = text.splitlines()
-    tokens = _commentary_markdown().parse(text)
-    # Top-level headings only (not one quoted or in a list): (first line, level, title).
-    headings: list[tuple[int, int, str]] = []
+    # Lines as the Markdown parser counts them (str.splitlines would also split at U+2028).
+    source = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = source.split("\n")
+    tokens = _commentary_markdown().parse(source)
+    # Top-level headings only (not one quoted or in a list): first line, the line after it
+    # (a setext heading's underline is the heading's), level, title.
+    headings: list[tuple[int, int, int, str]] = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.level == 0 and token.map:
-            headings.append((token.map[0], int(token.tag[1]), tokens[i + 1].content))
-    if not any(_kind(title, lists) for _, _, title in headings):
+            headings.append((token.map[0], token.map[1], int(token.tag[1]),
+                             tokens[i + 1].content))
+    if not any(_kind(title, lists) for _, _, _, title in headings):
         return AnalystNotes(commentary=text)
     taken = [False] * len(lines)
     notes: list[Note] = []
     work: dict[str, list[str]] = {"done": [], "planned": []}
-    for n, (start, level, title) in enumerate(headings):
+    for n, (start, body_start, level, title) in enumerate(headings):
         kind = _kind(title, lists)
         if kind is None:
             continue
-        end = next((s for s, lv, _ in headings[n + 1:] if lv <= level), len(lines))
-        # A setext heading's underline belongs to the heading, not to the body.
-        body_start = next(t.map[1] for t in tokens if t.type == "heading_open"
-                          and t.map and t.map[0] == start)
+        end = next((s for s, _, lv, _ in headings[n + 1:] if lv <= level), len(lines))
         for i in range(start, end):
             taken[i] = True
         body = "\n".join(lines[body_start:end]).strip()

@@ -931,7 +931,9 @@ def render_report(report: Report, plugins: PluginSet,
 
     fetcher, font_config = safe_fetcher(dirs), FontConfiguration()
     # The bundled typeface reaches the PDF alone (the HTML embeds its own web copies).
-    faces = typeface.print_stylesheet(typeface.fonts_dir(*dirs[:2]), fetcher, font_config)
+    default = _default_theme(plugins)
+    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
+    faces = typeface.print_stylesheet(fonts, fetcher, font_config)
     with _collector_paused():
         document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
                         url_fetcher=fetcher).render(font_config=font_config,

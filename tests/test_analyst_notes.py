@@ -126,6 +126,13 @@ def test_without_the_actions_section_the_lists_stay_in_the_commentary():
     assert "Note: web" not in notes.commentary and len(notes.notes) == 5
 
 
+def test_windows_line_ends_and_unusual_separators_keep_the_lines():
+    text = "Intro\u2028still intro.\r\n\r\n## Note: sessions\r\n\r\nDown.\r\n"
+    notes = parse(text)
+    assert notes.commentary == "Intro\u2028still intro."
+    assert [(n.key, n.line, n.text) for n in notes.notes] == [("sessions", 3, "Down.")]
+
+
 def test_a_file_of_notes_alone_has_no_commentary_section():
     notes = parse("## Note: sessions\n\nDown because of the outage.\n")
     assert notes.commentary is None and notes.for_key("sessions")
