@@ -46,4 +46,6 @@ def brand_of(config: Config, client: ClientConfig, period: Period) -> dict[str, 
         "tagged": True if tagged is None else tagged,
         "commentary": (commentary_path.read_text(encoding="utf-8")
                        if commentary_path.is_file() else None),
+        # Named in the warning about a note that names no KPI or section.
+        "commentary_file": str(commentary_path) if commentary_path.is_file() else None,
     }

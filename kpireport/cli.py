@@ -491,8 +491,14 @@ def cmd_site(args: SimpleNamespace) -> int:
 def cmd_validate(args: SimpleNamespace) -> int:
     config, plugins, _ = _load(args)
     print(f"{args.config}: configuration is valid ({len(config.clients)} clients)")
+    from kpireport.analyst_notes import commentary_problems
+
+    # Offline too: a note the report would leave out (its key a typo) is an error here.
+    notes = commentary_problems(config, plugins)
+    for problem in notes:
+        print(f"error: {problem}")
     if args.no_data:
-        return EXIT_OK
+        return EXIT_CONFIG if notes else EXIT_OK
     from kpireport.pipeline.assess import smart_review
 
     findings = smart_review(config, plugins, now=_now(args.as_of))
@@ -502,7 +508,7 @@ def cmd_validate(args: SimpleNamespace) -> int:
         errors += finding.severity == "error"
     if not findings:
         print("objectives: all pass the SMART checks")
-    return EXIT_CONFIG if errors else EXIT_OK
+    return EXIT_CONFIG if errors or notes else EXIT_OK
 
 
 def cmd_preview(args: SimpleNamespace) -> int:

@@ -11,6 +11,7 @@ folders only: data holding ``<img src="http://…">`` or ``file:///etc/passwd`` 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import io
@@ -28,7 +29,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
-from kpireport import charts, formatting, weasy
+from kpireport import charts, formatting, typeface, weasy
 from kpireport.data import DataNote, NoteKind, Unit
 from kpireport.kpis import Family, KpiValue, SeriesPoint
 from kpireport.objectives import level_period
@@ -40,6 +41,7 @@ from kpireport.untrusted import cell_text, clean_text, csv_cell
 if TYPE_CHECKING:
     from gettext import NullTranslations
 
+    from kpireport.analyst_notes import AnalystNotes
     from kpireport.plugins import PluginSet
     from kpireport.themes import Theme
 
@@ -70,7 +72,7 @@ STATUS_ICONS = {
 badge reads without its colour."""
 BETTER, WORSE = "#1b7a3d", "#b3261e"
 SECTION_DEFAULTS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
-                    "recommendations", "commentary", "data_notes", "appendix")
+                    "recommendations", "actions", "commentary", "data_notes", "appendix")
 
 
 def css_string(value: object) -> Markup:
@@ -522,12 +524,14 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 
     brand = report.brand
     printed = list(brand.get("sections") or SECTION_DEFAULTS)
+    folders = _template_folders(env)
+    notes = analyst_notes(report, families, printed)
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
     from kpireport import sections as section_titles
     from kpireport import summary
 
     commentary_title, commentary = section_titles.leading_heading(
-        commentary_html(brand.get("commentary"), _template_folders(env)))
+        commentary_html(notes.commentary, folders))
     headline = [k for k in summary.headline_order(report, families) if not uncomputable(k)]
     # ---
     return {
@@ -548,6 +552,12 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # The KPIs whose description the appendix gives: those without a chart (a chart's
         # caption says it already).
         "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts],
+        # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
+        "kpi_note": lambda kpi: commentary_html(notes.for_key(kpi.key), folders),
+        "section_note": lambda name: commentary_html(notes.for_key(name), folders),
+        "actions": {"done": commentary_html(notes.done, folders),
+                    "planned": commentary_html(notes.planned, folders)}
+        if notes.done or notes.planned else None,
         "report": report,
         "agency": report.agency,
         "client": report.client,
@@ -617,6 +627,31 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def note_keys(kpis: Iterable[str], families: Iterable[str]) -> list[str]:
+    """What a note in the commentary may name: a KPI, a KPI family, a section."""
+    from kpireport.analyst_notes import SECTION_KEYS
+
+    return list(dict.fromkeys((*kpis, *families, *SECTION_KEYS)))
+
+
+def analyst_notes(report: Report, families: Iterable[str], sections: list[str]) -> AnalystNotes:
+    """The commentary file's notes and lists, less (with a warning) the notes naming nothing
+    of this report: a typo in a note never stops a report. Sections chosen before the
+    "actions" block existed leave its lists in the commentary, where they were printed."""
+    from kpireport.analyst_notes import parse
+
+    notes = parse(report.brand.get("commentary"), lists="actions" in sections)
+    keys = note_keys(report.kpis, families)
+    unknown = notes.unknown(set(keys))
+    for note in unknown:
+        log.warning("%s, line %d: %r names no KPI or section of %s's report (expected one "
+                    "of %s): left out", report.brand.get("commentary_file") or "commentary",
+                    note.line, note.heading, report.client.id, ", ".join(keys))
+    if unknown:
+        notes = dataclasses.replace(notes, notes=[n for n in notes.notes if n not in unknown])
+    return notes
 
 
 def _lead_period(report: Report) -> Any:
@@ -914,6 +949,10 @@ def render_html(report: Report, plugins: PluginSet,
         extras.update(extra)
     # The engine's own variables stay: a plugin adds to the context, it cannot replace it.
     context.update({k: v for k, v in extras.items() if k not in context})
+    # --- typeface (issue #15): the web page's embedded faces and the font stack ---
+    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
+    context.setdefault("typeface_web", Markup(typeface.web_css(fonts)) if fonts else None)
+    context.setdefault("font_stack", Markup(typeface.STACK))
     html = env.get_template("report.html.j2").render(context)
     dirs = [Path(theme.path)] + ([Path(default.path)] if default else [])
     if agency_template_dir is not None:
@@ -941,9 +980,17 @@ def render_report(report: Report, plugins: PluginSet,
             name=f"{report.client.id}-{report.period.key}-figures.csv",
             description="Figures of this report (raw and as printed)",
             relationship="Data")]
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher, font_config = safe_fetcher(dirs), FontConfiguration()
+    # The bundled typeface reaches the PDF alone (the HTML embeds its own web copies).
+    default = _default_theme(plugins)
+    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
+    faces = typeface.print_stylesheet(fonts, fetcher, font_config)
     with _collector_paused():
         document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                        url_fetcher=safe_fetcher(dirs)).render(**options)
+                        url_fetcher=fetcher).render(font_config=font_config,
+                                                    stylesheets=faces, **options)
         pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
         del document  # garbage now, so that the collection below frees it
     return Rendered(html=html, pdf=pdf, pages=pages)

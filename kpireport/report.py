@@ -161,7 +161,7 @@ class Report:
     brand: dict[str, Any] = field(default_factory=dict)
     """Resolved branding: ``footer``, ``fonts`` (family, weight, style, data URI),
     ``cover_image`` (data URI), ``sections``, ``archival``, ``tagged``, ``commentary``
-    (the analyst's Markdown for this period, if any)."""
+    (the analyst's Markdown for this period, if any) and ``commentary_file`` (its path)."""
     all_kpis: dict[str, KpiValue] = field(default_factory=dict)
     """Every KPI computed: ``kpis`` and those only objectives or key results need."""
     fetched: FetchResult | None = None

@@ -95,7 +95,7 @@ class Colours(Model):
 
 
 SECTIONS = ("cover", "contents", "summary", "objectives", "okrs", "kpis", "tables",
-            "recommendations", "commentary", "data_notes", "appendix")
+            "recommendations", "actions", "commentary", "data_notes", "appendix")
 """The default theme's sections, in their default order (each is a template block)."""
 
 

@@ -1,0 +1,80 @@
+"""The themes' typeface, Inter (SIL Open Font License 1.1), and the fonts behind it.
+
+The files live in the default theme's ``fonts/`` folder with their licence (``OFL.txt``):
+static OpenType faces for the PDF (WeasyPrint reads them as they are; a WOFF2 file would be
+decompressed again for every report) and WOFF2 copies for the web page, embedded in it as
+``data:`` URIs inside ``<style media="screen">`` so that the HTML shows the same letters from
+a file, offline, in the archive site or the preview, while WeasyPrint (print media) skips
+that style without parsing it. Where Inter has no glyph (Hebrew, Arabic, emoji), the stack
+goes on to DejaVu Sans, then to whatever fontconfig finds (Noto Color Emoji for emoji).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+FAMILY = "Inter"
+FALLBACK = ('"DejaVu Sans"', "sans-serif")
+"""After the theme's or the brand's font: DejaVu Sans (a requirement already) for Hebrew,
+Arabic and symbols, then fontconfig's own choice for the rest: Noto Color Emoji for emoji
+(``fonts-noto-color-emoji``), CJK with ``fonts-noto-cjk`` when installed. The emoji font is
+not named: Pango would then take digits and spaces from it (they are emoji characters too)."""
+STACK = ", ".join((f'"{FAMILY}"', *FALLBACK))
+
+
+@dataclass(frozen=True)
+class Face:
+    stem: str
+    weight: int
+    style: str = "normal"
+
+
+PRINT_FACES = (Face("Inter-Regular", 400), Face("Inter-Bold", 700),
+               Face("Inter-Italic", 400, "italic"))
+"""What the themes use: regular text, bold (and 600, which takes the nearest heavier face)
+and the commentary's italics."""
+WEB_FACES = (Face("Inter-Regular", 400), Face("Inter-Bold", 700))
+"""The web page's faces: a browser slants the regular one for italics, 120 kB less a page."""
+
+
+def fonts_dir(*theme_dirs: Path) -> Path | None:
+    """The first of the themes' ``fonts/`` folders that holds the typeface."""
+    for folder in theme_dirs:
+        candidate = Path(folder) / "fonts"
+        if (candidate / f"{PRINT_FACES[0].stem}.otf").is_file():
+            return candidate
+    return None
+
+
+def print_css(folder: Path) -> str:
+    """``@font-face`` rules for WeasyPrint, naming the OpenType files by their path."""
+    return "".join(
+        f'@font-face {{ font-family: "{FAMILY}"; src: url("{(folder / face.stem).as_uri()}.otf");'
+        f" font-weight: {face.weight}; font-style: {face.style}; }}\n"
+        for face in PRINT_FACES)
+
+
+@lru_cache(maxsize=4)
+def web_css(folder: Path) -> str:
+    """``@font-face`` rules for a browser, each face embedded (read once per process)."""
+    rules = []
+    for face in WEB_FACES:
+        data = base64.b64encode((folder / f"{face.stem}.woff2").read_bytes()).decode("ascii")
+        rules.append(f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff2;base64,'
+                     f'{data}) format("woff2"); font-weight: {face.weight};'
+                     f" font-style: {face.style}; font-display: swap; }}\n")
+    return "".join(rules)
+
+
+def print_stylesheet(folder: Path | None, url_fetcher: Any, font_config: Any) -> list[Any]:
+    """The typeface as a WeasyPrint stylesheet (none without the files): it must share the
+    document's ``font_config`` for its faces to be found."""
+    if folder is None:
+        return []
+    from weasyprint import CSS
+
+    return [CSS(string=print_css(folder), url_fetcher=url_fetcher, font_config=font_config)]
