@@ -181,11 +181,12 @@ def burnup_charts(report: Report, style: ChartStyle, gettext: Any) -> dict[str, 
                 actual.append((month_end, total))
                 month = add_months(month, 1)
         actual.append((end, a.value))
+        # Wide and low: the objective's facts above it say the figures; the chart, the pace.
         out[a.key] = burnup_chart(start=a.start, deadline=a.deadline,
                                   baseline=a.baseline or 0.0, target=a.target, actual=actual,
                                   forecast=a.forecast, locale=report.locale,
                                   fmt=value_formatter(report, kpi), unit=kpi.definition.unit,
-                                  style=style, labels=labels)
+                                  style=style, labels=labels, width=520, height=100)
     return out
 
 
