@@ -963,8 +963,6 @@ def render_html(report: Report, plugins: PluginSet,
 def render_report(report: Report, plugins: PluginSet,
                   agency_template_dir: Path | None = None) -> Rendered:
     """Render a computed report to HTML and PDF (with its page count)."""
-    HTML = weasy.load().HTML
-
     html, theme, dirs = render_html(report, plugins, agency_template_dir)
     options: dict[str, Any] = {"pdf_tags": bool(report.brand.get("tagged", True))}
     finisher = None
@@ -980,20 +978,28 @@ def render_report(report: Report, plugins: PluginSet,
             name=f"{report.client.id}-{report.period.key}-figures.csv",
             description="Figures of this report (raw and as printed)",
             relationship="Data")]
+    with _collector_paused():
+        document = lay_out(html, theme, dirs, plugins, **options)
+        pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
+        del document  # garbage now, so that the collection below frees it
+    return Rendered(html=html, pdf=pdf, pages=pages)
+
+
+def lay_out(html: str, theme: Any, dirs: list[Path], plugins: PluginSet,
+            **options: Any) -> Any:
+    """WeasyPrint's document of a report's HTML (from :func:`render_html`), laid out in
+    pages as the PDF prints them: the bundled typeface included, files only from ``dirs``."""
     from weasyprint.text.fonts import FontConfiguration
 
+    HTML = weasy.load().HTML
     fetcher, font_config = safe_fetcher(dirs), FontConfiguration()
     # The bundled typeface reaches the PDF alone (the HTML embeds its own web copies).
     default = _default_theme(plugins)
     fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
     faces = typeface.print_stylesheet(fonts, fetcher, font_config)
-    with _collector_paused():
-        document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                        url_fetcher=fetcher).render(font_config=font_config,
-                                                    stylesheets=faces, **options)
-        pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
-        del document  # garbage now, so that the collection below frees it
-    return Rendered(html=html, pdf=pdf, pages=pages)
+    return HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                url_fetcher=fetcher).render(font_config=font_config, stylesheets=faces,
+                                            **options)
 
 
 def _associated_files_once(document: Any, pdf: Any) -> None:

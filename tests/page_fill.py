@@ -8,7 +8,6 @@ it holds, and whether it ends with a heading whose content went on to the next p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 HEADINGS = ("h1", "h2", "h3", "h4")
@@ -89,13 +88,8 @@ def _ids_and_text(box: Any) -> tuple[list[str], str]:
     return ids, " ".join(" ".join(words).split())
 
 
-def measure(html: str, base: Path, dirs: list[Path]) -> list[PageLayout]:
-    """Lay ``html`` out as :func:`kpireport.render.render_report` does and measure each page."""
-    from kpireport import weasy
-    from kpireport.render import safe_fetcher
-
-    document = weasy.load().HTML(string=html, base_url=base.as_uri() + "/",
-                                 url_fetcher=safe_fetcher(dirs)).render()
+def measure(document: Any) -> list[PageLayout]:
+    """Each page of a WeasyPrint document, measured."""
     out = []
     for number, page in enumerate(document.pages, 1):
         box = page._page_box
@@ -107,8 +101,8 @@ def measure(html: str, base: Path, dirs: list[Path]) -> list[PageLayout]:
 
 
 def lay_out(report: Any, plugins: Any) -> tuple[str, list[PageLayout]]:
-    """A computed report's HTML and its pages as WeasyPrint lays them out."""
-    from kpireport.render import render_html
+    """A computed report's HTML and its pages as WeasyPrint lays them out for its PDF."""
+    from kpireport import render
 
-    html, theme, dirs = render_html(report, plugins)
-    return html, measure(html, Path(theme.path), dirs)
+    html, theme, dirs = render.render_html(report, plugins)
+    return html, measure(render.lay_out(html, theme, dirs, plugins))
