@@ -239,3 +239,36 @@ def test_optional_columns_default_to_none_and_are_shown_only_when_given():
                            {"page": "/b", "views": 2.0, "revenue": 4.0}])
     # A row holding the column (even empty) shows it; none holding it leaves it out.
     assert table_columns(value) == ["views", "revenue"]
+
+
+def test_each_optional_column_is_asked_of_one_source_or_left_out():
+    from kpireport.config.models import KpiRef
+    from kpireport.data import MetricSpec
+    from kpireport.pipeline.columns import column_sources
+
+    definition = KpiDefinition(
+        id="t", label={"en": "T"}, unit=Unit.COUNT, metrics=("pageviews",),
+        breakdown=Breakdown(dimensions=("page",), metric="pageviews",
+                            optional_columns=("conversions", "revenue")))
+    spec = MetricSpec(name="x")
+    ga4 = {"pageviews": spec, "conversions": spec, "revenue": spec}
+    shop = {"conversions": spec, "revenue": spec}
+    ranking = {"pageviews": "ga4"}
+    # The table's own source first, when it gives the column.
+    assert column_sources(definition, KpiRef(kpi="t"), ranking, {"ga4": ga4, "shop": shop},
+                          set()) == {"conversions": "ga4", "revenue": "ga4"}
+    # Else the one other source giving it; none, or two: left out.
+    assert column_sources(definition, KpiRef(kpi="t"), ranking,
+                          {"ga4": {"pageviews": spec}, "shop": shop},
+                          set()) == {"conversions": "shop", "revenue": "shop"}
+    assert column_sources(definition, KpiRef(kpi="t"), ranking,
+                          {"ga4": {"pageviews": spec}, "a": shop, "b": shop}, set()) == {}
+    # The client's choice wins; a broken source gives nothing.
+    ref = KpiRef(kpi="t", source={"pageviews": "ga4", "revenue": "shop"})
+    assert column_sources(definition, ref, ranking, {"ga4": ga4, "shop": shop},
+                          set()) == {"conversions": "ga4", "revenue": "shop"}
+    assert column_sources(definition, ref, ranking, {"ga4": ga4, "shop": shop},
+                          {"shop"}) == {"conversions": "ga4"}
+    # A whole-KPI source that lacks the column: left out, the table stands.
+    assert column_sources(definition, KpiRef(kpi="t", source="ga4"), ranking,
+                          {"ga4": {"pageviews": spec}, "shop": shop}, set()) == {}
