@@ -13,6 +13,11 @@ Measures, and checks against the report issue's targets:
 3. the engine's total against WeasyPrint alone laying out and writing the same HTML;
 4. what one chart costs to build.
 Prints JSON; exit status 1 when a target is missed. Not a test: numbers depend on the machine.
+
+    .venv/bin/python benchmarks/render_speed.py --vs ../base   # this checkout (A) against B
+
+With ``--vs PATH`` (another checkout with its own ``.venv``), it measures both side by side
+instead, each with its own venv, engine and example (see :func:`side_by_side`).
 """
 
 from __future__ import annotations
@@ -198,14 +203,162 @@ def calibration(repeat: int = 5) -> float:
     return best
 
 
+# --- Side by side: this checkout against another (--vs) --------------------------------------
+
+
+def weasyprint_worker(root: Path) -> None:
+    """In a checkout's own venv: its engine writes the example's HTML reports, then WeasyPrint
+    lays out and writes each as a PDF once untimed (fonts, caches), once timed. Prints JSON:
+    the timed seconds and the pages, per client."""
+    from kpireport.config import load_config
+    from kpireport.pipeline.report import compute_report
+    from kpireport.plugins import load_plugins
+    from kpireport.render import render_html, safe_fetcher
+    from kpireport.weasy import load
+
+    HTML = load().HTML
+    config = load_config(root / "config.example.yaml")
+    plugins = load_plugins()
+    out = {}
+    for client in config.clients:
+        report = compute_report(config, client, plugins, now=NOW)
+        html, theme, dirs = render_html(report, plugins)
+        options = {"pdf_tags": bool(report.brand.get("tagged", True))}
+        if report.brand.get("archival"):
+            options["pdf_variant"] = "pdf/a-3b"
+        for timed in (False, True):
+            started = time.perf_counter()
+            document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                            url_fetcher=safe_fetcher(dirs)).render(**options)
+            document.write_pdf(**options)
+            if timed:
+                out[client.id] = {"seconds": time.perf_counter() - started,
+                                  "pages": len(document.pages)}
+    print(json.dumps(out))
+
+
+def _python(root: Path) -> str:
+    python = root / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"{root}: no .venv/bin/python (give --vs a checkout with its venv)")
+    return str(python)
+
+
+def _fresh_report(root: Path, client: str) -> tuple[float, float]:
+    """Wall and CPU (user+sys, the worker process included) seconds of one report in a fresh
+    process of that checkout."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        subprocess.run([_python(root), "-m", "kpireport", "run", "config.example.yaml",
+                        "--client", client, "--force", "--output", out, "--workers", "1"],
+                       check=True, capture_output=True, cwd=root)
+        wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _weasyprint(root: Path) -> dict[str, dict[str, float]]:
+    answer = subprocess.run([_python(root), str(Path(__file__).resolve()), "--weasyprint-worker",
+                             str(root)], check=True, capture_output=True, cwd=root, text=True)
+    figures: dict[str, dict[str, float]] = json.loads(answer.stdout.splitlines()[-1])
+    return figures
+
+
+def _summary(a: list[float], b: list[float], *, exact: bool = False) -> dict[str, float]:
+    """Both medians, the median of the pair-by-pair ratios A/B and the target it is held to:
+    1 plus the noise margin, twice the standard error of that median estimated from the
+    ratios' own spread (1.4826 × their median absolute deviation is their σ; the median of n
+    has a standard error of about 1.2533 σ/√n), at least 2 %. A figure that does not vary
+    from run to run (pages) has no margin."""
+    ratios = [x / y for x, y in zip(a, b, strict=True) if y]
+    median = statistics.median(ratios)
+    mad = statistics.median(abs(r - median) for r in ratios)
+    margin = 0.0 if exact else max(0.02, 2 * 1.2533 * 1.4826 * mad / len(ratios) ** 0.5)
+    return {"a_median": round(statistics.median(a), 4), "b_median": round(statistics.median(b), 4),
+            "ratio": round(median, 3), "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3), "noise_margin": round(margin, 3),
+            "target": round(1 + margin, 3)}
+
+
+def side_by_side(other: Path, pairs: int, clients: list[str]) -> dict[str, object]:
+    """This checkout (A) against ``other`` (B), each with its own venv, in turn A B A B …, one
+    warm-up pair then ``pairs`` counted: (1) the example's fresh-process time per report
+    (``python -m kpireport run config.example.yaml --client ID``, wall and CPU, the mean over
+    the clients), (2) WeasyPrint's time per page (laying out and writing the example's HTML
+    reports, each checkout's own, over their pages) and (3) pages per report. Pairing each A
+    with the B run next to it cancels the machine's drift, which moves both alike."""
+    roots = {"a": ROOT, "b": other.resolve()}
+    for root in roots.values():
+        subprocess.run([_python(root), "-m", "compileall", "-q", "kpireport", "plugins",
+                        "report_templates"], check=True, capture_output=True, cwd=root)
+    series: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": [], "per_page": [],
+                                                    "pages": []} for k in roots}
+    for pair in range(pairs + 1):
+        for key, root in roots.items():
+            walls, cpus = [], []
+            for client in clients:
+                wall, cpu = _fresh_report(root, client)
+                walls.append(wall)
+                cpus.append(cpu)
+            weasy = _weasyprint(root)
+            if pair == 0:
+                continue  # the warm-up: disk caches, bytecode, fonts
+            pages = sum(weasy[c]["pages"] for c in clients)
+            series[key]["wall"].append(statistics.mean(walls))
+            series[key]["cpu"].append(statistics.mean(cpus))
+            series[key]["per_page"].append(sum(weasy[c]["seconds"] for c in clients) / pages)
+            series[key]["pages"].append(pages / len(clients))
+    a, b = series["a"], series["b"]
+    return {
+        "a": str(roots["a"]), "b": str(roots["b"]), "pairs": pairs, "clients": clients,
+        "fresh_process_per_report_s": _summary(a["wall"], b["wall"]),
+        "fresh_process_per_report_cpu_s": _summary(a["cpu"], b["cpu"]),
+        "weasyprint_per_page_s": _summary(a["per_page"], b["per_page"]),
+        "pages_per_report": _summary(a["pages"], b["pages"], exact=True),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--client", action="append",
                         help="client for the fresh-process runs (repeatable; default: all)")
+    parser.add_argument("--vs", type=Path, metavar="PATH",
+                        help="another checkout (with its .venv) to measure side by side")
+    parser.add_argument("--pairs", type=int, default=5,
+                        help="with --vs: counted pairs after the warm-up one (default 5)")
+    parser.add_argument("--weasyprint-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.weasyprint_worker:
+        weasyprint_worker(args.weasyprint_worker)
+        return 0
     sys.path.insert(0, str(ROOT))
+    if args.vs:
+        from kpireport.config import load_config
+
+        clients = args.client or [c.id for c in load_config(CONFIG).clients]
+        result = side_by_side(args.vs, args.pairs, clients)
+        print(json.dumps(result, indent=2))
+        # Wall time is what a cron job waits; CPU time what it costs, and the steadier of
+        # the two on a shared machine: both are held to their target.
+        checked = {"fresh-process time per report": "fresh_process_per_report_s",
+                   "fresh-process CPU time per report": "fresh_process_per_report_cpu_s",
+                   "WeasyPrint time per page": "weasyprint_per_page_s",
+                   "pages per report": "pages_per_report"}
+        misses = 0
+        for name, key in checked.items():
+            figure = result[key]
+            assert isinstance(figure, dict)
+            ok = figure["ratio"] <= figure["target"]
+            misses += not ok
+            print(f"{'ok  ' if ok else 'MISS'} {name}: A/B {figure['ratio']} (target ≤ "
+                  f"{figure['target']})", file=sys.stderr)
+        return 1 if misses else 0
     from kpireport.config import load_config
 
     clients = args.client or [c.id for c in load_config(CONFIG).clients]

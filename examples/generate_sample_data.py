@@ -255,6 +255,9 @@ class Page:
     position: float = 12.0
     since: dt.date | None = None
     season: Callable[[dt.date], float] | None = None
+    converts: float = 0.0
+    """Conversions credited to the page per page view (relative): a client whose pages all
+    say 0 has no conversions by page."""
 
 
 @dataclass(frozen=True)
@@ -449,34 +452,37 @@ def lumiere_core_update(d: dt.date) -> float:
 
 LUMIERE_PAGES = (
     Page("/", "Maison Lumière — Cosmétiques bio & naturels fabriqués en France", 22, 38,
-         seo=30, position=6),
-    Page("/boutique", "Toute la boutique | Maison Lumière", 12, 55, seo=4, position=14),
+         seo=30, position=6, converts=0.3),
+    Page("/boutique", "Toute la boutique | Maison Lumière", 12, 55, seo=4, position=14,
+         converts=0.6),
     Page("/boutique/soins-visage", "Soins visage bio | Maison Lumière", 10, 62, seo=9,
-         position=11),
+         position=11, converts=0.8),
     Page("/produit/serum-eclat-vitamine-c",
-         "Sérum Éclat à la vitamine C — 30 ml | Maison Lumière", 8, 84, seo=12, position=9),
+         "Sérum Éclat à la vitamine C — 30 ml | Maison Lumière", 8, 84, seo=12, position=9,
+         converts=2.0),
     Page("/produit/creme-de-nuit-regenerante",
          "Crème de nuit régénérante à l'huile de rose musquée | Maison Lumière", 6, 78, seo=7,
-         position=11),
+         position=11, converts=1.8),
     Page("/produit/huile-demaquillante", "Huile démaquillante douceur | Maison Lumière", 4, 71,
-         seo=5, position=10),
+         seo=5, position=10, converts=1.5),
     Page("/produit/shampoing-solide-ortie",
          "Shampoing solide à l'ortie — cheveux gras | Maison Lumière", 3, 69, seo=4,
-         position=15),
+         position=15, converts=1.4),
     Page("/boutique/coffrets-cadeaux", "Coffrets cadeaux de Noël | Maison Lumière", 3, 66,
-         seo=4, position=9, season=lumiere_seasonal_gifts),
-    Page("/soldes", "<b>Soldes</b> : jusqu'à -30 % sur vos soins préférés", 9, 48, seo=3,
-         position=12, season=lumiere_sales_page),
-    Page("/panier", "Mon panier | Maison Lumière", 7, 45),
-    Page("/commande/livraison", "Livraison & paiement | Maison Lumière", 4, 95),
-    Page("/compte", "Mon compte | Maison Lumière", 4, 40),
+         seo=4, position=9, season=lumiere_seasonal_gifts, converts=2.2),
+    Page("/soldes", "Soldes : jusqu'à -30 % sur vos soins préférés | Maison Lumière", 9, 48,
+         seo=3, position=12, season=lumiere_sales_page, converts=1.0),
+    Page("/panier", "Mon panier | Maison Lumière", 7, 45, converts=1.2),
+    Page("/commande/livraison", "Livraison & paiement | Maison Lumière", 4, 95, converts=3.0),
+    Page("/compte", "Mon compte | Maison Lumière", 4, 40, converts=0.2),
     Page("/blog/routine-hiver-peau-glow", "5 gestes pour une peau \"glow\" tout l'hiver", 3,
-         185, seo=9, position=8, season=lumiere_winter),
+         185, seo=9, position=8, season=lumiere_winter, converts=0.3),
     Page("/blog/lire-une-etiquette-inci", "Comment lire une étiquette INCI ? Le guide complet",
-         2.5, 210, seo=8, position=7, since=dt.date(2025, 4, 8)),
+         2.5, 210, seo=8, position=7, since=dt.date(2025, 4, 8), converts=0.2),
     Page("/nos-engagements", "Nos engagements : bio, vegan & zéro déchet", 2, 92, seo=2,
-         position=13),
-    Page("/contact", "Contact & FAQ | Maison Lumière", 1.5, 58, seo=1, position=9),
+         position=13, converts=0.2),
+    Page("/contact", "Contact & FAQ | Maison Lumière", 1.5, 58, seo=1, position=9,
+         converts=0.05),
 )
 
 LUMIERE_QUERIES = (
@@ -592,7 +598,8 @@ NORTHWIND_PAGES = (
     Page("/", "Northwind Dental Group — Family Dentists in Hartford, New Haven & Stamford", 24,
          41),
     Page("/book-appointment", "Book an Appointment Online | Northwind Dental", 12, 96),
-    Page("/new-patients", "<b>New patients</b>: $99 exam, cleaning & X-rays", 9, 64),
+    Page("/new-patients", "New Patients: $99 Exam, Cleaning & X-Rays | Northwind Dental", 9,
+         64),
     Page("/services/dental-implants", "Dental Implants | Northwind Dental Group", 7, 88),
     Page("/services/invisalign", "Invisalign® Clear Aligners | Northwind Dental Group", 6, 81),
     Page("/services/teeth-whitening", "Professional Teeth Whitening | Northwind Dental", 4, 62),
@@ -662,35 +669,37 @@ def acme_events(d: dt.date, channel: str) -> float:
 
 ACME_PAGES = (
     Page("/", "Acme Robotics — Industrial Robots & Cobots for UK Manufacturers", 20, 44, seo=24,
-         position=7),
+         position=7, converts=0.2),
     Page("/robots/cobots", "Collaborative Robots (Cobots) | Acme Robotics", 9, 83, seo=9,
-         position=12),
+         position=12, converts=0.5),
     Page("/robots/cobots/ar-7", "AR-7 Cobot — 7 kg Payload, 900 mm Reach | Acme Robotics", 6,
-         121, seo=5, position=11),
-    Page("/robots/cobots/ar-12", "<b>New:</b> AR-12 heavy-payload cobot | Acme Robotics", 5, 134,
-         seo=3, position=14, since=dt.date(2026, 4, 14)),
+         121, seo=5, position=11, converts=0.9),
+    Page("/robots/cobots/ar-12", "New: AR-12 Heavy-Payload Cobot | Acme Robotics", 5, 134,
+         seo=3, position=14, since=dt.date(2026, 4, 14), converts=1.0),
     Page("/robots/palletising", "Palletising Robots & End-of-Line Automation | Acme Robotics", 7,
-         97, seo=12, position=9),
+         97, seo=12, position=9, converts=0.7),
     Page("/robots/welding-cells", "Robotic Welding Cells | Acme Robotics", 5, 92, seo=7,
-         position=11),
+         position=11, converts=0.6),
     Page("/solutions/machine-tending", "Machine Tending Automation | Acme Robotics", 4, 88, seo=6,
-         position=10),
-    Page("/case-studies", "Case Studies | Acme Robotics", 5, 61, seo=2, position=15),
+         position=10, converts=0.6),
+    Page("/case-studies", "Case Studies | Acme Robotics", 5, 61, seo=2, position=15,
+         converts=0.3),
     Page("/case-studies/brightwell-foods",
          "Brightwell Foods: 38 % Faster End-of-Line Packing | Acme Robotics", 3, 168, seo=2,
-         position=13),
+         position=13, converts=0.6),
     Page("/resources/roi-calculator", "Automation ROI Calculator | Acme Robotics", 5, 236,
-         seo=8, position=6),
+         seo=8, position=6, converts=1.5),
     Page("/resources/cobot-safety-guide",
          "The Cobot Safety Guide: ISO 10218 & ISO/TS 15066 Explained", 4, 265, seo=11,
-         position=6),
+         position=6, converts=1.8),
     Page("/blog/lights-out-manufacturing",
          "Why \"Lights-Out\" Factories Are Closer Than You Think", 3, 198, seo=7, position=9,
-         since=dt.date(2025, 1, 21)),
-    Page("/request-a-demo", "Request a Demo | Acme Robotics", 6, 104, seo=1, position=8),
+         since=dt.date(2025, 1, 21), converts=0.3),
+    Page("/request-a-demo", "Request a Demo | Acme Robotics", 6, 104, seo=1, position=8,
+         converts=6.0),
     Page("/events/ppma-show", "Meet Us at the PPMA Total Show, Stand C42 | Acme Robotics", 3, 57,
-         seo=1, position=9, season=lambda d: 6.0 if d.month == 9 else 0.15),
-    Page("/contact", "Contact Us | Acme Robotics", 3, 52, seo=2, position=8),
+         seo=1, position=9, season=lambda d: 6.0 if d.month == 9 else 0.15, converts=0.8),
+    Page("/contact", "Contact Us | Acme Robotics", 3, 52, seo=2, position=8, converts=3.0),
     Page("/careers", "Careers at Acme Robotics", 2, 73, seo=2, position=5),
 )
 
@@ -902,7 +911,11 @@ def write_users(client: Client, rng: random.Random, folder: Path,
 
 def write_pages(client: Client, rng: random.Random, folder: Path,
                 web: dict[dt.date, dict[str, WebRow]]) -> None:
-    """Page views by page add up to the day's page views in web_daily.csv."""
+    """Page views by page add up to the day's page views in web_daily.csv; so do conversions
+    (and revenue) by page, for a client whose pages convert, to the day's in web_daily.csv."""
+    converting = any(page.converts for page in client.pages)
+    # A generator of its own: the page views and every other file stay what they were.
+    credit = random.Random(f"{client.id}:page-conversions")
     rows = []
     for d in days(START, END):
         total = sum(r.pageviews for r in web[d].values())
@@ -912,12 +925,43 @@ def write_pages(client: Client, rng: random.Random, folder: Path,
             if page.since and d < page.since:
                 w = 0.0
             weights.append(w * jitter(rng, 0.12) if w else 0.0)
-        for page, views in zip(client.pages, split(total, weights), strict=True):
+        by_page = split(total, weights)
+        day_rows = []
+        for page, views in zip(client.pages, by_page, strict=True):
             if views:
                 seconds = page.seconds * client.engagement_factor(d) * jitter(rng, 0.08)
-                rows.append([d.isoformat(), page.path, page.title, views, one_decimal(seconds)])
-    write_csv(folder / "pages_daily.csv",
-              ["date", "page", "page_title", "pageviews", "time_on_page"], rows)
+                day_rows.append([d.isoformat(), page.path, page.title, views,
+                                 one_decimal(seconds)])
+        if converting:
+            credited(client, credit, web[d], [p for p, v in zip(client.pages, by_page,
+                                                                  strict=True) if v],
+                     day_rows)
+        rows.extend(day_rows)
+    header = ["date", "page", "page_title", "pageviews", "time_on_page"]
+    if converting:
+        header += ["conversions", "revenue"] if client.ecommerce else ["conversions"]
+    write_csv(folder / "pages_daily.csv", header, rows)
+
+
+def credited(client: Client, rng: random.Random, web: dict[str, WebRow], pages: list[Page],
+             rows: list[list[object]]) -> None:
+    """Append to a day's page rows the conversions (and revenue) credited to each page: the
+    day's, split by each page's views times its conversion rate, so they add up to the day's
+    figures in web_daily.csv."""
+    conversions = sum(r.conversions for r in web.values())
+    weights = [page.converts * int(str(row[3])) * jitter(rng, 0.3)
+               for page, row in zip(pages, rows, strict=True)]
+    if not any(weights):
+        weights = [float(str(row[3])) for row in rows]
+    by_page = split(conversions, weights)
+    for row, n in zip(rows, by_page, strict=True):
+        row.append(n)
+    if client.ecommerce:
+        # The day's revenue as web_daily.csv writes it, channel by channel, to the cent.
+        cents = sum(round(float(money(r.revenue)) * 100) for r in web.values())
+        for row, c in zip(rows, split(cents, [n * jitter(rng, 0.35) for n in by_page]),
+                          strict=True):
+            row.append(money(c / 100))
 
 
 # --- CRM -----------------------------------------------------------------------------------------

@@ -47,6 +47,10 @@ class Breakdown:
     ``translated_values`` names, per dimension column, the values a source gives in English
     that the report prints in its own language through the theme's translations (such as an
     analytics tool's channel names); other values are printed as they are.
+    ``optional_columns`` (contract 1.2) are metrics shown after ``columns`` only when one of
+    the client's sources gives them by the table's dimensions (a page's conversions or
+    revenue): asked apart from the table, never required, so a source without them (or whose
+    answer fails) prints the table without those columns.
     """
 
     dimensions: tuple[str, ...]
@@ -57,6 +61,7 @@ class Breakdown:
     column_labels: Mapping[str, Labels] = field(default_factory=dict)
     column_units: Mapping[str, Unit] = field(default_factory=dict)
     translated_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    optional_columns: tuple[str, ...] = ()
 
     def default_order(self) -> tuple[Order, ...]:
         """``metric``, then each of ``then_by``, highest first."""

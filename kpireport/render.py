@@ -608,6 +608,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         "row_changes": lambda kpi: any(p is not None for p in kpi.previous_rows),
+        # A table's figure columns: its own, then the optional ones its source gave.
+        "table_columns": table_columns,
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
         "describe": lambda kpi: kpi.description or (kpi.definition.text(
@@ -819,6 +821,17 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
+
+
+def table_columns(kpi: KpiValue) -> list[str]:
+    """A table KPI's figure columns, in order: the breakdown's ``columns`` (its ranking metric
+    alone when it names none), then each of its ``optional_columns`` that a printed row holds
+    (one its source could not give is left out, never printed as a column of dashes)."""
+    breakdown = kpi.definition.breakdown
+    if breakdown is None:
+        return []
+    return [*(breakdown.columns or (breakdown.metric,)),
+            *(c for c in breakdown.optional_columns if any(c in row for row in kpi.rows))]
 
 
 _SLASH = re.compile(r"/(?=[^/])")

@@ -695,3 +695,23 @@ def test_a_tables_missing_days_concern_the_metrics_it_gave(tmp_path):
     [note] = table.notes
     assert note.kind is NoteKind.MISSING_DAYS and note.dates == (D(2024, 5, 3),)
     assert note.metrics == ("pageviews",)  # sessions are complete: not theirs
+
+
+@pytest.mark.parametrize("column", [
+    ["1", "2.5", "-3", " 4 ", "1e3"],
+    ["1", "", "3"],                      # an empty cell: no value
+    ["1_000", "2"], ["nan", "1"], ["inf"], ["1e16"], ["-1e16"], ["1,5"], ["12", "abc"],
+    [],
+])
+def test_a_column_of_figures_reads_as_each_of_its_cells(column):
+    # The column-at-once reading of a tidy file is a shortcut: same figures, same refusals.
+    from kpireport_csv.tidy import _numbers
+    from kpireport_csv.values import parse_number
+
+    try:
+        expected = [parse_number(cell) for cell in column]
+    except ValueError:
+        with pytest.raises(ValueError):
+            _numbers(column)
+    else:
+        assert _numbers(column) == expected

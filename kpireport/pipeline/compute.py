@@ -23,6 +23,7 @@ from kpireport.data import (
 )
 from kpireport.kpis import KpiValue, SeriesPoint
 from kpireport.periods import Period, add_months
+from kpireport.pipeline.columns import fill_columns
 from kpireport.pipeline.fetch import FetchResult
 from kpireport.pipeline.plan import KpiBinding, KpiQueries, PerSource, ReportPlan
 
@@ -125,7 +126,9 @@ def foreign_currency(plan: ReportPlan, binding: KpiBinding, queries: KpiQueries,
                      fetched: FetchResult) -> str | None:
     """The currency of a KPI's amounts when a source gave them in another currency than the
     client's and no rate converted them; None when they are in the client's."""
-    for source, query in (queries.value or queries.breakdown).items():
+    # A table's optional columns may hold its only amounts (a page's revenue).
+    for source, query in [*(queries.value or queries.breakdown).items(),
+                          *queries.breakdown_columns.items()]:
         table = fetched.table(source, plan.answered_by.get((source, query), query))
         if table is None or not table.currency or table.currency == plan.currency:
             continue
@@ -150,6 +153,9 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
         rows, notes, error = rows_of(binding, queries.breakdown, fetched, answered_by)
         order = binding.ref.query_order() or b.default_order()
         value.rows = order_rows(rows, order, limit)
+        if not error and queries.breakdown_columns:
+            notes += fill_columns(binding, queries.breakdown_columns, value.rows, fetched,
+                                  answered_by)
         value.notes, value.error = dedupe(notes), error
         if not error and queries.breakdown_previous:
             value.previous_rows = previous_figures(binding, queries.breakdown_previous,

@@ -36,6 +36,7 @@ from kpireport.errors import KpiReportError, Problem
 from kpireport.kpis import KpiDefinition
 from kpireport.metrics import STANDARD_METRICS
 from kpireport.periods import Period, add_months
+from kpireport.pipeline.columns import column_sources, columns_queries, drop_refused
 from kpireport.plugins import PluginSet
 from kpireport.secrets import register_secret
 from kpireport.sources import Source, SourceContext
@@ -62,6 +63,9 @@ class KpiBinding:
     """False for KPIs computed only because an objective or key result needs them."""
     filters: tuple[Filter, ...] = ()
     """The config's filters: every query of this KPI carries them."""
+    column_sources: dict[str, str] = field(default_factory=dict)
+    """A table's optional column → the source asked for it (``Breakdown.optional_columns``;
+    see :mod:`kpireport.pipeline.columns`)."""
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -222,7 +226,9 @@ def bind_kpis(config: Config, client: ClientConfig, index: int, plugins: PluginS
                 problems.append(config.problem(path, message))
             continue
         bindings[ref.key] = KpiBinding(ref.key, definition, ref, metric_sources,
-                                       filters=ref.query_filters())
+                                       filters=ref.query_filters(),
+                                       column_sources=column_sources(
+                                           definition, ref, metric_sources, specs, broken))
     # KPIs that objectives or key results need without being listed are computed too.
     needed: list[tuple[str, tuple[Any, ...]]] = []
     for j, objective in enumerate(client.objectives):
@@ -256,8 +262,9 @@ def _resolve_sources(definition: KpiDefinition, ref: KpiRef, client: ClientConfi
                      broken: set[str]) -> tuple[dict[str, str], str | None]:
     """Metric → source for one KPI, or a problem (``""`` when a broken source explains it)."""
     out: dict[str, str] = {}
+    optional = definition.breakdown.optional_columns if definition.breakdown else ()
     if isinstance(ref.source, dict) and (unknown := sorted(set(ref.source)
-                                                           - set(definition.metrics))):
+                                                           - {*definition.metrics, *optional})):
         # A misspelt metric would leave the metric it meant to the other sources' choice.
         return {}, (f"KPI {ref.key!r}: 'source:' names {', '.join(map(repr, unknown))}, which "
                     f"this KPI does not use (its metrics: {', '.join(definition.metrics)})")
@@ -311,6 +318,8 @@ def plan_client(config: Config, client: ClientConfig, plugins: PluginSet, today:
     problems += _objective_problems(config, client, index, bindings, offered)
     problems += _order_problems(config, index, bindings)
     problems += _filter_problems(config, index, bindings)
+    for binding in bindings.values():
+        drop_refused(binding, sources, today)
     if sources:
         problems += capability_problems(config, index, bindings, sources, infos, today)
     return ClientPlan(client, sources, offered, bindings, problems, infos,
@@ -486,6 +495,8 @@ class KpiQueries:
     breakdown_previous: PerSource = field(default_factory=dict)
     """A table's rows over the previous period, deeper than its own top rows (see
     :data:`PREVIOUS_ROWS`), for each row's change."""
+    breakdown_columns: PerSource = field(default_factory=dict)
+    """A table's optional columns (:func:`~kpireport.pipeline.columns.columns_queries`)."""
     value: PerSource = field(default_factory=dict)
     previous: PerSource = field(default_factory=dict)
     last_year: PerSource = field(default_factory=dict)
@@ -496,9 +507,10 @@ class KpiQueries:
 
     def by_source(self, *, optional: bool = True) -> dict[str, list[Query]]:
         """All of them per source, in the order they are asked (without the optional ones,
-        ``breakdown_previous``, when ``optional`` is False)."""
+        ``breakdown_previous`` and ``breakdown_columns``, when ``optional`` is False)."""
         out: dict[str, list[Query]] = {}
-        groups = [self.breakdown, *([self.breakdown_previous] if optional else []),
+        groups = [self.breakdown,
+                  *([self.breakdown_previous, self.breakdown_columns] if optional else []),
                   self.value, self.previous, self.last_year, self.daily, self.monthly,
                   *self.cumulative.values()]
         for source in dict.fromkeys(s for group in groups for s in group):
@@ -615,7 +627,8 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
             # previous figure is looked up among more rows than are printed.
             breakdown_previous=_per_source(binding, lambda m: Query(
                 metrics=m, range=period.previous, dimensions=b.dimensions,
-                granularity=Granularity.TOTAL, **_top(order, limit * PREVIOUS_ROWS, m))))
+                granularity=Granularity.TOTAL, **_top(order, limit * PREVIOUS_ROWS, m))),
+            breakdown_columns=columns_queries(binding, period.range, order, limit))
     monthly_range = _monthly_range(client, binding.key, period)
     out = KpiQueries(
         value=_per_source(binding, lambda m: Query(metrics=m, range=period.range)),

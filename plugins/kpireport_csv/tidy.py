@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -16,6 +17,7 @@ from kpireport.errors import DataFileError
 from .frames import Frame, Grain
 from .settings import TIME_COLUMNS, TableSettings
 from .values import (
+    LARGEST_CELL,
     ParseCaches,
     cached,
     cell_error,
@@ -210,35 +212,40 @@ class TidyFile:
         # ambiguous, so they are refused when the file has one.
         distinct = any(self.specs[m].aggregation is Aggregation.DISTINCT for m in metrics)
         width = len(header.names)
-        # A day recurs on every row of its dimensions (each page, each channel): parse once.
-        times: dict[str, dt.date] = {}
-
-        def time_of(cell: str) -> dt.date:
-            value = times.get(cell)
-            if value is None:
-                value = times[cell] = parse_time(cell)
-            return value
-
-        convert = [parse_number if name in metrics else _dimension if name in dims else time_of
-                   for name in header.names]
+        convert = [parse_number if name in metrics else _dimension if name in dims
+                   else parse_time for name in header.names]
         names = header.names
         time_column, dimensions = header.time_column, header.dimensions
         key_of = itemgetter(time_column, *dimensions)  # in C: this runs for every row
-        rows: list[dict[str, Any]] = []
+        records: list[list[str]] = []
         lines: list[int] = []
         for line, cells in self._records():
             if line <= header.line:
                 continue
-            if len(cells) == 1 and width > 1 and cells[0].lstrip().startswith("#"):
-                continue  # a GA4 comment line ("# ----"), wherever the export puts one
-            check_width(self.file, line, cells, width)
-            try:
-                row = {name: c(cell)
-                       for name, c, cell in zip(names, convert, cells, strict=True)}
-            except ValueError:
-                raise self._cell_error(line, cells, convert) from None
+            if len(cells) != width:
+                if len(cells) == 1 and cells[0].lstrip().startswith("#"):
+                    continue  # a GA4 comment line ("# ----"), wherever the export puts one
+                check_width(self.file, line, cells, width)
             lines.append(line)
-            rows.append(row)
+            records.append(cells)
+        # Column by column, in C where it can be: a file has tens of thousands of cells. The
+        # plain numbers of a column are converted at once; a day or a dimension value recurs
+        # on every row of the others (each page, each channel), so each is read once. A cell
+        # that does not parse is named row by row, as a reader would look for it.
+        try:
+            columns = [_numbers(column) if c is parse_number else _each_once(c, column)
+                       for c, column in zip(convert, zip(*records, strict=True), strict=True)
+                       ] if records else []
+        except ValueError:
+            for line, cells in zip(lines, records, strict=True):
+                for c, cell in zip(convert, cells, strict=True):
+                    try:
+                        c(cell)
+                    except ValueError:
+                        raise self._cell_error(line, cells, convert) from None
+            raise
+        rows: list[dict[str, Any]] = [dict(zip(names, values, strict=True))
+                                      for values in zip(*columns, strict=True)]
         # Every column is declared, so a second row for the same day and dimensions can only
         # be a repeat (a file pasted twice): summed, it would double the figures. Counted in C
         # first; the rows are walked only to name the repeat.
@@ -271,3 +278,23 @@ class TidyFile:
 
 def _dimension(cell: str) -> str | None:
     return cell.strip() or None
+
+
+def _each_once(convert: Callable[[str], Any], column: Sequence[str]) -> list[Any]:
+    """``convert`` of each cell, computed once per distinct cell."""
+    seen = {cell: convert(cell) for cell in set(column)}
+    return list(map(seen.__getitem__, column))
+
+
+def _numbers(column: Sequence[str]) -> list[float | None]:
+    """A column's figures: at once when every cell is a plain finite number within bounds
+    (nearly always), else cell by cell, as :func:`parse_number` reads and refuses them."""
+    try:
+        values = list(map(float, column))
+    except ValueError:
+        values = None
+    if (values is not None and all(map(math.isfinite, values))
+            and max(values, default=0.0) <= LARGEST_CELL
+            and min(values, default=0.0) >= -LARGEST_CELL and "_" not in "".join(column)):
+        return list(values)
+    return [parse_number(cell) for cell in column]

@@ -104,8 +104,13 @@ WEB_KPIS = [
                 "page_title": {"en": "Title", "fr": "Titre"},
                 "pageviews": {"en": "Views", "fr": "Vues"},
                 "time_on_page": {"en": "Time on page", "fr": "Temps par page"},
+                "conversions": {"en": "Conversions", "fr": "Conversions"},
+                "revenue": {"en": "Revenue", "fr": "Chiffre d'affaires"},
             },
-            column_units={"time_on_page": Unit.DURATION},
+            column_units={"time_on_page": Unit.DURATION, "revenue": Unit.CURRENCY},
+            # Where the client's analytics give them by page (GA4, a pages export with
+            # those columns): what each page brings, beside what it is viewed.
+            optional_columns=("conversions", "revenue"),
         ),
         description={"en": "The most viewed pages of the period.",
                      "fr": "Les pages les plus consultées de la période."},
