@@ -182,9 +182,12 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     shown = [i for i in range(n) if not (n - 1 - i) % step]
     for i, label in zip(shown, month_labels([points[i].start for i in shown], locale),
                         strict=True):
+        # The first month's label starts at the plot's edge rather than centred on its
+        # point, which would put it under the axis's lowest figure ("£0Oct 2025").
+        place = (f'margin-left: {pct(left, width)}; text-align: left' if i == 0 else
+                 f'margin-left: {pct(x(i) - LABEL_BOX / 2, width)}')
         text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
-                    f'margin-left: {pct(x(i) - LABEL_BOX / 2, width)}; '
-                    f'width: {pct(LABEL_BOX, width)}">{escape(label)}</span>')
+                    f'{place}; width: {pct(LABEL_BOX, width)}">{escape(label)}</span>')
         below = axis
     if last_year:
         svg.append(_path(last_year, x, y, style.last_year, 1.2, LAST_YEAR_DASH))
