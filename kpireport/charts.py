@@ -184,7 +184,10 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
                         strict=True):
         # The first month's label starts at the plot's edge rather than centred on its
         # point, which would put it under the axis's lowest figure ("£0Oct 2025").
+        # The last one's box ends at the chart's edge, never past it.
         place = (f'margin-left: {pct(left, width)}; text-align: left' if i == 0 else
+                 f'margin-left: {pct(width - LABEL_BOX, width)}; text-align: right'
+                 if x(i) + LABEL_BOX / 2 > width else
                  f'margin-left: {pct(x(i) - LABEL_BOX / 2, width)}')
         text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
                     f'{place}; width: {pct(LABEL_BOX, width)}">{escape(label)}</span>')

@@ -232,7 +232,7 @@ def share_bars(rows: Sequence[tuple[str, float | None]], *, fmt: Callable[[float
         text.append(f'<span class="chart-y" style="padding-top: {_pct(cy - below, width)}; '
                     f'width: {_pct(left - 6, width)}">{escape(name)}</span>')
         text.append(f'<span class="chart-y chart-value" style="padding-top: 0.00%; '
-                    f'margin-left: {_pct(left + w + 4, width)}; width: {_pct(right, width)}">'
+                    f'margin-left: {_pct(left + w + 4, width)}; width: {_pct(right - 4, width)}">'
                     f'{escape(fmt(v))}</span>')
         below = cy
     svg.append("</svg>")
