@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.example.yaml"
@@ -118,7 +119,7 @@ def in_process(rounds: int) -> dict[str, object]:
     from kpireport.config import load_config
     from kpireport.pipeline.report import compute_report
     from kpireport.plugins import load_plugins
-    from kpireport.render import render_html, render_report, safe_fetcher
+    from kpireport.render import render_html, render_report
     from kpireport.weasy import load
 
     HTML = load().HTML
@@ -155,8 +156,7 @@ def in_process(rounds: int) -> dict[str, object]:
             options["pdf_variant"] = "pdf/a-3b"
         for _ in range(rounds):
             t0 = time.perf_counter()
-            document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                            url_fetcher=safe_fetcher(dirs)).render(**options)
+            document = _lay_out(HTML, html, theme, dirs, plugins, options)
             document.write_pdf(**options)
             alone.append(time.perf_counter() - t0)
     n = len(compute)
@@ -203,6 +203,19 @@ def calibration(repeat: int = 5) -> float:
     return best
 
 
+def _lay_out(HTML: Any, html: str, theme: Any, dirs: Any, plugins: Any,
+             options: dict[str, Any]) -> Any:
+    """WeasyPrint's document as the checkout's engine lays its PDF out: through
+    ``kpireport.render.lay_out`` where it exists (its typeface's stylesheet included), else
+    as an older engine did, the HTML alone."""
+    from kpireport import render
+
+    if hasattr(render, "lay_out"):
+        return render.lay_out(html, theme, dirs, plugins, **options)
+    return HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                url_fetcher=render.safe_fetcher(dirs)).render(**options)
+
+
 # --- Side by side: this checkout against another (--vs) --------------------------------------
 
 
@@ -213,7 +226,7 @@ def weasyprint_worker(root: Path) -> None:
     from kpireport.config import load_config
     from kpireport.pipeline.report import compute_report
     from kpireport.plugins import load_plugins
-    from kpireport.render import render_html, safe_fetcher
+    from kpireport.render import render_html
     from kpireport.weasy import load
 
     HTML = load().HTML
@@ -228,8 +241,7 @@ def weasyprint_worker(root: Path) -> None:
             options["pdf_variant"] = "pdf/a-3b"
         for timed in (False, True):
             started = time.perf_counter()
-            document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                            url_fetcher=safe_fetcher(dirs)).render(**options)
+            document = _lay_out(HTML, html, theme, dirs, plugins, options)
             document.write_pdf(**options)
             if timed:
                 out[client.id] = {"seconds": time.perf_counter() - started,
