@@ -393,18 +393,14 @@ def test_a_stalled_goodbye_then_a_second_run_is_one_email(hostile, tmp_path):
     assert len(hostile.messages) == 1
 
 
-@pytest.mark.pdf
-@pytest.mark.workers
-def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
-        server, tmp_path, monkeypatch, capsys):
+def run_unrecorded(args: list[str], monkeypatch) -> int:
+    """``kpireport`` ``args`` with a ledger that cannot record a delivery (disk full): the
+    email goes, its record stays "sending"."""
     import sqlite3
 
     from kpireport.cli import main
     from kpireport.ledger import Ledger
 
-    inbox, port = server
-    config = run_config(tmp_path, port)
-    args = ["-p", "kpireport_test_extras", "run", str(config)]
     record = Ledger.record_delivery
 
     def disk_full(self, **fields):
@@ -414,7 +410,19 @@ def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
 
     with monkeypatch.context() as m:
         m.setattr(Ledger, "record_delivery", disk_full)
-        assert main(args) != 0
+        return main(args)
+
+
+@pytest.mark.pdf
+@pytest.mark.workers
+def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
+        server, tmp_path, monkeypatch, capsys):
+    from kpireport.cli import main
+
+    inbox, port = server
+    config = run_config(tmp_path, port)
+    args = ["-p", "kpireport_test_extras", "run", str(config)]
+    assert run_unrecorded(args, monkeypatch) != 0
     err = capsys.readouterr()
     assert "delivered, but the ledger could not record it (database or disk is full)" in (
         err.out + err.err)
@@ -434,25 +442,13 @@ def test_a_delivery_the_ledger_cannot_record_is_not_sent_again_silently(
 @pytest.mark.parametrize("received", [True, False])
 def test_the_agency_settles_an_unconfirmed_email(server, tmp_path, monkeypatch, capsys,
                                                  received):
-    import sqlite3
-
     from kpireport.cli import main
-    from kpireport.ledger import Ledger
 
     inbox, port = server
     config = run_config(tmp_path, port)
     args = ["-p", "kpireport_test_extras", "run", str(config)]
     confirm = ["confirm", str(config), "--client", "boutique", "--period", "2026-10"]
-    record = Ledger.record_delivery
-
-    def disk_full(self, **fields):
-        if fields["status"] == "delivered":
-            raise sqlite3.OperationalError("database or disk is full")
-        record(self, **fields)
-
-    with monkeypatch.context() as m:
-        m.setattr(Ledger, "record_delivery", disk_full)
-        assert main(args) != 0
+    assert run_unrecorded(args, monkeypatch) != 0
     assert len(inbox.envelopes) == 1
     capsys.readouterr()
     assert main([*confirm, "--target", "folder", "--received"]) == 1
