@@ -166,6 +166,17 @@ def _commentary_markdown() -> Any:
         dropped = env.get("dropped", [False]).pop() if env.get("dropped") else False
         return "" if dropped else self.renderToken(tokens, idx, options, env)
 
+    def heading_levels(state: Any) -> None:
+        # The analyst's headings in order under the section's own h2, whatever levels the
+        # file uses: its levels, from the highest, become h2, h3… (a "####" under a "##"
+        # would skip a level for a screen reader). The opening one may title the section.
+        levels = sorted({int(t.tag[1]) for t in state.tokens if t.type == "heading_open"})
+        new = {f"h{level}": f"h{min(6, 2 + rank)}" for rank, level in enumerate(levels)}
+        for token in state.tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = new[token.tag]
+
+    md.core.ruler.push("heading_levels", heading_levels)
     md.add_render_rule("image", image)
     md.add_render_rule("link_open", link_open)
     md.add_render_rule("link_close", link_close)

@@ -26,6 +26,18 @@ def test_no_text_is_no_commentary():
     assert commentary_html(None) is None and commentary_html("") is None
 
 
+def test_headings_go_down_one_level_at_a_time_under_the_sections_own():
+    from kpireport.sections import leading_heading
+
+    html = commentary_html("## From your account manager\n\nText.\n\n#### Next steps\n\n"
+                           "1. Call\n\n###### Small print\n\nAnd the rest.")
+    title, body = leading_heading(html)
+    assert title == "From your account manager"
+    assert "<h3>Next steps</h3>" in body and "<h4>Small print</h4>" in body
+    # Without an opening heading, the highest level is the section's next one too.
+    assert str(commentary_html("Text.\n\n### Plan\n\nMore.")).count("<h2>Plan</h2>") == 1
+
+
 def test_a_quote_is_a_blockquote():
     out = html("> Customers ask for next-day delivery.\n")
     assert "<blockquote>" in out and "Customers ask for next-day delivery." in out
