@@ -109,6 +109,27 @@ def test_a_pages_file_without_conversions_prints_the_table_without_those_columns
     assert "vs previous period" in section
 
 
+def test_a_source_that_cannot_split_conversions_by_page_is_not_asked_them(example):
+    # The CSV source says which dimensions each metric's files have (contract 1.2's
+    # metric_dimensions): northwind's pages file has no conversions, so the plan asks no
+    # column query of it, and a KPI splitting conversions by page fails validate, not a run.
+    config, plugins, _ = example
+    plan = plan_client(config, config.client("northwind-dental"), plugins, NOW.date())
+    try:
+        assert plan.bindings["top_pages"].column_sources == {}
+        caps = plan.sources["web"].capabilities()
+        assert "page" not in caps.metric_dimensions["conversions"]
+        assert "page" in caps.dimensions  # pageviews split by page, from the same file
+        assert "page" in caps.metric_dimensions.get("pageviews", caps.dimensions)
+    finally:
+        plan.close()
+    maison = plan_client(config, config.client("maison-lumiere"), plugins, NOW.date())
+    try:
+        assert set(maison.bindings["top_pages"].column_sources) == {"conversions", "revenue"}
+    finally:
+        maison.close()
+
+
 def test_the_columns_are_an_optional_query_of_their_own(example):
     config, plugins, reports = example
     client = config.client("maison-lumiere")

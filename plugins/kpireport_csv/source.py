@@ -82,7 +82,17 @@ class CsvSource(Source[CsvSettings]):
         dimensions = dict.fromkeys(dim for frame in frames for dim in frame.dimensions)
         range_only = tuple(d for d in dimensions if all(
             f.grain is Grain.RANGE or f.monthly_exports for f in frames if d in f.dimensions))
+        # A metric splits only by the dimensions of the files that hold it: conversions by
+        # page need a pages file with a conversions column (validate says so, and a table's
+        # optional column is not asked of files that cannot answer it).
+        per_metric = {}
+        for name, spec in self.specs.items():
+            holders = [f for f in frames if f.offers(spec)]
+            dims = tuple(d for d in dimensions if any(d in f.dimensions for f in holders))
+            if holders and dims != tuple(dimensions):
+                per_metric[name] = dims
         return FileCapabilities(dimensions=tuple(dimensions), range_only=range_only,
+                                metric_dimensions=per_metric,
                                 why_not=lambda d, q: self.exports.one_total_only(d, q.range))
 
     def check(self) -> list[str]:
