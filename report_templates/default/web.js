@@ -1,9 +1,32 @@
 /* The report in a browser: a chart point shows its month and value (written in the client's
    locale by kpireport.charts into its aria-label) on hover, tap or keyboard focus; the arrow
    keys move between a chart's points, one tab stop per chart. Nothing is loaded from outside
-   the page; without this script each point's SVG <title> still shows on hover. */
+   the page; without this script the chart's SVG <title> still shows every month on hover.
+   The points are built here from each chart's data-points ([x, y, text] a month), so that
+   the PDF, which runs no script, does not carry them. */
 (function () {
   "use strict";
+  var SVG = "http://www.w3.org/2000/svg";
+  Array.prototype.forEach.call(document.querySelectorAll("svg[data-points]"), function (svg) {
+    var marks = JSON.parse(svg.getAttribute("data-points"));
+    marks.forEach(function (mark, i) {
+      var point = document.createElementNS(SVG, "circle");
+      point.setAttribute("class", "chart-point");
+      point.setAttribute("cx", mark[0]);
+      point.setAttribute("cy", mark[1]);
+      point.setAttribute("r", "7");
+      point.setAttribute("fill", svg.getAttribute("data-colour") || "currentColor");
+      point.setAttribute("fill-opacity", "0");
+      // One tab stop per chart, its last month; the arrows move between the others.
+      point.setAttribute("tabindex", i === marks.length - 1 ? "0" : "-1");
+      point.setAttribute("role", "img");
+      point.setAttribute("aria-label", mark[2]);
+      var title = document.createElementNS(SVG, "title");
+      title.textContent = mark[2];
+      point.appendChild(title);
+      svg.appendChild(point);
+    });
+  });
   function tipOf(plot) {
     var tip = plot.querySelector(".chart-tip");
     if (!tip) {
