@@ -105,6 +105,43 @@ def month_labels(months: Sequence[dt.date], locale: str) -> list[str]:
     return out
 
 
+def pct(v: float, whole: float) -> str:
+    """A length as a share of the chart's width: padding and margins in the page's CSS."""
+    return f"{100 * v / whole:.2f}%"
+
+
+def axis_labels(y_ticks: Sequence[tuple[float, str]], x_labels: Sequence[tuple[float, str]],
+                *, axis: float, left: float, width: float, first_from: float | None = None,
+                last_to: float | None = None) -> str:
+    """A chart's axis labels as one HTML box laid over it: ``y_ticks`` top down (y, text),
+    right-aligned before ``left``; ``x_labels`` (x, text) centred on their x on the line
+    ``axis``, the first starting no further left than ``first_from`` (so that it does not
+    run under the axis's lowest figure: "£0Oct 2025") and the last ending no further right
+    than ``last_to`` (the chart's edge), when they are given.
+
+    The labels are blocks of no height, each moved down by its padding from the one before:
+    WeasyPrint lays that box out in a fraction of what a positioned box per label costs.
+    Vertical padding is a share of the width, like the chart's height, so the labels keep
+    to the lines at any size."""
+    text, below = [], 0.0
+    for ty, label in y_ticks:
+        text.append(f'<span class="chart-y" style="padding-top: {pct(ty - below, width)}; '
+                    f'width: {pct(left - 5, width)}">{escape(label)}</span>')
+        below = ty
+    last = len(x_labels) - 1
+    for i, (x, label) in enumerate(x_labels):
+        start, align = x - LABEL_BOX / 2, ""
+        if i == 0 and first_from is not None and start < first_from:
+            start, align = first_from, " text-align: left;"
+        elif i == last and last_to is not None and start + LABEL_BOX > last_to:
+            start, align = last_to - LABEL_BOX, " text-align: right;"
+        text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
+                    f'margin-left: {pct(start, width)}; '
+                    f'width: {pct(LABEL_BOX, width)};{align}">{escape(label)}</span>')
+        below = axis
+    return f'<div class="chart-labels">{"".join(text)}</div>'
+
+
 def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
                currency: str = "EUR", duration_unit: str = "seconds",
                target: float | None = None, last_year: Sequence[SeriesPoint] | None = None,
@@ -154,9 +191,6 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     def y(v: float) -> float:
         return top + plot_h * (1 - (v - y_min) / ((y_max - y_min) or 1))
 
-    def pct(v: float, whole: float) -> str:
-        return f"{100 * v / whole:.2f}%"
-
     said = [_point_text(p, ly, fmt, locale, last_year_word)
             for p, ly in zip(points, _aligned(last_year, n), strict=True)]
     summary = punctuation(";", locale).join(t for t in said if t)
@@ -173,36 +207,19 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
            f'aria-label="{escape(summary)}" data-colour="{escape(style.line)}" '
            f'data-points="{escape(json.dumps(marks, ensure_ascii=False))}">'
            f'<title>{escape(summary)}</title>']
-    # The labels are blocks of no height in one box laid over the chart, each moved down
-    # by its padding from the one before: WeasyPrint lays that box out in a fraction of what
-    # a positioned box per label costs. Vertical padding is a share of the width, like the
-    # chart's height, so the labels keep to the lines at any size.
-    text, below = [], 0.0
-    for tick, label in reversed(list(zip(ticks, tick_texts, strict=True))):
-        ty = y(tick)
-        svg.append(f'<line x1="{left:.1f}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
-                   f'stroke="{style.grid}" stroke-width="0.6"/>')
-        text.append(f'<span class="chart-y" style="padding-top: {pct(ty - below, width)}; '
-                    f'width: {pct(left - 5, width)}">{escape(label)}</span>')
-        below = ty
+    for tick in reversed(ticks):
+        svg.append(f'<line x1="{left:.1f}" y1="{y(tick):.1f}" x2="{width - right}" '
+                   f'y2="{y(tick):.1f}" stroke="{style.grid}" stroke-width="0.6"/>')
     # Every month up to seven, else every second or third counted back from the last: the
     # report's month and the same month last year keep their labels. Each label is a box
     # WeasyPrint must lay out, so a 13-month axis gets five.
     step = 1 if n <= 7 else 2 if n <= 9 else 3
-    axis = height - bottom + 3
     shown = [i for i in range(n) if not (n - 1 - i) % step]
-    for i, label in zip(shown, month_labels([points[i].start for i in shown], locale),
-                        strict=True):
-        # The first month's label starts at the plot's edge rather than centred on its
-        # point, which would put it under the axis's lowest figure ("£0Oct 2025").
-        # The last one's box ends at the chart's edge, never past it.
-        place = (f'margin-left: {pct(left, width)}; text-align: left' if i == 0 else
-                 f'margin-left: {pct(width - LABEL_BOX, width)}; text-align: right'
-                 if x(i) + LABEL_BOX / 2 > width else
-                 f'margin-left: {pct(x(i) - LABEL_BOX / 2, width)}')
-        text.append(f'<span class="chart-x" style="padding-top: {pct(axis - below, width)}; '
-                    f'{place}; width: {pct(LABEL_BOX, width)}">{escape(label)}</span>')
-        below = axis
+    axis_text = axis_labels(
+        [(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts, strict=True)))],
+        list(zip((x(i) for i in shown), month_labels([points[i].start for i in shown], locale),
+                 strict=True)),
+        axis=height - bottom + 3, left=left, width=width, first_from=left, last_to=width)
     if last_year:
         svg.append(_path(last_year, x, y, style.last_year, 1.2, LAST_YEAR_DASH))
         svg.append(_markers(last_year, x, y, style.last_year, "square"))
@@ -214,8 +231,7 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     svg.append(_path(points, x, y, style.line, 2.2, None))
     svg.append(_markers(points, x, y, style.line, "circle"))
     svg.append("</svg>")
-    chart = (f'<div class="chart-plot">{"".join(svg)}'
-             f'<div class="chart-labels">{"".join(text)}</div></div>')
+    chart = f'<div class="chart-plot">{"".join(svg)}{axis_text}</div>'
     if labels:
         chart += legend(style, labels, last_year=bool(last_year), target=target is not None)
     return f'<div class="chart">{chart}</div>'

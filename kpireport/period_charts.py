@@ -20,10 +20,11 @@ from html import escape
 
 from kpireport.charts import (
     AXIS_CHAR,
-    LABEL_BOX,
     TARGET_DASH,
     ChartStyle,
+    axis_labels,
     month_labels,
+    pct,
     value_ticks,
 )
 from kpireport.data import Unit
@@ -43,35 +44,6 @@ class MonthBar:
     @property
     def partial(self) -> bool:
         return self.label is not None
-
-
-def _pct(v: float, whole: float) -> str:
-    return f"{100 * v / whole:.2f}%"
-
-
-def _labels_html(y_ticks: Sequence[tuple[float, str]], x_labels: Sequence[tuple[float, str]],
-                 *, axis: float, left: float, width: float,
-                 first_from: float | None = None) -> str:
-    """The axes' labels as one HTML box over the chart, placed by padding as
-    :func:`kpireport.charts.line_chart` does: ``y_ticks`` top down (y, text), ``x_labels``
-    (x, text) on the line ``axis``."""
-    text, below = [], 0.0
-    for ty, label in y_ticks:
-        text.append(f'<span class="chart-y" style="padding-top: {_pct(ty - below, width)}; '
-                    f'width: {_pct(left - 5, width)}">{escape(label)}</span>')
-        below = ty
-    for i, (x, label) in enumerate(x_labels):
-        # The first label starts at the axis rather than centred on its month when that
-        # would run under the axis's lowest figure (a bar's first slot is close to it).
-        start = x - LABEL_BOX / 2
-        align = ""
-        if i == 0 and first_from is not None and start < first_from:
-            start, align = first_from, " text-align: left;"
-        text.append(f'<span class="chart-x" style="padding-top: {_pct(axis - below, width)}; '
-                    f'margin-left: {_pct(start, width)}; '
-                    f'width: {_pct(LABEL_BOX, width)};{align}">{escape(label)}</span>')
-        below = axis
-    return f'<div class="chart-labels">{"".join(text)}</div>'
 
 
 def _grid(ticks: Sequence[float], y: Callable[[float], float], left: float, right: float,
@@ -165,10 +137,10 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
     names = month_labels([months[i].start for i in shown], locale)
     x_labels = [(left + slot * (i + 0.5), months[i].label or name)
                 for i, name in zip(shown, names, strict=True)]
-    labels = _labels_html([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
-                                                                    strict=True)))],
-                          x_labels, axis=height - bottom + 3, left=left, width=width,
-                          first_from=left + 1)
+    labels = axis_labels([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
+                                                                   strict=True)))],
+                         x_labels, axis=height - bottom + 3, left=left, width=width,
+                         first_from=left + 1)
     return (f'<div class="chart chart-bars"><div class="chart-plot">{"".join(svg)}{labels}'
             f'</div></div>')
 
@@ -229,10 +201,10 @@ def share_bars(rows: Sequence[tuple[str, float | None]], *, fmt: Callable[[float
         svg.append(f'<rect class="bar" x="{left:.1f}" y="{cy - bar_h / 2:.1f}" width="{w:.1f}" '
                    f'height="{bar_h:.1f}" fill="{style.line}"/>')
         # Name right-aligned before the axis, figure just after the bar: two labels a row.
-        text.append(f'<span class="chart-y" style="padding-top: {_pct(cy - below, width)}; '
-                    f'width: {_pct(left - 6, width)}">{escape(name)}</span>')
+        text.append(f'<span class="chart-y" style="padding-top: {pct(cy - below, width)}; '
+                    f'width: {pct(left - 6, width)}">{escape(name)}</span>')
         text.append(f'<span class="chart-y chart-value" style="padding-top: 0.00%; '
-                    f'margin-left: {_pct(left + w + 4, width)}; width: {_pct(right - 4, width)}">'
+                    f'margin-left: {pct(left + w + 4, width)}; width: {pct(right - 4, width)}">'
                     f'{escape(fmt(v))}</span>')
         below = cy
     svg.append("</svg>")
@@ -304,9 +276,9 @@ def burnup_chart(*, start: dt.date, deadline: dt.date, baseline: float, target: 
     step = max(1, -(-len(months) // 5))
     shown = months[::step]
     x_labels = list(zip([x(m) for m in shown], month_labels(shown, locale), strict=True))
-    labels_html = _labels_html([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
-                                                                         strict=True)))],
-                               x_labels, axis=height - bottom + 3, left=left, width=width)
+    labels_html = axis_labels([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
+                                                                        strict=True)))],
+                              x_labels, axis=height - bottom + 3, left=left, width=width)
     chart = f'<div class="chart-plot">{"".join(svg)}{labels_html}</div>'
     if labels:
         keys = []
