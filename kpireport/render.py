@@ -974,7 +974,7 @@ def render_html(report: Report, plugins: PluginSet,
     # The engine's own variables stay: a plugin adds to the context, it cannot replace it.
     context.update({k: v for k, v in extras.items() if k not in context})
     # --- typeface (issue #15): the web page's embedded faces and the font stack ---
-    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
+    fonts = _fonts_dir(theme, plugins)
     context.setdefault("typeface_web", Markup(typeface.web_css(fonts)) if fonts else None)
     context.setdefault("font_stack", Markup(typeface.STACK))
     html = env.get_template("report.html.j2").render(context)
@@ -1013,17 +1013,21 @@ def lay_out(html: str, theme: Any, dirs: list[Path], plugins: PluginSet,
             **options: Any) -> Any:
     """WeasyPrint's document of a report's HTML (from :func:`render_html`), laid out in
     pages as the PDF prints them: the bundled typeface included, files only from ``dirs``."""
-    from weasyprint.text.fonts import FontConfiguration
-
     HTML = weasy.load().HTML
-    fetcher, font_config = safe_fetcher(dirs), FontConfiguration()
+    fetcher = safe_fetcher(dirs)
     # The bundled typeface reaches the PDF alone (the HTML embeds its own web copies).
-    default = _default_theme(plugins)
-    fonts = typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
-    faces = typeface.print_stylesheet(fonts, fetcher, font_config)
+    fonts = _fonts_dir(theme, plugins)
+    html = typeface.without_web_faces(html, fonts)
+    font_config, faces = typeface.print_fonts(fonts, fetcher,
+                                              shared=not typeface.declares_fonts(html))
     return HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
                 url_fetcher=fetcher).render(font_config=font_config, stylesheets=faces,
                                             **options)
+
+
+def _fonts_dir(theme: Any, plugins: PluginSet) -> Path | None:
+    default = _default_theme(plugins)
+    return typeface.fonts_dir(Path(theme.path), *([Path(default.path)] if default else []))
 
 
 def _associated_files_once(document: Any, pdf: Any) -> None:
@@ -1038,26 +1042,33 @@ def _associated_files_once(document: Any, pdf: Any) -> None:
 
 _WARM_UP_HTML = """<!DOCTYPE html><html lang="en"><head><style>
 @page { size: A4; @bottom-right { content: counter(page) " / " counter(pages); } }
-html { font-family: "DejaVu Sans", sans-serif; } h2 { bookmark-level: 1; }
-</style></head><body><h2>kpireport</h2><p>Text, <b>bold</b> and <span>1,234.5</span></p>
-<table><tr><th>a</th><td>1</td></tr></table>
+html { font-family: %s; } h2 { bookmark-level: 1; }
+</style></head><body><h2>kpireport</h2><p>Text, <b>bold</b>, <i>italic</i> and
+<span>1,234.5 %%</span></p><table><tr><th>a</th><td>1</td></tr></table>
 <svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><path d="M0,0 L5,5"
  stroke="#000"/><circle cx="5" cy="5" r="2"/></svg></body></html>"""
 
 
-def warm_up(locales: Iterable[str] = ()) -> None:
+def warm_up(locales: Iterable[str] = (), plugins: PluginSet | None = None) -> None:
     """Fill the per-process caches every report needs, before a batch forks its workers.
 
     A worker forked from a process that never rendered fills them again for each report:
-    cffi's parsed C types, fontconfig's configuration, Pango's font map, Babel's locale data.
-    A one-page document and a figure in each locale fill them once, in the parent.
+    cffi's parsed C types, fontconfig's configuration, Pango's font map with the bundled
+    typeface's faces (the one reports share, see :func:`typeface.print_fonts`), Babel's
+    locale data. A one-page document and a figure in each locale fill them once, in the
+    parent.
     """
     # Only an optimisation: whatever fails here fails again, for its own client alone, in
     # the worker that needs it.
     try:
         HTML = weasy.load().HTML
+        theme = plugins.themes.get("default") if plugins is not None else None
+        fonts = _fonts_dir(theme.item, plugins) if theme is not None and plugins else None
+        dirs = [fonts.parent] if fonts else []
+        font_config, faces = typeface.print_fonts(fonts, safe_fetcher(dirs), shared=True)
         with _collector_paused():
-            document = HTML(string=_WARM_UP_HTML).render(pdf_tags=True)
+            document = HTML(string=_WARM_UP_HTML % typeface.STACK).render(
+                font_config=font_config, stylesheets=faces, pdf_tags=True)
             document.write_pdf(pdf_tags=True)
             del document
     except Exception as exc:

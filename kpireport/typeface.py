@@ -78,3 +78,48 @@ def print_stylesheet(folder: Path | None, url_fetcher: Any, font_config: Any) ->
     from weasyprint import CSS
 
     return [CSS(string=print_css(folder), url_fetcher=url_fetcher, font_config=font_config)]
+
+
+_shared: dict[Path | None, tuple[Any, list[Any]]] = {}
+
+
+def print_fonts(folder: Path | None, url_fetcher: Any, *, shared: bool) -> tuple[Any, list[Any]]:
+    """The font configuration a document is laid out with, and the typeface's stylesheet.
+
+    ``shared``: one per process (and fonts folder), for documents that declare no font of
+    their own. Pango's font map then keeps the faces it opened and the glyphs it measured
+    for the reports before, and a batch's workers, forked after :func:`warm_up
+    <kpireport.render.warm_up>`, start with it warm; a fresh one loads and scans the three
+    faces again for every report. A document with its own ``@font-face`` (a brand's font)
+    gets a fresh configuration: two brands may give one family name to different files.
+    """
+    from weasyprint.text.fonts import FontConfiguration
+
+    if not shared:
+        font_config = FontConfiguration()
+        return font_config, print_stylesheet(folder, url_fetcher, font_config)
+    if folder not in _shared:
+        font_config = FontConfiguration()
+        _shared[folder] = (font_config, print_stylesheet(folder, url_fetcher, font_config))
+    return _shared[folder]
+
+
+def declares_fonts(html: str) -> bool:
+    """Whether a document may declare fonts of its own: an ``@font-face`` rule (the web
+    page's embedded faces aside, which the caller removes first) or a stylesheet it links or
+    imports, which could hold one."""
+    lowered = html.lower()
+    return "@font-face" in lowered or "@import" in lowered or "stylesheet" in lowered
+
+
+def without_web_faces(html: str, folder: Path | None) -> str:
+    """The HTML without its ``<style media="screen">`` of embedded faces, which print media
+    never reads (300 kB less for WeasyPrint's parser)."""
+    if folder is None:
+        return html
+    return html.replace(web_style(folder), "", 1)
+
+
+def web_style(folder: Path) -> str:
+    """The web page's embedded faces as the template prints them."""
+    return f'<style media="screen">{web_css(folder)}</style>'
