@@ -586,6 +586,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # The periods the summary's figures are compared with: the same days as the data's,
         # when all of them stop on one day before the period's end.
         "lead_period": _lead_period(report),
+        # Figures stopping on different days: the summary's first sentence says so instead.
+        "lead_coverage": summary.coverage_line(report, gettext),
         # Where a source's data stops before the period's end, the summary says so first.
         "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
                                              for n in report.notes
