@@ -540,6 +540,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
     from kpireport import sections as section_titles
     from kpireport import summary
+    from kpireport.attribution import attribution_note
 
     commentary_title, commentary = section_titles.leading_heading(
         commentary_html(notes.commentary, folders))
@@ -620,6 +621,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
+        # How a table's optional columns are credited to its rows, said once under it.
+        "attribution_note": lambda kpi: attribution_note(kpi, report.locale, gettext),
         "row_changes": lambda kpi: any(p is not None for p in kpi.previous_rows),
         # A table's figure columns: its own, then the optional ones its source gave.
         "table_columns": table_columns,

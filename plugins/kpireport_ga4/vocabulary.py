@@ -8,7 +8,7 @@ the bucket asked), a few are sums or ratios of sums of GA4 metrics of that same 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kpireport import STANDARD_METRICS, Aggregation, MetricSpec, Unit
 
@@ -72,6 +72,15 @@ def _standard(name: str) -> MetricSpec:
     return STANDARD_METRICS[name]
 
 
+ON_THE_PAGE = {
+    "en": "counted on the page where they happened (an order is credited to the page where "
+          "it was placed, not to the page the visitor arrived on)",
+    "fr": "comptés sur la page où ils ont eu lieu (une commande est attribuée à la page où "
+          "elle a été passée, pas à la page d'arrivée du visiteur)",
+}
+"""How GA4 credits key events and purchase revenue split by page (``MetricSpec.attribution``)."""
+
+
 def metrics(*, conversions: tuple[str, ...] = (), leads: tuple[str, ...] = (),
             ) -> dict[str, Ga4Metric]:
     """The metrics of a source whose settings name these key events."""
@@ -111,6 +120,12 @@ def metrics(*, conversions: tuple[str, ...] = (), leads: tuple[str, ...] = (),
         api = tuple(f"keyEvents:{e}" for e in leads)
         out["leads"] = Ga4Metric(_standard("leads"), api,
                                  _one(api[0]) if len(api) == 1 else _sum(api))
+    # A key event by pagePath is the page where it happened: the checkout page gets the
+    # orders, not the landing page. The report says so under the top pages (contract 1.2).
+    for name in ("conversions", "revenue"):
+        metric = out[name]
+        out[name] = Ga4Metric(replace(metric.spec, attribution={"page": ON_THE_PAGE}),
+                              metric.api, metric.value)
     conv = out["conversions"]
     out["conversion_rate"] = Ga4Metric(_standard("conversion_rate"), (*conv.api, "sessions"),
                                        _ratio(conv.value, "sessions"))
