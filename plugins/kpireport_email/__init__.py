@@ -20,7 +20,10 @@ report is sent, and kept out of every log and error.
 Once the server has answered 250 to the message, the report is delivered: the connection is
 closed at once, without waiting on the server's goodbye, and the whole exchange has one
 deadline (``deadline``, seconds), so a server that trickles its answers cannot keep the
-worker until the run's timeout kills it before it has recorded the delivery.
+worker until the run's timeout kills it before it has recorded the delivery. The deadline
+must fit in that timeout (``runs.timeout``, which also covers computing and rendering the
+report): the target says it (``longest_delivery``), and ``kpireport validate`` and every run
+refuse a client whose e-mails' deadlines add up to the timeout or more.
 """
 
 from __future__ import annotations
