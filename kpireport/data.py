@@ -375,9 +375,10 @@ class Capabilities:
 
     def refusal(self, query: Query) -> str | None:
         """Why this source cannot answer ``query``, or None when it can."""
+        metrics = ", ".join(query.metrics)
         missing = [d for d in query.dimensions if d not in self.dimensions]
         if missing:
-            return (f"cannot split by {', '.join(missing)} (it offers: "
+            return (f"cannot split {metrics} by {', '.join(missing)} (it offers: "
                     f"{', '.join(self.dimensions) or 'no dimension'})")
         asked = list(dict.fromkeys([*query.dimensions, *(f.dimension for f in query.filters)]))
         for metric in query.metrics:
@@ -390,7 +391,7 @@ class Capabilities:
                     f"{', '.join(g.value for g in self.granularities)})")
         for f in query.filters:
             if f.dimension not in self.dimensions:
-                return (f"cannot filter on {f.dimension} (it offers: "
+                return (f"cannot filter {metrics} on {f.dimension} (it offers: "
                         f"{', '.join(self.dimensions) or 'no dimension'})")
             if f.operator not in self.filters:
                 return f"cannot filter with {f.operator.value} ({f})"

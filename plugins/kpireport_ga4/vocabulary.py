@@ -25,6 +25,23 @@ DIMENSIONS: dict[str, str] = {
 }
 """kpireport's dimension → GA4's."""
 
+ALL_KEY_EVENTS = ("key_event",)
+"""A stand-in key event: with it, :func:`metrics` names every metric the source can offer."""
+
+
+def metric_dimensions() -> dict[str, tuple[str, ...]]:
+    """Per metric the source can offer (``leads`` only when the settings name key events),
+    the dimensions GA4's Data API splits and filters it by: all of :data:`DIMENSIONS`.
+
+    The API's incompatibilities do not concern these dimensions: its item-scoped dimensions
+    (``itemName``…) refuse event-scoped metrics, and its event-scoped attribution dimensions
+    (``source``, ``defaultChannelGroup``…) some event counts, but the channel, source and
+    landing page read here are the session-scoped ones (``sessionDefaultChannelGroup``,
+    ``sessionSourceMedium``, ``landingPage``), which every user, session and event metric
+    splits by, as do the event-scoped ``pagePath`` and ``pageTitle`` and ``deviceCategory``
+    and ``country`` (Google's schema-compatibility announcement of 2022-12-01)."""
+    return {name: tuple(DIMENSIONS) for name in metrics(leads=ALL_KEY_EVENTS)}
+
 
 @dataclass(frozen=True)
 class Ga4Metric:
