@@ -303,7 +303,8 @@ def _load(args: SimpleNamespace, *,
         clients = [clients]
     for client_id in clients or ():
         config.client(client_id)  # an unknown id: a config error before anything else
-    problems = check_config(config, plugins, today=today, client_ids=clients)
+    problems = check_config(config, plugins, today=today, client_ids=clients,
+                            timeout=getattr(args, "timeout", None))
     if not isolate_clients:
         if problems:
             raise ConfigError(problems)

@@ -85,6 +85,13 @@ class MetricSpec:
     unit: Unit = Unit.COUNT
     """What the metric measures: ``currency`` amounts are converted into the client's
     currency (or noted) when a table says it is in another."""
+    attribution: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
+    """How the source credits this metric to a row split by a dimension, by dimension then
+    language (``{"page": {"en": "counted on the page where they happened", "fr": …}}``): a
+    short clause, lower-case and without a final full stop, printed once under a table whose
+    optional column (``Breakdown.optional_columns``) it fills, after the column's label. A
+    page's conversions mean different things from one source to the next: the client is
+    told which. Not compared: it words the metric, it does not change it. (Added in 1.2.)"""
 
     def __post_init__(self) -> None:
         if self.aggregation is Aggregation.WEIGHTED_MEAN and not self.weight:
@@ -368,9 +375,10 @@ class Capabilities:
 
     def refusal(self, query: Query) -> str | None:
         """Why this source cannot answer ``query``, or None when it can."""
+        metrics = ", ".join(query.metrics)
         missing = [d for d in query.dimensions if d not in self.dimensions]
         if missing:
-            return (f"cannot split by {', '.join(missing)} (it offers: "
+            return (f"cannot split {metrics} by {', '.join(missing)} (it offers: "
                     f"{', '.join(self.dimensions) or 'no dimension'})")
         asked = list(dict.fromkeys([*query.dimensions, *(f.dimension for f in query.filters)]))
         for metric in query.metrics:
@@ -383,7 +391,7 @@ class Capabilities:
                     f"{', '.join(g.value for g in self.granularities)})")
         for f in query.filters:
             if f.dimension not in self.dimensions:
-                return (f"cannot filter on {f.dimension} (it offers: "
+                return (f"cannot filter {metrics} on {f.dimension} (it offers: "
                         f"{', '.join(self.dimensions) or 'no dimension'})")
             if f.operator not in self.filters:
                 return f"cannot filter with {f.operator.value} ({f})"

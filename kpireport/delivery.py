@@ -88,6 +88,18 @@ class DeliveryTarget:
         """
         return None
 
+    def longest_delivery(self) -> float | None:
+        """The most seconds :meth:`deliver` may take, when the target bounds itself (an SMTP
+        exchange's deadline). Added in contract 1.3.
+
+        A report is computed, rendered and delivered in one worker, stopped after the run's
+        timeout (``runs.timeout``, or ``run --timeout``): ``kpireport validate`` and ``run``
+        refuse a client whose targets' bounds, added up (they deliver one after the other),
+        reach it, since the worker could be stopped in the middle of a delivery. ``None``
+        (the default): the target does not say, and nothing is checked.
+        """
+        return None
+
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     """Write a file so that readers see the old content or the new, never a mix.

@@ -330,6 +330,18 @@ def format_period(period: Period | DateRange, locale: str) -> str:
     return text
 
 
+def format_days(first: dt.date, last: dt.date, locale: str) -> str:
+    """The span from one day to another, saying their month and year once when they share
+    them: ``24–30 Nov 2026``, ``24 Oct – 30 Nov 2026``, ``1er–30 nov. 2026`` (French writes
+    the first day as an ordinal, as :func:`format_date` does)."""
+    if first == last:
+        return format_date(first, locale)
+    text = dates.format_interval(first, last, skeleton="yMMMd", locale=_locale(locale))
+    if first.day == 1 and locale.split("_")[0] == "fr":
+        text = re.sub(r"^1(?=\D)", "1er", text)
+    return text
+
+
 def punctuation(mark: str, locale: str) -> str:
     """``mark`` (":" or ";") with the spaces ``locale`` sets around it, for text built outside
     the catalogue (a chart point's "octobre 2026 : 1 234"): French puts a narrow no-break space

@@ -103,7 +103,10 @@ def register_delivery_targets(register: Callable[[type[DeliveryTarget]], None]) 
     a ``Settings`` model, and ``deliver(artifacts)`` which puts a rendered report somewhere
     (a folder, an email) and returns where. ``folder`` is built in and is the default. A
     target where one report can replace another (a file) also answers ``destination(names)``,
-    so that validation refuses two clients whose reports would land in the same place.
+    so that validation refuses two clients whose reports would land in the same place. A
+    target that bounds its own time (an SMTP deadline) answers ``longest_delivery()``
+    (contract 1.3), so that validation refuses a client whose deliveries cannot fit in the
+    run's timeout, which stops the worker that renders and delivers the report.
     """
 
 

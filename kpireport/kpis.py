@@ -186,6 +186,10 @@ class KpiValue:
     """The currency of its amounts when a source gave them in another than the client's and
     no exchange rate converted them (they are printed with that currency's symbol); None
     when they are in the client's."""
+    column_attribution: dict[str, str] = field(default_factory=dict)
+    """A table's printed optional columns → how their source credits them to a row, in the
+    report's language (``MetricSpec.attribution``); empty when no source says. (Added in
+    1.2.)"""
 
     @staticmethod
     def change(current: float | None, reference: float | None) -> float | None:

@@ -540,6 +540,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
     from kpireport import sections as section_titles
     from kpireport import summary
+    from kpireport.attribution import attribution_note
 
     commentary_title, commentary = section_titles.leading_heading(
         commentary_html(notes.commentary, folders))
@@ -586,6 +587,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # The periods the summary's figures are compared with: the same days as the data's,
         # when all of them stop on one day before the period's end.
         "lead_period": _lead_period(report),
+        # Figures stopping on different days: the summary's first sentence says so instead.
+        "lead_coverage": summary.coverage_line(report, gettext),
         # Where a source's data stops before the period's end, the summary says so first.
         "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
                                              for n in report.notes
@@ -618,6 +621,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
+        # How a table's optional columns are credited to its rows, said once under it.
+        "attribution_note": lambda kpi: attribution_note(kpi, report.locale, gettext),
         "row_changes": lambda kpi: any(p is not None for p in kpi.previous_rows),
         # A table's figure columns: its own, then the optional ones its source gave.
         "table_columns": table_columns,

@@ -7,12 +7,15 @@ each run rendered, and the objectives' statuses it recorded beside them)::
     DIR/<client id>/index.html          the client's reports, newest first
     DIR/<client id>/<period>.html|.pdf  each report, as delivered
     DIR/<client id>/.kpireport-site     the marker: a folder prune() may remove
+    DIR/_fonts/, DIR/<client id>/_fonts/  the reports' typeface for the index pages
+                                        (kpireport.site_fonts)
 
 A client no longer in the config loses its folder (prune): nothing stays published for it.
 
 A client's folder holds that client's files only and links nowhere outside itself, so it can
-be copied to a static host, or shared, on its own. Every page is self-contained (inline
-styles, the reports' images as data URIs): it works from a file, offline.
+be copied to a static host, or shared, on its own. Every page works from a file, offline
+(inline styles, the reports' images as data URIs); an index page's faces are files of its
+folder's ``_fonts/``, so that each page does not carry them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kpireport import site_fonts
 from kpireport.config.models import ClientConfig, Config
 from kpireport.errors import KpiReportError
 
@@ -121,7 +125,8 @@ def prune(config: Config, target: Path) -> list[str]:
     configured = {c.id for c in config.clients}
     removed = []
     for folder in sorted(p for p in target.iterdir() if p.is_dir()):
-        if folder.name in configured or folder.name.startswith("."):
+        if folder.name in configured or folder.name.startswith(".") \
+                or folder.name == site_fonts.FOLDER:  # the site's own faces
             continue
         if _written_by_site(folder):
             shutil.rmtree(folder)
@@ -176,7 +181,8 @@ def _write_client(config: Config, site: ClientSite, folder: Path,
             "html": f"{r.period}.html", "pdf": f"{r.period}.pdf"})
     page = env.get_template("page.html.j2").render(
         lang=locale.split("_")[0], title=site.client.name, agency=config.agency.name,
-        primary=_primary(config), reports=rows)
+        primary=_primary(config), reports=rows,
+        font_faces=site_fonts.publish(folder, theme_path), font_stack=site_fonts.STACK)
     atomic_write(folder / "index.html", page)
 
 
@@ -197,7 +203,8 @@ def _write_agency_index(config: Config, target: Path, theme_path: Path | None) -
                      "latest": latest})
     page = env.get_template("page.html.j2").render(
         lang=locale.split("_")[0], title=gettext("Clients"), agency=config.agency.name,
-        primary=_primary(config), clients=rows)
+        primary=_primary(config), clients=rows,
+        font_faces=site_fonts.publish(target, theme_path), font_stack=site_fonts.STACK)
     atomic_write(target / "index.html", page)
 
 

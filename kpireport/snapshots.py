@@ -113,10 +113,7 @@ def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, 
         "agency": agency,
         "defaults": defaults,
         "client": client,
-        "specs": {source: {name: {"aggregation": s.aggregation.value, "weight": s.weight,
-                                  "numerator": s.numerator, "denominator": s.denominator,
-                                  "unit": s.unit.value}
-                           for name, s in metrics.items()}
+        "specs": {source: {name: _spec(s) for name, s in metrics.items()}
                   for source, metrics in specs.items()},
         "sources": {name: {"label": info.label, "missing_days": info.missing_days.value}
                     for name, info in (sources_info or {}).items()},
@@ -131,6 +128,15 @@ def dump(*, client: dict[str, Any], agency: dict[str, Any], defaults: dict[str, 
     }
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def _spec(s: MetricSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"aggregation": s.aggregation.value, "weight": s.weight,
+                           "numerator": s.numerator, "denominator": s.denominator,
+                           "unit": s.unit.value}
+    if s.attribution:  # only when worded: a snapshot of a source that says none is unchanged
+        out["attribution"] = {d: dict(words) for d, words in s.attribution.items()}
+    return out
 
 
 def write(path: Path, data: bytes) -> None:
@@ -173,7 +179,8 @@ def _rebuild(payload: dict[str, Any]) -> dict[str, Any]:
         source: {name: MetricSpec(name=name, aggregation=Aggregation(s["aggregation"]),
                                   weight=s.get("weight"),
                                   numerator=s.get("numerator"), denominator=s.get("denominator"),
-                                  unit=Unit(s.get("unit", "count")))
+                                  unit=Unit(s.get("unit", "count")),
+                                  attribution=s.get("attribution") or {})
                  for name, s in metrics.items()}
         for source, metrics in payload["specs"].items()}
     payload["now"] = dt.datetime.fromisoformat(payload["now"])

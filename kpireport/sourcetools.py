@@ -153,6 +153,8 @@ def describe_source(cls: Any, plugin: str) -> list[str]:
                      f"filters {', '.join(o.value for o in caps.filters) or 'none'}; "
                      f"order and top N {'yes' if caps.order else 'no'}")
         for metric, dims in caps.metric_dimensions.items():
+            if set(dims) >= set(caps.dimensions):
+                continue  # declared, and split by every dimension: nothing more to say
             lines.append(f"    {metric}: dimensions {', '.join(dims) or 'none'}")
     return lines
 

@@ -3,7 +3,7 @@ and which objectives' statuses need their forecast beside them to be understood.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kpireport.kpis import KpiValue
 from kpireport.report import Assessment, Finding, Report, Status
@@ -57,3 +57,23 @@ def covering_finding(report: Report, a: Assessment) -> Finding | None:
         if a.kpi in f.kpis:
             return f
     return None
+
+
+def coverage_line(report: Report, gettext: Callable[[str], str]) -> str | None:
+    """The summary's first sentence when its figures stop on different days (a year to date
+    on 1 December whose analytics end on the 24th and whose CRM on the 30th): the span of
+    their last days and that each is compared with the same days before, never the whole
+    period. None when every figure covers the same days: the sentence names them then."""
+    figures = [k for k in report.kpis.values()
+               if k.definition.breakdown is None and k.value is not None]
+    ends = {report.kpi_periods.get(k.key, report.period).end for k in figures}
+    if len(ends) < 2:
+        return None
+    from kpireport.formatting import format_days
+
+    days = format_days(min(ends), max(ends), report.locale)
+    if report.period.previous == report.period.last_year:  # a year to date: one comparison
+        return gettext("Figures up to %(days)s depending on the source, each compared with "
+                       "the same days of last year.") % {"days": days}
+    return gettext("Figures up to %(days)s depending on the source, each compared with the "
+                   "same days of the period before and of last year.") % {"days": days}

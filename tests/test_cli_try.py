@@ -294,7 +294,7 @@ def test_fetch_a_metric_the_source_lacks_is_a_clean_error(example, capsys):
     assert out == ""
     assert err.startswith("error: web (Google Analytics) does not offer nope (it offers: ")
     assert fetch(example, "--metrics", "sessions", "--dimensions", "country") == 1
-    assert "cannot split by country" in capsys.readouterr().err
+    assert "cannot split sessions by country" in capsys.readouterr().err
     assert fetch(example, "--metrics", "sessions", "--filter", "channel") == 2
     assert "--filter 'channel': expected dim=value" in capsys.readouterr().err
     assert main(["fetch", str(example), "--client", "maison-lumiere", "--source", "crm",

@@ -315,7 +315,7 @@ def test_a_filter_on_a_dimension_the_source_lacks_fails_validation(tmp_path):
     [problem] = problems_of(path)
     # Named at the KPI's filters, with the source by its label and what it can give.
     assert problem.line == 19 and problem.field == "clients[0].kpis[1].filters"
-    assert "KPI 'landing_sessions': Google Analytics (ga) cannot filter on page" in \
+    assert "KPI 'landing_sessions': Google Analytics (ga) cannot filter sessions on page" in \
         problem.message
     assert "channel" in problem.message
 

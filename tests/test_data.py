@@ -159,7 +159,7 @@ def test_capabilities_say_why_a_query_is_refused():
                         filters=(Operator.EQUALS,))
     rng = DateRange(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
     assert caps.refusal(Query(metrics=("sessions",), range=rng, dimensions=("channel",))) is None
-    assert "cannot split by page" in caps.refusal(Query(metrics=("sessions",), range=rng,
+    assert "cannot split sessions by page" in caps.refusal(Query(metrics=("sessions",), range=rng,
                                                         dimensions=("page",)))
     assert "by day" in caps.refusal(Query(metrics=("sessions",), range=rng,
                                           granularity=Granularity.DAY))

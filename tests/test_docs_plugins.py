@@ -57,3 +57,6 @@ def test_the_other_plugins_examples_work():
     targets: list = []
     namespace["register_delivery_targets"](targets.append)
     assert targets[0].name == "drive"
+    # contract 1.3: a target's own time bound, checked against the run's timeout
+    assert targets[0](None, None).longest_delivery() is None
+    assert namespace["TimedDriveTarget"](None, None).longest_delivery() == 300.0

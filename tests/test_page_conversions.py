@@ -21,6 +21,7 @@ from ga4_fixtures import PROPERTY, google_fake
 from kpireport.config import load_config
 from kpireport.data import DateRange
 from kpireport.kpis import Breakdown, KpiDefinition, KpiValue, Unit
+from kpireport.pipeline.columns import attribution
 from kpireport.pipeline.compute import compute_kpi
 from kpireport.pipeline.fetch import LiveFetcher
 from kpireport.pipeline.plan import plan_client, plan_report
@@ -96,6 +97,40 @@ def test_the_examples_top_pages_show_each_pages_conversions_and_revenue(example)
     assert table_columns(acme) == ["pageviews", "time_on_page", "conversions"]
 
 
+def top_pages_section(html: str) -> str:
+    from html import unescape
+
+    return unescape(html.split('id="table-top_pages"')[1].split("</section>")[0])
+
+
+CSV_EN = ("Conversions: as given in the file (the tool that exported it decides how they are "
+          "credited).")
+CSV_FR = ("Conversions et chiffre d'affaires\u202f: tels que donnés dans le fichier (l'outil "
+          "qui l'a exporté décide de leur attribution).")
+
+
+def test_the_top_pages_say_once_how_the_source_credits_the_columns_in_the_reports_language(
+        example):
+    _, plugins, reports = example
+    # French: both columns, one wording (the CSV source's), French spacing before the colon.
+    french = top_pages_section(render_html(reports["maison-lumiere"], plugins)[0])
+    assert french.count(CSV_FR) == 1
+    assert french.index("</table>") < french.index(CSV_FR)  # under the table
+    assert reports["maison-lumiere"].kpis["top_pages"].column_attribution == {
+        "conversions": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de "
+                       "leur attribution)",
+        "revenue": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de leur "
+                   "attribution)"}
+    # English: the one column printed is the one named.
+    english = top_pages_section(render_html(reports["acme-robotics"], plugins)[0])
+    assert english.count(CSV_EN) == 1
+    assert "revenue" not in english.lower()
+    # No column printed (a pages file without them): no note either.
+    northwind = top_pages_section(render_html(reports["northwind-dental"], plugins)[0])
+    assert reports["northwind-dental"].kpis["top_pages"].column_attribution == {}
+    assert "as given in the file" not in northwind and "credited" not in northwind
+
+
 def test_a_pages_file_without_conversions_prints_the_table_without_those_columns(example):
     _, plugins, reports = example
     table = reports["northwind-dental"].kpis["top_pages"]  # its pages file has none
@@ -161,6 +196,10 @@ def test_the_columns_are_an_optional_query_of_their_own(example):
         assert without.previous_rows == whole.previous_rows
         assert not any("conversions" in r for r in without.rows)
         assert table_columns(without) == ["pageviews", "time_on_page"]
+        # Nor is its crediting said: the note goes with the column.
+        assert set(attribution(binding, whole.rows, plan.specs, "fr")) == {"conversions",
+                                                                           "revenue"}
+        assert attribution(binding, without.rows, plan.specs, "fr") == {}
     finally:
         plan.close()
 
@@ -189,6 +228,9 @@ def test_the_pdf_prints_the_pages_conversions_and_revenue(example):
     for page in sorted(views, key=lambda p: -views[p])[:10]:
         euros = f"{round(revenue[page]):,}".replace(",", nnbsp) + f"{nbsp}€"
         assert f"{int(conversions[page]):,}".replace(",", nnbsp) + f" {euros}" in flat, page
+    # How the columns are credited, once, under the table (the PDF may break the line
+    # anywhere: compared without spaces).
+    assert re.sub(r"\s+", "", flat).count(re.sub(r"\s+", "", CSV_FR)) == 1
 
 
 # --- GA4 ------------------------------------------------------------------------------------
@@ -243,6 +285,14 @@ def test_ga4_pages_show_their_key_events_and_revenue_asked_by_page_path(tmp_path
     asked = [{m["name"] for m in r["metrics"]} for r in by_page_path]
     assert {"keyEvents:sign_up", "purchaseRevenue"} <= set().union(*asked)
     assert not any("keyEvents:sign_up" in a and "userEngagementDuration" in a for a in asked)
+    # GA4 credits a key event to the page where it happened: the report says so.
+    assert table.column_attribution["conversions"].startswith(
+        "counted on the page where they happened (an order is credited to the page where it "
+        "was placed")
+    html = top_pages_section(render_html(report, plugin_set())[0])
+    assert html.count("Conversions and revenue: counted on the page where they happened (an "
+                      "order is credited to the page where it was placed, not to the page the "
+                      "visitor arrived on).") == 1
 
 
 # --- The contract ---------------------------------------------------------------------------
@@ -293,3 +343,30 @@ def test_each_optional_column_is_asked_of_one_source_or_left_out():
     # A whole-KPI source that lacks the column: left out, the table stands.
     assert column_sources(definition, KpiRef(kpi="t", source="ga4"), ranking,
                           {"ga4": {"pageviews": spec}, "shop": shop}, set()) == {}
+
+
+def test_a_metrics_attribution_is_optional_keyword_only_and_kept_by_snapshots(tmp_path):
+    import datetime as dt
+
+    from kpireport import snapshots
+    from kpireport.data import MetricSpec
+
+    plain = MetricSpec(name="conversions")
+    assert plain.attribution == {}
+    hash(plain)  # a spec is still hashable: its wording is not compared
+    worded = MetricSpec(name="conversions", attribution={"page": {"en": "on the page"}})
+    assert worded == plain and hash(worded) == hash(plain)
+    data = snapshots.dump(client={}, agency={}, defaults={}, period="2026-10",
+                          now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                          specs={"web": {"conversions": worded, "sessions": plain}},
+                          tables={}, errors={}, logos={})
+    snapshots.write(tmp_path / "s.json.gz", data)
+    specs = snapshots.load(tmp_path / "s.json.gz")["specs"]["web"]
+    assert specs["conversions"].attribution == {"page": {"en": "on the page"}}
+    assert specs["sessions"].attribution == {}
+    # A spec without wording writes the snapshot it wrote before the field existed.
+    import gzip
+    import json
+
+    stored = json.loads(gzip.decompress(data))["specs"]["web"]
+    assert "attribution" not in stored["sessions"]

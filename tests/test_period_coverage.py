@@ -279,3 +279,87 @@ def test_a_file_covering_less_than_half_the_period_is_stale(tmp_path, last, stal
     assert report.stale == ([Stale("web", "Site analytics", in_november)] if stale else [])
     if in_november:  # stale or not, its figures are cut at its last day
         assert report.kpis["sessions"].value == total(rows, D(2026, 11, 1), last, 0)
+
+
+# --- Sources stopping on different days: the summary's first line says what it covers ------
+
+
+def write_two_sources(tmp_path: Path, web_last: dt.date, crm_last: dt.date, *,
+                      period: str = "year-to-date", locale: str = "en_GB") -> Path:
+    """Sessions from the site's export, leads from the CRM's, each ending on its own day."""
+    rows = daily_rows(D(2025, 1, 1), max(web_last, crm_last))
+    for name, column, last in (("web", 0, web_last), ("crm", 1, crm_last)):
+        metric = ("sessions", "leads")[column]
+        lines = [f"{d.isoformat()},{v[column]}" for d, v in sorted(rows.items()) if d <= last]
+        (tmp_path / f"{name}.csv").write_text(f"date,{metric}\n" + "\n".join(lines) + "\n",
+                                              encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        agency: {{name: Test Agency, locale: {locale}}}
+        defaults: {{period: {period}}}
+        clients:
+          - id: shop
+            name: Shop Ltd
+            sources:
+              web: {{plugin: csv, label: Site analytics,
+                     settings: {{tables: [{{path: web.csv}}]}}}}
+              crm: {{plugin: csv, label: CRM, settings: {{tables: [{{path: crm.csv}}]}}}}
+            kpis: [sessions, leads]
+        """), encoding="utf-8")
+    return config
+
+
+def summary_lead(tmp_path: Path, config_path: Path) -> tuple[str, object]:
+    from kpireport.render import render_html
+
+    config = load_config(config_path)
+    plugins = load_plugins()
+    report = compute_report(config, config.client("shop"), plugins, now=FIRST_OF_DECEMBER)
+    html, _, _ = render_html(report, plugins)
+    from html import unescape
+
+    lead = html[html.index('class="lead">') + len('class="lead">'):]
+    return unescape(lead[:lead.index("</p>")]), report
+
+
+@pytest.mark.parametrize(("locale", "first", "notes"), [
+    ("en_GB", "Figures up to 24\u2009–\u200930 Nov 2026 depending on the source, each compared "
+              "with the same days of last year.",
+     "Site analytics: figures up to 24 November 2026, the last day of data"),
+    ("fr_FR", "Chiffres jusqu'au 24–30 nov. 2026 selon la source, chacun comparé aux mêmes "
+              "jours de l'an dernier.",
+     "Site analytics\u202f: chiffres jusqu'au 24 novembre 2026, dernier jour de données"),
+])
+def test_sources_ending_on_different_days_make_the_summarys_first_line_say_so(
+        tmp_path, locale, first, notes):
+    lead, report = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 24), D(2026, 11, 30), locale=locale))
+    # The figures really stop on different days: sessions on the 24th, leads on the 30th.
+    assert report.kpi_periods["sessions"].end == D(2026, 11, 24)
+    assert "leads" not in report.kpi_periods
+    # The first sentence is the span of their ends, never the whole period's comparison.
+    assert lead.startswith(first + " "), lead
+    assert "30 Nov 2025" not in lead and "30 nov. 2025" not in lead
+    assert "Compared with" not in lead and "Comparé à" not in lead
+    # Each source's own end follows, as before.
+    assert notes in lead
+
+
+def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_path):
+    lead, _ = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
+    assert lead.startswith("Figures up to 20\u2009–\u200927 Nov 2026 depending on the source, "
+                           "each compared with the same days of the period before and of last "
+                           "year. ")
+    assert lead.count("the last day of data") == 2  # both sources stop before the 30th
+
+
+def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
+    lead, report = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 30), D(2026, 11, 30)))
+    assert report.kpi_periods == {}
+    assert lead == "Compared with 1 Jan\u2009–\u200930 Nov 2025."
+    # Both ending on the same day before the period's end: the same days, named.
+    lead, _ = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
+    assert lead.startswith("Compared with 1 Jan\u2009–\u200924 Nov 2025. ")

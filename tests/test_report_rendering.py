@@ -458,9 +458,13 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     now = dt.datetime(2026, 11, 14, 6, 0, tzinfo=dt.UTC)
     report, plugins = example_report("maison-lumiere", period_spec="year-to-date", now=now)
     html, _, _ = render_html(report, plugins)
-    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025. Google Search Console\u202f: " \
-        "chiffres jusqu&#39;au 31 octobre 2026, dernier jour de données, comparés aux " \
-        "mêmes jours des périodes précédentes.</p>" in html
+    # Analytics to 13 November, Search Console's exports to 31 October: the first sentence
+    # says the figures stop on different days, never "compared with 1 Jan – 13 Nov 2025".
+    assert 'class="lead">Chiffres jusqu&#39;au 31 oct.\u2009–\u200913 nov. 2026 selon la ' \
+        "source, chacun comparé aux mêmes jours de l&#39;an dernier. Google Search " \
+        "Console\u202f: chiffres jusqu&#39;au 31 octobre 2026, dernier jour de données, " \
+        "comparés aux mêmes jours des périodes précédentes.</p>" in html
+    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025." not in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
     assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's

@@ -242,7 +242,8 @@ def test_validate_refuses_monthly_top_queries_from_a_multi_month_export(tmp_path
     # Every KPI split by (or filtered on) what only the export's files give.
     assert set(by_kpi) == {f"clients[0].kpis[{k}]" for k in range(2, 8)}
     message = by_kpi["clients[0].kpis[2]"]
-    assert message.startswith("KPI 'top_queries': Google Search Console (search) cannot give "
+    assert message.startswith("client 'birds', KPI 'top_queries': Google Search Console "
+                              "(search) cannot give "
                               "monthly query totals")
     assert "2026-08..2026-11 (4 months, from 2026-08-29, to 2026-11-28)" in message
     assert "Export the Performance report once per month" in message

@@ -101,7 +101,7 @@ def test_each_client_has_a_folder_listing_each_delivered_report_once(archive):
         folder = site / client
         assert sorted(p.name for p in folder.iterdir()) == [
             ".kpireport-site", "2026-09.html", "2026-09.pdf", "2026-10.html", "2026-10.pdf",
-            "index.html"]
+            "_fonts", "index.html"]
         index = links(folder / "index.html")
         # Each report once, newest first, both files linked; every link is to a file there.
         assert index.hrefs == ["2026-10.html", "2026-10.pdf", "2026-09.html", "2026-09.pdf"]
@@ -133,11 +133,56 @@ def test_nothing_of_one_client_is_in_another_clients_folder(archive):
     for client in CLIENTS:
         others = [(cid, name) for cid, name in CLIENTS.items() if cid != client]
         for path in (site / client).rglob("*"):
+            if path.parent.name == "_fonts" or path.is_dir():
+                continue  # the theme's faces and licence: the same in every folder
             text = path.read_text(encoding="utf-8")
             for cid, name in others:
                 assert cid not in text and name not in text, (path, cid)
             # No link out of the folder: it can be shared, or hosted, on its own.
             assert not re.search(r'href="(\.\.|/|[a-z]+:)', text), path
+
+
+def font_urls(page: Path) -> list[str]:
+    return re.findall(r'url\("([^"]+)"\) format\("woff2"\)', page.read_text(encoding="utf-8"))
+
+
+def test_the_index_pages_use_the_reports_typeface_from_files_of_their_own_folder(archive):
+    config, runs, site = archive
+    build_site(config, site, theme_path=THEME, output_dir=runs)
+    faces = sorted(p.name for p in (THEME / "fonts").glob("*.woff2"))
+    assert faces == ["Inter-Bold.woff2", "Inter-Regular.woff2"]
+    for folder in (site, *(site / c for c in CLIENTS)):
+        page = folder / "index.html"
+        text = page.read_text(encoding="utf-8")
+        # Linked, not embedded: the page stays a few kilobytes.
+        assert "base64" not in text and len(text.encode()) < 20_000
+        assert sorted(font_urls(page)) == [f"_fonts/{name}" for name in faces]
+        assert 'font-family: "Inter", "DejaVu Sans", sans-serif;' in text
+        # Each face written once, in the folder's own _fonts/, valid WOFF2, with its licence.
+        assert sorted(p.name for p in (folder / "_fonts").iterdir()) == sorted(["OFL.txt", *faces])
+        for url in font_urls(page):
+            data = (folder / url).read_bytes()
+            assert data[:4] == b"wOF2"
+            assert data == (THEME / "fonts" / Path(url).name).read_bytes()
+    # A re-run neither duplicates nor rewrites them (the root's copy is left as it was).
+    root_face = site / "_fonts" / "Inter-Regular.woff2"
+    before = root_face.stat().st_mtime_ns
+    (site / "_fonts" / "Inter-Thin.woff2").write_bytes(b"wOF2 left by an older site")
+    build_site(config, site, theme_path=THEME, output_dir=runs)
+    assert root_face.stat().st_mtime_ns == before
+    assert sorted(p.name for p in (site / "_fonts").iterdir()) == sorted(["OFL.txt", *faces])
+    assert len(list(site.rglob("*.woff2"))) == 2 * (1 + len(CLIENTS))
+    # The site's own folder of faces is not a client's: prune() leaves it be.
+    assert sorted(p.name for p in site.iterdir()) == sorted(
+        [".kpireport-site", "_fonts", "index.html", *CLIENTS])
+
+
+def test_without_the_themes_faces_the_index_pages_keep_the_reports_stack(archive):
+    config, runs, site = archive
+    build_site(config, site, theme_path=None, output_dir=runs)
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert "@font-face" not in text and not (site / "_fonts").exists()
+    assert 'font-family: "Inter", "DejaVu Sans", sans-serif;' in text
 
 
 def test_the_agency_index_lists_each_client_once_with_a_working_link(archive):
@@ -159,7 +204,7 @@ def test_a_rebuild_drops_what_is_no_longer_delivered_and_a_foreign_folder_is_ref
         ledger.forget("acme-robotics", "2026-09")
     build_site(config, site, theme_path=THEME, output_dir=runs)
     assert sorted(p.name for p in (site / "acme-robotics").iterdir()) == [
-        ".kpireport-site", "2026-10.html", "2026-10.pdf", "index.html"]
+        ".kpireport-site", "2026-10.html", "2026-10.pdf", "_fonts", "index.html"]
     other = archive[2].parent / "photos"
     other.mkdir()
     (other / "holiday.jpg").write_bytes(b"x")
@@ -188,7 +233,8 @@ def test_a_client_removed_from_the_config_loses_its_folder_but_a_foreign_one_sta
                  "--output", str(site)]) == 0
     _, err = capsys.readouterr()
     assert sorted(p.name for p in site.iterdir()) == [
-        ".kpireport-site", "assets", "index.html", "maison-lumiere", "northwind-dental"]
+        ".kpireport-site", "_fonts", "assets", "index.html", "maison-lumiere",
+        "northwind-dental"]
     assert (site / "assets" / "logo.png").read_bytes() == b"png"
     said = err.splitlines()
     assert any("removed" in line and "acme-robotics" in line
@@ -210,7 +256,7 @@ def test_the_command_writes_one_clients_folder(archive, capsys):
     assert "northwind-dental: 2 reports" in out
     assert "warning: northwind-dental 2026-08: delivered, but its files are no longer" in err
     assert sorted(p.name for p in site.iterdir()) == [
-        ".kpireport-site", "index.html", "northwind-dental"]
+        ".kpireport-site", "_fonts", "index.html", "northwind-dental"]
     assert links(site / "index.html").hrefs == ["northwind-dental/index.html"]
 
 

@@ -401,6 +401,13 @@ def test_the_sites_index_pages_fit_and_pass_axe(browser, site, width):
         assert browser.execute_script(WIDER.replace("main *, header *", "main *")) == [], page
         links = browser.find_elements("css selector", "main a")
         assert links and all(link.is_displayed() for link in links)
+        # The reports' typeface, read from the folder's _fonts/ (not embedded in the page).
+        faces = browser.execute_async_script(
+            "const done = arguments[0]; document.fonts.ready.then(() => done([...document.fonts]"
+            ".filter(f => f.status === 'loaded').map(f => f.family + ' ' + f.weight)))")
+        assert sorted(faces) == ["Inter 400", "Inter 700"], page
+        assert browser.execute_script(
+            "return document.fonts.check('700 16px Inter')"), page
         axe = Axe(browser)
         axe.inject()
         violations = [v for v in axe.run()["violations"]

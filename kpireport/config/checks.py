@@ -24,11 +24,13 @@ from kpireport.plugins import PluginSet
 
 
 def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = None,
-                 client_ids: Iterable[str] | None = None) -> list[Problem]:
+                 client_ids: Iterable[str] | None = None,
+                 timeout: float | None = None) -> list[Problem]:
     """Every problem the plugins can see in the config, before any data is fetched.
 
     With ``client_ids``, the sources of the other clients are not opened (the whole file has
-    already been validated against the models when it was loaded).
+    already been validated against the models when it was loaded). ``timeout``: the run's
+    time per report when ``run --timeout`` overrides ``runs.timeout``.
     """
     only = set(client_ids) if client_ids else None
     problems: list[Problem] = []
@@ -87,6 +89,47 @@ def check_config(config: Config, plugins: PluginSet, *, today: dt.date | None = 
         plan.close()
         problems.extend(plan.problems)
     problems.extend(_clashes(config, deliveries, today))
+    problems.extend(_overtime(config, deliveries, timeout))
+    return problems
+
+
+# --- Deliveries that the run's timeout would cut (contract 1.3) ---------------------------------
+
+
+def _overtime(config: Config, deliveries: list[tuple[int, int, DeliveryTarget]],
+              timeout: float | None) -> list[Problem]:
+    """Clients whose delivery targets' own time bounds (``longest_delivery``), added up as
+    the worker delivers them one after the other, reach the run's timeout: the worker, which
+    also computes and renders the report, could be stopped in the middle of a delivery."""
+    limit = timeout if timeout is not None else config.runs.timeout
+    where = "--timeout" if timeout is not None else "runs.timeout"
+    bounded: dict[int, list[tuple[int, DeliveryTarget, float]]] = {}
+    for i, j, target in deliveries:
+        try:
+            bound = target.longest_delivery()
+        except Exception:  # the target's own problem, for its delivery to report
+            continue
+        if bound is not None:
+            bounded.setdefault(i, []).append((j, target, float(bound)))
+    problems = []
+    for i, entries in bounded.items():
+        total = sum(bound for _, _, bound in entries)
+        if total < limit:
+            continue
+        client = config.clients[i]
+        for j, target, bound in entries:
+            others = total - bound
+            with_others = (f" ({total:g} s with the client's other deliveries)"
+                           if others else "")
+            message = (f"client {client.id!r}: the {target.name} delivery may take up to "
+                       f"{bound:g} s (the time bound its settings give){with_others}, which "
+                       f"does not fit in the run's timeout of {limit:g} s ({where}), after "
+                       f"which the report's worker is stopped, its rendering included: lower "
+                       f"that bound in its settings below {max(limit - others, 0):g} s, or "
+                       f"raise {where} above {total:g} s")
+            path = (("clients", i, "delivery", j, "settings")
+                    if "delivery" in client.model_fields_set else ("clients", i))
+            problems.append(config.problem(path, message))
     return problems
 
 

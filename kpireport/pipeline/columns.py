@@ -126,3 +126,25 @@ def fill_columns(binding: KpiBinding, queries: PerSource, rows: list[dict[str, A
                 row[metric] = value
             notes.extend(n for n in table.notes if metric in n.metrics)
     return notes
+
+
+def attribution(binding: KpiBinding, rows: list[dict[str, Any]],
+                specs: Mapping[str, Mapping[str, MetricSpec]], language: str) -> dict[str, str]:
+    """Each printed optional column → how its source credits it to a row split by the
+    table's dimensions (the first the source words), in ``language`` (else English)."""
+    breakdown = binding.definition.breakdown
+    if breakdown is None:
+        return {}
+    out = {}
+    for metric, source in binding.column_sources.items():
+        spec = specs.get(source, {}).get(metric)
+        if spec is None or not any(metric in row for row in rows):
+            continue
+        for dimension in breakdown.dimensions:
+            if words := spec.attribution.get(dimension):
+                text = (words.get(language) or words.get(language.split("_")[0])
+                        or words.get("en", ""))
+                if text:
+                    out[metric] = text.strip().rstrip(".")
+                break
+    return out

@@ -23,7 +23,7 @@ from kpireport.data import (
 )
 from kpireport.kpis import KpiValue, SeriesPoint
 from kpireport.periods import Period, add_months
-from kpireport.pipeline.columns import fill_columns
+from kpireport.pipeline.columns import attribution, fill_columns
 from kpireport.pipeline.fetch import FetchResult
 from kpireport.pipeline.plan import KpiBinding, KpiQueries, PerSource, ReportPlan
 
@@ -100,6 +100,7 @@ def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[
         value.notes = [worded_unavailable(n, plan, binding, value.label)
                        if n.kind is NoteKind.UNAVAILABLE else n for n in value.notes]
         value.currency = foreign_currency(plan, binding, plan.queries[key], fetched)
+        value.column_attribution = attribution(binding, value.rows, plan.specs, language)
         out[key] = value
     return out
 

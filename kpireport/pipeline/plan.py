@@ -364,7 +364,7 @@ def capability_problems(config: Config, index: int, bindings: Mapping[str, KpiBi
         source, reason = refused
         problems.append(config.problem(
             _kpi_path(config, index, key, filters="filter" in reason),
-            f"KPI {key!r}: {infos[source].label} ({source}) {reason}"))
+            f"client {client.id!r}, KPI {key!r}: {infos[source].label} ({source}) {reason}"))
     return problems
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kpireport.data import Capabilities, Granularity, MetricSpec, Query, Table
@@ -14,6 +14,12 @@ from .search_console import SearchConsoleExports
 from .settings import CsvSettings
 from .tidy import TidyFile
 
+AS_IN_THE_FILE = {
+    "en": "as given in the file (the tool that exported it decides how they are credited)",
+    "fr": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de leur "
+          "attribution)",
+}
+"""How a file's figures split by a dimension are credited (``MetricSpec.attribution``)."""
 
 @dataclass(frozen=True, kw_only=True)
 class FileCapabilities(Capabilities):
@@ -71,8 +77,15 @@ class CsvSource(Source[CsvSettings]):
 
     def metrics(self) -> dict[str, MetricSpec]:
         frames = self.frames()
-        return {name: spec for name, spec in self.specs.items()
-                if any(frame.offers(spec) for frame in frames)}
+        out = {}
+        for name, spec in self.specs.items():
+            holders = [frame for frame in frames if frame.offers(spec)]
+            if holders:
+                # A file's figure by page is whatever the tool that exported it credited to
+                # the page: the report says so under a table it fills (contract 1.2).
+                dims = dict.fromkeys(d for frame in holders for d in frame.dimensions)
+                out[name] = replace(spec, attribution=dict.fromkeys(dims, AS_IN_THE_FILE))
+        return out
 
     def capabilities(self) -> Capabilities:
         """Every dimension a table or export has; any granularity, filter and order (a query a

@@ -20,7 +20,10 @@ report is sent, and kept out of every log and error.
 Once the server has answered 250 to the message, the report is delivered: the connection is
 closed at once, without waiting on the server's goodbye, and the whole exchange has one
 deadline (``deadline``, seconds), so a server that trickles its answers cannot keep the
-worker until the run's timeout kills it before it has recorded the delivery.
+worker until the run's timeout kills it before it has recorded the delivery. The deadline
+must fit in that timeout (``runs.timeout``, which also covers computing and rendering the
+report): the target says it (``longest_delivery``), and ``kpireport validate`` and every run
+refuse a client whose e-mails' deadlines add up to the timeout or more.
 """
 
 from __future__ import annotations
@@ -138,8 +141,10 @@ class EmailSettings(DeliverySettings):
     timeout: float = Field(default=30, gt=0)
     """Seconds to wait for any one answer of the server."""
     deadline: float = Field(default=120, gt=0)
-    """Seconds for the whole exchange, from connecting to the server's 250 to the message:
-    keep it well below the run's timeout (``runs.timeout``), which kills the worker."""
+    """Seconds for the whole exchange, from connecting to the server's 250 to the message.
+    It must fit in the run's timeout (``runs.timeout``), which stops the worker that also
+    computes and renders the report: ``validate`` and ``run`` refuse a client whose
+    deliveries' deadlines add up to that timeout or more."""
     subject: dict[str, Subject] = Field(default_factory=dict)
     """Subject templates by language (Jinja2, sandboxed); fields: client, client_name,
     period, start, end, language, sender_name."""
@@ -207,6 +212,11 @@ class EmailTarget(DeliveryTarget):
             msg.add_attachment(artifacts.html.encode("utf-8"), maintype="text",
                                subtype="html", filename=f"{stem}.html")
         return msg, [*s.to, *s.cc, *s.bcc]
+
+    def longest_delivery(self) -> float:
+        # The whole exchange, connecting to the 250, ends at the deadline (then one second
+        # at most to hang up).
+        return float(self.settings.deadline)
 
     def deliver(self, artifacts: Artifacts) -> str:
         import smtplib

@@ -34,7 +34,7 @@ from kpireport import (
 from kpireport_ga4 import reports
 from kpireport_ga4.settings import Ga4Settings
 from kpireport_ga4.slots import PropertySlots
-from kpireport_ga4.vocabulary import DIMENSIONS, Ga4Metric, metrics
+from kpireport_ga4.vocabulary import DIMENSIONS, Ga4Metric, metric_dimensions, metrics
 
 if TYPE_CHECKING:
     from kpireport_google import GoogleClient
@@ -92,7 +92,7 @@ class Ga4Source(Source[Ga4Settings]):
 
     @classmethod
     def capabilities(cls) -> Capabilities:  # a classmethod: `kpireport plugins` shows them
-        return Capabilities(dimensions=tuple(DIMENSIONS))
+        return Capabilities(dimensions=tuple(DIMENSIONS), metric_dimensions=metric_dimensions())
 
     def check(self) -> list[str]:
         return self.settings.auth.problems(self.context)

@@ -8,7 +8,7 @@ the bucket asked), a few are sums or ratios of sums of GA4 metrics of that same 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kpireport import STANDARD_METRICS, Aggregation, MetricSpec, Unit
 
@@ -24,6 +24,23 @@ DIMENSIONS: dict[str, str] = {
     "country": "country",
 }
 """kpireport's dimension → GA4's."""
+
+ALL_KEY_EVENTS = ("key_event",)
+"""A stand-in key event: with it, :func:`metrics` names every metric the source can offer."""
+
+
+def metric_dimensions() -> dict[str, tuple[str, ...]]:
+    """Per metric the source can offer (``leads`` only when the settings name key events),
+    the dimensions GA4's Data API splits and filters it by: all of :data:`DIMENSIONS`.
+
+    The API's incompatibilities do not concern these dimensions: its item-scoped dimensions
+    (``itemName``…) refuse event-scoped metrics, and its event-scoped attribution dimensions
+    (``source``, ``defaultChannelGroup``…) some event counts, but the channel, source and
+    landing page read here are the session-scoped ones (``sessionDefaultChannelGroup``,
+    ``sessionSourceMedium``, ``landingPage``), which every user, session and event metric
+    splits by, as do the event-scoped ``pagePath`` and ``pageTitle`` and ``deviceCategory``
+    and ``country`` (Google's schema-compatibility announcement of 2022-12-01)."""
+    return {name: tuple(DIMENSIONS) for name in metrics(leads=ALL_KEY_EVENTS)}
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,15 @@ def _standard(name: str) -> MetricSpec:
     return STANDARD_METRICS[name]
 
 
+ON_THE_PAGE = {
+    "en": "counted on the page where they happened (an order is credited to the page where "
+          "it was placed, not to the page the visitor arrived on)",
+    "fr": "comptés sur la page où ils ont eu lieu (une commande est attribuée à la page où "
+          "elle a été passée, pas à la page d'arrivée du visiteur)",
+}
+"""How GA4 credits key events and purchase revenue split by page (``MetricSpec.attribution``)."""
+
+
 def metrics(*, conversions: tuple[str, ...] = (), leads: tuple[str, ...] = (),
             ) -> dict[str, Ga4Metric]:
     """The metrics of a source whose settings name these key events."""
@@ -111,6 +137,12 @@ def metrics(*, conversions: tuple[str, ...] = (), leads: tuple[str, ...] = (),
         api = tuple(f"keyEvents:{e}" for e in leads)
         out["leads"] = Ga4Metric(_standard("leads"), api,
                                  _one(api[0]) if len(api) == 1 else _sum(api))
+    # A key event by pagePath is the page where it happened: the checkout page gets the
+    # orders, not the landing page. The report says so under the top pages (contract 1.2).
+    for name in ("conversions", "revenue"):
+        metric = out[name]
+        out[name] = Ga4Metric(replace(metric.spec, attribution={"page": ON_THE_PAGE}),
+                              metric.api, metric.value)
     conv = out["conversions"]
     out["conversion_rate"] = Ga4Metric(_standard("conversion_rate"), (*conv.api, "sessions"),
                                        _ratio(conv.value, "sessions"))

@@ -39,6 +39,9 @@ from kpireport_meta.insights import (
 from kpireport_meta.pixel import checkable_days, events_per_day, silent_days
 from kpireport_meta.settings import STANDARD_EVENTS, MetaSettings
 
+DIMENSIONS = ("campaign",)
+"""What rows split by: Insights' ``level=campaign`` (the account's total otherwise)."""
+
 
 def utcnow() -> dt.datetime:
     """The clock the pixel check reads (its endpoint keeps the last 7 days from now)."""
@@ -68,7 +71,12 @@ class MetaSource(Source[MetaSettings]):
         return {name: STANDARD_METRICS[name] for name in names}
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(dimensions=("campaign",))
+        # Every insights field read here is given at level=campaign, reach included (Meta's
+        # own deduplicated count per campaign); no breakdown is asked, so none of the
+        # breakdowns' limits (action metrics by age, region…) applies. A filter matching
+        # several campaigns leaves their reach unknown, noted, not refused: one works.
+        return Capabilities(dimensions=DIMENSIONS,
+                            metric_dimensions={name: DIMENSIONS for name in self.metrics()})
 
     def check(self) -> list[str]:
         if self.settings.access_token is None and not os.environ.get(

@@ -128,9 +128,13 @@ class SearchConsoleSource(Source[SearchConsoleSettings]):
 
     @classmethod
     def capabilities(cls) -> Capabilities:
+        # searchAnalytics.query gives clicks, impressions, CTR and position for every row,
+        # whatever it is grouped and filtered by; this source asks the API itself (never a
+        # property's exports, whose files hold one dimension each: the csv source's affair).
         return Capabilities(dimensions=DIMENSIONS,
                             filters=(Operator.EQUALS, Operator.IN, Operator.CONTAINS,
-                                     Operator.REGEX))
+                                     Operator.REGEX),
+                            metric_dimensions={name: DIMENSIONS for name in METRICS})
 
     def check(self) -> list[str]:
         return self.settings.auth.problems(self.context)
