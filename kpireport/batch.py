@@ -503,6 +503,7 @@ def _execute(config: Config, plugins: PluginSet, jobs: list[Job], options: dict[
     from kpireport import render, weasy
 
     weasy.load()
+    render.share_typeface(plugins)
     if sum(not job.reuse_spool for job in jobs) > 1:
         render.warm_up({config.locale_of(config.client(job.client)) for job in jobs}, plugins)
     # Modules, config and parsed data live as long as the run: keep them out of the cycle

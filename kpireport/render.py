@@ -1010,6 +1010,7 @@ def render_report(report: Report, plugins: PluginSet,
     with _collector_paused():
         document = lay_out(html, theme, dirs, plugins, **options)
         pdf, pages = document.write_pdf(finisher=finisher, **options), len(document.pages)
+        typeface.release(document.font_config)
         del document  # garbage now, so that the collection below frees it
     return Rendered(html=html, pdf=pdf, pages=pages)
 
@@ -1052,6 +1053,15 @@ html { font-family: %s; } h2 { bookmark-level: 1; }
 <span>1,234.5 %%</span></p><table><tr><th>a</th><td>1</td></tr></table>
 <svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><path d="M0,0 L5,5"
  stroke="#000"/><circle cx="5" cy="5" r="2"/></svg></body></html>"""
+
+
+def share_typeface(plugins: PluginSet) -> None:
+    """Make the font configuration the reports share (:func:`typeface.print_fonts`) in this
+    process, before it forks a batch's workers: each inherits it, and this process, which
+    outlives them, deletes its temporary faces at exit."""
+    theme = plugins.themes.get("default")
+    fonts = _fonts_dir(theme.item, plugins) if theme is not None else None
+    typeface.print_fonts(fonts, safe_fetcher([fonts.parent] if fonts else []), shared=True)
 
 
 def warm_up(locales: Iterable[str] = (), plugins: PluginSet | None = None) -> None:

@@ -11,7 +11,10 @@ goes on to DejaVu Sans, then to whatever fontconfig finds (Noto Color Emoji for 
 
 from __future__ import annotations
 
+import atexit
 import base64
+import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -99,9 +102,32 @@ def print_fonts(folder: Path | None, url_fetcher: Any, *, shared: bool) -> tuple
         font_config = FontConfiguration()
         return font_config, print_stylesheet(folder, url_fetcher, font_config)
     if folder not in _shared:
+        if not _shared:
+            atexit.register(_release, os.getpid())
         font_config = FontConfiguration()
         _shared[folder] = (font_config, print_stylesheet(folder, url_fetcher, font_config))
     return _shared[folder]
+
+
+def _release(owner: int) -> None:
+    """Free the shared configurations (and their temporary copies of the faces) before the
+    interpreter's teardown, in the process that made them: a forked worker inherits them and
+    must leave the files to its parent and siblings."""
+    if os.getpid() == owner:
+        _shared.clear()
+
+
+def release(font_config: Any) -> None:
+    """Delete the temporary copies of a document's own faces once its PDF is written (a
+    shared configuration keeps them). WeasyPrint deletes them when the configuration is
+    garbage-collected, which a batch's worker, exiting without collecting, never does:
+    each report would leave its faces, 800 kB, in the temporary folder."""
+    if any(font_config is shared for shared, _ in _shared.values()):
+        return
+    folder = getattr(font_config, "_folder", None)  # WeasyPrint 70's own attribute
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        font_config._folder = None
 
 
 def declares_fonts(html: str) -> bool:
