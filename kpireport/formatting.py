@@ -310,6 +310,15 @@ def format_date(day: dt.date | None, locale: str, form: str = "long") -> str:
     return text
 
 
+def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
+    """A day by a CLDR skeleton (``MMMMd``: ``24 November`` / ``24 novembre``; ``MMMd``:
+    ``24 Nov``), French writing the first day as an ordinal as :func:`format_date` does."""
+    text = dates.format_skeleton(skeleton, day, locale=_locale(locale))
+    if day.day == 1 and locale.split("_")[0] == "fr":
+        text = re.sub(r"(?<![\d/.])1(?= )", "1er", text, count=1)
+    return text
+
+
 def format_month(day: dt.date, locale: str, form: str = "long") -> str:
     """``October 2026`` / ``octobre 2026``; ``form="short"`` gives ``Oct`` / ``oct.``."""
     if form == "short":
@@ -318,12 +327,19 @@ def format_month(day: dt.date, locale: str, form: str = "long") -> str:
 
 
 def format_period(period: Period | DateRange, locale: str) -> str:
-    """A period (or a range of days) in words: a month's name, or its first and last day."""
+    """A period (or a range of days) in words: a month's name, a calendar quarter's
+    (``Q2 2026``, ``T2 2026``), or its first and last day."""
     start, end = period.start, period.end
     last_of_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
         dt.timedelta(days=1)
     if start.day == 1 and end == last_of_month:
         return format_month(start, locale)
+    end_of_end_month = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
+        dt.timedelta(days=1)
+    if start.day == 1 and start.month % 3 == 1 and end == end_of_end_month and \
+            (end.year, end.month) == (start.year, start.month + 2):
+        # A calendar quarter as clients name it: "Q2 2026", "T2 2026".
+        return dates.format_skeleton("yQQQ", start, locale=_locale(locale))
     text = dates.format_interval(start, end, skeleton="yMMMd", locale=_locale(locale))
     if start.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)  # 1er janv. – 13 nov. 2026

@@ -56,8 +56,6 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
     plural forms; English's without it)."""
     words = _Words(gettext, ngettext)
     out = Narrative()
-    # A month's name for a monthly report, the dates of the period before for the others.
-    month = formatting.format_period(report.period.previous, report.locale)
     movers = [k for k in report.kpis.values()
               if k.definition.breakdown is None and k.change_previous is not None
               and abs(k.change_previous) >= NOTABLE]
@@ -72,9 +70,8 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
         sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value), "change": text,
             # A KPI whose data stops early was compared over the same days: those are named.
-            "month": (formatting.format_period(report.kpi_periods[kpi.key].previous,
-                                               report.locale)
-                      if kpi.key in report.kpi_periods else month)}
+            "month": formatting.format_period(report.period_of(kpi.key).previous,
+                                              report.locale)}
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")

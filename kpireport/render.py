@@ -587,8 +587,21 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # The periods the summary's figures are compared with: the same days as the data's,
         # when all of them stop on one day before the period's end.
         "lead_period": _lead_period(report),
-        # Figures stopping on different days: the summary's first sentence says so instead.
+        # --- fix-periods: the days the figures cover, said where they are read.
+        # Figures stopping before the period's end: the summary's first sentence says so.
         "lead_coverage": summary.coverage_line(report, gettext),
+        "tiles_caption": summary.tiles_caption(report, gettext),
+        # The cover's days under the period's name: to the data's last day, never more.
+        "cover_range": (formatting.format_days(report.period.start, summary.covered_end(report),
+                                               report.locale)
+                        if report.period.kind != "month"
+                        or summary.covered_end(report) < report.period.end else None),
+        "whole_period": summary.covers_whole_period(report),
+        # A table's change column: a year to date compares with last year's same days.
+        "change_column": (gettext("vs same days last year")
+                          if report.period.previous == report.period.last_year
+                          else gettext("vs previous period")),
+        # ---
         # Where a source's data stops before the period's end, the summary says so first.
         "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
                                              for n in report.notes
@@ -674,12 +687,8 @@ def analyst_notes(report: Report, families: Iterable[str], sections: list[str]) 
 
 def _lead_period(report: Report) -> Any:
     """The report's period, or the one its single figures are all cut to (their data all
-    stopping on the same day before the period's end)."""
-    figures = [k.key for k in report.kpis.values() if k.definition.breakdown is None]
-    cut = {report.kpi_periods.get(key) for key in figures}
-    if len(cut) == 1 and (only := cut.pop()) is not None:
-        return only
-    return report.period
+    stopping on the same day before the period's end): :meth:`Report.period_of`."""
+    return report.period_of()
 
 
 def uncomputable(kpi: KpiValue) -> bool:

@@ -187,6 +187,20 @@ class Report:
     def title(self) -> str:
         return f"{self.client.name} — {self.period.key}"
 
+    def period_of(self, kpi: str | None = None) -> Period:
+        """The days a KPI's figures cover and are compared on: its period cut to its data's
+        last day (:attr:`kpi_periods`), else the report's. Without a KPI, the period every
+        single figure shares when their data all stop on one day, else the report's. Words
+        such as "vs 1 Jan – 24 Nov 2025" name ``period_of(key).previous``, never
+        ``period.previous`` when the figures stop earlier."""
+        if kpi is not None:
+            return self.kpi_periods.get(kpi, self.period)
+        cut = {self.kpi_periods.get(k.key) for k in self.kpis.values()
+               if k.definition.breakdown is None}
+        if len(cut) == 1 and (only := cut.pop()) is not None:
+            return only
+        return self.period
+
     def every_kpi(self) -> dict[str, KpiValue]:
         """``all_kpis``, or ``kpis`` for a report built without them."""
         return self.all_kpis or self.kpis

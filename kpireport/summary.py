@@ -3,8 +3,11 @@ and which objectives' statuses need their forecast beside them to be understood.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
+from kpireport import formatting
+from kpireport.data import DateRange, NoteKind
 from kpireport.kpis import KpiValue
 from kpireport.report import Assessment, Finding, Report, Status
 
@@ -59,21 +62,88 @@ def covering_finding(report: Report, a: Assessment) -> Finding | None:
     return None
 
 
-def coverage_line(report: Report, gettext: Callable[[str], str]) -> str | None:
-    """The summary's first sentence when its figures stop on different days (a year to date
-    on 1 December whose analytics end on the 24th and whose CRM on the 30th): the span of
-    their last days and that each is compared with the same days before, never the whole
-    period. None when every figure covers the same days: the sentence names them then."""
-    figures = [k for k in report.kpis.values()
-               if k.definition.breakdown is None and k.value is not None]
-    ends = {report.kpi_periods.get(k.key, report.period).end for k in figures}
-    if len(ends) < 2:
-        return None
-    from kpireport.formatting import format_days
+def _figure_ends(report: Report) -> dict[dt.date, list[str]]:
+    """The single figures' last days, each with the sources (their labels) that stop on
+    it: the report's own end for figures whose data covers the whole period."""
+    ends: dict[dt.date, list[str]] = {}
+    for k in report.kpis.values():
+        if k.definition.breakdown is None and k.value is not None:
+            ends.setdefault(report.period_of(k.key).end, [])
+    for note in report.notes:
+        if note.kind is NoteKind.DATA_END and "end" in (params := dict(note.params)):
+            day = dt.date.fromisoformat(params["end"])
+            if day in ends:
+                ends[day].extend(report.source_labels.get(name) or name
+                                 for name in note.source.split(",") if name)
+    return ends
 
-    days = format_days(min(ends), max(ends), report.locale)
-    if report.period.previous == report.period.last_year:  # a year to date: one comparison
-        return gettext("Figures up to %(days)s depending on the source, each compared with "
-                       "the same days of last year.") % {"days": days}
-    return gettext("Figures up to %(days)s depending on the source, each compared with the "
-                   "same days of the period before and of last year.") % {"days": days}
+
+def covered_end(report: Report) -> dt.date:
+    """The day the headline figures go up to: the latest last day of data of the single
+    figures (most of them, in practice; a source stopping earlier is named beside it), the
+    report's own end when the data covers the whole period."""
+    return max(_figure_ends(report), default=report.period.end)
+
+
+def _earlier(report: Report, form: str, gettext: Callable[[str], str]) -> str:
+    """`` (Google Search Console: 31 October)``: the sources whose figures stop before
+    :func:`covered_end`, each with its own last day (``form``: a babel skeleton)."""
+    ends = _figure_ends(report)
+    main = covered_end(report)
+    colon = formatting.punctuation(":", report.locale)
+    parts = []
+    for day in sorted(d for d in ends if d < main):
+        when = formatting.format_skeleton(form, day, report.locale)
+        if form == "MMMd":
+            when = gettext("data to %(day)s") % {"day": when}
+        parts.append(f"{' · '.join(ends[day]) or gettext('some sources')}{colon}{when}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def compared_with(report: Report, gettext: Callable[[str], str]) -> str:
+    """What the headline figures are compared with, as the client names it: "the same
+    days of 2025" for a year to date; "September 2026 and October 2025" for a month, "Q2
+    2026 and Q3 2025" for a quarter; "the same days of October 2026 and of November 2025"
+    when the data stops before the period's end."""
+    period = report.period
+    if period.kind == "year-to-date" or period.previous == period.last_year:
+        return gettext("the same days of %(year)s") % {"year": period.last_year.start.year}
+    previous = formatting.format_period(period.previous, report.locale)
+    last_year = formatting.format_period(period.last_year, report.locale)
+    if covered_end(report) < period.end:
+        return gettext("the same days of %(previous)s and of %(last_year)s") % {
+            "previous": previous, "last_year": last_year}
+    return gettext("%(previous)s and %(last_year)s") % {"previous": previous,
+                                                         "last_year": last_year}
+
+
+def coverage_line(report: Report, gettext: Callable[[str], str]) -> str | None:
+    """The summary's first sentence when figures stop before the period's end (a year to
+    date on 1 December whose analytics end on 24 November and Search Console on 31
+    October): up to which day they go, each source stopping earlier with its own day, and
+    that each is compared with the same days, never the whole period. None when the data
+    covers the whole period: the caption above the tiles names the period then."""
+    ends = _figure_ends(report)
+    if not ends or (len(ends) == 1 and report.period.end in ends):
+        return None
+    day = formatting.format_date(covered_end(report), report.locale)
+    return gettext("Figures up to %(day)s%(earlier)s, each compared with %(compared)s.") % {
+        "day": day, "earlier": _earlier(report, "MMMMd", gettext),
+        "compared": compared_with(report, gettext)}
+
+
+def tiles_caption(report: Report, gettext: Callable[[str], str]) -> str:
+    """The line above the headline tiles: the days they cover (up to :func:`covered_end`,
+    a source stopping earlier named with its own day) and what they are compared with."""
+    period = report.period
+    end = covered_end(report)
+    days = (formatting.format_period(period, report.locale) if end >= period.end else
+            formatting.format_period(DateRange(start=period.start, end=end), report.locale))
+    return gettext("%(days)s%(earlier)s, and the change since %(compared)s:") % {
+        "days": days[:1].upper() + days[1:], "earlier": _earlier(report, "MMMd", gettext),
+        "compared": compared_with(report, gettext)}
+
+
+def covers_whole_period(report: Report) -> bool:
+    """Whether every single figure covers the period named on the cover."""
+    return covered_end(report) >= report.period.end and len(_figure_ends(report)) <= 1

@@ -288,7 +288,7 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
         return
     now_s, before_s = _fmt(report, share, "percent"), _fmt(report, before, "percent")
     # The period compared with: a month for a monthly report, a quarter's dates for a quarter.
-    previous = format_period(report.period.previous, report.locale)
+    previous = format_period(report.period_of(qualified.key).previous, report.locale)
     yield Finding(
         rule="leads-quality-drop", severity=Severity.WARNING,
         title=_words(N_("More leads, fewer qualified")),

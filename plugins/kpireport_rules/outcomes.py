@@ -58,8 +58,9 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
     """The business outcomes that moved most on the previous period: the biggest whenever it
     moved 5 % or more, a second when it moved 20 % or more. A fall comes with what winning
     it back is worth; a rise with the advice to build on what drove it."""
-    previous = format_period(report.period.previous, report.locale)
     for kpi in movers(report):
+        # The days compared (1 Jan – 24 Nov 2025 when the data stops on 24 November).
+        previous = format_period(report.period_of(kpi.key).previous, report.locale)
         change = kpi.change_previous or 0
         now, before = kpi.value or 0.0, kpi.previous or 0.0
         values = {"kpi": kpi.label, "now": _value(report, kpi, now),
@@ -181,7 +182,8 @@ def worse_than_before(rule_id: str, kpi_id: str, *, worse: Callable[[KpiValue], 
                 continue
             values = {"kpi": kpi.label, "now": _value(report, kpi, kpi.value),
                       "before": _value(report, kpi, kpi.previous),
-                      "previous": format_period(report.period.previous, report.locale)}
+                      "previous": format_period(report.period_of(kpi.key).previous,
+                                                report.locale)}
             yield Finding(rule=rule_id, severity=severity, priority=priority,
                           title=_words(title, **values), text=_words(text, **values),
                           figures={"kpi": kpi.key, "value": kpi.value,
