@@ -70,7 +70,7 @@ scores of the key results that have one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpireport.config import KeyResultConfig, ObjectiveConfig, OkrConfig
@@ -193,6 +193,25 @@ def assess(objective: ObjectiveConfig, *, key: str, title: str, kpi_direction: D
         near_forecast = forecast_progress is not None and forecast_progress >= TOLERANCE
         a.status = Status.AT_RISK if near_path or near_forecast else Status.OFF_TRACK
     return a
+
+
+def reference_day(period_end: dt.date,
+                  running: Iterable[tuple[dt.date, dt.date | None, bool]]) -> dt.date:
+    """The one day a report's objectives are counted from (days left, expected by now, the
+    need per remaining month): the data's last day when it stops before the period's end.
+
+    ``running`` gives each objective's data end, deadline and whether it is a total
+    (cumulative). A total is judged to its data's last day, so the earliest such day among
+    the totals still running is the one; without one, level objectives are judged on whole
+    months, and the latest day with data counts. A year to date on 1 December whose CRM
+    stops on 24 November counts from the 24th; an objective whose deadline passed before its
+    data ends plays no part; data covering the whole period gives the period's end."""
+    live = [(end, total) for end, deadline, total in running
+            if deadline is None or deadline > end]
+    totals = [end for end, total in live if total]
+    if totals:
+        return min([period_end, *totals])
+    return min(period_end, max((end for end, _ in live), default=period_end))
 
 
 def months_left(end: dt.date, deadline: dt.date) -> float:

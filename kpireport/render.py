@@ -540,6 +540,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
     from kpireport import sections as section_titles
     from kpireport import summary
+    from kpireport.objectives import reference_day
     from kpireport.attribution import attribution_note
 
     commentary_title, commentary = section_titles.leading_heading(
@@ -559,8 +560,12 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # A missed objective's recommendation, named beside it in the summary.
         "covering_title": lambda a: (f.in_language(report.language)[0]
                                      if (f := summary.covering_finding(report, a)) else None),
-        # The day the objectives' days left and monthly needs are counted from.
-        "as_of": report.period.end,
+        # The day the objectives' days left and monthly needs are counted from: the data's
+        # last day when it stops before the period's end (fix-periods).
+        "as_of": (as_of := reference_day(report.period.end, [
+            (report.period_of(a.kpi).end, a.deadline, a.kind == "cumulative")
+            for a in report.objectives])),
+        "as_of_data_end": as_of < report.period.end,
         # The KPIs whose description the appendix gives: those without a chart (a chart's
         # caption says it already).
         "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts],

@@ -90,7 +90,11 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     assert leads.value == total(rows, D(2026, 1, 1), D(2026, 11, 24), 1)
     assert leads.measured_to == D(2026, 11, 24)
     assert leads.expected == pytest.approx(1000 * 328 / 365)  # 1 Jan–24 Nov: 328 days
-    assert leads.days_left == 31  # from the report's end, 30 November
+    # One reference day, the data's last: 37 days left (24 Nov–31 Dec), and the need per
+    # remaining month spread over the same 1.2 months (6 days of November, December).
+    assert leads.days_left == 37
+    assert leads.required_rate == pytest.approx((1000 - leads.value) / (6 / 30 + 1))
+    assert level.days_left == 37
     assert level.measured_in == D(2026, 10, 1)
     assert level.value == pytest.approx(october.value)
     [note] = [n for n in report.notes if n.kind is NoteKind.DATA_END]
@@ -101,10 +105,22 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     html, _, _ = render_html(report, plugins)
     lead = html[html.index('class="lead"'):]
     lead = lead[:lead.index("</p>")]
-    # Every figure stops on the 24th: the summary compares with last year's 1 Jan–24 Nov.
-    assert 'class="lead">Compared with 1 Jan\u2009–\u200924 Nov 2025. ' in lead
-    assert ("Site analytics: figures up to 24 November 2026, the last day of data, compared "
-            "with the same days of the periods before.") in lead
+    # Every figure stops on the 24th: the summary says so once, and compares with last
+    # year's same days; the caption above the tiles names those days, never 30 November.
+    assert lead == ('class="lead">Figures up to 24 November 2026, each compared with the '
+                    'same days of 2025.')
+    caption = html[html.index('class="tiles-caption"'):]
+    caption = caption[:caption.index("</p>")]
+    assert caption == ('class="tiles-caption">1 Jan\u2009–\u200924 Nov 2026, and the change '
+                       'since the same days of 2025:')
+    assert "30 Nov" not in caption
+    # The objectives count from that day, and say so.
+    assert ("Days left, expected values and monthly needs are counted as of 24 November "
+            "2026, the last day with data.") in html
+    # The cover's days end with the data; How to read does not claim the whole period.
+    cover = html[html.index('class="report-range"'):]
+    assert cover[:cover.index("</p>")] == 'class="report-range">1 Jan\u2009–\u200924 Nov 2026'
+    assert "up to the day given in the summary" in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", html.index('class="compare"', start))]
     assert "1 Jan\u2009–\u200924 Nov 2025" in line
@@ -310,56 +326,76 @@ def write_two_sources(tmp_path: Path, web_last: dt.date, crm_last: dt.date, *,
 
 
 def summary_lead(tmp_path: Path, config_path: Path) -> tuple[str, object]:
+    """The summary's first line ("" when it has none) and the report."""
+    lead, _, report = summary_lines(config_path)
+    return lead, report
+
+
+def summary_lines(config_path: Path) -> tuple[str, str, object]:
+    """The summary's first line ("" when it has none), the caption above its tiles, and
+    the report, rendered to HTML."""
+    from html import unescape
+
     from kpireport.render import render_html
 
     config = load_config(config_path)
     plugins = load_plugins()
     report = compute_report(config, config.client("shop"), plugins, now=FIRST_OF_DECEMBER)
     html, _, _ = render_html(report, plugins)
-    from html import unescape
+    summary = html[html.index('<section class="summary"'):]
+    summary = summary[:summary.index("</section>")]
 
-    lead = html[html.index('class="lead">') + len('class="lead">'):]
-    return unescape(lead[:lead.index("</p>")]), report
+    def paragraph(css: str) -> str:
+        if f'class="{css}">' not in summary:
+            return ""
+        text = summary[summary.index(f'class="{css}">') + len(f'class="{css}">'):]
+        return unescape(text[:text.index("</p>")])
+
+    return paragraph("lead"), paragraph("tiles-caption"), report
 
 
-@pytest.mark.parametrize(("locale", "first", "notes"), [
-    ("en_GB", "Figures up to 24\u2009–\u200930 Nov 2026 depending on the source, each compared "
-              "with the same days of last year.",
-     "Site analytics: figures up to 24 November 2026, the last day of data"),
-    ("fr_FR", "Chiffres jusqu'au 24–30 nov. 2026 selon la source, chacun comparé aux mêmes "
-              "jours de l'an dernier.",
-     "Site analytics\u202f: chiffres jusqu'au 24 novembre 2026, dernier jour de données"),
+@pytest.mark.parametrize(("locale", "first", "caption"), [
+    ("en_GB", "Figures up to 30 November 2026 (Site analytics: 24 November), each compared "
+              "with the same days of 2025.",
+     "1 Jan\u2009–\u200930 Nov 2026 (Site analytics: data to 24 Nov), and the change since the "
+     "same days of 2025:"),
+    ("fr_FR", "Chiffres jusqu'au 30 novembre 2026 (Site analytics\u202f: 24 novembre), chacun "
+              "comparé avec les mêmes jours de 2025.",
+     "1er janv.\u2009–\u200930 nov. 2026 (Site analytics\u202f: données jusqu'au 24 nov.), et "
+     "l'évolution depuis les mêmes jours de 2025\u202f:"),
 ])
 def test_sources_ending_on_different_days_make_the_summarys_first_line_say_so(
-        tmp_path, locale, first, notes):
-    lead, report = summary_lead(tmp_path, write_two_sources(
+        tmp_path, locale, first, caption):
+    lead, said, report = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 24), D(2026, 11, 30), locale=locale))
     # The figures really stop on different days: sessions on the 24th, leads on the 30th.
     assert report.kpi_periods["sessions"].end == D(2026, 11, 24)
     assert "leads" not in report.kpi_periods
-    # The first sentence is the span of their ends, never the whole period's comparison.
-    assert lead.startswith(first + " "), lead
-    assert "30 Nov 2025" not in lead and "30 nov. 2025" not in lead
-    assert "Compared with" not in lead and "Comparé à" not in lead
-    # Each source's own end follows, as before.
-    assert notes in lead
+    # The first sentence: up to which day, the source stopping earlier with its own day,
+    # compared with the same days; said once (no per-source note repeating it after).
+    assert lead == first
+    assert said == caption
+    assert "30 Nov 2025" not in lead + said and "30 nov. 2025" not in lead + said
 
 
 def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_path):
-    lead, _ = summary_lead(tmp_path, write_two_sources(
+    lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
-    assert lead.startswith("Figures up to 20\u2009–\u200927 Nov 2026 depending on the source, "
-                           "each compared with the same days of the period before and of last "
-                           "year. ")
-    assert lead.count("the last day of data") == 2  # both sources stop before the 30th
+    assert lead == ("Figures up to 27 November 2026 (Site analytics: 20 November), each "
+                    "compared with the same days of October 2026 and of November 2025.")
+    assert said == ("1\u2009–\u200927 Nov 2026 (Site analytics: data to 20 Nov), and the change "
+                    "since the same days of October 2026 and of November 2025:")
 
 
 def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
-    lead, report = summary_lead(tmp_path, write_two_sources(
+    lead, said, report = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 30), D(2026, 11, 30)))
     assert report.kpi_periods == {}
-    assert lead == "Compared with 1 Jan\u2009–\u200930 Nov 2025."
-    # Both ending on the same day before the period's end: the same days, named.
-    lead, _ = summary_lead(tmp_path, write_two_sources(
+    # The caption alone says what the tiles cover and compare with: no first line repeating it.
+    assert lead == ""
+    assert said == "1 Jan\u2009–\u200930 Nov 2026, and the change since the same days of 2025:"
+    # Both ending on the same day before the period's end: that day, and the same days.
+    lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
-    assert lead.startswith("Compared with 1 Jan\u2009–\u200924 Nov 2025. ")
+    assert lead == "Figures up to 24 November 2026, each compared with the same days of 2025."
+    assert said == "1 Jan\u2009–\u200924 Nov 2026, and the change since the same days of 2025:"

@@ -411,7 +411,10 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     html, _, _ = render_html(report, plugins)
     # Unavailable, not also "no data"; the tiles' caption keeps the months' capitals.
     assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
-    assert "1 Jul\u2009–\u200930 Sept 2026, and the change since" in html
+    # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
+    assert ('class="tiles-caption">Q3 2026, and the change since Q2 2026 and Q3 2025:</p>'
+            in html)
+    assert "1 Apr\u2009–\u200930 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
     table = html[html.index('id="table-top_queries"'):]
     table = table[:table.index("</section>")]
@@ -460,10 +463,14 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     html, _, _ = render_html(report, plugins)
     # Analytics to 13 November, Search Console's exports to 31 October: the first sentence
     # says the figures stop on different days, never "compared with 1 Jan – 13 Nov 2025".
-    assert 'class="lead">Chiffres jusqu&#39;au 31 oct.\u2009–\u200913 nov. 2026 selon la ' \
-        "source, chacun comparé aux mêmes jours de l&#39;an dernier. Google Search " \
-        "Console\u202f: chiffres jusqu&#39;au 31 octobre 2026, dernier jour de données, " \
-        "comparés aux mêmes jours des périodes précédentes.</p>" in html
+    # says up to which day they go, Search Console's own day beside it, once.
+    assert 'class="lead">Chiffres jusqu&#39;au 13 novembre 2026 (Google Search Console' \
+        "\u202f: 31 octobre), chacun comparé avec les mêmes jours de 2025.</p>" in html
+    assert 'class="tiles-caption">1er janv.\u2009–\u200913 nov. 2026 (Google Search ' \
+        "Console\u202f: données jusqu&#39;au 31 oct.), et l&#39;évolution depuis les mêmes " \
+        "jours de 2025\u202f:</p>" in html
+    # The tables' change column says what it compares with: last year's same days.
+    assert "vs mêmes jours l&#39;an dernier" in html and "vs période préc." not in html
     assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025." not in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]

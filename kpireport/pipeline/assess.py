@@ -43,6 +43,10 @@ def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
                       fetched: FetchResult) -> list[Assessment]:
     """Each objective judged on the period (a level one on a calendar month)."""
     out = []
+    # One day for every objective's days left and monthly need: the data's last day.
+    as_of = obj.reference_day(plan.period.end, [
+        (plan.period_of(o.kpi).end, o.deadline, o.kind == "cumulative")
+        for o in plan.client.objectives])
     for j, objective in enumerate(plan.client.objectives):
         binding = plan.bindings[objective.kpi]
         kpi = kpis[objective.kpi]
@@ -70,13 +74,15 @@ def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
                                 value=value, baseline=baseline, monthly=kpi.monthly)
         if objective.kind == "cumulative" and period.partial:
             assessment.measured_to = period.end
-            if objective.deadline is not None:
-                assessment.days_left = max(0, (objective.deadline - plan.period.end).days)
         if judged is not period:
             assessment.measured_in = judged.start
-            if objective.deadline is not None:
-                # Counted from the report's own end, as for every other objective in it.
-                assessment.days_left = max(0, (objective.deadline - plan.period.end).days)
+        if objective.deadline is not None and (period.partial or judged is not period):
+            # Counted from the report's one reference day, as for every other objective in
+            # it: days left and the need per remaining month agree (37 days, 1.2 months).
+            assessment.days_left = max(0, (objective.deadline - as_of).days)
+            if assessment.required_rate is not None and value is not None:
+                assessment.required_rate = ((objective.target - value)
+                                            / obj.months_left(as_of, objective.deadline))
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
         direction = objective.direction or (
             "increase" if binding.definition.direction.value == "higher" else "decrease")
