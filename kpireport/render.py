@@ -518,7 +518,13 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     burnups = {k: Markup(c) for k, c in report_charts.burnup_charts(report, style,
                                                                     gettext).items()}
     # --- end of charts
-    tables = [k for k in report.kpis.values() if k.definition.breakdown is not None]
+    # fix-periods: a table the period's data cannot give (top queries of monthly exports in
+    # a quarter) is no section of its own, nor in the contents or the glossary: "About the
+    # data" explains it once, in the client's words (``unavailable_tables``).
+    tables = [k for k in report.kpis.values()
+              if k.definition.breakdown is not None and not uncomputable(k)]
+    unavailable_tables = [k for k in report.kpis.values()
+                          if k.definition.breakdown is not None and uncomputable(k)]
     bars = {a.key: Markup(charts.progress_bar(a.progress, a.expected_progress,
                                               colour=STATUS_COLOURS[a.status]))
             for a in report.objectives}
@@ -568,7 +574,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "as_of_data_end": as_of < report.period.end,
         # The KPIs whose description the appendix gives: those without a chart (a chart's
         # caption says it already).
-        "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts],
+        "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts
+                     and k not in unavailable_tables],
+        "unavailable_tables": list(dict.fromkeys(
+            note_text(n, report.locale, gettext, labels) for k in unavailable_tables
+            for n in k.notes if n.kind is NoteKind.UNAVAILABLE)),
         # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
         "kpi_note": lambda kpi: commentary_html(notes.for_key(kpi.key), folders),
         "section_note": lambda name: commentary_html(notes.for_key(name), folders),

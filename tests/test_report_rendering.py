@@ -416,11 +416,15 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
             in html)
     assert "1 Apr\u2009–\u200930 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
-    table = html[html.index('id="table-top_queries"'):]
-    table = table[:table.index("</section>")]
-    assert "No data for this period" not in table and "<table" not in table
-    # Said once under the table, though each of its metrics has its note, in the client's
-    # words: which figure, and why a quarter cannot have it.
+    # No section that only says it cannot be given, nor a line in the contents or the
+    # glossary: "About the data" explains it once, in the client's words (which figure, and
+    # why a quarter cannot have it), though each of its metrics has its note.
+    assert 'id="table-top_queries"' not in html and 'href="#table-top_queries"' not in html
+    assert html.count("<dt>Top search queries</dt>") == 0
+    notes = html[html.index('id="data-notes"'):]
+    notes = notes[:notes.index("</section>")]
+    assert "Top search queries cannot be given for this period" in notes
+    assert "No data for this period" not in html
     assert html.count("Top search queries cannot be given for this period: Google Search "
                       "Console gives it only for other periods (such as one per month), which "
                       "cannot be combined into this one.") == 1
