@@ -546,8 +546,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
     from kpireport import sections as section_titles
     from kpireport import summary
-    from kpireport.objectives import reference_day
     from kpireport.attribution import attribution_note
+    from kpireport.objectives import reference_day
 
     commentary_title, commentary = section_titles.leading_heading(
         commentary_html(notes.commentary, folders))

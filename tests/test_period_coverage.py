@@ -10,7 +10,7 @@ import pytest
 
 from kpireport.cli import main
 from kpireport.config import load_config
-from kpireport.data import NoteKind
+from kpireport.data import DateRange, NoteKind
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
 
@@ -399,3 +399,50 @@ def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
         tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
     assert lead == "Figures up to 24 November 2026, each compared with the same days of 2025."
     assert said == "1 Jan\u2009–\u200924 Nov 2026, and the change since the same days of 2025:"
+
+
+# --- One function for the days compared, one day for the objectives (fix-periods) -------
+
+
+def test_report_period_of_names_each_kpis_compared_days(tmp_path):
+    """Report.period_of: a KPI's cut period, else the report's; without a KPI, the one all
+    single figures share, else the report's."""
+    _, report = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 24), D(2026, 11, 30)))
+    assert report.period_of("sessions").previous == DateRange(start=D(2025, 1, 1),
+                                                              end=D(2025, 11, 24))
+    assert report.period_of("leads") is report.period
+    assert report.period_of() is report.period  # the figures stop on different days
+    _, report = summary_lead(tmp_path, write_two_sources(
+        tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
+    assert report.period_of().end == D(2026, 11, 24)
+
+
+def test_objectives_reference_day_is_the_data_last_day_of_running_totals():
+    from kpireport.objectives import reference_day
+
+    end = D(2026, 11, 30)
+    # Data covering the whole period (a monthly report): its end, as before.
+    assert reference_day(end, [(end, D(2026, 12, 31), True)]) == end
+    # A running total to 24 November: that day, though a level's data goes to the 30th.
+    assert reference_day(end, [(D(2026, 11, 24), D(2026, 12, 31), True),
+                               (end, D(2026, 12, 31), False)]) == D(2026, 11, 24)
+    # A total on Search Console's exports to 31 October whose deadline has passed counts
+    # for nothing; levels alone: the latest day with data.
+    assert reference_day(end, [(D(2026, 10, 31), D(2026, 9, 30), True),
+                               (D(2026, 11, 24), D(2026, 12, 31), False)]) == D(2026, 11, 24)
+    assert reference_day(end, []) == end
+
+
+@pytest.mark.parametrize(("start", "end", "en", "fr"), [
+    (D(2026, 4, 1), D(2026, 6, 30), "Q2 2026", "T2 2026"),
+    (D(2026, 7, 1), D(2026, 9, 29), "1 Jul\u2009–\u200929 Sept 2026",
+     "1er juil.\u2009–\u200929 sept. 2026"),
+    (D(2026, 2, 1), D(2026, 4, 30), "1 Feb\u2009–\u200930 Apr 2026",
+     "1er févr.\u2009–\u200930 avr. 2026"),
+])
+def test_a_whole_quarter_is_named_as_clients_name_it(start, end, en, fr):
+    from kpireport.formatting import format_period
+
+    assert format_period(DateRange(start=start, end=end), "en_GB") == en
+    assert format_period(DateRange(start=start, end=end), "fr_FR") == fr
