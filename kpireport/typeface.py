@@ -41,7 +41,8 @@ PRINT_FACES = (Face("Inter-Regular", 400), Face("Inter-Bold", 700),
 """What the themes use: regular text, bold (and 600, which takes the nearest heavier face)
 and the commentary's italics."""
 WEB_FACES = (Face("Inter-Regular", 400), Face("Inter-Bold", 700))
-"""The web page's faces: a browser slants the regular one for italics, 120 kB less a page."""
+"""The web page's faces, Inter's Latin subset (fonts/README.md), 60 kB each: a browser
+slants the regular one for italics, and takes its next font for other scripts."""
 
 
 def fonts_dir(*theme_dirs: Path) -> Path | None:

@@ -23,6 +23,12 @@ class PageLayout:
     last: list[str] = field(default_factory=list)
     """The tags (with classes) from the page's outermost box down to its last box."""
     text: str = ""
+    charts: int = 0
+    """KPI charts (a family section's) on this page."""
+    charts_before_key: int = 0
+    """Of those, the ones above the first key a section prints on this page (carried over)."""
+    margin_key: str = ""
+    """The text of the chart key in the page's top margin."""
 
     @property
     def ends_with_heading(self) -> bool:
@@ -88,6 +94,38 @@ def _ids_and_text(box: Any) -> tuple[list[str], str]:
     return ids, " ".join(" ".join(words).split())
 
 
+def _classes(box: Any) -> list[str]:
+    element = getattr(box, "element", None)
+    return (element.get("class") or "").split() if element is not None else []
+
+
+def _charts_and_keys(box: Any) -> tuple[int, int]:
+    """KPI charts on the page, and how many come before the first section key in its flow."""
+    charts, before, keyed = 0, 0, False
+    stack = [(box, False)]
+    while stack:
+        b, in_family = stack.pop()
+        classes = _classes(b)
+        if "chart-plot" in classes and in_family and b.element_tag == "div":
+            charts += 1
+            before += not keyed
+            continue
+        if "chart-legend" in classes and in_family:
+            keyed = True
+        in_family = in_family or "family" in classes
+        stack.extend((c, in_family) for c in reversed(_in_flow(b)))
+    return charts, before
+
+
+def _margin_key(box: Any) -> str:
+    from weasyprint.formatting_structure import boxes
+
+    for margin in box.children:
+        if isinstance(margin, boxes.MarginBox) and margin.at_keyword == "@top-right":
+            return _ids_and_text(margin)[1]
+    return ""
+
+
 def measure(document: Any) -> list[PageLayout]:
     """Each page of a WeasyPrint document, measured."""
     out = []
@@ -95,8 +133,10 @@ def measure(document: Any) -> list[PageLayout]:
         box = page._page_box
         top, height = box.content_box_y(), box.height
         ids, text = _ids_and_text(box)
+        charts, before = _charts_and_keys(box)
         out.append(PageLayout(number=number, fill=(_bottom(box) - top) / height, ids=ids,
-                              last=_last_chain(box), text=text))
+                              last=_last_chain(box), text=text, charts=charts,
+                              charts_before_key=before, margin_key=_margin_key(box)))
     return out
 
 

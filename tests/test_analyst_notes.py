@@ -327,6 +327,30 @@ def test_the_web_page_embeds_the_typeface_for_screens_only(tmp_path: Path, theme
     assert "file:" not in html  # the print faces' paths stay out of a delivered page
 
 
+def test_the_web_faces_cover_what_the_examples_print_in_inter():
+    """The web page's faces are Inter's Latin subset (fonts/README.md): every character of
+    the example reports (French and English) that the print faces draw, they draw too."""
+    from fontTools.ttLib import TTFont
+
+    folder = ROOT / "report_templates" / "default" / "fonts"
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    text = set()
+    for client in config.clients:
+        report = compute_report(config, client, plugins, now=NOW)
+        html, _, _ = render_html(report, plugins)
+        html = re.sub(r"<style.*?</style>|<script.*?</script>", "", html, flags=re.S)
+        text |= set(re.sub(r"<[^>]+>", " ", html))
+    assert {"é", "ç", "€", "£", "–", "«"} <= text
+    for web, printed in (("Inter-Regular.woff2", "Inter-Regular.otf"),
+                         ("Inter-Bold.woff2", "Inter-Bold.otf")):
+        web_map = TTFont(folder / web).getBestCmap()
+        print_map = TTFont(folder / printed).getBestCmap()
+        missing = sorted(c for c in text if ord(c) in print_map and ord(c) not in web_map)
+        assert missing == [], (web, missing)
+        assert len(web_map) < len(print_map) / 2  # a subset: the web page carries half
+
+
 def test_the_french_example_carries_its_notes_and_lists():
     config = load_config(ROOT / "config.example.yaml")
     plugins = load_plugins()

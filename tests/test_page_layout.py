@@ -78,6 +78,23 @@ def _sections_on(page: PageLayout) -> list[str]:
 
 @pytest.mark.pdf
 @pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_a_chart_carried_over_to_a_page_keeps_its_key_in_the_top_margin(laid_out, case):
+    report, _, pages = laid_out[case]
+    this_year = "Cette année" if report.language == "fr" else "This year"
+    if case in (("acme-robotics", None), ("maison-lumiere", None)):
+        # Their web and SEO sections go over a page (not a test that cannot fail).
+        assert any(p.charts_before_key for p in pages)
+    for page in pages:
+        if page.charts_before_key:
+            # The key of the section the chart belongs to, above it, in the page's margin.
+            assert this_year in page.margin_key, (page.number, page.margin_key)
+        elif not page.charts:
+            # A page of tables or recommendations after the KPIs carries no chart key.
+            assert page.margin_key == "", (page.number, page.margin_key)
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_the_summary_is_one_page_and_the_next_starts_another_section(laid_out, case):
     _, _, pages = laid_out[case]
     holding = [p for p in pages if "summary" in p.ids]
