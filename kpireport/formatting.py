@@ -120,6 +120,9 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *
     minutes, secs = divmod(total, 60)
     if minutes == 0:
         return sign + _units(secs, "duration-second", locale, "short")
+    if axis and secs == 0:
+        # A chart's axis steps in whole minutes: "2 min", not "2 min 0 sec".
+        return sign + _units(minutes, "duration-minute", locale, "short")
     return (f"{sign}{_units(minutes, 'duration-minute', locale, 'short')} "
             f"{_units(secs, 'duration-second', locale, 'short')}")
 

@@ -205,9 +205,9 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
             gap = abs(main.before - now)
             figures["impact"] = gap
             text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
-                       "and %(before2)s in %(other)s (%(change2)s), among the largest moves of "
-                       "the business outcomes: find which channels, products or deals account "
-                       "for the fall and act on those first.") if len(mover.moves) > 1 else
+                       "and %(before2)s in %(other)s (%(change2)s): find which channels, "
+                       "products or deals account for the fall and act on those first.")
+                    if len(mover.moves) > 1 else
                     N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s), "
                        "among the largest moves of the business outcomes: find which channels, "
                        "products or deals account for the fall and act on those first."))
@@ -223,14 +223,11 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
                 figures=figures, kpis=(kpi.key,))
         else:
             text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
-                       "and %(before2)s in %(other)s (%(change2)s), among the largest moves of "
-                       "the business outcomes: find what drove it (a campaign, a channel, an "
-                       "offer) and give it more means while it works.")
+                       "and %(before2)s in %(other)s (%(change2)s): find what drove it and give "
+                       "it more means while it works.")
                     if len(mover.moves) > 1 else
-                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s), "
-                       "among the largest moves of the business outcomes: find what drove it "
-                       "(a campaign, a channel, an offer) and give it more means while it "
-                       "works."))
+                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s): "
+                       "find what drove it and give it more means while it works."))
             yield Finding(
                 rule="outcome-movers", severity=Severity.INFO,
                 priority=min(50, 30 + round(mover.size * 20)),
