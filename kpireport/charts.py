@@ -49,6 +49,26 @@ def nice_ticks(low: float, high: float, count: int = 4, *,
     return ticks
 
 
+CLOCK_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200,
+               10800, 21600, 43200, 86400)
+"""Steps of a time axis in seconds: whole seconds, then whole minutes, then whole hours, as a
+clock divides them (never "50 s / 1 min 40 s / 2 min 30 s")."""
+
+
+def clock_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Ticks in seconds covering [low, high], :data:`CLOCK_STEPS` apart."""
+    if high <= low:
+        high = low + (abs(low) or 1.0)
+    raw = (high - low) / count
+    step = next((s for s in CLOCK_STEPS if s >= raw), None)
+    if step is None:
+        return nice_ticks(low, high, count)
+    ticks = [float(math.floor(low / step) * step)]
+    while ticks[-1] < high - step * 1e-9:
+        ticks.append(ticks[-1] + step)
+    return ticks
+
+
 ZERO_BASED = frozenset({Unit.COUNT, Unit.CURRENCY})
 """Units whose axis starts at zero: a count's or an amount's height is its size."""
 LAST_YEAR_DASH = "4 3"
@@ -62,12 +82,13 @@ in 7 pt when the chart is printed at half the page's width."""
 
 
 def value_ticks(values: Sequence[float], *, unit: Unit | str, fmt: Callable[[float], str],
-                target: float | None = None, zero: bool | None = None
-                ) -> tuple[list[float], list[str]]:
+                target: float | None = None, zero: bool | None = None,
+                clock: bool = False) -> tuple[list[float], list[str]]:
     """An axis's ticks and their labels. Counts and amounts (or ``zero=True``) start at zero;
     rates, positions and durations get their own range, padded, so that a line never runs
     on the frame. A target is always strictly inside, never on the border, where it would
-    read as the frame. Fewer, wider steps until no two labels read the same."""
+    read as the frame. Fewer, wider steps until no two labels read the same. With ``clock``
+    (a duration in seconds) the steps are a clock's (:func:`clock_ticks`)."""
     span_of = list(values) + ([target] if target is not None else [])
     low, high = min(span_of), max(span_of)
     from_zero = (unit in ZERO_BASED) if zero is None else zero
@@ -79,7 +100,8 @@ def value_ticks(values: Sequence[float], *, unit: Unit | str, fmt: Callable[[flo
         low, high = (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
     ticks, texts = [0.0], [fmt(0.0)]
     for count in (4, 3, 2, 1):
-        ticks = nice_ticks(low, high, count, whole=unit == Unit.COUNT)
+        ticks = (clock_ticks(low, high, count) if clock
+                 else nice_ticks(low, high, count, whole=unit == Unit.COUNT))
         step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
         if target is not None and target >= ticks[-1] - step * 1e-9:
             ticks.append(round(ticks[-1] + step, 10))
@@ -176,7 +198,8 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
             return format_duration(v, locale, duration_unit, axis=True)
         return format_value(v, unit, locale, currency, duration_unit)
 
-    ticks, tick_texts = value_ticks(values + ly_values, unit=unit, fmt=fmt, target=target)
+    ticks, tick_texts = value_ticks(values + ly_values, unit=unit, fmt=fmt, target=target,
+                                    clock=unit == Unit.DURATION and duration_unit == "seconds")
     y_min, y_max = ticks[0], ticks[-1]
     left = 10 + AXIS_CHAR * max(len(t) for t in tick_texts)
     right, top, bottom = 20, 8, 18  # right: half a month's label, centred on the last point

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -120,6 +120,9 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *
     minutes, secs = divmod(total, 60)
     if minutes == 0:
         return sign + _units(secs, "duration-second", locale, "short")
+    if axis and secs == 0:
+        # A chart's axis steps in whole minutes: "2 min", not "2 min 0 sec".
+        return sign + _units(minutes, "duration-minute", locale, "short")
     return (f"{sign}{_units(minutes, 'duration-minute', locale, 'short')} "
             f"{_units(secs, 'duration-second', locale, 'short')}")
 
@@ -282,15 +285,65 @@ def format_difference(difference: float | None, unit: Unit | str, locale: str, w
     return _signed(difference, text, zero)
 
 
+def as_printed(value: float, unit: Unit | str, duration_unit: str = "seconds") -> float:
+    """``value`` rounded as :func:`format_value` prints it (a rate to the hundredth of a
+    point under 10 %, a position to the tenth, a duration to the second or tenth of a day),
+    so that a difference taken from it agrees with the two figures printed. Counts and
+    amounts are returned as they are: their changes are relative, on the raw values."""
+    unit = Unit(unit)
+    if unit is Unit.PERCENT:
+        decimals = 4 if abs(value) < 0.1 else 3
+    elif unit is Unit.POSITION:
+        decimals = PLACES_DECIMALS
+    elif unit is Unit.DURATION:
+        decimals = 1 if duration_unit == "days" else 0
+    elif unit is Unit.RATIO:
+        decimals = 2
+    elif unit is Unit.NUMBER:
+        decimals = 2 if abs(value) < 10 else 0
+    else:
+        return value
+    if _unprintable(value) is not None:
+        return value
+    # Babel rounds the decimal text of the float half to even: the same here, so that the
+    # two agree even on a value ending in 5.
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals),
+                                              rounding=ROUND_HALF_EVEN))
+
+
+def printed_difference(current: float | None, reference: float | None, unit: Unit | str,
+                       duration_unit: str = "seconds") -> float | None:
+    """``current − reference`` as the reader works it out from the two printed figures:
+    1.88 % against 1.85 % is 0.03 points, whatever the hidden decimals say."""
+    if current is None or reference is None:
+        return None
+    return as_printed(current, unit, duration_unit) - as_printed(reference, unit, duration_unit)
+
+
+def _compared_with(kpi: KpiValue, difference: float) -> float:
+    """The figure a difference of ``kpi`` was taken from: its previous or last year's value
+    itself when it is one of them (no float error to round the wrong way), else worked back."""
+    value = kpi.value or 0.0
+    for reference in (kpi.previous, kpi.last_year):
+        if reference is not None and value - reference == difference:
+            return reference
+    return value - difference
+
+
 def kpi_change(kpi: KpiValue, change: float | None, difference: float | None, locale: str,
                words: Any, currency: str = "EUR") -> tuple[str, bool | None]:
     """A KPI's change as the report prints it, in the unit that fits it (a percentage for a
     count or an amount, points for a rate…), and whether it is good news (None when there is
-    none, or when it prints as no change at all)."""
+    none, or when it prints as no change at all). A difference (``kpi.value`` minus the
+    figure compared with) is told as between the two figures printed (see
+    :func:`printed_difference`)."""
     if kpi.relative:
         text = format_change(change, locale)
         moved = change
     else:
+        if difference is not None and kpi.value is not None:
+            difference = printed_difference(kpi.value, _compared_with(kpi, difference),
+                                            kpi.definition.unit, kpi.definition.duration_unit)
         text = format_difference(difference, kpi.definition.unit, locale, words,
                                  kpi.currency or currency, kpi.definition.duration_unit)
         moved = difference

@@ -1,4 +1,5 @@
-"""The executive summary's words: what rose, what fell, what needs attention, from the numbers.
+"""The executive summary's words: what improved, what worsened, what needs attention, from the
+numbers.
 
 Sentences are built from message-catalogue templates (so they translate like the rest of the
 theme) and numbers formatted for the report's locale. Thresholds are constants: a change
@@ -25,16 +26,30 @@ NGettext = Callable[[str, str, int], str]
 
 @dataclass
 class Narrative:
-    rose: list[str] = field(default_factory=list)
-    fell: list[str] = field(default_factory=list)
+    improved: list[str] = field(default_factory=list)
+    """The biggest moves for the better, each by its KPI's direction: a shorter sales cycle
+    or a lower average position is here, beside more revenue."""
+    worsened: list[str] = field(default_factory=list)
+    """The biggest moves for the worse, as :attr:`improved`."""
     attention: list[str] = field(default_factory=list)
     headline: str = ""
     recommended: list[str] = field(default_factory=list)
     """The titles of the report's highest-priority findings (``PER_LIST`` of them), each
     with its expected impact when a rule computed one."""
 
+    @property
+    def rose(self) -> list[str]:
+        """Older templates' name for :attr:`improved` (its lists went by up and down, which
+        read backwards for a figure where lower is better)."""
+        return self.improved
+
+    @property
+    def fell(self) -> list[str]:
+        """Older templates' name for :attr:`worsened`."""
+        return self.worsened
+
     def __bool__(self) -> bool:
-        return bool(self.rose or self.fell or self.attention or self.headline
+        return bool(self.improved or self.worsened or self.attention or self.headline
                     or self.recommended)
 
 
@@ -61,12 +76,10 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
               and abs(k.change_previous) >= NOTABLE]
     movers.sort(key=lambda k: -abs(k.change_previous or 0))
     for kpi in movers:
-        change = kpi.change_previous or 0
-        good = kpi.is_better(change)
         # Each change in its unit: a rate moves by points, a position by places ("up 2.3
         # places"), a duration by seconds; only counts and amounts by a percentage.
-        text, _ = formatting.kpi_change(kpi, kpi.change_previous, kpi.difference_previous,
-                                        report.locale, words, report.currency)
+        text, good = formatting.kpi_change(kpi, kpi.change_previous, kpi.difference_previous,
+                                           report.locale, words, report.currency)
         sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value), "change": text,
             # A KPI whose data stops early was compared over the same days: those are named.
@@ -75,12 +88,12 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")
-        if good is False:
-            sentence += " — " + gettext("needs attention")
-        elif good is True and change < 0:
-            # Under "What fell", a fall for the better (a shorter sales cycle) says so.
-            sentence += " — " + gettext("an improvement")
-        target = out.rose if change > 0 else out.fell
+        # Listed by what the move means for the business, not its sign: under "Improved" a
+        # shorter sales cycle, under "Worsened" a position number that grew. A change that
+        # prints as none ("±0.00 pts") is in neither.
+        if good is None:
+            continue
+        target = out.improved if good else out.worsened
         if len(target) < PER_LIST:
             target.append(sentence)
     all_kpis = report.every_kpi()

@@ -68,16 +68,21 @@ def _frange(start: float, stop: float, step: float) -> list[float]:
 def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float], str],
                unit: Unit | str = Unit.NUMBER, target: float | None = None,
                style: ChartStyle | None = None, title: str | None = None,
-               last_year_word: str = "Last year", width: int = 520, height: int = 150) -> str:
+               last_year_word: str = "Last year", width: int = 520, height: int = 150,
+               duration_unit: str = "seconds") -> str:
     """Grouped bars, one pair per month: this year's filled, last year's hollow; a partial
     month striped and labelled by its ``label``. Bars start at zero (a bar's length is its
     figure), a level target is a dash-dot line strictly inside the plot. Empty without a
-    figure to draw."""
+    figure to draw. A position, where lower is better, is a dot per month on an axis with
+    1 at the top instead: a bar from zero would make the worse month the taller one."""
     style = style or ChartStyle()
     figures = [v for m in months for v in (m.value, m.last_year) if v is not None]
     if not figures:
         return ""
-    ticks, tick_texts = value_ticks(figures, unit=unit, fmt=fmt, target=target, zero=True)
+    dots = Unit(unit) is Unit.POSITION
+    ticks, tick_texts = value_ticks(figures, unit=unit, fmt=fmt, target=target,
+                                    zero=not dots,
+                                    clock=unit == Unit.DURATION and duration_unit == "seconds")
     y_min, y_max = ticks[0], ticks[-1]
     left = 10 + AXIS_CHAR * max(len(t) for t in tick_texts)
     right, top, bottom = 8, 8, 18
@@ -86,7 +91,8 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
     slot = plot_w / n
 
     def y(v: float) -> float:
-        return top + plot_h * (1 - (v - y_min) / ((y_max - y_min) or 1))
+        share = (v - y_min) / ((y_max - y_min) or 1)
+        return top + plot_h * (share if dots else 1 - share)
 
     bar_w = min(slot * 0.34, 40.0)
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -98,6 +104,13 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
         for value, x0, current in ((m.last_year, centre - bar_w - 0.5, False),
                                    (m.value, centre + 0.5, True)):
             if value is None:
+                continue
+            if dots:
+                # This year filled, last year hollow, as the bars are.
+                svg.append(f'<circle class="dot {"bar-current" if current else "bar-last-year"}" '
+                           f'cx="{x0 + bar_w / 2:.1f}" cy="{y(value):.1f}" r="3.5" '
+                           + (f'fill="{style.line}"/>' if current else
+                              f'fill="white" stroke="{style.last_year}" stroke-width="1.2"/>'))
                 continue
             top_y, base = y(max(value, 0.0)), y(max(y_min, 0.0))
             h = max(base - top_y, 0.0)
@@ -137,8 +150,9 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
     names = month_labels([months[i].start for i in shown], locale)
     x_labels = [(left + slot * (i + 0.5), months[i].label or name)
                 for i, name in zip(shown, names, strict=True)]
-    labels = axis_labels([(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts,
-                                                                   strict=True)))],
+    # Top down: the highest value first, or the lowest on a position's axis.
+    labels = axis_labels(sorted(((y(t), s) for t, s in zip(ticks, tick_texts, strict=True)),
+                                key=lambda p: p[0]),
                          x_labels, axis=height - bottom + 3, left=left, width=width,
                          first_from=left + 1)
     return (f'<div class="chart chart-bars"><div class="chart-plot">{"".join(svg)}{labels}'

@@ -263,10 +263,10 @@ def figures_csv(report: Report, words: Any = None) -> str:
         else:
             for name in ("difference_previous", "difference_last_year"):
                 v = getattr(kpi, name)
+                # As printed: from the two figures as the report rounds them.
                 writer.writerow(["kpi", key, kpi.label, name, "" if v is None else repr(v),
-                                 formatting.format_difference(
-                                     v, kpi.definition.unit, locale, words,
-                                     kpi.currency or currency, kpi.definition.duration_unit)])
+                                 formatting.kpi_change(kpi, None, v, locale, words,
+                                                       kpi.currency or currency)[0]])
     all_kpis = report.every_kpi()
     for a in report.objectives:
         for name in ("value", "target", "baseline", "expected", "forecast", "required_rate"):

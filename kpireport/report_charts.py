@@ -116,7 +116,8 @@ def period_bar_charts(report: Report, style: ChartStyle, targets: dict[str, floa
                                partial_label=label)
         chart = month_bars(months, locale=report.locale, fmt=value_formatter(report, kpi),
                            unit=kpi.definition.unit, target=targets.get(key), style=style,
-                           title=str(kpi.label), last_year_word=last_year_word)
+                           title=str(kpi.label), last_year_word=last_year_word,
+                           duration_unit=kpi.definition.duration_unit)
         if chart:
             out[key] = chart
             if any(m.partial for m in months):

@@ -113,7 +113,7 @@ def test_narrative_commentary_and_escaping(tmp_path):
                           encoding="utf-8")
     _, rendered = render(example_copy(tmp_path), "northwind-dental")
     text = text_of(rendered.pdf)
-    assert "What rose" in text
+    assert "Improved" in text
     assert "Objectives achieved or on track: 1 of 3." in text
     # The objectives at a glance, each with its status and the forecast it is judged on.
     assert "Objectives and OKRs at a glance" in text

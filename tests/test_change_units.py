@@ -97,7 +97,7 @@ def example():
     config = load_config(ROOT / "config.example.yaml")
     plugins = load_plugins()
     reports = {c: compute_report(config, config.client(c), plugins, now=NOW)
-               for c in ("maison-lumiere", "northwind-dental")}
+               for c in ("maison-lumiere", "northwind-dental", "acme-robotics")}
     return reports, plugins
 
 
@@ -152,7 +152,7 @@ def test_the_summary_tells_a_rates_move_in_points(example):
         narrative = summarise(report, lambda s: s, English().ngettext)
     finally:
         rate.previous = saved
-    sentence = next(s for s in narrative.rose if s.startswith(rate.label))
+    sentence = next(s for s in narrative.improved if s.startswith(rate.label))
     points = (rate.value - rate.value / 1.5) * 100
     assert "%" not in sentence.split("(")[1]
     assert f"(+{points:.{2 if points < 1 else 1}f} pt" in sentence
@@ -196,9 +196,10 @@ def test_a_tile_shows_both_changes_its_status_and_its_trend(example):
     deltas = re.findall(r'<span class="delta[^"]*">([^<]*)</span> ([^<]*)<',
                         tile)
     assert [w for _, w in deltas] == ["vs période préc.", "vs l'an dernier"]
-    for (text, _), difference in zip(deltas, (rate.difference_previous,
-                                              rate.difference_last_year), strict=True):
-        points = abs(difference) * 100
+    for (text, _), reference in zip(deltas, (rate.previous, rate.last_year), strict=True):
+        # From the two rates as printed (two decimals of a percent under 10 %).
+        difference = round(rate.value * 100, 2) - round(reference * 100, 2)
+        points = abs(difference)
         number = f"{points:.{2 if points < 1 else 1}f}".replace(".", ",")
         assert text.startswith("+" if difference > 0 else "\u2212") and number in text
         assert text.endswith(("pt", "pts")) and "%" not in text
@@ -279,3 +280,61 @@ def test_the_previous_periods_tables_are_optional_queries(example):
         assert not needed & plan.optional
     finally:
         plan.close()
+
+
+# Finding 12: a change agrees with the two figures printed beside it.
+@pytest.mark.parametrize("unit,value,reference,expected", [
+    # acme's click-through rate: 1.85 % against 1.88 % (−0.022 points unrounded).
+    (Unit.PERCENT, 0.01853291381331359, 0.018757112071660503, "\u22120.03 pts"),
+    # its conversion rate: 1.15 % against 1.25 % (−0.105 points unrounded).
+    (Unit.PERCENT, 0.011487521398324173, 0.012540894220283533, "\u22120.10 pts"),
+    (Unit.PERCENT, 0.018549, 0.018451, "±0.00 pts"),       # both print 1.85 %
+    (Unit.POSITION, 14.66, 13.74, "down 1.0 places"),      # 14.7 against 13.7
+    (Unit.POSITION, 13.74, 13.66, "same position"),        # both print 13.7
+    # northwind's time on page: 1 min 9 sec against 1 min 10 sec, 0.4 s apart.
+    (Unit.DURATION, 69.23862872883637, 69.64876696011466, "\u22121 sec"),
+    (Unit.DURATION, 69.6, 70.4, "±0 secs"),                # both print 1 min 10 sec
+])
+def test_a_change_is_the_difference_of_the_figures_as_printed(unit, value, reference,
+                                                              expected):
+    figure = kpi(unit, value, reference, lower=unit is Unit.POSITION)
+    text, good = kpi_change(figure, figure.change_previous, figure.difference_previous,
+                            "en_GB", English())
+    assert text == expected
+    assert good is (None if expected.startswith(("±", "same")) else figure.is_better(
+        value - reference))
+
+
+def _number(printed: str) -> float:
+    """A printed figure back to a number: "1.85%", "13.7", "86.0 days", "1 min 9 sec"."""
+    text = printed.replace(NBSP, " ").replace(NNBSP, " ").replace("\u2212", "-")
+    if "min" in text or "sec" in text:
+        parts = dict((unit, int(n)) for n, unit in re.findall(r"(\d+) (min|sec)", text))
+        return parts.get("min", 0) * 60 + parts.get("sec", 0)
+    return float(re.search(r"-?[\d.]+", text.replace(",", "")).group())
+
+
+@pytest.mark.parametrize("client", ["acme-robotics", "northwind-dental"])
+def test_every_printed_difference_agrees_with_its_printed_values(example, client):
+    reports, _ = example
+    report = reports[client]
+    rows = {(r[1], r[3]): r[5].lstrip("'") for r in csv.reader(io.StringIO(
+        figures_csv(report))) if r[0] == "kpi"}
+    checked = 0
+    for key, figure in report.kpis.items():
+        if figure.relative or figure.definition.breakdown is not None or figure.value is None:
+            continue
+        now = _number(rows[(key, "value")])
+        for name, change in (("previous", "difference_previous"),
+                             ("last_year", "difference_last_year")):
+            if getattr(figure, name) is None:
+                continue
+            printed = rows[(key, change)]
+            moved = round(now - _number(rows[(key, name)]), 2)
+            if printed.startswith(("±", "same")):
+                assert moved == 0, (key, name, printed)
+                continue
+            size = abs(_number(printed.replace("up ", "").replace("down ", "")))
+            assert size == pytest.approx(abs(moved)), (key, name, printed)
+            checked += 1
+    assert checked >= 6

@@ -305,3 +305,31 @@ def test_the_examples_year_to_date_stops_at_its_last_day_of_data(tmp_path):
     assert ">nov. 2025<" not in html  # no thirteen-month axis starting last November
     assert 'class="partial"' in html  # striped where the month is partial
     assert 'class="chart chart-share"' in html  # the channel mix
+
+
+def test_a_duration_axis_steps_in_whole_minutes_and_a_position_is_dots_with_1_on_top():
+    """Review finding 18: "3 min 20 s / 2 min 30 s / 1 min 40 s / 50 s" was a 50 s step; a
+    position drawn as bars from zero made the worse month the taller bar."""
+    import re as _re
+
+    from kpireport.charts import value_ticks
+    from kpireport.formatting import format_duration
+    from kpireport.period_charts import MonthBar, month_bars
+
+    def fmt(v: float) -> str:
+        return format_duration(v, "en_GB", axis=True)
+
+    ticks, texts = value_ticks([95.0, 180.0, 200.0], unit="duration", fmt=fmt, zero=True,
+                               clock=True)
+    assert all(t % 60 == 0 for t in ticks) and texts[:3] == ["0 secs", "1 min", "2 mins"]
+    months = [MonthBar(start=dt.date(2026, m, 1), value=v, last_year=ly)
+              for m, v, ly in ((7, 12.0, 15.0), (8, 9.0, 14.0), (9, 10.5, 13.0))]
+    svg = month_bars(months, locale="en_GB", fmt=lambda v: f"{v:.1f}", unit="position")
+    assert "<rect class=\"bar" not in svg
+    dots = [(float(cy), cls) for cls, cy in
+            _re.findall(r'<circle class="dot (bar-current|bar-last-year)" cx="[\d.]+" '
+                        r'cy="([\d.]+)"', svg)]
+    current = [cy for cy, cls in dots if cls == "bar-current"]
+    assert len(current) == 3 and len(dots) == 6
+    # August's 9.0, the best position, is drawn highest (smallest y).
+    assert min(current) == current[1]

@@ -251,15 +251,21 @@ def test_an_objective_to_bring_a_figure_down_asks_for_a_decrease(northwind):
     assert "-1.4 days" not in text and "−1.4 days" not in text
 
 
-def test_a_fall_for_the_better_says_so(northwind):
+def test_a_fall_for_the_better_is_listed_as_improved(northwind):
+    """Finding 14: the lists go by each KPI's direction, not by the sign of its move."""
     from kpireport.narrative import summarise
 
     report, _ = northwind
     cycle = report.kpis["sales_cycle_length"]
     assert cycle.change_previous < 0 and cycle.is_better(cycle.change_previous)
-    fell = summarise(report, lambda s: s).fell
-    [line] = [line for line in fell if line.startswith("Sales cycle length")]
-    assert line.endswith(" — an improvement")
+    narrative = summarise(report, lambda s: s)
+    [line] = [line for line in narrative.improved if line.startswith("Sales cycle length")]
+    assert not any(s.startswith("Sales cycle length") for s in narrative.worsened)
+    # Its change stays in its unit (days), as the reader sees it under "Improved".
+    before = round(cycle.previous, 1)
+    now = round(cycle.value, 1)
+    assert f"(\u2212{before - now:.1f} days vs September 2026)" in line
+    assert "an improvement" not in line and "needs attention" not in line
 
 
 def test_needs_attention_names_each_objective_once(northwind):

@@ -213,13 +213,16 @@ def test_french_report_words_for_places(tmp_path, plugins):
 
 def test_the_summary_tells_a_position_move_in_places(report):
     kpi = report.kpis["avg_position"]
-    kpi.previous = kpi.value + 2.0  # 2 places better than the month before
+    # 8 places better than the month before: among the three biggest improvements.
+    kpi.previous = kpi.value + 8.0
     try:
         rose_or_fell = summarise(report, lambda s: s)
     finally:
         kpi.previous = position(export("2026-09", "Chart.csv"))
-    sentences = [s for s in rose_or_fell.fell if s.startswith("Average position")]
-    assert sentences and "(up 2.0 places vs September 2026)" in sentences[0]
+    # A smaller position number is better: listed under "Improved", not "Worsened".
+    assert not any(s.startswith("Average position") for s in rose_or_fell.worsened)
+    sentences = [s for s in rose_or_fell.improved if s.startswith("Average position")]
+    assert sentences and "(up 8.0 places vs September 2026)" in sentences[0]
 
 
 def test_a_brand_kpi_without_its_brand_terms_fails_validation(tmp_path, plugins):

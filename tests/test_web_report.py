@@ -150,7 +150,7 @@ def test_heading_levels_never_skip_one():
 @pytest.mark.parametrize("theme", ["default", "compact"])
 def test_every_example_reports_headings_go_down_one_level_at_a_time(theme):
     """One h1 (the client, on the cover), then each heading at most one level below the one
-    before it (the summary's "What rose" is an h3 under its h2): what axe's heading-order
+    before it (the summary's "Improved" is an h3 under its h2): what axe's heading-order
     checks, for every example client, in the browser test."""
     config = load_config(ROOT / "config.example.yaml")
     plugins = load_plugins()

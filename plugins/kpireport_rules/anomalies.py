@@ -84,17 +84,48 @@ def _shown(report: Report, kpi: KpiValue, value: float) -> str:
     return _fmt(report, round(value) if unit == "count" else value, unit)
 
 
+RECENT = 31
+"""An odd day or week this many days or fewer before the data's last day is current news…"""
+OLD = 15
+"""…an older one drops this much in priority, and 3 more for each further month (up to
+15): in a quarter or a year to date, a one-off event months back is context, not what to
+act on first."""
+
+
+def _priority(base: int, outlier: Outlier, last: dt.date) -> int:
+    """An anomaly's priority: ``base`` (an outcome's or a traffic count's), a little more
+    the further outside its range it is, less the longer ago it ended (``last``)."""
+    score, kpi, _, _, _ = outlier
+    age = (max(d for d, _ in _days(kpi)) - last).days
+    old = 0 if age <= RECENT else OLD + min(15, 3 * (age // 30))
+    return base + min(3, int(score)) - old
+
+
+def _overlap(day: Outlier | None, week: Outlier | None) -> bool:
+    """Whether an odd day falls in the odd week of the same KPI: one event, told once."""
+    return (day is not None and week is not None and day[1].key == week[1].key
+            and week[2] <= day[2] < week[2] + dt.timedelta(days=7))
+
+
+def _excess(outlier: Outlier) -> float:
+    return abs(outlier[3] - outlier[4])
+
+
 def unusual_day(report: Report) -> Iterator[Finding]:
     """The day furthest outside its usual range, among the outcomes and the main traffic
     counts (a day with nothing recorded is the tracking-gap rule's): a campaign, an outage,
-    bot traffic or a tracking fault to explain before reading the period's total."""
+    bot traffic or a tracking fault to explain before reading the period's total. A day in
+    the odd week of the same KPI that stands further out is told by the week's finding."""
     worst = _furthest(report, _days, MIN_DAYS)
     if worst is None:
+        return
+    week = _furthest(report, _weeks, MIN_WEEKS)
+    if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
         return
     _, kpi, day, value, middle = worst
     yield Finding(
         rule="unusual-day", severity=Severity.WARNING,
-        priority=50 if kpi.definition.id in OUTCOMES else 35,
+        priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst, day),
         title=_words(N_("An unusual day: %(day)s"),
                      day=format_date(day, report.locale, "medium")),
         text=_words(N_("%(kpi)s on %(day)s was %(value)s against a usual %(usual)s a day: find "
@@ -109,15 +140,20 @@ def unusual_day(report: Report) -> Iterator[Finding]:
 def unusual_week(report: Report) -> Iterator[Finding]:
     """In a report of eight whole weeks or more (a quarter, a year to date), the week
     furthest outside its usual range among the outcomes and the main traffic counts: a
-    lasting change that one odd day does not explain."""
+    lasting change that one odd day does not explain (when the odd day of the same KPI
+    falls in it and stands further out, that day's finding tells it instead)."""
     worst = _furthest(report, _weeks, MIN_WEEKS)
     if worst is None:
         return
+    day = _furthest(report, _days, MIN_DAYS)
+    if day is not None and _overlap(day, worst) and _excess(day) > _excess(worst):
+        return  # the odd day says it
     _, kpi, monday, value, middle = worst
     week = format_date(monday, report.locale, "medium")
     yield Finding(
         rule="unusual-week", severity=Severity.WARNING,
-        priority=52 if kpi.definition.id in OUTCOMES else 38,
+        priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst,
+                           monday + dt.timedelta(days=6)),
         title=_words(N_("An unusual week: from %(day)s"), day=week),
         text=_words(N_("%(kpi)s in the week from %(day)s was %(value)s against a usual "
                        "%(usual)s a week: find what changed that week (a campaign started "

@@ -1,13 +1,15 @@
 """Rules on the business outcomes (revenue, orders, won deals, leads…), objectives and OKRs.
 
 An outcome is one of :data:`OUTCOMES`, found by its KPI's id (so a KPI a client renamed is
-still one). Their moves lead the recommendations: the biggest mover of the period is always
-named, good or bad.
+still one), a KPI of the commercial family, or one the client ranks in ``headline:``. Their
+moves lead the recommendations: on the period before and on last year, the biggest rise and
+the biggest fall are always named, with any other large move.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from kpireport.formatting import format_period
 from kpireport.kpis import KpiValue
@@ -21,11 +23,14 @@ OUTCOMES = ("revenue", "orders", "won_revenue", "won_deals", "new_customers", "q
 """The KPIs (by definition id) a business is judged on, as opposed to traffic and costs."""
 
 Evaluate = Callable[[Report], Iterator[Finding]]
+OUTCOME_FAMILIES = ("commercial",)
+"""Families whose every KPI is a business outcome (sales and pipeline)."""
 MOVER_MIN = 0.05
-"""The biggest outcome mover is named when it moved at least this much (5 %)…"""
-MOVER = 0.20
-"""…and a second one when it moved at least this much (20 %)."""
-MOVERS = 2
+"""On each comparison the biggest rise and fall of the outcomes are named from this (5 %)…"""
+MOVER = 0.15
+"""…and any other outcome's move from this (15 %)…"""
+MOVERS = 4
+"""…up to this many outcomes: the recommendations stay a short list."""
 OUTCOME_DROP_YOY = -0.15
 """An outcome this far below the same period last year calls for a plan."""
 PIPELINE_DROP = -0.20
@@ -35,75 +40,209 @@ LEAD_CONVERSION_DROP = 0.03
 
 
 def outcomes(report: Report) -> list[KpiValue]:
-    """The report's outcome KPIs with a value."""
+    """The report's business outcomes with a value: the KPIs of :data:`OUTCOMES`, those of
+    the commercial family (sales and pipeline) and those the client ranks in its summary
+    (``headline:``), whatever they are."""
+    headline = set(getattr(report.client, "headline", None) or ())
     return [k for k in report.kpis.values()
-            if k.definition.id in OUTCOMES and k.definition.breakdown is None
-            and k.value is not None and k.error is None]
+            if (k.definition.id in OUTCOMES or str(k.definition.family) in OUTCOME_FAMILIES
+                or k.key in headline)
+            and k.definition.breakdown is None and k.value is not None and k.error is None]
 
 
-def movers(report: Report) -> list[KpiValue]:
-    """The outcomes that :func:`outcome_movers` names, biggest move first."""
-    moved = sorted((k for k in outcomes(report) if k.change_previous is not None
-                    and abs(k.change_previous) >= MOVER_MIN),
-                   key=lambda k: -abs(k.change_previous or 0))
-    return [k for i, k in enumerate(moved[:MOVERS])
-            if i == 0 or abs(k.change_previous or 0) >= MOVER]
+@dataclass(frozen=True)
+class Move:
+    """An outcome's change on one comparison: ``"previous"`` (the period before) or
+    ``"last_year"`` (the same days a year before)."""
+
+    kpi: KpiValue
+    comparison: str
+    change: float
+    before: float
+
+    @property
+    def good(self) -> bool:
+        return self.kpi.is_better(self.change) is True
+
+
+@dataclass(frozen=True)
+class Mover:
+    """One outcome's moves of the same meaning (good or bad news), biggest first: one
+    finding says them all, so that a KPI up on both comparisons is named once."""
+
+    moves: tuple[Move, ...]
+
+    @property
+    def kpi(self) -> KpiValue:
+        return self.moves[0].kpi
+
+    @property
+    def main(self) -> Move:
+        return self.moves[0]
+
+    @property
+    def size(self) -> float:
+        return abs(self.main.change)
+
+
+def _comparisons(report: Report) -> tuple[str, ...]:
+    # A year to date's period before is last year's same days: one comparison, not two.
+    if report.period.previous == report.period.last_year:
+        return ("previous",)
+    return ("previous", "last_year")
+
+
+def _covered(report: Report) -> set[tuple[str, str]]:
+    """The (KPI, comparison) pairs another rule of this plugin already speaks of, with
+    advice of its own: the movers do not repeat them."""
+    from kpireport_rules import (
+        conversions_falling_spend_holding,
+        revenue_down_year_on_year,
+        sales_cycle_lengthening,
+    )
+
+    said: set[tuple[str, str]] = set()
+    for rule, comparison in ((revenue_down_year_on_year, "last_year"),
+                             (sales_cycle_lengthening, "last_year"),
+                             (conversions_falling_spend_holding, "previous"),
+                             (pipeline_shrinking, "previous"), (lost_deals_up, "previous")):
+        for finding in rule(report):
+            said.update((key, comparison) for key in finding.kpis)
+    return said
+
+
+def all_movers(report: Report) -> list[Mover]:
+    """Every outcome's good and bad moves of :data:`MOVER_MIN` or more that no other rule
+    covers, counts and amounts only (a rate's or a duration's relative change is not how
+    the report tells it), biggest first."""
+    covered = _covered(report)
+    found: list[Mover] = []
+    for kpi in outcomes(report):
+        if not kpi.relative:
+            continue
+        moves = []
+        for comparison in _comparisons(report):
+            before = kpi.previous if comparison == "previous" else kpi.last_year
+            change = kpi.change_previous if comparison == "previous" else kpi.change_last_year
+            if (change is None or before is None or abs(change) < MOVER_MIN
+                    or (kpi.key, comparison) in covered):
+                continue
+            moves.append(Move(kpi, comparison, change, before))
+        for good in (True, False):
+            same = sorted((m for m in moves if m.good is good), key=lambda m: -abs(m.change))
+            if same:
+                found.append(Mover(tuple(same)))
+    return sorted(found, key=lambda m: -m.size)
+
+
+def movers(report: Report) -> list[Mover]:
+    """The outcome moves the recommendations name: on each comparison the biggest rise and
+    the biggest fall (good or bad news by each KPI's direction), and any other of
+    :data:`MOVER` or more, at most :data:`MOVERS`, biggest first."""
+    every = all_movers(report)
+    chosen: list[Mover] = []
+    for comparison in _comparisons(report):
+        for good in (True, False):
+            best = max((m for m in every for move in m.moves
+                        if move.comparison == comparison and move.good is good),
+                       key=lambda m: max(abs(mv.change) for mv in m.moves
+                                         if mv.comparison == comparison), default=None)
+            if best is not None and best not in chosen:
+                chosen.append(best)
+    chosen = sorted(chosen, key=lambda m: -m.size)[:MOVERS]
+    chosen += [m for m in every if m not in chosen and m.size >= MOVER][:MOVERS - len(chosen)]
+    return sorted(chosen, key=lambda m: -m.size)
 
 
 def _value(report: Report, kpi: KpiValue, value: float) -> str:
     return _fmt(report, value, kpi.definition.unit.value, kpi.definition.duration_unit)
 
 
+def _period(report: Report, move: Move) -> str:
+    """The period a move is against, in words: the KPI's own when its data stops early (the
+    same days of the period before or of last year), else the report's."""
+    period = report.period_of(move.kpi.key)
+    return format_period(period.previous if move.comparison == "previous"
+                         else period.last_year, report.locale)
+
+
+def _down_year_on_year(mover: Mover) -> bool:
+    """A fall whose biggest move is on last year, of :data:`OUTCOME_DROP_YOY` or more: told
+    by :func:`outcome_down_year_on_year`, with its own advice."""
+    main = mover.main
+    return (not main.good and main.comparison == "last_year"
+            and main.kpi.definition.direction.value == "higher"
+            and main.change <= OUTCOME_DROP_YOY)
+
+
 def outcome_movers(report: Report) -> Iterator[Finding]:
-    """The business outcomes that moved most on the previous period: the biggest whenever it
-    moved 5 % or more, a second when it moved 20 % or more. A fall comes with what winning
-    it back is worth; a rise with the advice to build on what drove it."""
-    for kpi in movers(report):
-        # The days compared (1 Jan – 24 Nov 2025 when the data stops on 24 November).
-        previous = format_period(report.period_of(kpi.key).previous, report.locale)
-        change = kpi.change_previous or 0
-        now, before = kpi.value or 0.0, kpi.previous or 0.0
+    """The business outcomes that moved most, on the previous period and on last year, up
+    and down: on each comparison the biggest rise and the biggest fall of 5 % or more, and
+    any other move of 20 % or more, four outcomes at most. An outcome's moves of the same
+    meaning make one finding. A fall comes with what winning it back is worth; a rise with
+    the advice to build on what drove it."""
+    for mover in movers(report):
+        if _down_year_on_year(mover):
+            continue
+        kpi, main = mover.kpi, mover.main
+        now = kpi.value or 0.0
         values = {"kpi": kpi.label, "now": _value(report, kpi, now),
-                  "before": _value(report, kpi, before), "change": _pct(report, change),
-                  "previous": previous}
-        figures: dict[str, object] = {"kpi": kpi.key, "value": now, "previous": before,
-                                      "change_previous": change}
-        if kpi.is_better(change) is False:
-            gap = abs(before - now)
+                  "before": _value(report, kpi, main.before), "change": _pct(report, main.change),
+                  "previous": _period(report, main)}
+        figures: dict[str, object] = {"kpi": kpi.key, "value": now}
+        for move in mover.moves:
+            figures["previous" if move.comparison == "previous" else "last_year"] = move.before
+            figures[f"change_{move.comparison}"] = move.change
+        title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values)
+        if len(mover.moves) > 1:
+            # The text tells both in time order, the period before then last year.
+            first, other = sorted(mover.moves, key=lambda m: m.comparison != "previous")
+            values.update(before=_value(report, kpi, first.before),
+                          change=_pct(report, first.change), previous=_period(report, first),
+                          before2=_value(report, kpi, other.before),
+                          change2=_pct(report, other.change), other=_period(report, other))
+        if not main.good:
+            gap = abs(main.before - now)
             figures["impact"] = gap
+            text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
+                       "and %(before2)s in %(other)s (%(change2)s): find which channels, "
+                       "products or deals account for the fall and act on those first.")
+                    if len(mover.moves) > 1 else
+                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s), "
+                       "among the largest moves of the business outcomes: find which channels, "
+                       "products or deals account for the fall and act on those first."))
             yield Finding(
                 rule="outcome-movers",
-                severity=Severity.CRITICAL if abs(change) >= 0.30 else Severity.WARNING,
-                priority=min(95, 60 + round(abs(change) * 40)),
-                title=_words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values),
-                text=_words(N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s "
-                               "(%(change)s), among the largest moves of the business outcomes: "
-                               "find which channels, products or deals account for the fall and "
-                               "act on those first."), **values),
+                severity=Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING,
+                priority=min(95, 60 + round(mover.size * 40)),
+                title=title,
+                text=_words(text, **values),
                 impact=_words(N_("%(amount)s to win back to reach the level of %(previous)s "
-                                 "again"), amount=_value(report, kpi, gap), previous=previous),
+                                 "again"), amount=_value(report, kpi, gap),
+                              previous=_period(report, main)),
                 figures=figures, kpis=(kpi.key,))
         else:
+            text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
+                       "and %(before2)s in %(other)s (%(change2)s): find what drove it and give "
+                       "it more means while it works.")
+                    if len(mover.moves) > 1 else
+                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s): "
+                       "find what drove it and give it more means while it works."))
             yield Finding(
                 rule="outcome-movers", severity=Severity.INFO,
-                priority=min(50, 30 + round(abs(change) * 20)),
-                title=_words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values),
-                text=_words(N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s "
-                               "(%(change)s), among the largest moves of the business outcomes: "
-                               "find what drove it (a campaign, a channel, an offer) and give it "
-                               "more means while it works."), **values),
-                figures=figures, kpis=(kpi.key,))
+                priority=min(50, 30 + round(mover.size * 20)),
+                title=title,
+                text=_words(text, **values), figures=figures, kpis=(kpi.key,))
 
 
 def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
-    """A business outcome 15 % or more below the same period last year (online revenue has
-    its own rule; an outcome already named as the period's biggest fall is not repeated)."""
-    named = {k.key for k in movers(report) if k.is_better(k.change_previous) is False}
-    for kpi in outcomes(report):
-        change = kpi.change_last_year
-        if (kpi.definition.id == "revenue" or kpi.key in named or change is None
-                or kpi.definition.direction.value != "higher" or change > OUTCOME_DROP_YOY):
+    """A business outcome 15 % or more below the same period last year, when that is the
+    biggest of its falls (online revenue has its own rule; a bigger fall on the period
+    before is told by the movers' finding, which names both)."""
+    for mover in all_movers(report):
+        if not _down_year_on_year(mover):
             continue
+        kpi, change = mover.kpi, mover.main.change
         gap = (kpi.last_year or 0.0) - (kpi.value or 0.0)
         yield Finding(
             rule="outcome-down-year-on-year",
