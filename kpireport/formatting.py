@@ -393,10 +393,19 @@ def format_period(period: Period | DateRange, locale: str) -> str:
             (end.year, end.month) == (start.year, start.month + 2):
         # A calendar quarter as clients name it: "Q2 2026", "T2 2026".
         return dates.format_skeleton("yQQQ", start, locale=_locale(locale))
-    text = dates.format_interval(start, end, skeleton="yMMMd", locale=_locale(locale))
+    text = _interval(start, end, locale)
     if start.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)  # 1er janv. – 13 nov. 2026
     return text
+
+
+def _interval(first: dt.date, last: dt.date, locale: str) -> str:
+    """Babel's range of days ("1 Apr – 30 Jun 2026"), its thin spaces around the dash made
+    narrow no-break ones (U+202F, as wide): WeasyPrint's line breaking, given a break
+    opportunity at a thin space in a list item's first line, put the item's bullet alone
+    on a line of its own."""
+    text = dates.format_interval(first, last, skeleton="yMMMd", locale=_locale(locale))
+    return text.replace("\u2009", "\u202f")
 
 
 def format_days(first: dt.date, last: dt.date, locale: str) -> str:
@@ -405,7 +414,7 @@ def format_days(first: dt.date, last: dt.date, locale: str) -> str:
     the first day as an ordinal, as :func:`format_date` does)."""
     if first == last:
         return format_date(first, locale)
-    text = dates.format_interval(first, last, skeleton="yMMMd", locale=_locale(locale))
+    text = _interval(first, last, locale)
     if first.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)
     return text

@@ -420,7 +420,7 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
     assert ('class="tiles-caption">Q3 2026, and the change since Q2 2026 and Q3 2025:</p>'
             in html)
-    assert "1 Apr\u2009–\u200930 Jun 2026" not in html
+    assert "1 Apr\u202f–\u202f30 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
     # No section that only says it cannot be given, nor a line in the contents or the
     # glossary: "About the data" explains it once, in the client's words (which figure, and
@@ -476,12 +476,12 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     # says up to which day they go, Search Console's own day beside it, once.
     assert 'class="lead">Chiffres jusqu&#39;au 13 novembre 2026 (Google Search Console' \
         "\u202f: 31 octobre), chacun comparé avec les mêmes jours de 2025.</p>" in html
-    assert 'class="tiles-caption">1er janv.\u2009–\u200913 nov. 2026 (Google Search ' \
+    assert 'class="tiles-caption">1er janv.\u202f–\u202f13 nov. 2026 (Google Search ' \
         "Console\u202f: données jusqu&#39;au 31 oct.), et l&#39;évolution depuis les mêmes " \
         "jours de 2025\u202f:</p>" in html
     # The tables' change column says what it compares with: last year's same days.
     assert "vs mêmes jours l&#39;an dernier" in html and "vs période préc." not in html
-    assert "Comparé à 1er janv.\u2009–\u200913 nov. 2025." not in html
+    assert "Comparé à 1er janv.\u202f–\u202f13 nov. 2025." not in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
     assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's
@@ -489,7 +489,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     # of last year (to 31 October), so no day is missing from the comparison.
     summary = html[html.index('class="narrative'):html.index('class="objectives-summary"')]
     [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
-    assert "1er janv.\u2009–\u200931 oct. 2025" in clicks
+    assert "1er janv.\u202f–\u202f31 oct. 2025" in clicks
     assert "certains jours manquent" not in clicks
 
 
