@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import io
 import logging
@@ -353,6 +354,10 @@ class _TemplateCodeCache(jinja2.BytecodeCache):
     directory) keeps them across runs; when it cannot be used, memory alone does.
     """
 
+    GENERATION = "2"
+    """Bumped when what the code holds changes for the same source: generation 1 could hold
+    a locale-dependent filter's result folded in at compile time (see :func:`_unfoldable`)."""
+
     def __init__(self) -> None:
         self._store: dict[str, bytes] = {}
         self._disk: jinja2.FileSystemBytecodeCache | bool | None = False  # False: not yet tried
@@ -364,6 +369,9 @@ class _TemplateCodeCache(jinja2.BytecodeCache):
             except (OSError, RuntimeError):
                 self._disk = None
         return self._disk  # type: ignore[return-value]
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return f"{super().get_cache_key(name, filename)}-{self.GENERATION}"
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         if bucket.key not in self._store and (files := self._files()) is not None:
@@ -421,6 +429,40 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.globals["translations"] = tr
     return env
+
+
+def _unfoldable(functions: dict[str, Any]) -> None:
+    """Make every filter or test not Jinja2's own run when the template is rendered, never
+    when it is compiled.
+
+    Jinja2 folds a filter of constants (``{{ 1 | number(2) }}``) into the compiled code by
+    calling it then, unless it takes the render context; and the compiled code is shared by
+    every report (:class:`_TemplateCodeCache`) whatever its locale: an English report printed
+    "0.71 / 1,00" after a French one. The engine's and plugins' filters depend on the report
+    (its locale, currency, catalogue), so none may be folded.
+    """
+    from jinja2.defaults import DEFAULT_FILTERS, DEFAULT_TESTS
+
+    builtin = {**DEFAULT_FILTERS, **DEFAULT_TESTS}
+    for name, func in list(functions.items()):
+        passed = getattr(func, "jinja_pass_arg", None)
+        if builtin.get(name) is func or getattr(passed, "name", None) == "context":
+            continue
+        functions[name] = _at_render_time(func, getattr(passed, "name", None))
+
+
+def _at_render_time(func: Any, passed: str | None) -> Any:
+    """``func`` taking the render context (so never folded), called as it expects."""
+    @jinja2.pass_context
+    @functools.wraps(func)
+    def call(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        if passed == "eval_context":
+            return func(context.eval_ctx, *args, **kwargs)
+        if passed == "environment":
+            return func(context.environment, *args, **kwargs)
+        return func(*args, **kwargs)
+
+    return call
 
 
 def _printable(value: Any) -> Any:
@@ -964,6 +1006,8 @@ def render_html(report: Report, plugins: PluginSet,
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)
+    _unfoldable(env.filters)  # after every filter is in: the engine's and the plugins'
+    _unfoldable(env.tests)
     context = template_context(report, env)
     extras: dict[str, Any] = {}
     # call_each goes last-registered first: reversed, a later plugin's key wins, as documented.
