@@ -102,8 +102,13 @@ def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
         return MISSING
     if (text := _unprintable(value * 100)) is not None:
         return text + " %"
-    return _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
+    text = _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
                                          locale=_locale(locale)))
+    if locale.split("_")[0].lower() == "fr":
+        # French sets "%" after a narrow no-break space (CLDR's is a full one), as its
+        # number groups and the catalogue's ": ; ! ?".
+        text = text.replace("\xa0%", "\u202f%")
+    return text
 
 
 def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *,

@@ -30,7 +30,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
-from kpireport import charts, formatting, typeface, weasy
+from kpireport import charts, formatting, typeface, typography, weasy
 from kpireport.data import DataNote, NoteKind, Unit
 from kpireport.kpis import Family, KpiValue, SeriesPoint
 from kpireport.objectives import level_period
@@ -177,20 +177,38 @@ def _commentary_markdown() -> Any:
             if token.type in ("heading_open", "heading_close"):
                 token.tag = new[token.tag]
 
+    def french_text(state: Any) -> None:
+        # The text of each paragraph or heading only: code and addresses stay as written.
+        if not state.env.get("french"):
+            return
+        for token in state.tokens:
+            if token.type != "inline":
+                continue
+            quote_open = False
+            for child in token.children or []:
+                if child.type == "text":
+                    child.content, quote_open = typography.french_piece(child.content,
+                                                                        quote_open)
+
     md.core.ruler.push("heading_levels", heading_levels)
+    md.core.ruler.push("french_text", french_text)
     md.add_render_rule("image", image)
     md.add_render_rule("link_open", link_open)
     md.add_render_rule("link_close", link_close)
     return md
 
 
-def commentary_html(text: str | None, folders: Iterable[Path] = ()) -> Markup | None:
+def commentary_html(text: str | None, folders: Iterable[Path] = (), *,
+                    language: str = "") -> Markup | None:
     """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed; links go to
     web or mail addresses or within the report only; an image is embedded when it is a file
-    of ``folders`` (the theme's and agency's templates), shown as its alt text otherwise."""
+    of ``folders`` (the theme's and agency's templates), shown as its alt text otherwise.
+    Its text (not its code, nor its links' addresses) is set as ``language`` sets it."""
     if not text:
         return None
-    return Markup(_commentary_markdown().render(text, {"folders": list(folders)}))
+    french = language.split("_")[0].lower() == "fr"
+    return Markup(_commentary_markdown().render(text, {"folders": list(folders),
+                                                       "french": french}))
 
 
 def _template_folders(env: jinja2.Environment) -> list[Path]:
@@ -497,6 +515,8 @@ def _filters(report: Report) -> dict[str, Any]:
         "period": lambda p: formatting.format_period(p, locale),
         # Jinja's capitalize lowers the rest ("1 jul – 30 sept"): only the first letter here.
         "upper_first": lambda text: str(text)[:1].upper() + str(text)[1:],
+        # Free text (the config's titles, a plugin's sentences) set as the language sets it.
+        "prose": lambda text: typography.for_language(str(text), report.language),
     }
 
 
@@ -584,14 +604,20 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport import summary
     from kpireport.attribution import attribution_note
 
+    def commentary_of(text: str | None, folders: Iterable[Path]) -> Markup | None:
+        return commentary_html(text, folders, language=report.language)
+
+    def prose(text: str) -> str:
+        return typography.for_language(text, report.language)
+
     commentary_title, commentary = section_titles.leading_heading(
-        commentary_html(notes.commentary, folders))
+        commentary_of(notes.commentary, folders))
     headline = [k for k in summary.headline_order(report, families) if not uncomputable(k)]
     # ---
     return {
         "brand": brand,
         "sections": printed,
-        "narrative": summarise(report, gettext, _translations(env).ngettext),
+        "narrative": _typeset(summarise(report, gettext, _translations(env).ngettext), prose),
         # The commentary without its opening heading, which titles its section instead.
         "commentary": commentary,
         "commentary_title": commentary_title,
@@ -607,10 +633,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # caption says it already).
         "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts],
         # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
-        "kpi_note": lambda kpi: commentary_html(notes.for_key(kpi.key), folders),
-        "section_note": lambda name: commentary_html(notes.for_key(name), folders),
-        "actions": {"done": commentary_html(notes.done, folders),
-                    "planned": commentary_html(notes.planned, folders)}
+        "kpi_note": lambda kpi: commentary_of(notes.for_key(kpi.key), folders),
+        "section_note": lambda name: commentary_of(notes.for_key(name), folders),
+        "actions": {"done": commentary_of(notes.done, folders),
+                    "planned": commentary_of(notes.planned, folders)}
         if notes.done or notes.planned else None,
         "report": report,
         "agency": report.agency,
@@ -660,7 +686,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
         "column_value": lambda kpi, name, v: _wrappable(
-            _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
+            prose(_column_value(report, kpi, name, v, gettext))) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         # How a table's optional columns are credited to its rows, said once under it.
@@ -670,12 +696,12 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "table_columns": table_columns,
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
-        "describe": lambda kpi: kpi.description or (kpi.definition.text(
-            kpi.definition.description, report.language) if kpi.definition.description else ""),
+        "describe": lambda kpi: prose(kpi.description or (kpi.definition.text(
+            kpi.definition.description, report.language) if kpi.definition.description else "")),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
                                                        _translations(env)),
-        "finding_text": lambda f: f.in_language(report.language),
+        "finding_text": lambda f: tuple(prose(t) for t in f.in_language(report.language)),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels),
         "source_label": lambda name: labels.get(name) or name,
         # Each sentence once: notes about several metrics can read the same to the client.
@@ -687,6 +713,15 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def _typeset(narrative: Any, prose: Any) -> Any:
+    """The summary's sentences, which quote the config's titles, in the language's
+    typography."""
+    for name in ("rose", "fell", "attention", "recommended"):
+        setattr(narrative, name, [prose(line) for line in getattr(narrative, name)])
+    narrative.headline = prose(narrative.headline)
+    return narrative
 
 
 def note_keys(kpis: Iterable[str], families: Iterable[str]) -> list[str]:

@@ -34,8 +34,13 @@ def html(example):
     return {c: render_html(r, plugins)[0] for c, r in reports.items()}
 
 
-def text_of(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+def text_of(page: str) -> str:
+    """The page's text as a reader sees it (no style, no script, entities resolved)."""
+    import html
+
+    body = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
+    # Spaces of the markup only: str.split() would take the no-break ones too.
+    return re.sub(r"[ \t\r\n]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
 
 
 @pytest.mark.parametrize("order", [("maison-lumiere", "acme-robotics"),
@@ -76,3 +81,80 @@ def _themes(example):
     _, plugins = example
     default = plugins.themes["default"].item
     return default, default
+
+
+# --- French typography on free text (finding 9) ----------------------------------------------
+
+
+@pytest.mark.parametrize("written,printed", [
+    ("la marque : des personnes", f"la marque{NNBSP}: des personnes"),
+    ("Black Friday ; puis", f"Black Friday{NNBSP}; puis"),
+    ("Vraiment?", f"Vraiment{NNBSP}?"),
+    ("Enfin !", f"Enfin{NNBSP}!"),
+    ("Quoi ?!", f"Quoi{NNBSP}?!"),
+    ("proche de 2,3 %.", f"proche de 2,3{NNBSP}%."),
+    ("à 2,4% d'ici", f"à 2,4{NNBSP}% d'ici"),
+    ("45 000 clics", f"45{NNBSP}000 clics"),
+    ("1 250 000 vues", f"1{NNBSP}250{NNBSP}000 vues"),
+    ("45000 clics", "45000 clics"),  # groups as written: none added
+    ("dès 49 €", f"dès 49{NBSP}€"),
+    ("2,2 M€ en 2026", f"2,2{NBSP}M€ en 2026"),
+    ('peau "glow" tout l\'hiver', f"peau «{NNBSP}glow{NNBSP}» tout l'hiver"),
+    ("à 10:30 précises", "à 10:30 précises"),
+    ("voir https://example.com/a?b=1 : ici", f"voir https://example.com/a?b=1{NNBSP}: ici"),
+    ('lien www.example.com/"x" ; fin', f'lien www.example.com/"x"{NNBSP}; fin'),
+    ("/recherche?q=creme", "/recherche?q=creme"),
+    (f"déjà{NNBSP}: juste", f"déjà{NNBSP}: juste"),  # the engine's own strings unchanged
+])
+def test_french_typography_on_free_text(written, printed):
+    from kpireport.typography import for_language
+
+    assert for_language(written, "fr_FR") == printed
+    assert for_language(printed, "fr") == printed  # set twice, the same
+    assert for_language(written, "en_GB") == written
+
+
+def test_the_french_engine_spaces_percent_narrowly_and_english_not():
+    from kpireport.formatting import format_change, format_percent
+
+    assert format_percent(0.0222, "fr_FR", 2) == f"2,22{NNBSP}%"
+    assert format_change(-0.04, "fr_FR") == f"−4,0{NNBSP}%"
+    assert format_percent(0.0222, "en_GB", 2) == "2.22%"
+
+
+def test_a_french_commentary_keeps_its_markdown_code_and_links():
+    from kpireport.render import commentary_html
+
+    source = ('Nos priorités pour *novembre* : relancer le "panier" ;\n'
+              'voir [le guide](https://example.com/g?a=1 "Titre : x") et `code : "x"`.')
+    fr = str(commentary_html(source, language="fr_FR"))
+    assert f"<em>novembre</em>{NNBSP}: relancer le «{NNBSP}panier{NNBSP}»{NNBSP};" in fr
+    assert '<a href="https://example.com/g?a=1" title="Titre : x">le guide</a>' in fr
+    assert '<code>code : &quot;x&quot;</code>' in fr
+    en = str(commentary_html(source, language="en_GB"))
+    assert "<em>novembre</em> : relancer le &quot;panier&quot; ;" in en
+    # A quote opened before an emphasis closes after it.
+    assert f"«{NNBSP}<strong>glow</strong>{NNBSP}»" in str(
+        commentary_html('une peau "**glow**"', language="fr"))
+
+
+def test_maisons_free_text_is_printed_with_french_typography(html):
+    page = html["maison-lumiere"]
+    text = text_of(page)
+    # The config's objective titles and key results, the plugin's descriptions, the analyst's
+    # note and commentary, a page title from the data.
+    assert f"Taux de conversion à 2,4{NNBSP}% d'ici fin 2026" in text
+    assert f"45{NNBSP}000 clics naturels par mois" in text
+    assert f"au-dessus de 2{NNBSP}%" in text
+    assert f"la marque{NNBSP}: des personnes" in text
+    assert f"listées{NNBSP}: Google" in text
+    assert f"proche de 2,3{NNBSP}%" in text
+    assert f"novembre{NNBSP}:" in text
+    assert f"Black Friday{NNBSP};" in text
+    assert f"2,2{NBSP}M€ de chiffre d'affaires" in text
+    # (a status badge's "!" is an icon, not punctuation)
+    assert not re.search(r"\d %|\d\xa0%| [:;?](?=\s)|\d €", text)
+    # Never inside an attribute: the addresses the report links to are as written.
+    assert 'href="#summary"' in page
+    english = text_of(html["acme-robotics"])
+    assert NNBSP not in english and "«" not in english

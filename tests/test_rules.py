@@ -57,7 +57,7 @@ def test_organic_traffic_drop(base):
     assert finding.figures["change_last_year"] == pytest.approx(-0.25)
     assert "3,000 against 4,000 a year ago (−25.0%)" in finding.text["en"]
     fr = report_with(base, "acme-robotics", "fr_FR", organic_clicks=(3000, 3100, 4000))
-    assert f"3{NNBSP}000 contre 4{NNBSP}000 il y a un an (−25,0{NBSP}%)" in \
+    assert f"3{NNBSP}000 contre 4{NNBSP}000 il y a un an (−25,0{NNBSP}%)" in \
         fire("organic-traffic-drop", fr)[0].text["fr"]
     calm = report_with(base, "acme-robotics", "en_GB", organic_clicks=(3300, 3100, 4000))
     assert fire("organic-traffic-drop", calm) == []  # −17.5 %: under the threshold
@@ -70,7 +70,7 @@ def test_conversions_falling_while_spend_holds_points_at_tracking(base):
     assert finding.severity == "critical"
     assert finding.figures == {"ad_conversions_change": -0.4,
                                "ad_spend_change": pytest.approx(0.04)}
-    assert "pixel" in finding.text["fr"] and f"−40,0{NBSP}%" in finding.text["fr"]
+    assert "pixel" in finding.text["fr"] and f"−40,0{NNBSP}%" in finding.text["fr"]
     cut = report_with(base, "maison-lumiere", "fr_FR", ad_conversions=(60, 100, None),
                       ad_spend=(3000, 5000, None))
     assert fire("conversions-falling-spend-holding", cut) == []  # spend fell too
