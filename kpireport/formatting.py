@@ -347,6 +347,26 @@ def format_days(first: dt.date, last: dt.date, locale: str) -> str:
     return text
 
 
+_UNIVERSAL = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu"}
+
+
+def timezone_name(zone: str, locale: str) -> str:
+    """A time zone as the report's language names it, from CLDR (``Pacific Time``, ``heure du
+    Pacifique nord-américain``), not its IANA id (``America/Los_Angeles``); ``UTC`` for
+    universal time, the id itself for one CLDR does not know."""
+    if zone in _UNIVERSAL:
+        return "UTC"
+    try:
+        tz = dates.get_timezone(zone)
+        name = dates.get_timezone_name(tz, "long", locale=_locale(locale))
+    except (LookupError, ValueError):
+        return zone
+    if name.startswith("heure : "):
+        # CLDR's French for a zone named by its country ("heure : Inde") reads as a label.
+        name = f"heure ({name[len('heure : '):]})"
+    return name
+
+
 def punctuation(mark: str, locale: str) -> str:
     """``mark`` (":" or ";") with the spaces ``locale`` sets around it, for text built outside
     the catalogue (a chart point's "octobre 2026 : 1 234"): French puts a narrow no-break space

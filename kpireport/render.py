@@ -643,6 +643,12 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "client": report.client,
         "period": report.period,
         "report_kind": kinds.get(report.period.kind) or gettext("Performance report"),
+        # A tile's changes, as short as the tile needs and in the language's idiom.
+        "tile_since": {"previous": {"month": gettext("vs last month"),
+                                    "month-to-date": gettext("vs last month"),
+                                    "quarter": gettext("vs last quarter")}.get(
+                           report.period.kind) or gettext("vs previous period"),
+                       "last_year": gettext("vs last year")},
         # Year to date compares with last year's same days only: one comparison to print.
         "one_comparison": report.period.previous == report.period.last_year,
         "colours": colours,
@@ -820,8 +826,9 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         return gettext("%(source)s could not be read for this report: the figures that "
                        "depend on it are missing.") % {"source": source}
     if note.kind is NoteKind.TIMEZONE and "timezone" in params:
-        return gettext("%(source)s counts its days in %(timezone)s time.") % {
-            "source": source, "timezone": params["timezone"]}
+        return gettext("%(source)s counts its days in %(timezone)s.") % {
+            "source": source,
+            "timezone": formatting.timezone_name(params["timezone"], locale)}
     if note.kind is NoteKind.CURRENCY and "currency" in params:
         if "rate" in params:
             rate = formatting.format_rate(float(params["rate"]), locale)

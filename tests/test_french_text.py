@@ -158,3 +158,30 @@ def test_maisons_free_text_is_printed_with_french_typography(html):
     assert 'href="#summary"' in page
     english = text_of(html["acme-robotics"])
     assert NNBSP not in english and "«" not in english
+
+
+# --- Time zones and tiles in the reader's words (finding 10) ---------------------------------
+
+
+def test_a_source_time_zone_is_named_in_the_reports_language(html):
+    french, english = text_of(html["maison-lumiere"]), text_of(html["acme-robotics"])
+    assert "Google Search Console compte ses jours selon l'heure du Pacifique" in french
+    assert "Google Search Console counts its days in Pacific Time." in english
+    assert "America/Los_Angeles" not in french + english
+
+
+def test_time_zone_names_fall_back_readably():
+    from kpireport.formatting import timezone_name
+
+    assert timezone_name("Europe/Paris", "fr_FR") == "heure d’Europe centrale"
+    assert timezone_name("Asia/Kolkata", "fr_FR") == "heure (Inde)"
+    assert timezone_name("Etc/UTC", "en_GB") == "UTC"
+    assert timezone_name("Mars/Olympus", "en_GB") == "Mars/Olympus"
+
+
+def test_tiles_say_their_comparison_as_the_language_does(html):
+    french, english = html["maison-lumiere"], html["acme-robotics"]
+    changes = re.findall(r'<div class="tile-change">.*?</span> ([^<]*)</div>', french)
+    assert changes and set(changes) == {"sur un mois", "sur un an"}
+    changes = re.findall(r'<div class="tile-change">.*?</span> ([^<]*)</div>', english)
+    assert changes and set(changes) == {"vs last month", "vs last year"}
