@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from kpireport import formatting
 from kpireport.data import NoteKind
 from kpireport.kpis import KpiValue
+from kpireport.period_words import compared_with
 from kpireport.report import Report, Status
 
 NOTABLE = 0.05
@@ -56,8 +57,6 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
     plural forms; English's without it)."""
     words = _Words(gettext, ngettext)
     out = Narrative()
-    # A month's name for a monthly report, the dates of the period before for the others.
-    month = formatting.format_period(report.period.previous, report.locale)
     movers = [k for k in report.kpis.values()
               if k.definition.breakdown is None and k.change_previous is not None
               and abs(k.change_previous) >= NOTABLE]
@@ -69,12 +68,14 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
         # places"), a duration by seconds; only counts and amounts by a percentage.
         text, _ = formatting.kpi_change(kpi, kpi.change_previous, kpi.difference_previous,
                                         report.locale, words, report.currency)
-        sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
+        # The period compared with, with the preposition its name takes ("au T2 2026").
+        compared = compared_with(report.kpi_periods[kpi.key].previous
+                                 if kpi.key in report.kpi_periods else report.period.previous,
+                                 report.locale, gettext)
+        sentence = gettext("%(kpi)s: %(value)s (%(change)s %(compared)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value), "change": text,
             # A KPI whose data stops early was compared over the same days: those are named.
-            "month": (formatting.format_period(report.kpi_periods[kpi.key].previous,
-                                               report.locale)
-                      if kpi.key in report.kpi_periods else month)}
+            "compared": compared}
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")

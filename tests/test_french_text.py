@@ -185,3 +185,45 @@ def test_tiles_say_their_comparison_as_the_language_does(html):
     assert changes and set(changes) == {"sur un mois", "sur un an"}
     changes = re.findall(r'<div class="tile-change">.*?</span> ([^<]*)</div>', english)
     assert changes and set(changes) == {"vs last month", "vs last year"}
+
+
+# --- Generated sentences whatever the label's number or gender (finding 11) -----------------
+
+
+def test_a_comparisons_period_takes_the_preposition_its_name_needs():
+    from kpireport.data import DateRange
+    from kpireport.period_words import compared_with
+    from kpireport.render import translations
+
+    fr = translations(ROOT / "report_templates" / "default" / "locale", "fr").gettext
+    en = translations(ROOT / "report_templates" / "default" / "locale", "en").gettext
+    month = DateRange(start=dt.date(2026, 9, 1), end=dt.date(2026, 9, 30))
+    quarter = DateRange(start=dt.date(2026, 4, 1), end=dt.date(2026, 6, 30))
+    days = DateRange(start=dt.date(2026, 4, 1), end=dt.date(2026, 5, 13))
+    years = DateRange(start=dt.date(2025, 12, 1), end=dt.date(2026, 1, 13))
+    assert compared_with(month, "fr_FR", fr) == "par rapport à septembre 2026"
+    assert compared_with(quarter, "fr_FR", fr) == "par rapport au T2 2026"
+    assert compared_with(days, "fr_FR", fr) == \
+        "par rapport à la période du 1er avr. au 13 mai 2026"
+    assert compared_with(years, "fr_FR", fr) == \
+        "par rapport à la période du 1er déc. 2025 au 13 janv. 2026"
+    assert compared_with(month, "en_GB", en) == "vs September 2026"
+    assert compared_with(quarter, "en_GB", en) == "vs Q2 2026"
+    assert compared_with(days, "en_GB", en) == "vs 1 Apr – 13 May 2026"
+
+
+def test_no_sentence_makes_a_kpis_label_its_subject(html, example):
+    french, english = text_of(html["maison-lumiere"]), text_of(html["acme-robotics"])
+    reports, _ = example
+    for report, text in ((reports["maison-lumiere"], french),
+                         (reports["acme-robotics"], english)):
+        for kpi in report.every_kpi().values():
+            label = re.escape(str(kpi.label))
+            assert not re.search(f"{label} (est à|est de|est passée?|convertit|a apporté|ne "
+                                 f"peut pas|is at|is \\d|rose to|went from|converts)", text)
+    assert f"Commandes{NNBSP}: 3{NNBSP}106 (septembre 2026{NNBSP}: 2{NNBSP}679, " in french
+    assert ("Conversion inférieure à la moyenne du site" f"{NNBSP}: Réseaux sociaux payants"
+            in french)
+    assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in french
+    assert "(+15,9\u202f% par rapport à septembre 2026)" in french
+    assert "the KPI must" not in english and "l'indicateur doit" not in french

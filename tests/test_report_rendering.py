@@ -472,7 +472,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     # of last year (to 31 October), so no day is missing from the comparison.
     summary = html[html.index('class="narrative'):html.index('class="objectives-summary"')]
     [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
-    assert "1er janv.\u2009–\u200931 oct. 2025" in clicks
+    assert "par rapport à la période du 1er janv. au 31 oct. 2025" in clicks
     assert "certains jours manquent" not in clicks
 
 
