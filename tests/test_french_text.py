@@ -227,3 +227,37 @@ def test_no_sentence_makes_a_kpis_label_its_subject(html, example):
     assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in french
     assert "(+15,9\u202f% par rapport à septembre 2026)" in french
     assert "the KPI must" not in english and "l'indicateur doit" not in french
+
+
+# --- The example's commentary agrees with itself and with its data (finding 17) -------------
+
+
+def test_acmes_note_counts_the_shows_leads_from_the_crm_data():
+    import csv
+
+    note = (ROOT / "commentary" / "acme-robotics" / "2026-10.md").read_text(encoding="utf-8")
+    said = re.search(r"Automation UK show \(14–16\s+October\) brought (\d+) qualified leads",
+                     note)
+    with open(ROOT / "examples" / "data" / "acme-robotics" / "crm_daily.csv",
+              encoding="utf-8") as f:
+        days = {r["date"]: r for r in csv.DictReader(f)}
+    show = sum(int(days[f"2026-10-{d}"]["qualified_leads"]) for d in (14, 15, 16))
+    month = sum(int(r["qualified_leads"]) for day, r in days.items()
+                if day.startswith("2026-10"))
+    assert said and int(said.group(1)) == show
+    assert f"**{month} qualified leads**" in note
+    assert f"1 October ({days['2026-10-01']['qualified_leads']} qualified leads" in note
+
+
+def test_maisons_commentary_does_not_plan_what_it_says_is_done():
+    from kpireport.analyst_notes import parse
+
+    text = (ROOT / "commentary" / "maison-lumiere" / "2026-10.md").read_text(encoding="utf-8")
+    notes = parse(text, lists=True)
+    assert "relance des paniers abandonnés" in notes.done
+    priorities = notes.commentary[notes.commentary.index("priorités pour novembre"):]
+    assert "relancer les paniers" not in priorities and "relancer les paniers" not in \
+        notes.planned
+    # The guides: three in all, two of them published this month.
+    assert "deux nouveaux guides" in notes.done and "(trois en tout)" in notes.done
+    assert "Les trois guides" in notes.for_key("organic_clicks")

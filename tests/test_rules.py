@@ -401,7 +401,7 @@ def test_a_day_far_outside_the_usual_range(base):
     [finding] = fire("unusual-day", report)
     assert finding.figures == {"kpi": "sessions", "day": "2026-10-18", "value": 3000.0,
                                "usual": 1000.0}
-    assert "on 18 October 2026 was 3,000 against a usual 1,000 a day" in finding.text["en"]
+    assert "on 18 October 2026: 3,000, against a usual 1,000 a day" in finding.text["en"]
     calm = with_days(report_with(base, "acme-robotics", "en_GB",
                                  sessions=(sum(steady()), 30000, None)), "sessions", steady())
     assert fire("unusual-day", calm) == []
@@ -505,7 +505,7 @@ def test_a_week_far_outside_the_usual_range_in_a_quarter(base):
     [finding] = fire("unusual-week", report)
     assert finding.figures == {"kpi": "orders", "week": "2026-08-10",
                                "value": pytest.approx(2400), "usual": pytest.approx(1000)}
-    assert "in the week from 10 Aug 2026 was 2,400 against a usual 1,000 a week" in \
+    assert "in the week from 10 Aug 2026: 2,400, against a usual 1,000 a week" in \
         finding.text["en"]
     calm = [1000 / 7] * 91
     report.kpis["orders"].daily = [
