@@ -920,6 +920,12 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
+    if Unit(unit) is Unit.PERCENT:
+        # One precision a column ("41,00 %" above "4,12 %", never "41,0 %"): a rate under
+        # 10 % anywhere in it gives the whole column two decimals.
+        small = any(isinstance(v, (int, float)) and abs(v) < 0.1
+                    for row in kpi.rows if (v := row.get(name)) is not None)
+        return formatting.format_percent(value, report.locale, 2 if small else 1)
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
 
 

@@ -261,3 +261,45 @@ def test_maisons_commentary_does_not_plan_what_it_says_is_done():
     # The guides: three in all, two of them published this month.
     assert "deux nouveaux guides" in notes.done and "(trois en tout)" in notes.done
     assert "Les trois guides" in notes.for_key("organic_clicks")
+
+
+# --- Design details a French client reads (part of finding 18) ------------------------------
+
+
+def test_the_cover_capitalises_the_month_that_starts_its_line(html):
+    assert '<p class="report-period">Octobre 2026</p>' in html["maison-lumiere"]
+    assert '<p class="report-period">October 2026</p>' in html["acme-robotics"]
+
+
+def test_a_rate_column_keeps_one_precision(html):
+    page = html["maison-lumiere"]
+    table = page[page.index('id="table-top_queries"'):]
+    table = table[:table.index("</table>")]
+    rates = re.findall(r">(\d+,\d+)\u202f%<", table)
+    assert rates and {len(r.split(",")[1]) for r in rates} == {2}  # "41,00 %" by "4,12 %"
+
+
+def test_the_csv_sources_credit_reads_as_said_to_a_client(html):
+    assert ("Conversions et chiffre d'affaires" f"{NNBSP}: tels que les indique l'outil "
+            "d'analyse dont provient le fichier.") in text_of(html["maison-lumiere"])
+    assert "exported it decides" not in text_of(html["acme-robotics"])
+
+
+@pytest.mark.pdf
+def test_the_french_pdf_reads_as_written(example):
+    import io
+
+    from pypdf import PdfReader
+
+    from kpireport.render import render_report
+
+    reports, plugins = example
+    pdf = PdfReader(io.BytesIO(render_report(reports["maison-lumiere"], plugins).pdf))
+    pages = [p.extract_text() for p in pdf.pages]
+    assert "Octobre 2026" in pages[0]
+    # No table heading split inside a word ("Chiffre d'af-faires", "Conver-sions").
+    text = "\n".join(pages)
+    assert "Conversions" in text and "Chiffre d'affaires" in text
+    assert not re.search("\\w[\u2010-]\\s*\n?\\s*(faires|sions)\\b", text)
+    # The analyst's note keeps its percent with its number.
+    assert f"2,3{NNBSP}%" in text
