@@ -102,8 +102,13 @@ def format_percent(value: float | None, locale: str, decimals: int = 1) -> str:
         return MISSING
     if (text := _unprintable(value * 100)) is not None:
         return text + " %"
-    return _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
+    text = _minus(numbers.format_percent(value, format=_pattern(locale, "percent", decimals),
                                          locale=_locale(locale)))
+    if locale.split("_")[0].lower() == "fr":
+        # French sets "%" after a narrow no-break space (CLDR's is a full one), as its
+        # number groups and the catalogue's ": ; ! ?".
+        text = text.replace("\xa0%", "\u202f%")
+    return text
 
 
 def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *,
@@ -418,6 +423,26 @@ def format_days(first: dt.date, last: dt.date, locale: str) -> str:
     if first.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)
     return text
+
+
+_UNIVERSAL = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu"}
+
+
+def timezone_name(zone: str, locale: str) -> str:
+    """A time zone as the report's language names it, from CLDR (``Pacific Time``, ``heure du
+    Pacifique nord-américain``), not its IANA id (``America/Los_Angeles``); ``UTC`` for
+    universal time, the id itself for one CLDR does not know."""
+    if zone in _UNIVERSAL:
+        return "UTC"
+    try:
+        tz = dates.get_timezone(zone)
+        name = dates.get_timezone_name(tz, "long", locale=_locale(locale))
+    except (LookupError, ValueError):
+        return zone
+    if name.startswith("heure : "):
+        # CLDR's French for a zone named by its country ("heure : Inde") reads as a label.
+        name = f"heure ({name[len('heure : '):]})"
+    return name
 
 
 def punctuation(mark: str, locale: str) -> str:

@@ -130,7 +130,9 @@ def prepare_jinja2_environment(env: jinja2.Environment, theme: Theme, language: 
 
     Called for each environment the renderer builds (one per theme and language). Modify
     ``env`` in place; the return value is ignored. Autoescaping is on and stays on: text from
-    remote APIs is untrusted.
+    remote APIs is untrusted. Filters and tests are called when a report is rendered, never
+    when its template is compiled (the compiled code is shared by reports of every
+    language), so a filter may depend on the report's locale.
     """
 
 

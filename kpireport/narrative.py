@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from kpireport import formatting
 from kpireport.data import NoteKind
 from kpireport.kpis import KpiValue
+from kpireport.period_words import compared_with
 from kpireport.report import Report, Status
 
 NOTABLE = 0.05
@@ -80,11 +81,12 @@ def summarise(report: Report, gettext: Gettext, ngettext: NGettext | None = None
         # places"), a duration by seconds; only counts and amounts by a percentage.
         text, good = formatting.kpi_change(kpi, kpi.change_previous, kpi.difference_previous,
                                            report.locale, words, report.currency)
-        sentence = gettext("%(kpi)s: %(value)s (%(change)s vs %(month)s)") % {
+        # The period compared with, with the preposition its name takes ("au T2 2026"); a
+        # KPI whose data stops early was compared over the same days: those are named.
+        compared = compared_with(report.period_of(kpi.key).previous, report.locale, gettext)
+        sentence = gettext("%(kpi)s: %(value)s (%(change)s %(compared)s)") % {
             "kpi": kpi.label, "value": _value(report, kpi, kpi.value), "change": text,
-            # A KPI whose data stops early was compared over the same days: those are named.
-            "month": formatting.format_period(report.period_of(kpi.key).previous,
-                                              report.locale)}
+            "compared": compared}
         if any(n.kind in (NoteKind.MISSING_DAYS, NoteKind.MISSING_VALUES) for n in kpi.notes):
             # The change compares a period with gaps to a whole one: say so where it is read.
             sentence += " — " + gettext("some days missing")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import io
 import logging
@@ -29,7 +30,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
-from kpireport import charts, formatting, typeface, weasy
+from kpireport import charts, formatting, typeface, typography, weasy
 from kpireport.data import DataNote, NoteKind, Unit
 from kpireport.kpis import Family, KpiValue, SeriesPoint
 from kpireport.objectives import level_period
@@ -176,20 +177,38 @@ def _commentary_markdown() -> Any:
             if token.type in ("heading_open", "heading_close"):
                 token.tag = new[token.tag]
 
+    def french_text(state: Any) -> None:
+        # The text of each paragraph or heading only: code and addresses stay as written.
+        if not state.env.get("french"):
+            return
+        for token in state.tokens:
+            if token.type != "inline":
+                continue
+            quote_open = False
+            for child in token.children or []:
+                if child.type == "text":
+                    child.content, quote_open = typography.french_piece(child.content,
+                                                                        quote_open)
+
     md.core.ruler.push("heading_levels", heading_levels)
+    md.core.ruler.push("french_text", french_text)
     md.add_render_rule("image", image)
     md.add_render_rule("link_open", link_open)
     md.add_render_rule("link_close", link_close)
     return md
 
 
-def commentary_html(text: str | None, folders: Iterable[Path] = ()) -> Markup | None:
+def commentary_html(text: str | None, folders: Iterable[Path] = (), *,
+                    language: str = "") -> Markup | None:
     """The analyst's Markdown as HTML. Raw HTML in it is shown as text, not obeyed; links go to
     web or mail addresses or within the report only; an image is embedded when it is a file
-    of ``folders`` (the theme's and agency's templates), shown as its alt text otherwise."""
+    of ``folders`` (the theme's and agency's templates), shown as its alt text otherwise.
+    Its text (not its code, nor its links' addresses) is set as ``language`` sets it."""
     if not text:
         return None
-    return Markup(_commentary_markdown().render(text, {"folders": list(folders)}))
+    french = language.split("_")[0].lower() == "fr"
+    return Markup(_commentary_markdown().render(text, {"folders": list(folders),
+                                                       "french": french}))
 
 
 def _template_folders(env: jinja2.Environment) -> list[Path]:
@@ -353,6 +372,10 @@ class _TemplateCodeCache(jinja2.BytecodeCache):
     directory) keeps them across runs; when it cannot be used, memory alone does.
     """
 
+    GENERATION = "2"
+    """Bumped when what the code holds changes for the same source: generation 1 could hold
+    a locale-dependent filter's result folded in at compile time (see :func:`_unfoldable`)."""
+
     def __init__(self) -> None:
         self._store: dict[str, bytes] = {}
         self._disk: jinja2.FileSystemBytecodeCache | bool | None = False  # False: not yet tried
@@ -364,6 +387,9 @@ class _TemplateCodeCache(jinja2.BytecodeCache):
             except (OSError, RuntimeError):
                 self._disk = None
         return self._disk  # type: ignore[return-value]
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return f"{super().get_cache_key(name, filename)}-{self.GENERATION}"
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         if bucket.key not in self._store and (files := self._files()) is not None:
@@ -423,6 +449,40 @@ def build_environment(theme: Theme, default: Theme | None, agency_dir: Path | No
     return env
 
 
+def _unfoldable(functions: dict[str, Any]) -> None:
+    """Make every filter or test not Jinja2's own run when the template is rendered, never
+    when it is compiled.
+
+    Jinja2 folds a filter of constants (``{{ 1 | number(2) }}``) into the compiled code by
+    calling it then, unless it takes the render context; and the compiled code is shared by
+    every report (:class:`_TemplateCodeCache`) whatever its locale: an English report printed
+    "0.71 / 1,00" after a French one. The engine's and plugins' filters depend on the report
+    (its locale, currency, catalogue), so none may be folded.
+    """
+    from jinja2.defaults import DEFAULT_FILTERS, DEFAULT_TESTS
+
+    builtin = {**DEFAULT_FILTERS, **DEFAULT_TESTS}
+    for name, func in list(functions.items()):
+        passed = getattr(func, "jinja_pass_arg", None)
+        if builtin.get(name) is func or getattr(passed, "name", None) == "context":
+            continue
+        functions[name] = _at_render_time(func, getattr(passed, "name", None))
+
+
+def _at_render_time(func: Any, passed: str | None) -> Any:
+    """``func`` taking the render context (so never folded), called as it expects."""
+    @jinja2.pass_context
+    @functools.wraps(func)
+    def call(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        if passed == "eval_context":
+            return func(context.eval_ctx, *args, **kwargs)
+        if passed == "environment":
+            return func(context.environment, *args, **kwargs)
+        return func(*args, **kwargs)
+
+    return call
+
+
 def _printable(value: Any) -> Any:
     """Every ``{{ … }}`` a template prints: text without control characters or bidirectional
     overrides, whatever data it came from (markup the engine built is left as it is)."""
@@ -455,6 +515,8 @@ def _filters(report: Report) -> dict[str, Any]:
         "period": lambda p: formatting.format_period(p, locale),
         # Jinja's capitalize lowers the rest ("1 jul – 30 sept"): only the first letter here.
         "upper_first": lambda text: str(text)[:1].upper() + str(text)[1:],
+        # Free text (the config's titles, a plugin's sentences) set as the language sets it.
+        "prose": lambda text: typography.for_language(str(text), report.language),
     }
 
 
@@ -549,14 +611,20 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport.attribution import attribution_note
     from kpireport.objectives import reference_day
 
+    def commentary_of(text: str | None, folders: Iterable[Path]) -> Markup | None:
+        return commentary_html(text, folders, language=report.language)
+
+    def prose(text: str) -> str:
+        return typography.for_language(text, report.language)
+
     commentary_title, commentary = section_titles.leading_heading(
-        commentary_html(notes.commentary, folders))
+        commentary_of(notes.commentary, folders))
     headline = [k for k in summary.headline_order(report, families) if not uncomputable(k)]
     # ---
     return {
         "brand": brand,
         "sections": printed,
-        "narrative": summarise(report, gettext, _translations(env).ngettext),
+        "narrative": _typeset(summarise(report, gettext, _translations(env).ngettext), prose),
         # The commentary without its opening heading, which titles its section instead.
         "commentary": commentary,
         "commentary_title": commentary_title,
@@ -580,16 +648,22 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             note_text(n, report.locale, gettext, labels) for k in unavailable_tables
             for n in k.notes if n.kind is NoteKind.UNAVAILABLE)),
         # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
-        "kpi_note": lambda kpi: commentary_html(notes.for_key(kpi.key), folders),
-        "section_note": lambda name: commentary_html(notes.for_key(name), folders),
-        "actions": {"done": commentary_html(notes.done, folders),
-                    "planned": commentary_html(notes.planned, folders)}
+        "kpi_note": lambda kpi: commentary_of(notes.for_key(kpi.key), folders),
+        "section_note": lambda name: commentary_of(notes.for_key(name), folders),
+        "actions": {"done": commentary_of(notes.done, folders),
+                    "planned": commentary_of(notes.planned, folders)}
         if notes.done or notes.planned else None,
         "report": report,
         "agency": report.agency,
         "client": report.client,
         "period": report.period,
         "report_kind": kinds.get(report.period.kind) or gettext("Performance report"),
+        # A tile's changes, as short as the tile needs and in the language's idiom.
+        "tile_since": {"previous": {"month": gettext("vs last month"),
+                                    "month-to-date": gettext("vs last month"),
+                                    "quarter": gettext("vs last quarter")}.get(
+                           report.period.kind) or gettext("vs previous period"),
+                       "last_year": gettext("vs last year")},
         # Year to date compares with last year's same days only: one comparison to print.
         "one_comparison": report.period.previous == report.period.last_year,
         "colours": colours,
@@ -646,7 +720,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
         "column_value": lambda kpi, name, v: _wrappable(
-            _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
+            prose(_column_value(report, kpi, name, v, gettext))) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         # How a table's optional columns are credited to its rows, said once under it.
@@ -656,12 +730,12 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "table_columns": table_columns,
         "kpi_text": lambda kpi, labels: kpi.definition.text(labels, report.language),
         # The client's words for the KPI, else its definition's (a KpiValue a plugin built).
-        "describe": lambda kpi: kpi.description or (kpi.definition.text(
-            kpi.definition.description, report.language) if kpi.definition.description else ""),
+        "describe": lambda kpi: prose(kpi.description or (kpi.definition.text(
+            kpi.definition.description, report.language) if kpi.definition.description else "")),
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
                                                        _translations(env)),
-        "finding_text": lambda f: f.in_language(report.language),
+        "finding_text": lambda f: tuple(prose(t) for t in f.in_language(report.language)),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels),
         "source_label": lambda name: labels.get(name) or name,
         # Each sentence once: notes about several metrics can read the same to the client.
@@ -673,6 +747,15 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def _typeset(narrative: Any, prose: Any) -> Any:
+    """The summary's sentences, which quote the config's titles, in the language's
+    typography."""
+    for name in ("rose", "fell", "attention", "recommended"):
+        setattr(narrative, name, [prose(line) for line in getattr(narrative, name)])
+    narrative.headline = prose(narrative.headline)
+    return narrative
 
 
 def note_keys(kpis: Iterable[str], families: Iterable[str]) -> list[str]:
@@ -767,8 +850,9 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         return gettext("%(source)s could not be read for this report: the figures that "
                        "depend on it are missing.") % {"source": source}
     if note.kind is NoteKind.TIMEZONE and "timezone" in params:
-        return gettext("%(source)s counts its days in %(timezone)s time.") % {
-            "source": source, "timezone": params["timezone"]}
+        return gettext("%(source)s counts its days in %(timezone)s.") % {
+            "source": source,
+            "timezone": formatting.timezone_name(params["timezone"], locale)}
     if note.kind is NoteKind.CURRENCY and "currency" in params:
         if "rate" in params:
             rate = formatting.format_rate(float(params["rate"]), locale)
@@ -860,6 +944,12 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
     if isinstance(value, dt.date):
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
+    if Unit(unit) is Unit.PERCENT:
+        # One precision a column ("41,00 %" above "4,12 %", never "41,0 %"): a rate under
+        # 10 % anywhere in it gives the whole column two decimals.
+        small = any(isinstance(v, (int, float)) and abs(v) < 0.1
+                    for row in kpi.rows if (v := row.get(name)) is not None)
+        return formatting.format_percent(value, report.locale, 2 if small else 1)
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
 
 
@@ -988,6 +1078,8 @@ def render_html(report: Report, plugins: PluginSet,
     env.filters["css_string"] = css_string
     plugins.call_each("prepare_jinja2_environment", env=env, theme=theme,
                       language=report.language)
+    _unfoldable(env.filters)  # after every filter is in: the engine's and the plugins'
+    _unfoldable(env.tests)
     context = template_context(report, env)
     extras: dict[str, Any] = {}
     # call_each goes last-registered first: reversed, a later plugin's key wins, as documented.

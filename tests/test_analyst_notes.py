@@ -362,5 +362,6 @@ def test_the_french_example_carries_its_notes_and_lists():
     actions = html[html.index('id="actions"'):]
     assert actions.index("<h2>Réalisé et prévu</h2>") < actions.index(
         "<h3>Fait ce mois-ci</h3>") < actions.index("<h3>Prévu le mois prochain</h3>")
-    assert "<li>Tester la livraison offerte dès 49 € sur la gamme soins du visage</li>" in actions
+    assert ("<li>Tester la livraison offerte dès 49\xa0€ sur la gamme soins du visage</li>"
+            in actions)
     assert '<a href="#actions">Réalisé et prévu</a>' in html

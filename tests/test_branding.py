@@ -259,9 +259,9 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
     assert "avril 2026" not in text  # the quarter before, not the month it starts with
     # What a source cannot give for a quarter is said in French, without its files' paths.
     squeezed = " ".join(text.split())  # the sentence wraps
-    assert "Visiteurs uniques ne peut pas être donné pour cette période" in squeezed
+    assert "Impossible de donner « Visiteurs uniques » pour cette période" in squeezed
     # Sources are named as the config labels them for the client, not by their ids.
-    assert "Google Analytics le donne jour par jour" in squeezed and "web :" not in text
+    assert "Google Analytics fournit ce chiffre jour par jour" in squeezed and "web :" not in text
     assert ".csv" not in text and "distinct count" not in text
     # Charts are the quarter's three months, ending with its last.
     bars = rendered.html[rendered.html.index('class="chart chart-bars"'):]

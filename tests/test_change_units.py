@@ -195,7 +195,7 @@ def test_a_tile_shows_both_changes_its_status_and_its_trend(example):
     tile = tiles[rate.label]
     deltas = re.findall(r'<span class="delta[^"]*">([^<]*)</span> ([^<]*)<',
                         tile)
-    assert [w for _, w in deltas] == ["vs période préc.", "vs l'an dernier"]
+    assert [w for _, w in deltas] == ["sur un mois", "sur un an"]  # French idiom, not "vs"
     for (text, _), reference in zip(deltas, (rate.previous, rate.last_year), strict=True):
         # From the two rates as printed (two decimals of a percent under 10 %).
         difference = round(rate.value * 100, 2) - round(reference * 100, 2)

@@ -103,10 +103,9 @@ def top_pages_section(html: str) -> str:
     return unescape(html.split('id="table-top_pages"')[1].split("</section>")[0])
 
 
-CSV_EN = ("Conversions: as given in the file (the tool that exported it decides how they are "
-          "credited).")
-CSV_FR = ("Conversions et chiffre d'affaires\u202f: tels que donnés dans le fichier (l'outil "
-          "qui l'a exporté décide de leur attribution).")
+CSV_EN = "Conversions: as reported by the analytics tool the file comes from."
+CSV_FR = ("Conversions et chiffre d'affaires\u202f: tels que les indique l'outil d'analyse dont "
+          "provient le fichier.")
 
 
 def test_the_top_pages_say_once_how_the_source_credits_the_columns_in_the_reports_language(
@@ -117,10 +116,8 @@ def test_the_top_pages_say_once_how_the_source_credits_the_columns_in_the_report
     assert french.count(CSV_FR) == 1
     assert french.index("</table>") < french.index(CSV_FR)  # under the table
     assert reports["maison-lumiere"].kpis["top_pages"].column_attribution == {
-        "conversions": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de "
-                       "leur attribution)",
-        "revenue": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de leur "
-                   "attribution)"}
+        "conversions": "tels que les indique l'outil d'analyse dont provient le fichier",
+        "revenue": "tels que les indique l'outil d'analyse dont provient le fichier"}
     # English: the one column printed is the one named.
     english = top_pages_section(render_html(reports["acme-robotics"], plugins)[0])
     assert english.count(CSV_EN) == 1
@@ -128,7 +125,7 @@ def test_the_top_pages_say_once_how_the_source_credits_the_columns_in_the_report
     # No column printed (a pages file without them): no note either.
     northwind = top_pages_section(render_html(reports["northwind-dental"], plugins)[0])
     assert reports["northwind-dental"].kpis["top_pages"].column_attribution == {}
-    assert "as given in the file" not in northwind and "credited" not in northwind
+    assert "as reported by" not in northwind and "credited" not in northwind
 
 
 def test_a_pages_file_without_conversions_prints_the_table_without_those_columns(example):

@@ -29,7 +29,7 @@ NNBSP, NBSP = "\u202f", "\xa0"
     (1689398.74, Unit.CURRENCY, "fr_FR", "EUR", f"1{NNBSP}689{NNBSP}399{NBSP}€"),
     (1689398.74, Unit.CURRENCY, "en_US", "USD", "$1,689,399"),
     (512.4, Unit.CURRENCY, "en_GB", "GBP", "£512.40"),
-    (0.02217, Unit.PERCENT, "fr_FR", "EUR", f"2,22{NBSP}%"),
+    (0.02217, Unit.PERCENT, "fr_FR", "EUR", f"2,22{NNBSP}%"),
     (0.45, Unit.PERCENT, "en_US", "USD", "45.0%"),
     (155.3, Unit.DURATION, "fr_FR", "EUR", f"2{NBSP}min 35{NNBSP}s"),
     (12345, Unit.COUNT, "fr_FR", "EUR", f"12{NNBSP}345"),
@@ -45,7 +45,7 @@ def test_values_are_formatted_for_the_locale(value, unit, locale, currency, expe
 
 def test_changes_durations_in_days_and_months():
     assert format_change(0.123, "en_GB") == "+12.3%"
-    assert format_change(-0.04, "fr_FR") == f"−4,0{NBSP}%"
+    assert format_change(-0.04, "fr_FR") == f"−4,0{NNBSP}%"
     assert format_value(22.7, Unit.DURATION, "en_US", duration_unit="days") == "22.7 days"
     assert format_value(22.7, Unit.DURATION, "fr_FR", duration_unit="days") == f"22,7{NBSP}jours"
     assert format_month(dt.date(2026, 10, 1), "fr_FR") == "octobre 2026"
@@ -461,7 +461,7 @@ def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_
 
 def test_changes_that_round_to_nothing_have_no_sign_or_colour():
     assert format_change(-0.00004, "en_US") == "±0.0%"
-    assert format_change(0.0004, "fr_FR") == f"±0,0{NBSP}%"
+    assert format_change(0.0004, "fr_FR") == f"±0,0{NNBSP}%"
     assert format_change(-0.0006, "en_US") == "−0.1%"
 
 
@@ -489,7 +489,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     # of last year (to 31 October), so no day is missing from the comparison.
     summary = html[html.index('class="narrative'):html.index('class="objectives-summary"')]
     [clicks] = [li for li in summary.split("<li>") if li.startswith("Clics naturels")]
-    assert "1er janv.\u202f–\u202f31 oct. 2025" in clicks
+    assert "par rapport à la période du 1er janv. au 31 oct. 2025" in clicks
     assert "certains jours manquent" not in clicks
 
 
@@ -573,11 +573,13 @@ def test_sections_and_table_units_come_from_the_kpi_definitions():
     assert families[0] == "social" and "<h2>Réseaux sociaux</h2>" in html
     [engagement] = [line for line in figures_csv(report).splitlines()
                     if line.startswith("table,top_posts,") and ",1.engagement," in line]
-    assert engagement.endswith(',0.125,"12,5\xa0%"')  # a rate, as the plugin says; not 0
+    assert engagement.endswith(',0.125,"12,5\u202f%"')  # a rate, as the plugin says; not 0
 
 
 def test_the_summary_lists_the_top_three_recommendations_and_each_its_impact():
     import html as htmllib
+
+    from kpireport.typography import for_language
 
     for client, heading, impact in (("acme-robotics", "Top recommendations", "Expected impact:"),
                                     ("maison-lumiere", "Recommandations prioritaires",
@@ -589,10 +591,13 @@ def test_the_summary_lists_the_top_three_recommendations_and_each_its_impact():
         assert heading in summary
         top = sorted(report.findings, key=lambda f: -f.rank)[:3]
         for finding in top:
-            assert finding.in_language(report.language)[0] in summary
+            # As the report's language sets it (French spaces, « quotes »).
+            assert for_language(finding.in_language(report.language)[0],
+                                report.language) in summary
         # Each finding with an impact prints it under its text, in the report's language.
         section = page[page.index('id="recommendations"'):]
         with_impact = [f for f in report.findings if f.impact]
         assert with_impact
         for finding in with_impact:
-            assert f"{impact} {finding.impact_in(report.language)}" in section
+            assert f"{impact} {for_language(finding.impact_in(report.language), report.language)}" \
+                in section

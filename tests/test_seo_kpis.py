@@ -319,7 +319,7 @@ def test_search_consoles_pacific_days_are_said_once(report, plugins):
     assert zones == {"Google Search Console counts days in America/Los_Angeles time, the "
                      "report in Europe/London time"}
     html, _, _ = render_html(report, plugins)
-    assert html.count("Google Search Console counts its days in America/Los_Angeles time.") == 1
+    assert html.count("Google Search Console counts its days in Pacific Time.") == 1
 
 
 def test_branded_clicks_month_by_month_from_the_monthly_exports(report):

@@ -15,9 +15,9 @@ from .settings import CsvSettings
 from .tidy import TidyFile
 
 AS_IN_THE_FILE = {
-    "en": "as given in the file (the tool that exported it decides how they are credited)",
-    "fr": "tels que donnés dans le fichier (l'outil qui l'a exporté décide de leur "
-          "attribution)",
+    # Said to the client: where the figures come from, not how the engine treats them.
+    "en": "as reported by the analytics tool the file comes from",
+    "fr": "tels que les indique l'outil d'analyse dont provient le fichier",
 }
 """How a file's figures split by a dimension are credited (``MetricSpec.attribution``)."""
 

@@ -107,11 +107,11 @@ def objective_pace(report: Report) -> Iterator[Finding]:
             sentence = N_("To reach %(target)s by the deadline (%(left)s), each remaining month "
                           "must now bring %(rate)s.")
         elif a.required_rate >= 0:
-            sentence = N_("To reach %(target)s by the deadline (%(left)s), the KPI must gain "
-                          "%(rate)s each remaining month.")
+            sentence = N_("To reach %(target)s by the deadline (%(left)s), a "
+                          "rise of %(rate)s is needed each remaining month.")
         else:
-            sentence = N_("To reach %(target)s by the deadline (%(left)s), the KPI must lose "
-                          "%(rate)s each remaining month.")
+            sentence = N_("To reach %(target)s by the deadline (%(left)s), a "
+                          "fall of %(rate)s is needed each remaining month.")
 
         severity = Severity.CRITICAL if a.status is Status.OFF_TRACK else Severity.WARNING
         yield Finding(

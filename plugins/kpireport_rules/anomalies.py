@@ -128,9 +128,10 @@ def unusual_day(report: Report) -> Iterator[Finding]:
         priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst, day),
         title=_words(N_("An unusual day: %(day)s"),
                      day=format_date(day, report.locale, "medium")),
-        text=_words(N_("%(kpi)s on %(day)s was %(value)s against a usual %(usual)s a day: find "
-                       "the cause (a campaign, an outage, bot traffic, a tracking fault) and "
-                       "read the period's total with it in mind."),
+        text=_words(N_("%(kpi)s on %(day)s: %(value)s, against a usual "
+                       "%(usual)s a day. Find the cause (a campaign, an "
+                       "outage, bot traffic, a tracking fault) and read the "
+                       "period's total with it in mind."),
                     kpi=kpi.label, day=format_date(day, report.locale, "long"),
                     value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
@@ -155,9 +156,10 @@ def unusual_week(report: Report) -> Iterator[Finding]:
         priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst,
                            monday + dt.timedelta(days=6)),
         title=_words(N_("An unusual week: from %(day)s"), day=week),
-        text=_words(N_("%(kpi)s in the week from %(day)s was %(value)s against a usual "
-                       "%(usual)s a week: find what changed that week (a campaign started "
-                       "or stopped, a price, an outage, a tracking change)."),
+        text=_words(N_("%(kpi)s in the week from %(day)s: %(value)s, against a "
+                       "usual %(usual)s a week. Find what changed that week (a "
+                       "campaign started or stopped, a price, an outage, a "
+                       "tracking change)."),
                     kpi=kpi.label, day=week, value=_shown(report, kpi, value),
                     usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "week": monday.isoformat(), "value": value, "usual": middle},
@@ -191,9 +193,10 @@ def tracking_gap(report: Report) -> Iterator[Finding]:
         yield Finding(
             rule="tracking-gap", severity=Severity.CRITICAL, priority=80,
             title=_words(N_("%(kpi)s: nothing recorded on some days"), kpi=kpi.label),
-            text=_words(N_("%(kpi)s recorded nothing on %(days)s although the site had "
-                           "visits (usually %(usual)s a day): check the tracking tags and the "
-                           "forms first, then the figures of those days."),
+            text=_words(N_("%(kpi)s: nothing recorded on %(days)s although the "
+                           "site had visits (usually %(usual)s a day). Check "
+                           "the tracking tags and the forms first, then the "
+                           "figures of those days."),
                         kpi=kpi.label,
                         days=", ".join(format_date(d, report.locale, "medium") for d in empty),
                         usual=_fmt(report, usual, kpi.definition.unit.value)),

@@ -117,11 +117,14 @@ def channel_efficiency(report: Report) -> Iterator[Finding]:
             yield Finding(
                 rule="channel-efficiency", severity=Severity.WARNING,
                 priority=min(80, 40 + round(gain / (conversions / months(report)) * 100)),
-                title=_with_name(N_("%(channel)s converts below the site average"), named),
-                text=_with_name(N_("%(channel)s brought %(sessions)s visits but converts at "
-                                   "%(rate)s against %(average)s across the channels: review "
-                                   "its landing pages and targeting, or move its budget to "
-                                   "the channels that convert."), named,
+                title=_with_name(N_("Conversion below the site average: "
+                                    "%(channel)s"), named),
+                text=_with_name(N_("%(channel)s: %(sessions)s visits "
+                                   "converting at %(rate)s, against "
+                                   "%(average)s across the channels. Review "
+                                   "the landing pages and targeting of this "
+                                   "channel, or move its budget to the "
+                                   "channels that convert."), named,
                                 sessions=_count(report, s),
                                 rate=_fmt(report, c / s, "percent"),
                                 average=_fmt(report, average, "percent")),
@@ -278,31 +281,34 @@ position_slipping: Evaluate = worse_than_before(
     "position-slipping", "avg_position",
     worse=lambda k: (k.value or 0) - (k.previous or 0) >= POSITION_SLIP,
     title=N_("Search rankings are slipping"),
-    text=N_("%(kpi)s went from %(before)s in %(previous)s to %(now)s: see which queries "
-            "lost places in Search Console and refresh the pages that rank for them."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). See which queries "
+            "lost places in Search Console and refresh the pages that rank for "
+            "them."),
     severity=Severity.WARNING, priority=45,
     doc="The average search position two places or more worse than the previous period's.")
 
 cpc_rising: Evaluate = worse_than_before(
     "cpc-rising", "ad_cpc", worse=_cost_rising,
     title=N_("Clicks on the ads cost more"),
-    text=N_("%(kpi)s rose to %(now)s from %(before)s in %(previous)s: check the auctions' "
-            "competition, the ads' relevance and the targeting before raising budgets."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Check the auctions' "
+            "competition, the ads' relevance and the targeting before raising "
+            "budgets."),
     severity=Severity.WARNING, priority=40,
     doc="The cost per click 25 % or more above the previous period's.")
 
 cost_per_result_rising: Evaluate = worse_than_before(
     "cost-per-result-rising", "cost_per_result", worse=_cost_rising,
     title=N_("Each ad result costs more"),
-    text=N_("%(kpi)s rose to %(now)s from %(before)s in %(previous)s: pause the ad sets "
-            "with the highest cost and renew the creatives that have run longest."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Pause the ad sets "
+            "with the highest cost and renew the creatives that have run "
+            "longest."),
     severity=Severity.WARNING, priority=48,
     doc="The cost per result 25 % or more above the previous period's.")
 
 cost_per_lead_rising: Evaluate = worse_than_before(
     "cost-per-lead-rising", "cost_per_lead", worse=_cost_rising,
     title=N_("Each lead from the ads costs more"),
-    text=N_("%(kpi)s rose to %(now)s from %(before)s in %(previous)s: test a shorter form "
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Test a shorter form "
             "and move budget to the audiences with the lowest cost per lead."),
     severity=Severity.WARNING, priority=48,
     doc="The cost per lead 25 % or more above the previous period's.")

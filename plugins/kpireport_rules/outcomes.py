@@ -204,30 +204,32 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
         if not main.good:
             gap = abs(main.before - now)
             figures["impact"] = gap
-            text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
-                       "and %(before2)s in %(other)s (%(change2)s): find which channels, "
-                       "products or deals account for the fall and act on those first.")
+            # The KPI's name heads the sentence, never its subject ("Commandes est…").
+            text = (N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
+                       "%(before2)s, %(change2)s). Find which channels, products or deals "
+                       "account for the fall and act on those first.")
                     if len(mover.moves) > 1 else
-                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s), "
-                       "among the largest moves of the business outcomes: find which channels, "
-                       "products or deals account for the fall and act on those first."))
+                    N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s), among the "
+                       "largest moves of the business outcomes. Find which channels, products or "
+                       "deals account for the fall and act on those first."))
+            impact = (N_("%(amount)s to win back to return to the previous period's level")
+                      if main.comparison == "previous" else
+                      N_("%(amount)s to win back to return to last year's level"))
             yield Finding(
                 rule="outcome-movers",
                 severity=Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING,
                 priority=min(95, 60 + round(mover.size * 40)),
                 title=title,
                 text=_words(text, **values),
-                impact=_words(N_("%(amount)s to win back to reach the level of %(previous)s "
-                                 "again"), amount=_value(report, kpi, gap),
-                              previous=_period(report, main)),
+                impact=_words(impact, amount=_value(report, kpi, gap)),
                 figures=figures, kpis=(kpi.key,))
         else:
-            text = (N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s) "
-                       "and %(before2)s in %(other)s (%(change2)s): find what drove it and give "
-                       "it more means while it works.")
+            text = (N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
+                       "%(before2)s, %(change2)s). Find what drove it and give it more means "
+                       "while it works.")
                     if len(mover.moves) > 1 else
-                    N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s (%(change)s): "
-                       "find what drove it and give it more means while it works."))
+                    N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s). Find what "
+                       "drove it and give it more means while it works."))
             yield Finding(
                 rule="outcome-movers", severity=Severity.INFO,
                 priority=min(50, 30 + round(mover.size * 20)),
@@ -249,9 +251,10 @@ def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
             severity=Severity.CRITICAL if change <= -0.30 else Severity.WARNING,
             priority=min(85, 50 + round(abs(change) * 40)),
             title=_words(N_("%(kpi)s below last year"), kpi=kpi.label),
-            text=_words(N_("%(kpi)s is at %(now)s against %(before)s a year ago (%(change)s): "
-                           "compare the channels, offers and sales activity of both periods "
-                           "and restore what was lost."),
+            text=_words(N_("%(kpi)s: %(now)s, against %(before)s a year ago "
+                           "(%(change)s). Compare the channels, offers and "
+                           "sales activity of both periods and restore what "
+                           "was lost."),
                         kpi=kpi.label, now=_value(report, kpi, kpi.value or 0.0),
                         before=_value(report, kpi, kpi.last_year or 0.0),
                         change=_pct(report, change)),
@@ -337,9 +340,9 @@ pipeline_shrinking: Evaluate = worse_than_before(
     "pipeline-shrinking", "pipeline_value",
     worse=lambda k: (k.change_previous or 0) <= PIPELINE_DROP,
     title=N_("The pipeline is shrinking"),
-    text=N_("%(kpi)s is at %(now)s against %(before)s in %(previous)s: fewer deals in play "
-            "now means less revenue in the coming months; step up prospecting and the "
-            "follow-up of open opportunities."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Fewer deals in play "
+            "now means less revenue in the coming months: step up prospecting "
+            "and the follow-up of open opportunities."),
     severity=Severity.WARNING, priority=58,
     doc="The open pipeline's value 20 % or more below the previous period's.")
 
@@ -347,8 +350,9 @@ lost_deals_up: Evaluate = worse_than_before(
     "lost-deals-up", "lost_deals",
     worse=lambda k: (k.change_previous or 0) >= LOST_DEALS_UP,
     title=N_("More deals lost"),
-    text=N_("%(kpi)s: %(now)s against %(before)s in %(previous)s. Ask the lost prospects why "
-            "(price, timing, a competitor) and adjust the offer or the qualification."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Ask the lost "
+            "prospects why (price, timing, a competitor) and adjust the offer "
+            "or the qualification."),
     severity=Severity.WARNING, priority=45,
     doc="Lost deals 30 % or more above the previous period.")
 
@@ -356,8 +360,8 @@ lead_conversion_falling: Evaluate = worse_than_before(
     "lead-conversion-falling", "lead_conversion_rate",
     worse=lambda k: (k.previous or 0) - (k.value or 0) >= LEAD_CONVERSION_DROP,
     title=N_("Fewer leads become customers"),
-    text=N_("%(kpi)s is %(now)s against %(before)s in %(previous)s: check how fast new "
-            "leads are called back and whether the campaigns still bring the right "
-            "prospects."),
+    text=N_("%(kpi)s: %(now)s (%(previous)s: %(before)s). Check how fast new "
+            "leads are called back and whether the campaigns still bring the "
+            "right prospects."),
     severity=Severity.WARNING, priority=50,
     doc="The lead conversion rate 3 percentage points or more below the previous period's.")

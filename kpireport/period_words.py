@@ -1,0 +1,42 @@
+"""A comparison's period in a sentence, with the preposition its kind of name takes in the
+report's language: "par rapport à septembre 2026", "par rapport au T2 2026", "par rapport à
+la période du 1er avr. au 13 nov. 2026" (a bare "par rapport à 1er avr. – 30 juin 2026", or
+"in 1 Apr – 30 Jun 2026", is not a sentence a native speaker writes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from kpireport import formatting
+
+
+class Span(Protocol):
+    @property
+    def start(self) -> dt.date: ...
+
+    @property
+    def end(self) -> dt.date: ...
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def compared_with(span: Span, locale: str, gettext: Any) -> str:
+    """"vs September 2026" / "par rapport à septembre 2026" for a whole month, "vs Q2 2026" /
+    "par rapport au T2 2026" for a whole quarter, the first and last days otherwise."""
+    start, end = span.start, span.end
+    if start.day == 1 and end == _month_end(start):
+        return str(gettext("vs %(month)s")) % {
+            "month": formatting.format_month(start, locale)}
+    if (start.day == 1 and start.month % 3 == 1 and end.month == start.month + 2
+            and end.year == start.year and end == _month_end(end)):
+        quarter = str(gettext("Q%(quarter)s %(year)s")) % {
+            "quarter": (start.month - 1) // 3 + 1, "year": start.year}
+        return str(gettext("vs %(quarter)s")) % {"quarter": quarter}
+    # The year once when both days share it: "1er janv. au 31 oct. 2025".
+    first = (formatting.format_date(start, locale, "d MMM") if start.year == end.year
+             else formatting.format_date(start, locale, "medium"))
+    return str(gettext("vs %(first)s – %(last)s")) % {
+        "first": first, "last": formatting.format_date(end, locale, "medium")}

@@ -1,0 +1,74 @@
+"""The report's language's typography on free text: what the config, the plugins and the
+analyst write is printed as the engine's own French strings are.
+
+French (Imprimerie nationale's rules, with the narrow no-break space U+202F that the
+engine's catalogue and Babel's number groups use): a narrow no-break space before ``; ! ? :``
+and ``%``, inside « guillemets » (for straight double quotes), and in a number's groups
+(``45 000``, as written: no digit is moved or added); a no-break space before ``€``. Web and
+mail addresses are left as they are. Other languages' text is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+NNBSP, NBSP = "\u202f", "\xa0"
+
+_ADDRESS = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.|mailto:)\S+|\S+@\S+\.\S+", re.I)
+"""What typography never touches: ``https://…?a=b``, ``www.…``, an e-mail address."""
+
+_SPACES = f"[ {NBSP}{NNBSP}]"
+_BEFORE_HIGH = re.compile(f"(?<![;!?]){_SPACES}*([;!?])(?=[\\s\"»)\\];!?]|$)"
+                          f"|{_SPACES}+(:)(?=\\s|$)")
+"""``; ! ?`` ending a word (``Vraiment?``, not ``/page?a=b``), and a spaced ``:`` (``10:30``
+keeps its colon tight)."""
+_PERCENT = re.compile(f"(\\d){_SPACES}?%")
+_EURO = re.compile(f"(\\d){_SPACES}?([kM]?€)")
+_GROUPS = re.compile(f"(?<![\\d.,])(\\d{{1,3}})((?:{_SPACES}\\d{{3}})+)(?![\\d])")
+_QUOTE = '"'
+
+
+def french(text: str, *, quote_open: bool = False) -> str:
+    """``text`` with French typography (see the module). ``quote_open``: a straight quote
+    opened in the text before this piece (Markdown splits a paragraph at its emphasis)."""
+    return french_piece(text, quote_open)[0]
+
+
+def french_piece(text: str, quote_open: bool = False) -> tuple[str, bool]:
+    """:func:`french` of one piece of a longer text, and whether a quote is left open."""
+    out: list[str] = []
+    last = 0
+    for address in _ADDRESS.finditer(text):
+        piece, quote_open = _prose(text[last:address.start()], quote_open)
+        out += [piece, address.group()]
+        last = address.end()
+    piece, quote_open = _prose(text[last:], quote_open)
+    out.append(piece)
+    return "".join(out), quote_open
+
+
+def _prose(text: str, quote_open: bool) -> tuple[str, bool]:
+    if not text:
+        return text, quote_open
+    text = _BEFORE_HIGH.sub(lambda m: f"{NNBSP}{m.group(1) or m.group(2)}", text)
+    text = _PERCENT.sub(f"\\1{NNBSP}%", text)
+    text = _EURO.sub(f"\\1{NBSP}\\2", text)
+    text = _GROUPS.sub(lambda m: m.group(1) + re.sub(_SPACES, NNBSP, m.group(2)), text)
+    if _QUOTE in text:
+        parts = text.split(_QUOTE)
+        out = [parts[0]]
+        for part in parts[1:]:
+            if quote_open:
+                out[-1] = out[-1].rstrip(f" {NBSP}{NNBSP}")
+                out.append(f"{NNBSP}»{part}")
+            else:
+                out.append(f"«{NNBSP}{part.lstrip(f' {NBSP}{NNBSP}')}")
+            quote_open = not quote_open
+        text = "".join(out)
+    return text, quote_open
+
+
+def for_language(text: str, language: str) -> str:
+    """``text`` as ``language`` (``fr``, ``fr_FR``, ``en``…) sets it: French typography for
+    French, unchanged otherwise."""
+    return french(text) if language.split("_")[0].lower() == "fr" else text
