@@ -752,7 +752,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 def _typeset(narrative: Any, prose: Any) -> Any:
     """The summary's sentences, which quote the config's titles, in the language's
     typography."""
-    for name in ("rose", "fell", "attention", "recommended"):
+    for name in ("improved", "worsened", "attention", "recommended"):
         setattr(narrative, name, [prose(line) for line in getattr(narrative, name)])
     narrative.headline = prose(narrative.headline)
     return narrative
