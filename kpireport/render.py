@@ -298,8 +298,13 @@ def figures_csv(report: Report, words: Any = None) -> str:
                              printed])
         for name in ("progress", "expected_progress"):
             v = getattr(a, name)
+            # As the bar's caption prints it: a progress below zero in words, not "−17%".
+            shown = ("" if v is None else
+                     gettext("further from the target than at the start")
+                     if name == "progress" and v < 0
+                     else formatting.format_percent(v, locale, 0))
             writer.writerow(["objective", a.key, a.title, name, "" if v is None else repr(v),
-                             "" if v is None else formatting.format_percent(v, locale, 0)])
+                             shown])
         writer.writerow(["objective", a.key, a.title, "days_left",
                          "" if a.days_left is None else a.days_left,
                          "—" if a.days_left is None else str(a.days_left)])

@@ -113,6 +113,10 @@ def compared_with(report: Report, gettext: Callable[[str], str]) -> str:
     if covered_end(report) < period.end:
         return gettext("the same days of %(previous)s and of %(last_year)s") % {
             "previous": previous, "last_year": last_year}
+    if period.kind == "quarter":
+        # A quarter's name takes an article in French ("depuis le T2 2026"), a month's none.
+        return gettext("%(previous_quarter)s and %(last_year_quarter)s") % {
+            "previous_quarter": previous, "last_year_quarter": last_year}
     return gettext("%(previous)s and %(last_year)s") % {"previous": previous,
                                                          "last_year": last_year}
 

@@ -110,7 +110,8 @@ def test_workers_are_forked_warm_when_there_is_more_than_one_report(tmp_path, mo
     calls = []
     real = kpireport.render.warm_up
     monkeypatch.setattr(kpireport.render, "warm_up",
-                        lambda locales=(): calls.append(set(locales)) or real(locales))
+                        lambda locales=(), plugins=None: calls.append(set(locales))
+                        or real(locales, plugins))
     path = write_config(tmp_path)
     assert run(path, "--client", "alpha") == 0
     assert calls == []  # one report: the worker would do the same work, no sooner
