@@ -575,6 +575,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                               "last_year": str(gettext("Same months last year")),
                               "partial": str(gettext("Part of a month (to its last day of "
                                                      "data)"))}
+        if report_charts.unfilled_partial(report) & set(bar_charts):
+            # A rate's or an average's part of a month is left empty: the key says why.
+            bar_words["partial"] = str(gettext("Part of a month (counts and amounts only)"))
         legends = {f: Markup(period_charts.bars_legend(
                        style, bar_words, partial=any(k.key in partial for k in ks),
                        target=any(k.key in targets and k.key in kpi_charts for k in ks)))

@@ -125,6 +125,20 @@ def period_bar_charts(report: Report, style: ChartStyle, targets: dict[str, floa
     return out, partial
 
 
+def unfilled_partial(report: Report) -> set[str]:
+    """The KPIs whose partial month gets no bar (a rate, an average, a distinct count: their
+    days do not add up to a month), which the charts' key then explains."""
+    out = set()
+    for key, kpi in report.kpis.items():
+        if kpi.definition.breakdown is not None or not kpi.monthly:
+            continue
+        months = period_months(kpi, report.kpi_periods.get(key, report.period),
+                               partial_label=str)
+        if any(m.partial and m.value is None for m in months):
+            out.add(key)
+    return out
+
+
 def share_charts(report: Report, style: ChartStyle,
                  cell: Callable[[KpiValue, str, Any], str]) -> dict[str, str]:
     """The mix of each breakdown whose definition asks for bars: its rows' ranking metric

@@ -267,3 +267,19 @@ def test_a_bad_headline_is_refused_naming_the_file_the_client_and_the_key(tmp_pa
     assert str(path) in text
     assert "clients[2].headline" in text
     assert "client 'acme-robotics'" in text and expected in text
+
+
+@pytest.mark.pdf
+def test_the_key_says_why_a_rates_part_of_a_month_has_no_bar(laid_out):
+    """A year to date ending on 24 November: a count's part of November is a striped bar, a
+    rate's (conversion rate, over sessions) is an empty slot, which the charts' key
+    explains; a quarter, all whole months, says nothing of it."""
+    from kpireport.report_charts import unfilled_partial
+
+    report, html, _ = laid_out[("acme-robotics", "year-to-date")]
+    assert {"conversion_rate", "sales_cycle_length"} <= unfilled_partial(report)
+    assert "leads" not in unfilled_partial(report)
+    assert "Part of a month (counts and amounts only)" in html
+    quarter, quarter_html, _ = laid_out[("acme-robotics", "2026-Q3")]
+    assert unfilled_partial(quarter) == set()
+    assert "counts and amounts only" not in quarter_html
