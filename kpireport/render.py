@@ -569,13 +569,14 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport import period_charts, report_charts
 
     if report_charts.charts_period(report):
-        bar_charts, partial = report_charts.period_bar_charts(report, style, targets, gettext)
+        bar_charts, partial, unfilled = report_charts.period_bar_charts(report, style, targets,
+                                                                        gettext)
         kpi_charts = {k: Markup(c) for k, c in bar_charts.items()}
         bar_words = legend | {"title": str(gettext("Month by month")),
                               "last_year": str(gettext("Same months last year")),
                               "partial": str(gettext("Part of a month (to its last day of "
                                                      "data)"))}
-        if report_charts.unfilled_partial(report) & set(bar_charts):
+        if unfilled:
             # A rate's or an average's part of a month is left empty: the key says why.
             bar_words["partial"] = str(gettext("Part of a month (counts and amounts only)"))
         legends = {f: Markup(period_charts.bars_legend(

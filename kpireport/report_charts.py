@@ -99,11 +99,14 @@ def _adds_up(kpi: KpiValue, whole: list[dt.date]) -> bool:
 
 
 def period_bar_charts(report: Report, style: ChartStyle, targets: dict[str, float],
-                      gettext: Any) -> tuple[dict[str, str], set[str]]:
-    """Each KPI's months of the period as bars (quarter and year to date), and the keys of
-    those with a partial month."""
+                      gettext: Any) -> tuple[dict[str, str], set[str], set[str]]:
+    """Each KPI's months of the period as bars (quarter and year to date), the keys of
+    those with a partial month, and of those whose partial month gets no bar (a rate, an
+    average, a distinct count: their days do not add up to a month), which the charts'
+    key then explains."""
     out: dict[str, str] = {}
     partial: set[str] = set()
+    unfilled: set[str] = set()
     last_year_word = str(gettext("Last year"))
 
     def label(day: dt.date) -> str:
@@ -122,21 +125,9 @@ def period_bar_charts(report: Report, style: ChartStyle, targets: dict[str, floa
             out[key] = chart
             if any(m.partial for m in months):
                 partial.add(key)
-    return out, partial
-
-
-def unfilled_partial(report: Report) -> set[str]:
-    """The KPIs whose partial month gets no bar (a rate, an average, a distinct count: their
-    days do not add up to a month), which the charts' key then explains."""
-    out = set()
-    for key, kpi in report.kpis.items():
-        if kpi.definition.breakdown is not None or not kpi.monthly:
-            continue
-        months = period_months(kpi, report.kpi_periods.get(key, report.period),
-                               partial_label=str)
-        if any(m.partial and m.value is None for m in months):
-            out.add(key)
-    return out
+            if any(m.partial and m.value is None for m in months):
+                unfilled.add(key)
+    return out, partial, unfilled
 
 
 def share_charts(report: Report, style: ChartStyle,

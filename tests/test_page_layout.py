@@ -274,12 +274,16 @@ def test_the_key_says_why_a_rates_part_of_a_month_has_no_bar(laid_out):
     """A year to date ending on 24 November: a count's part of November is a striped bar, a
     rate's (conversion rate, over sessions) is an empty slot, which the charts' key
     explains; a quarter, all whole months, says nothing of it."""
-    from kpireport.report_charts import unfilled_partial
+    from kpireport.charts import ChartStyle
+    from kpireport.report_charts import period_bar_charts
+
+    def unfilled(report: Any) -> set[str]:
+        return period_bar_charts(report, ChartStyle(), {}, str)[2]
 
     report, html, _ = laid_out[("acme-robotics", "year-to-date")]
-    assert {"conversion_rate", "sales_cycle_length"} <= unfilled_partial(report)
-    assert "leads" not in unfilled_partial(report)
+    assert {"conversion_rate", "sales_cycle_length"} <= unfilled(report)
+    assert "leads" not in unfilled(report)
     assert "Part of a month (counts and amounts only)" in html
     quarter, quarter_html, _ = laid_out[("acme-robotics", "2026-Q3")]
-    assert unfilled_partial(quarter) == set()
+    assert unfilled(quarter) == set()
     assert "counts and amounts only" not in quarter_html
