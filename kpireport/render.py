@@ -715,12 +715,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                           if report.period.previous == report.period.last_year
                           else gettext("vs previous period")),
         # ---
-        # Where a source's data stops before the period's end, the summary says so first.
-        "data_end_notes": list(dict.fromkeys(note_text(n, report.locale, gettext, labels)
-                                             for n in report.notes
-                                             if n.kind is NoteKind.DATA_END)),
         # A KPI whose data stops early is compared over the same days: those are named.
-        "period_of": lambda kpi: report.kpi_periods.get(kpi.key, report.period),
+        "period_of": lambda kpi: report.period_of(kpi.key),
         "all_kpis": all_kpis,
         "families": [(f, ks) for f, ks in sections if ks],
         "family_titles": family_titles,
