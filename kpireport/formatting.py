@@ -384,45 +384,56 @@ def format_month(day: dt.date, locale: str, form: str = "long") -> str:
     return dates.format_skeleton("yMMMM", day, locale=_locale(locale))
 
 
+def _month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def whole_month(start: dt.date, end: dt.date) -> bool:
+    """Whether the days from ``start`` to ``end`` are one calendar month."""
+    return start.day == 1 and end == _month_end(start)
+
+
+def whole_quarter(start: dt.date, end: dt.date) -> bool:
+    """Whether the days from ``start`` to ``end`` are one calendar quarter."""
+    return (start.day == 1 and start.month % 3 == 1 and end == _month_end(end)
+            and (end.year, end.month) == (start.year, start.month + 2))
+
+
 def format_period(period: Period | DateRange, locale: str) -> str:
     """A period (or a range of days) in words: a month's name, a calendar quarter's
     (``Q2 2026``, ``T2 2026``), or its first and last day."""
     start, end = period.start, period.end
-    last_of_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
-        dt.timedelta(days=1)
-    if start.day == 1 and end == last_of_month:
+    if whole_month(start, end):
         return format_month(start, locale)
-    end_of_end_month = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - \
-        dt.timedelta(days=1)
-    if start.day == 1 and start.month % 3 == 1 and end == end_of_end_month and \
-            (end.year, end.month) == (start.year, start.month + 2):
-        # A calendar quarter as clients name it: "Q2 2026", "T2 2026".
-        return dates.format_skeleton("yQQQ", start, locale=_locale(locale))
-    text = _interval(start, end, locale)
-    if start.day == 1 and locale.split("_")[0] == "fr":
-        text = re.sub(r"^1(?=\D)", "1er", text)  # 1er janv. – 13 nov. 2026
-    return text
+    if whole_quarter(start, end):
+        return format_quarter(start, locale)
+    return _interval(start, end, locale)
+
+
+def format_quarter(day: dt.date, locale: str) -> str:
+    """The calendar quarter of ``day`` as clients name it: ``Q2 2026``, ``T2 2026``."""
+    return dates.format_skeleton("yQQQ", day, locale=_locale(locale))
 
 
 def _interval(first: dt.date, last: dt.date, locale: str) -> str:
     """Babel's range of days ("1 Apr – 30 Jun 2026"), its thin spaces around the dash made
     narrow no-break ones (U+202F, as wide): WeasyPrint's line breaking, given a break
     opportunity at a thin space in a list item's first line, put the item's bullet alone
-    on a line of its own."""
+    on a line of its own. French writes a first day as an ordinal (``1er janv. – 13 nov.
+    2026``), as :func:`format_date` does."""
     text = dates.format_interval(first, last, skeleton="yMMMd", locale=_locale(locale))
-    return text.replace("\u2009", "\u202f")
+    text = text.replace("\u2009", "\u202f")
+    if first.day == 1 and locale.split("_")[0] == "fr":
+        text = re.sub(r"^1(?=\D)", "1er", text)
+    return text
 
 
 def format_days(first: dt.date, last: dt.date, locale: str) -> str:
     """The span from one day to another, saying their month and year once when they share
-    them: ``24–30 Nov 2026``, ``24 Oct – 30 Nov 2026``, ``1er–30 nov. 2026`` (French writes
-    the first day as an ordinal, as :func:`format_date` does)."""
+    them: ``24–30 Nov 2026``, ``24 Oct – 30 Nov 2026``, ``1er–30 nov. 2026``."""
     if first == last:
         return format_date(first, locale)
-    text = _interval(first, last, locale)
-    if first.day == 1 and locale.split("_")[0] == "fr":
-        text = re.sub(r"^1(?=\D)", "1er", text)
-    return text
+    return _interval(first, last, locale)
 
 
 _UNIVERSAL = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu"}

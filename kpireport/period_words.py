@@ -19,22 +19,16 @@ class Span(Protocol):
     def end(self) -> dt.date: ...
 
 
-def _month_end(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-
-
 def compared_with(span: Span, locale: str, gettext: Any) -> str:
     """"vs September 2026" / "par rapport à septembre 2026" for a whole month, "vs Q2 2026" /
     "par rapport au T2 2026" for a whole quarter, the first and last days otherwise."""
     start, end = span.start, span.end
-    if start.day == 1 and end == _month_end(start):
+    if formatting.whole_month(start, end):
         return str(gettext("vs %(month)s")) % {
             "month": formatting.format_month(start, locale)}
-    if (start.day == 1 and start.month % 3 == 1 and end.month == start.month + 2
-            and end.year == start.year and end == _month_end(end)):
-        quarter = str(gettext("Q%(quarter)s %(year)s")) % {
-            "quarter": (start.month - 1) // 3 + 1, "year": start.year}
-        return str(gettext("vs %(quarter)s")) % {"quarter": quarter}
+    if formatting.whole_quarter(start, end):
+        return str(gettext("vs %(quarter)s")) % {
+            "quarter": formatting.format_quarter(start, locale)}
     # The year once when both days share it: "1er janv. au 31 oct. 2025".
     first = (formatting.format_date(start, locale, "d MMM") if start.year == end.year
              else formatting.format_date(start, locale, "medium"))

@@ -200,8 +200,7 @@ def period_name(period: Period, locale: str, gettext: Any) -> str:
     """A period as clients name it: ``Q3 2026`` / ``T3 2026``, ``Year to date 2026``; a
     month, a month to date or a range by its days (``1–15 November 2026``)."""
     if period.kind == "quarter":
-        return str(gettext("Q%(quarter)s %(year)s")) % {
-            "quarter": (period.start.month - 1) // 3 + 1, "year": period.start.year}
+        return formatting.format_quarter(period.start, locale)
     if period.kind == "year-to-date":
         return str(gettext("Year to date %(year)s")) % {"year": period.start.year}
     return formatting.format_period(period, locale)
