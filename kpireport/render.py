@@ -1192,13 +1192,15 @@ html { font-family: %s; } h2 { bookmark-level: 1; }
  stroke="#000"/><circle cx="5" cy="5" r="2"/></svg></body></html>"""
 
 
-def share_typeface(plugins: PluginSet) -> None:
+def share_typeface(plugins: PluginSet | None) -> tuple[Any, list[Any]]:
     """Make the font configuration the reports share (:func:`typeface.print_fonts`) in this
     process, before it forks a batch's workers: each inherits it, and this process, which
-    outlives them, deletes its temporary faces at exit."""
-    theme = plugins.themes.get("default")
-    fonts = _fonts_dir(theme.item, plugins) if theme is not None else None
-    typeface.print_fonts(fonts, safe_fetcher([fonts.parent] if fonts else []), shared=True)
+    outlives them, deletes its temporary faces at exit. Returns it with the typeface's
+    stylesheet."""
+    theme = plugins.themes.get("default") if plugins is not None else None
+    fonts = _fonts_dir(theme.item, plugins) if theme is not None and plugins else None
+    return typeface.print_fonts(fonts, safe_fetcher([fonts.parent] if fonts else []),
+                                shared=True)
 
 
 def warm_up(locales: Iterable[str] = (), plugins: PluginSet | None = None) -> None:
@@ -1214,10 +1216,7 @@ def warm_up(locales: Iterable[str] = (), plugins: PluginSet | None = None) -> No
     # the worker that needs it.
     try:
         HTML = weasy.load().HTML
-        theme = plugins.themes.get("default") if plugins is not None else None
-        fonts = _fonts_dir(theme.item, plugins) if theme is not None and plugins else None
-        dirs = [fonts.parent] if fonts else []
-        font_config, faces = typeface.print_fonts(fonts, safe_fetcher(dirs), shared=True)
+        font_config, faces = share_typeface(plugins)
         with _collector_paused():
             document = HTML(string=_WARM_UP_HTML % typeface.STACK).render(
                 font_config=font_config, stylesheets=faces, pdf_tags=True)
