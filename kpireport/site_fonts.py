@@ -60,7 +60,5 @@ def publish(folder: Path, theme_path: Path | None) -> Markup:
         if not path.is_file() or path.read_bytes() != data:
             atomic_write(path, data)
     return Markup("".join(
-        f'@font-face {{ font-family: "{typeface.FAMILY}"; src: url("{FOLDER}/{face.stem}.woff2")'
-        f' format("woff2"); font-weight: {face.weight}; font-style: {face.style};'
-        f" font-display: swap; }}\n"
+        typeface.web_face_rule(face, f'"{FOLDER}/{face.stem}.woff2"')
         for face in typeface.WEB_FACES if f"{face.stem}.woff2" in wanted))

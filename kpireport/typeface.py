@@ -65,13 +65,17 @@ def print_css(folder: Path) -> str:
 @lru_cache(maxsize=4)
 def web_css(folder: Path) -> str:
     """``@font-face`` rules for a browser, each face embedded (read once per process)."""
-    rules = []
-    for face in WEB_FACES:
-        data = base64.b64encode((folder / f"{face.stem}.woff2").read_bytes()).decode("ascii")
-        rules.append(f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff2;base64,'
-                     f'{data}) format("woff2"); font-weight: {face.weight};'
-                     f" font-style: {face.style}; font-display: swap; }}\n")
-    return "".join(rules)
+    return "".join(
+        web_face_rule(face, "data:font/woff2;base64," + base64.b64encode(
+            (folder / f"{face.stem}.woff2").read_bytes()).decode("ascii"))
+        for face in WEB_FACES)
+
+
+def web_face_rule(face: Face, url: str) -> str:
+    """A web face's ``@font-face`` rule, its WOFF2 file at ``url`` (a ``data:`` URI, or a
+    file's relative address in the archive site)."""
+    return (f'@font-face {{ font-family: "{FAMILY}"; src: url({url}) format("woff2"); '
+            f"font-weight: {face.weight}; font-style: {face.style}; font-display: swap; }}\n")
 
 
 def print_stylesheet(folder: Path | None, url_fetcher: Any, font_config: Any) -> list[Any]:
