@@ -290,30 +290,38 @@ def format_difference(difference: float | None, unit: Unit | str, locale: str, w
     return _signed(difference, text, zero)
 
 
-def as_printed(value: float, unit: Unit | str, duration_unit: str = "seconds") -> float:
+def as_printed(value: float, unit: Unit | str, duration_unit: str = "seconds", *,
+               decimals: int | None = None) -> float:
     """``value`` rounded as :func:`format_value` prints it (a rate to the hundredth of a
     point under 10 %, a position to the tenth, a duration to the second or tenth of a day),
     so that a difference taken from it agrees with the two figures printed. Counts and
-    amounts are returned as they are: their changes are relative, on the raw values."""
+    amounts are returned as they are: their changes are relative, on the raw values.
+    ``decimals`` (of the value itself, a rate's fraction) where the caller prints it at
+    another precision than :func:`format_value` (a table's column of rates, all at one)."""
     unit = Unit(unit)
-    if unit is Unit.PERCENT:
-        decimals = 4 if abs(value) < 0.1 else 3
-    elif unit is Unit.POSITION:
-        decimals = PLACES_DECIMALS
-    elif unit is Unit.DURATION:
-        decimals = 1 if duration_unit == "days" else 0
-    elif unit is Unit.RATIO:
-        decimals = 2
-    elif unit is Unit.NUMBER:
-        decimals = 2 if abs(value) < 10 else 0
-    else:
+    if unit in RELATIVE_UNITS:
         return value
+    if decimals is None:
+        decimals = _printed_decimals(value, unit, duration_unit)
     if _unprintable(value) is not None:
         return value
     # Babel rounds the decimal text of the float half to even: the same here, so that the
     # two agree even on a value ending in 5.
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals),
                                               rounding=ROUND_HALF_EVEN))
+
+
+def _printed_decimals(value: float, unit: Unit, duration_unit: str) -> int:
+    """The decimals of ``value`` (not a count's nor an amount's) :func:`format_value` prints."""
+    if unit is Unit.PERCENT:
+        return 4 if abs(value) < 0.1 else 3
+    if unit is Unit.POSITION:
+        return PLACES_DECIMALS
+    if unit is Unit.DURATION:
+        return 1 if duration_unit == "days" else 0
+    if unit is Unit.NUMBER:
+        return 2 if abs(value) < 10 else 0
+    return 2  # a ratio
 
 
 def printed_difference(current: float | None, reference: float | None, unit: Unit | str,

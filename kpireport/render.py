@@ -966,12 +966,16 @@ def _column_value(report: Report, kpi: KpiValue, name: str, value: Any,
         return formatting.format_date(value, report.locale, "medium")
     unit = breakdown.column_units.get(name, Unit.COUNT) if breakdown is not None else Unit.COUNT
     if Unit(unit) is Unit.PERCENT:
-        # One precision a column ("41,00 %" above "4,12 %", never "41,0 %"): a rate under
-        # 10 % anywhere in it gives the whole column two decimals.
-        small = any(isinstance(v, (int, float)) and abs(v) < 0.1
-                    for row in kpi.rows if (v := row.get(name)) is not None)
-        return formatting.format_percent(value, report.locale, 2 if small else 1)
+        return formatting.format_percent(value, report.locale, _percent_decimals(kpi, name))
     return formatting.format_value(value, unit, report.locale, kpi.currency or report.currency)
+
+
+def _percent_decimals(kpi: KpiValue, name: str) -> int:
+    """A table's rate column's decimals of a percent: one precision a column ("41,00 %"
+    above "4,12 %", never "41,0 %"), two when a rate under 10 % is anywhere in it."""
+    small = any(isinstance(v, (int, float)) and abs(v) < 0.1
+                for row in kpi.rows if (v := row.get(name)) is not None)
+    return 2 if small else 1
 
 
 def table_columns(kpi: KpiValue) -> list[str]:
@@ -997,8 +1001,10 @@ def _wrappable(text: str) -> str:
 def row_change(report: Report, kpi: KpiValue, index: int,
                words: Any) -> tuple[str, bool | None]:
     """A table row's change on the previous period, in the unit of the metric the table
-    ranks by (a percentage for a count), and whether it is good news; "new" for a row the
-    previous period did not have, "—" where its previous figure is unknown."""
+    ranks by (a percentage for a count, from the raw figures; points, places or seconds
+    between the figures as printed), and whether it is good news (None when it prints as
+    no change); "new" for a row the previous period did not have, "—" where its previous
+    figure is unknown."""
     breakdown = kpi.definition.breakdown
     if breakdown is None or index >= len(kpi.previous_rows) or index >= len(kpi.rows):
         return formatting.MISSING, None
@@ -1013,7 +1019,12 @@ def row_change(report: Report, kpi: KpiValue, index: int,
         moved = KpiValue.change(current, previous)
         text = formatting.format_change(moved, report.locale)
     else:
-        moved = current - previous
+        # Points, places, seconds: between the two figures as the column prints them (its
+        # one precision for a rate), as a KPI's tile tells its difference.
+        decimals = (_percent_decimals(kpi, breakdown.metric) + 2 if unit is Unit.PERCENT
+                    else None)
+        moved = (formatting.as_printed(current, unit, decimals=decimals)
+                 - formatting.as_printed(previous, unit, decimals=decimals))
         text = formatting.format_difference(moved, unit, report.locale, words,
                                             kpi.currency or report.currency)
     if moved is None or text.startswith("±") or (

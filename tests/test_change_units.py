@@ -225,11 +225,11 @@ def test_a_year_to_date_tile_compares_with_last_year_only():
         assert tile.count('class="tile-change"') == 1 and "vs last year" in tile
 
 
-def table_kpi(rows, previous, unit=Unit.COUNT):
+def table_kpi(rows, previous, unit=Unit.COUNT, direction=Direction.HIGHER):
     from kpireport.kpis import Breakdown
 
     definition = KpiDefinition(
-        id="t", label={"en": "T"}, unit=Unit.COUNT, metrics=("m",),
+        id="t", label={"en": "T"}, unit=Unit.COUNT, metrics=("m",), direction=direction,
         breakdown=Breakdown(dimensions=("page",), metric="m", column_units={"m": unit}))
     return KpiValue(key="t", definition=definition, label="T",
                     rows=[{"page": p, "m": v} for p, v in rows], previous_rows=previous)
@@ -248,6 +248,43 @@ def test_a_table_rows_change_new_unknown_and_in_its_metrics_unit(example):
     assert row_change(report, table, 9, words) == ("—", None)  # no such row
     rates = table_kpi([("/a", 0.031)], [0.025], Unit.PERCENT)
     assert row_change(report, rates, 0, words) == ("+0.60 pts", True)
+
+
+def test_a_table_rows_change_is_between_its_figures_as_printed(example):
+    """Points, places and seconds are worked out from the figures as the column prints them
+    (as a KPI's tile does), and the colour follows that printed change: each case below
+    reads otherwise from the raw values."""
+    from kpireport.render import row_change
+
+    reports, _ = example
+    report = reports["northwind-dental"]  # en_US
+    words = English()
+    # 1.854 % prints 1.85 %, 1.875 % prints 1.88 % (half to even): −0.03 pts, not −0.02.
+    ctr = table_kpi([("q", 0.01854)], [0.01875], Unit.PERCENT)
+    assert row_change(report, ctr, 0, words) == ("\u22120.03 pts", False)
+    # Both print 1.85 %: no change and no colour (raw, +0.01 pts in green).
+    same = table_kpi([("q", 0.01854)], [0.01846], Unit.PERCENT)
+    assert row_change(report, same, 0, words) == ("±0.00 pts", None)
+    # A column whose rates are all 10 % or more prints one decimal: 41.3 % against 40.7 %.
+    wide = table_kpi([("a", 0.4126), ("b", 0.2)], [0.4074, 0.2], Unit.PERCENT)
+    assert row_change(report, wide, 0, words) == ("+0.60 pts", True)  # raw: +0.52 pts
+    # ...and two when one is under 10 %: 41.26 % against 40.74 %.
+    mixed = table_kpi([("a", 0.4126), ("b", 0.05)], [0.4074, 0.05], Unit.PERCENT)
+    assert row_change(report, mixed, 0, words) == ("+0.52 pts", True)
+    # Positions 4.34 and 4.26 both print 4.3: the same position, uncoloured (raw: 0.1 down).
+    lower = Direction.LOWER
+    position = table_kpi([("q", 4.34)], [4.26], Unit.POSITION, lower)
+    assert row_change(report, position, 0, words) == ("same position", None)
+    # 4.3 against 4.2 printed is 0.1 place down (raw 0.18 rounds to 0.2), in red.
+    slipped = table_kpi([("q", 4.34)], [4.16], Unit.POSITION, lower)
+    assert row_change(report, slipped, 0, words) == ("down 0.1 places", False)
+    # Durations by the second printed: 65 s against 65 s (raw +0.8 s rounds to +1 s).
+    seconds = table_kpi([("p", 65.4)], [64.6], Unit.DURATION)
+    assert row_change(report, seconds, 0, words)[1] is None
+    assert row_change(report, seconds, 0, words)[0].startswith("±")
+    # Counts keep their relative change on the raw values, as the tiles do.
+    counts = table_kpi([("p", 1004.0)], [1000.0])
+    assert row_change(report, counts, 0, words) == ("+0.4%", True)
 
 
 def test_addresses_wrap_at_their_slashes_only_in_the_report():
