@@ -648,7 +648,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     return {
         "brand": brand,
         "sections": printed,
-        "narrative": _typeset(summarise(report, gettext, _translations(env).ngettext), prose),
+        "narrative": _typeset(summarise(report, gettext, _translations(env).ngettext), prose,
+                              lambda text: typography.for_language(
+                                  text, report.language,
+                                  verbatim=[v for f in report.findings for v in f.verbatim])),
         # The commentary without its opening heading, which titles its section instead.
         "commentary": commentary,
         "commentary_title": commentary_title,
@@ -740,8 +743,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "worse": WORSE,
         "column_label": lambda kpi, name: kpi.definition.text(
             kpi.definition.breakdown.column_labels.get(name, {"en": name}), report.language),
+        # A cell's text is data (a query, a page, a campaign): printed as it is, never
+        # set in the language's typography as free text is.
         "column_value": lambda kpi, name, v: _wrappable(
-            prose(_column_value(report, kpi, name, v, gettext))) if isinstance(v, str) else
+            _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         # How a table's optional columns are credited to its rows, said once under it.
@@ -756,7 +761,10 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "objective_value": lambda a, v: _objective_value(report, all_kpis, a, v),
         "objective_gain": lambda a, v: _objective_gain(report, all_kpis, a, v,
                                                        _translations(env)),
-        "finding_text": lambda f: tuple(prose(t) for t in f.in_language(report.language)),
+        # Its prose in the language's typography, the data it quotes as it is.
+        "finding_text": lambda f: tuple(typography.for_language(t, report.language,
+                                                                verbatim=f.verbatim)
+                                        for t in f.in_language(report.language)),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels),
         "source_label": lambda name: labels.get(name) or name,
         # Each sentence once: notes about several metrics can read the same to the client.
@@ -770,11 +778,13 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     }
 
 
-def _typeset(narrative: Any, prose: Any) -> Any:
+def _typeset(narrative: Any, prose: Any, findings_prose: Any) -> Any:
     """The summary's sentences, which quote the config's titles, in the language's
-    typography."""
-    for name in ("improved", "worsened", "attention", "recommended"):
+    typography; the findings' titles with the data they quote as it is
+    (``findings_prose``)."""
+    for name in ("improved", "worsened", "attention"):
         setattr(narrative, name, [prose(line) for line in getattr(narrative, name)])
+    narrative.recommended = [findings_prose(line) for line in narrative.recommended]
     narrative.headline = prose(narrative.headline)
     return narrative
 

@@ -119,6 +119,10 @@ class Finding:
     """The expected effect of acting on it in the client's units, per language ("about 160
     more orders a month"), empty when it cannot be computed; its number goes in
     ``figures["impact"]``."""
+    verbatim: tuple[str, ...] = ()
+    """The data its title and text quote (a search query, a page, a campaign's or a
+    channel's name), printed as the data has it: the report's typography (French « »
+    quotes and spaces) is applied around them, never inside (contract 1.4)."""
 
     @property
     def rank(self) -> int:

@@ -5,12 +5,15 @@ French (Imprimerie nationale's rules, with the narrow no-break space U+202F that
 engine's catalogue and Babel's number groups use): a narrow no-break space before ``; ! ? :``
 and ``%``, inside « guillemets » (for straight double quotes), and in a number's groups
 (``45 000``, as written: no digit is moved or added); a no-break space before ``€``. Web and
-mail addresses are left as they are. Other languages' text is returned unchanged.
+mail addresses are left as they are, and so is the data a sentence quotes (``verbatim``: a
+search query ``peau "glow"``, a page, a campaign's name is printed as its users wrote it).
+Other languages' text is returned unchanged.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 NNBSP, NBSP = "\u202f", "\xa0"
 
@@ -28,17 +31,19 @@ _GROUPS = re.compile(f"(?<![\\d.,])(\\d{{1,3}})((?:{_SPACES}\\d{{3}})+)(?![\\d])
 _QUOTE = '"'
 
 
-def french(text: str, *, quote_open: bool = False) -> str:
+def french(text: str, *, quote_open: bool = False, verbatim: Iterable[str] = ()) -> str:
     """``text`` with French typography (see the module). ``quote_open``: a straight quote
-    opened in the text before this piece (Markdown splits a paragraph at its emphasis)."""
-    return french_piece(text, quote_open)[0]
+    opened in the text before this piece (Markdown splits a paragraph at its emphasis).
+    ``verbatim``: data strings the text quotes, each left as it is wherever it occurs."""
+    return french_piece(text, quote_open, verbatim=verbatim)[0]
 
 
-def french_piece(text: str, quote_open: bool = False) -> tuple[str, bool]:
+def french_piece(text: str, quote_open: bool = False, *,
+                 verbatim: Iterable[str] = ()) -> tuple[str, bool]:
     """:func:`french` of one piece of a longer text, and whether a quote is left open."""
     out: list[str] = []
     last = 0
-    for address in _ADDRESS.finditer(text):
+    for address in _untouched(verbatim).finditer(text):
         piece, quote_open = _prose(text[last:address.start()], quote_open)
         out += [piece, address.group()]
         last = address.end()
@@ -68,7 +73,18 @@ def _prose(text: str, quote_open: bool) -> tuple[str, bool]:
     return text, quote_open
 
 
-def for_language(text: str, language: str) -> str:
+def _untouched(verbatim: Iterable[str]) -> re.Pattern[str]:
+    """What typography skips: addresses, and the ``verbatim`` strings (the longest first, so
+    that a query containing another is kept whole)."""
+    quoted = sorted({v for v in verbatim if v}, key=len, reverse=True)
+    if not quoted:
+        return _ADDRESS
+    return re.compile("|".join(map(re.escape, quoted)) + f"|{_ADDRESS.pattern}", re.I)
+
+
+def for_language(text: str, language: str, *, verbatim: Iterable[str] = ()) -> str:
     """``text`` as ``language`` (``fr``, ``fr_FR``, ``en``…) sets it: French typography for
-    French, unchanged otherwise."""
-    return french(text) if language.split("_")[0].lower() == "fr" else text
+    French, unchanged otherwise. ``verbatim``: data strings it quotes, left as they are."""
+    if language.split("_")[0].lower() == "fr":
+        return french(text, verbatim=verbatim)
+    return text
