@@ -181,6 +181,23 @@ def plural_count(value: float, language: str) -> int:
     return 1 if _locale(language).plural_form(value) == "one" else 2
 
 
+LANGUAGE_LOCALES = {"en": "en_GB", "fr": "fr_FR"}
+"""The locale a text in a language other than the report's formats its figures and dates in
+(English's is the config's default locale's); a language missing here uses its own bare
+locale (``de``)."""
+
+
+def language_locale(language: str, locale: str) -> str:
+    """The locale a text in ``language`` prints its figures and dates in, in a report in
+    ``locale``: the report's own when it is of that language (``en_US`` for an American
+    report's English), else the language's default (its French in ``fr_FR``, never
+    American dates in a French sentence)."""
+    language = language.split("_")[0].lower()
+    if locale.split("_")[0].lower() == language:
+        return locale
+    return LANGUAGE_LOCALES.get(language, language)
+
+
 def format_value(value: float | None, unit: Unit | str, locale: str, currency: str = "EUR",
                  duration_unit: str = "seconds") -> str:
     """A KPI's value formatted for its unit."""

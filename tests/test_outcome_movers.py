@@ -54,8 +54,9 @@ def test_northwind_names_new_patients_and_treatment_plans_beside_leads(reports):
         found.text["en"]
     [found] = [f for f in report.findings if f.kpis == ("won_revenue",)]
     assert "$231,210 (October 2025: $199,840, +15.7%)" in found.text["en"]
-    # French words around the report's own figures and dates (Northwind's are American).
-    assert "$231,210 (October 2025\u202f: $199,840, +15.7%). Identifier" in found.text["fr"]
+    # The French text in French figures and dates (fr_FR), though Northwind's are American.
+    assert ("231\u202f210\xa0$US (octobre 2025\u202f: 199\u202f840\xa0$US, +15,7\u202f%). "
+            "Identifier") in found.text["fr"]
     # Leads, up on both comparisons, is one finding that says both.
     [found] = [f for f in report.findings if f.rule == "outcome-movers" and f.kpis == ("leads",)]
     assert ", +14.6%" in found.text["en"] and ", +16.5%" in found.text["en"]

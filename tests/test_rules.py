@@ -133,7 +133,9 @@ def test_a_rate_objective_asks_for_points_and_one_day_is_one_day(base):
     [pace] = [f for f in fire("objective-pace", report) if f.figures["target"] < 1]
     # 0.0916 points a month needed, printed rounded up: two months of 0.09 would fall short.
     assert rate_needed(report) == pytest.approx(0.0916, abs=1e-4)
-    assert "a rise of 0,10 percentage points is needed each remaining month" in pace.text["en"]
+    # Each language's text in its own locale: the French report's English in en_GB.
+    assert "a rise of 0.10 percentage points is needed each remaining month" in pace.text["en"]
+    assert "To reach 2.40% by" in pace.text["en"]
     assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in pace.text["fr"]
     [rate] = [a for a in report.objectives if a.key == "conversion-rate"]
     last_day = dataclasses.replace(report, objectives=[dataclasses.replace(rate, days_left=1)])
@@ -181,9 +183,12 @@ def test_a_new_language_for_the_rules_is_one_file(base, tmp_path, monkeypatch):
     report = report_with(base, "maison-lumiere", "de_DE", revenue=(100000, 120000, 130000))
     [finding] = fire("revenue-down-year-on-year", report)
     assert finding.title["de"] == "Umsatz unter Vorjahr"
-    # What the file does not translate yet is said in English, figures in German.
-    assert finding.text["de"] == finding.text["en"]
+    # What the file does not translate yet is said in English, figures in German; the
+    # English text itself has English figures (en_GB: a German report's English).
+    assert finding.text["de"] == finding.text["en"].replace("€100,000", f"100.000{NBSP}€") \
+        .replace("€130,000", f"130.000{NBSP}€")
     assert f"Online revenue is 100.000{NBSP}€ against 130.000{NBSP}€" in finding.text["de"]
+    assert "Online revenue is €100,000 against €130,000" in finding.text["en"]
     assert finding.in_language("de")[0] == "Umsatz unter Vorjahr"
     assert "chiffre d'affaires" in finding.text["fr"].lower()
 
@@ -245,8 +250,8 @@ def test_the_recommendations_of_the_three_example_clients_include_their_biggest_
     # 405,400 − 50,200 won in September and not in October.
     assert first.figures["impact"] == 355200
     assert "£355,200 to win back" in first.impact["en"]
-    # Figures in the report's locale (en_GB), words in each language.
-    assert "£355,200 à regagner" in first.impact["fr"]
+    # Words and figures in each language: the French in fr_FR's figures.
+    assert f"355{NNBSP}200{NBSP}£GB à regagner" in first.impact["fr"]
 
 
 def test_findings_are_sorted_by_priority_and_the_summary_names_the_top_three(base):

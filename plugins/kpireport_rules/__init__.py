@@ -2,13 +2,18 @@
 
 Each rule looks at the computed report and yields findings with the figures that triggered
 them, in English (the messages' ids) and in each language of ``locale/`` (French so far):
-a new language is one more ``locale/<lang>/LC_MESSAGES/kpireport_rules.po``. Figures in the
-text are formatted for the report's locale.
+a new language is one more ``locale/<lang>/LC_MESSAGES/kpireport_rules.po``. Figures and
+dates in each language's text are formatted in a locale of that language: the report's when
+it is of that language, else the language's default (:func:`language_locale`), so that an
+American report's French text says "3 novembre 2026", not "Nov 3, 2026". The data a text
+quotes (a query, a page, a campaign) is named in the finding's ``verbatim``: the report
+prints it as it is, inside the language's quotes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +23,7 @@ from kpireport.formatting import (
     format_date,
     format_number,
     format_period,
+    language_locale,
     needed,
     plural_count,
     points_needed,
@@ -27,6 +33,9 @@ from kpireport.report import Report, Status
 
 if TYPE_CHECKING:
     from gettext import NullTranslations
+
+    from kpireport.data import DateRange
+    from kpireport.periods import Period
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 """The rules' catalogues, ``<lang>/LC_MESSAGES/kpireport_rules.po``."""
@@ -54,23 +63,70 @@ def _each(say: Callable[[NullTranslations, str], str]) -> dict[str, str]:
             for lang in _languages(LOCALE_DIR)}
 
 
+class Shown(str):
+    """A figure or a date as the report's locale prints it (the string itself), which each
+    language's text prints in a locale of that language instead (:meth:`in_language`)."""
+
+    _write: Callable[[str], str]
+    _locale: str
+
+    def __new__(cls, write: Callable[[str], str], locale: str) -> Shown:
+        shown = super().__new__(cls, write(locale))
+        shown._write, shown._locale = write, locale
+        return shown
+
+    def in_language(self, language: str) -> str:
+        return self._write(language_locale(language, self._locale))
+
+
+def in_language(values: Mapping[str, object], language: str) -> dict[str, object]:
+    """``values`` for a text in ``language``: each :class:`Shown` in that language's locale."""
+    return {k: v.in_language(language) if isinstance(v, Shown) else v
+            for k, v in values.items()}
+
+
 def _words(message: str, **values: object) -> dict[str, str]:
-    """``message`` (marked with ``N_``) in each language, with ``values`` put in."""
-    return _each(lambda words, _: words.gettext(message) % values if values
-                 else words.gettext(message))
+    """``message`` (marked with ``N_``) in each language, with ``values`` put in (each
+    figure and date in that language's locale)."""
+    return _each(lambda words, lang: words.gettext(message) % in_language(values, lang)
+                 if values else words.gettext(message))
 
 
-def _fmt(report: Report, value: float, unit: str, duration_unit: str = "seconds") -> str:
+def localized(report: Report, write: Callable[[str], str]) -> Shown:
+    """``write(locale)`` in the report's locale, and in each language's for its text."""
+    return Shown(write, report.locale)
+
+
+def _fmt(report: Report, value: float, unit: str, duration_unit: str = "seconds") -> Shown:
     from kpireport import Unit
     from kpireport.formatting import format_value
 
-    return format_value(value, Unit(unit), report.locale, report.currency, duration_unit)
+    return localized(report, lambda locale: format_value(value, Unit(unit), locale, report.currency,
+                                                     duration_unit))
 
 
-def _pct(report: Report, change: float) -> str:
+def _pct(report: Report, change: float) -> Shown:
     from kpireport.formatting import format_change
 
-    return format_change(change, report.locale)
+    return localized(report, partial(format_change, change))
+
+
+def _date(report: Report, day: dt.date, form: str = "medium") -> Shown:
+    return localized(report, lambda locale: format_date(day, locale, form))
+
+
+def _dates(report: Report, days: Iterable[dt.date], form: str = "medium") -> Shown:
+    """Days one after the other (``3 Nov 2026, 4 Nov 2026``)."""
+    days = list(days)
+    return localized(report, lambda locale: ", ".join(format_date(d, locale, form) for d in days))
+
+
+def _period(report: Report, period: Period | DateRange) -> Shown:
+    return localized(report, partial(format_period, period))
+
+
+def _decimals(report: Report, value: float, decimals: int) -> Shown:
+    return localized(report, lambda locale: format_number(value, locale, decimals))
 
 
 def _pace(words: NullTranslations, language: str, *, sentence: str, days: int, target: str,
@@ -82,8 +138,9 @@ def _pace(words: NullTranslations, language: str, *, sentence: str, days: int, t
     else:
         rate = words.ngettext("%(points)s percentage point", "%(points)s percentage points",
                               plural_count(points, language)) % {
-            "points": format_number(points, locale, 2)}
-    return words.gettext(sentence) % {"target": target, "left": left, "rate": rate}
+            "points": format_number(points, language_locale(language, locale), 2)}
+    return words.gettext(sentence) % in_language({"target": target, "left": left,
+                                                  "rate": rate}, language)
 
 
 def objective_pace(report: Report) -> Iterator[Finding]:
@@ -229,7 +286,7 @@ def conversions_falling_spend_holding(report: Report) -> Iterator[Finding]:
     gaps = sorted({day for kpi in report.kpis.values() for note in kpi.notes
                    if note.kind is NoteKind.TRACKING_GAP for day in note.dates})
     if gaps:
-        days = ", ".join(format_date(day, report.locale, "medium") for day in gaps)
+        days = _dates(report, gaps)
         yield Finding(
             rule="conversions-falling-spend-holding", severity=Severity.CRITICAL,
             title=_words(N_("Check conversion tracking")),
@@ -288,7 +345,7 @@ def leads_quality_drop(report: Report) -> Iterator[Finding]:
         return
     now_s, before_s = _fmt(report, share, "percent"), _fmt(report, before, "percent")
     # The period compared with: a month for a monthly report, a quarter's dates for a quarter.
-    previous = format_period(report.period_of(qualified.key).previous, report.locale)
+    previous = _period(report, report.period_of(qualified.key).previous)
     yield Finding(
         rule="leads-quality-drop", severity=Severity.WARNING,
         title=_words(N_("More leads, fewer qualified")),

@@ -11,11 +11,10 @@ import math
 from collections.abc import Callable, Iterator
 from statistics import median
 
-from kpireport.formatting import format_date
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
-from kpireport_rules import N_, _fmt, _words
+from kpireport_rules import N_, Shown, _date, _dates, _fmt, _words
 from kpireport_rules.outcomes import OUTCOMES
 
 WATCHED = (*OUTCOMES, "sessions", "users", "organic_clicks", "ad_spend", "ad_clicks")
@@ -78,7 +77,7 @@ def _weeks(kpi: KpiValue) -> list[tuple[dt.date, float]]:
             if len(values) == 7]
 
 
-def _shown(report: Report, kpi: KpiValue, value: float) -> str:
+def _shown(report: Report, kpi: KpiValue, value: float) -> Shown:
     """A count as a whole number (a week's sum of days may carry float dust), else as is."""
     unit = kpi.definition.unit.value
     return _fmt(report, round(value) if unit == "count" else value, unit)
@@ -127,12 +126,12 @@ def unusual_day(report: Report) -> Iterator[Finding]:
         rule="unusual-day", severity=Severity.WARNING,
         priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst, day),
         title=_words(N_("An unusual day: %(day)s"),
-                     day=format_date(day, report.locale, "medium")),
+                     day=_date(report, day, "medium")),
         text=_words(N_("%(kpi)s on %(day)s: %(value)s, against a usual "
                        "%(usual)s a day. Find the cause (a campaign, an "
                        "outage, bot traffic, a tracking fault) and read the "
                        "period's total with it in mind."),
-                    kpi=kpi.label, day=format_date(day, report.locale, "long"),
+                    kpi=kpi.label, day=_date(report, day, "long"),
                     value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
         kpis=(kpi.key,))
@@ -150,7 +149,7 @@ def unusual_week(report: Report) -> Iterator[Finding]:
     if day is not None and _overlap(day, worst) and _excess(day) > _excess(worst):
         return  # the odd day says it
     _, kpi, monday, value, middle = worst
-    week = format_date(monday, report.locale, "medium")
+    week = _date(report, monday, "medium")
     yield Finding(
         rule="unusual-week", severity=Severity.WARNING,
         priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst,
@@ -198,7 +197,7 @@ def tracking_gap(report: Report) -> Iterator[Finding]:
                            "the tracking tags and the forms first, then the "
                            "figures of those days."),
                         kpi=kpi.label,
-                        days=", ".join(format_date(d, report.locale, "medium") for d in empty),
+                        days=_dates(report, empty),
                         usual=_fmt(report, usual, kpi.definition.unit.value)),
             impact=_words(N_("about %(lost)s not recorded"),
                           lost=_fmt(report, round(lost), kpi.definition.unit.value)),

@@ -10,13 +10,15 @@ agency and its client plan in.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
-from kpireport.formatting import format_number
+from kpireport.data import Unit
+from kpireport.formatting import format_value
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
-from kpireport_rules import N_, _each, _fmt, _words
+from kpireport_rules import N_, Shown, _decimals, _each, _fmt, _words, in_language, localized
 from kpireport_rules.outcomes import Evaluate, worse_than_before
 
 CHANNEL_SHARE = 0.05
@@ -67,7 +69,14 @@ def _named(kpi: KpiValue, dimension: str, value: str) -> dict[str, str]:
 def _with_name(message: str, name: dict[str, str], **values: object) -> dict[str, str]:
     """``message`` in each language with ``%(channel)s`` the name in that language."""
     return _each(lambda words, lang: words.gettext(message) % {
-        **values, "channel": name.get(lang, name["en"])})
+        **in_language(values, lang), "channel": name.get(lang, name["en"])})
+
+
+def _quoted(text: str, locale: str) -> str:
+    """A data string as it is, inside the quotes of ``locale``'s language."""
+    if locale.split("_")[0].lower() == "fr":
+        return f"«\u202f{text}\u202f»"
+    return f"“{text}”"
 
 
 def months(report: Report) -> float:
@@ -94,7 +103,7 @@ def _tables(report: Report, *columns: str) -> Iterator[tuple[KpiValue, str]]:
             yield kpi, b.dimensions[0]
 
 
-def _count(report: Report, value: float) -> str:
+def _count(report: Report, value: float) -> Shown:
     return _fmt(report, round(value), "count")
 
 
@@ -132,7 +141,7 @@ def channel_efficiency(report: Report) -> Iterator[Finding]:
                                  "rate"), gain=_count(report, gain)),
                 figures={"channel": name, "sessions": s, "conversions": c,
                          "rate": c / s, "average_rate": average, "impact": gain},
-                kpis=(kpi.key,))
+                verbatim=tuple(dict.fromkeys(named.values())), kpis=(kpi.key,))
 
 
 PAGE_TRAFFIC = ("sessions", "pageviews", "views")
@@ -174,7 +183,7 @@ def pages_without_conversions(report: Report) -> Iterator[Finding]:
                           gain=_fmt(report, gain if unit == "currency" else round(gain), unit)),
             figures={"pages": [p for p, _ in idle], "traffic": [t for _, t in idle],
                      "impact": gain},
-            kpis=(kpi.key,))
+            verbatim=tuple(p for p, _ in idle), kpis=(kpi.key,))
 
 
 def ctr_by_position(report: Report) -> Iterator[Finding]:
@@ -195,9 +204,8 @@ def ctr_by_position(report: Report) -> Iterator[Finding]:
             continue
         weak = sorted(weak, key=lambda w: -w[3])[:TOP]
         gain = sum(w[3] for w in weak)
-        queries = "; ".join(
-            f"“{q}” ({_fmt(report, p, 'position')}, {_fmt(report, c, 'percent')})"
-            for q, p, c, _ in weak)
+        # Each query as the searchers typed it, in the quotes of the text's language.
+        queries = localized(report, partial(_queries, weak))
         yield Finding(
             rule="ctr-by-position", severity=Severity.WARNING,
             priority=min(70, 35 + round(gain / 50)),
@@ -208,7 +216,13 @@ def ctr_by_position(report: Report) -> Iterator[Finding]:
             impact=_words(N_("about %(gain)s more clicks a month at their positions' usual "
                              "rate"), gain=_count(report, gain)),
             figures={"queries": [w[0] for w in weak], "impact": gain},
-            kpis=(kpi.key,))
+            verbatim=tuple(w[0] for w in weak), kpis=(kpi.key,))
+
+
+def _queries(weak: list[tuple[str, float, float, float]], locale: str) -> str:
+    """Each query, its position and CTR: ``“peau "glow"” (4.3, 1.85%)``."""
+    return "; ".join(f"{_quoted(q, locale)} ({format_value(p, Unit.POSITION, locale)}, "
+                     f"{format_value(c, Unit.PERCENT, locale)})" for q, p, c, _ in weak)
 
 
 def spend_on_poor_campaign(report: Report) -> Iterator[Finding]:
@@ -242,7 +256,7 @@ def spend_on_poor_campaign(report: Report) -> Iterator[Finding]:
                                  "campaigns' cost"), gain=_count(report, gain)),
                 figures={"campaign": name, "spend": spend, "results": results,
                          "others_cost_per_result": others_cost, "impact": gain},
-                kpis=(kpi.key,))
+                verbatim=(name,), kpis=(kpi.key,))
 
 
 def brand_dependence(report: Report) -> Iterator[Finding]:
@@ -328,6 +342,6 @@ def ad_fatigue(report: Report) -> Iterator[Finding]:
         title=_words(N_("The same people see the ads too often")),
         text=_words(N_("Each person reached saw the ads %(frequency)s times on average: "
                        "widen the audiences or renew the creatives before results fall."),
-                    frequency=format_number(frequency, report.locale, 1)),
+                    frequency=_decimals(report, frequency, 1)),
         figures={"frequency": frequency},
         kpis=(shown.key, reach.key))

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from kpireport.formatting import format_period
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import KeyResultScore, Report, Status
-from kpireport_rules import N_, _fmt, _pct, _words
+from kpireport_rules import N_, Shown, _fmt, _pct, _words
+from kpireport_rules import _period as _period_words
 
 OUTCOMES = ("revenue", "orders", "won_revenue", "won_deals", "new_customers", "qualified_leads",
             "leads", "opportunities", "pipeline_value", "ad_conversions", "ad_purchases",
@@ -154,16 +154,16 @@ def movers(report: Report) -> list[Mover]:
     return sorted(chosen, key=lambda m: -m.size)
 
 
-def _value(report: Report, kpi: KpiValue, value: float) -> str:
+def _value(report: Report, kpi: KpiValue, value: float) -> Shown:
     return _fmt(report, value, kpi.definition.unit.value, kpi.definition.duration_unit)
 
 
-def _period(report: Report, move: Move) -> str:
+def _period(report: Report, move: Move) -> Shown:
     """The period a move is against, in words: the KPI's own when its data stops early (the
     same days of the period before or of last year), else the report's."""
     period = report.period_of(move.kpi.key)
-    return format_period(period.previous if move.comparison == "previous"
-                         else period.last_year, report.locale)
+    return _period_words(report, period.previous if move.comparison == "previous"
+                         else period.last_year)
 
 
 def _down_year_on_year(mover: Mover) -> bool:
@@ -324,8 +324,7 @@ def worse_than_before(rule_id: str, kpi_id: str, *, worse: Callable[[KpiValue], 
                 continue
             values = {"kpi": kpi.label, "now": _value(report, kpi, kpi.value),
                       "before": _value(report, kpi, kpi.previous),
-                      "previous": format_period(report.period_of(kpi.key).previous,
-                                                report.locale)}
+                      "previous": _period_words(report, report.period_of(kpi.key).previous)}
             yield Finding(rule=rule_id, severity=severity, priority=priority,
                           title=_words(title, **values), text=_words(text, **values),
                           figures={"kpi": kpi.key, "value": kpi.value,
