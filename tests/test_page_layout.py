@@ -293,4 +293,5 @@ def test_a_rates_part_of_a_month_is_drawn_and_the_key_says_why_one_is_empty(laid
     assert "counts and amounts only" not in html
     quarter, quarter_html, quarter_pages = laid_out[("acme-robotics", "2026-Q3")]
     assert partial_and_unfilled(quarter) == (set(), set())
+    assert 'class="partial"' not in quarter_html
     assert "Month so far" not in " ".join(p.text for p in quarter_pages)

@@ -217,3 +217,23 @@ def test_a_monthly_export_leaves_a_rates_partial_month_empty_without_failing(tmp
     rate = report.kpis["conversion_rate"]
     assert rate.partial_month == SeriesPoint(start=D(2026, 11, 1), value=None)
     assert not [n for n in report.notes if n.kind is NoteKind.SOURCE_FAILED]
+
+
+def test_the_fields_are_a_keyword_addition_of_contract_1_4():
+    import dataclasses
+
+    import kpireport
+    from kpireport import KpiDefinition, KpiValue, Unit
+
+    fields = {f.name: f for f in dataclasses.fields(KpiValue)}
+    for name in ("partial_month", "partial_month_last_year"):
+        assert fields[name].kw_only and fields[name].default is None
+    # A plugin written for 1.3 builds a KpiValue as before and gets neither.
+    kpi = KpiValue(key="k", label="K", definition=KpiDefinition(
+        id="k", label={"en": "K"}, unit=Unit.COUNT, metrics=("m",)))
+    assert kpi.partial_month is None and kpi.partial_month_last_year is None
+    assert kpireport.CONTRACT_VERSION == "1.4"
+    contract = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    assert contract.startswith(f"# The plugin contract, version {kpireport.CONTRACT_VERSION}")
+    section = contract[contract.index("- **1.4**"):]
+    assert "`KpiValue.partial_month`" in section[:section.index("\n\n")]
