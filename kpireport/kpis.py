@@ -190,6 +190,16 @@ class KpiValue:
     """A table's printed optional columns → how their source credits them to a row, in the
     report's language (``MetricSpec.attribution``); empty when no source says. (Added in
     1.2.)"""
+    partial_month: SeriesPoint | None = None
+    """In a quarter's or a year to date's report whose period (the KPI's, cut where its data
+    stops) ends inside a month: its figure over that month's days so far (``start`` the
+    month's 1st; 1–24 November), computed as its period value is (a rate from its numerator
+    and denominator over those days, never from daily rates); ``value`` None when a source
+    cannot tell those days (a monthly export). None when the period ends with a month.
+    (Added in 1.4.)"""
+    partial_month_last_year: SeriesPoint | None = None
+    """The same days a year before (``start`` that month's 1st), beside
+    :attr:`partial_month`. (Added in 1.4.)"""
 
     @staticmethod
     def change(current: float | None, reference: float | None) -> float | None:

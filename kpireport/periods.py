@@ -24,6 +24,11 @@ _TO_DATE_KEY = re.compile(r"^(\d{4})-(?:(\d{2})-mtd-(\d{2})|ytd-(\d{2})-(\d{2}))
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 
 
+BAR_PERIODS = frozenset({"quarter", "year-to-date"})
+"""The periods whose reports chart their months as bars, a month covered in part as the
+figure of its days so far (see :mod:`kpireport.report_charts`)."""
+
+
 class PeriodError(KpiReportError, ValueError):
     """A period spec that cannot be understood."""
 

@@ -574,13 +574,18 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         kpi_charts = {k: Markup(c) for k, c in bar_charts.items()}
         bar_words = legend | {"title": str(gettext("Month by month")),
                               "last_year": str(gettext("Same months last year")),
-                              "partial": str(gettext("Part of a month (to its last day of "
-                                                     "data)"))}
-        if unfilled:
-            # A rate's or an average's part of a month is left empty: the key says why.
-            bar_words["partial"] = str(gettext("Part of a month (counts and amounts only)"))
+                              "partial": str(gettext("Month so far, against the same days "
+                                                     "last year"))}
+        # A source that gives a figure for whole months only leaves its part of a month
+        # empty: the key of the charts holding one says why (in one line, as the others).
+        empty_words = bar_words | {"partial": str(gettext("Month so far (empty for "
+                                                          "monthly-only data)"))}
+
+        def words_for(ks: list[KpiValue]) -> dict[str, str]:
+            return empty_words if any(k.key in unfilled for k in ks) else bar_words
+
         legends = {f: Markup(period_charts.bars_legend(
-                       style, bar_words, partial=any(k.key in partial for k in ks),
+                       style, words_for(ks), partial=any(k.key in partial for k in ks),
                        target=any(k.key in targets and k.key in kpi_charts for k in ks)))
                    for f, ks in sections if any(k.key in kpi_charts for k in ks)}
     # The key in the top margin of the pages a KPI section carries over to: one for all the
@@ -590,7 +595,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     charted = [k for f, ks in sections if f in legends for k in ks]
     if report_charts.charts_period(report):
         running = period_charts.bars_legend(
-            style, bar_words, partial=any(k.key in partial for k in charted),
+            style, words_for(charted), partial=any(k.key in partial for k in charted),
             target=any(k.key in targets and k.key in kpi_charts for k in charted))
     else:
         running = charts.legend(style, legend,

@@ -20,12 +20,11 @@ from kpireport.charts import ChartStyle
 from kpireport.data import Unit
 from kpireport.kpis import KpiValue
 from kpireport.period_charts import MonthBar, burnup_chart, month_bars, share_bars
-from kpireport.periods import Period, add_months, months_between
+from kpireport.periods import BAR_PERIODS, Period, add_months, months_between
 from kpireport.report import Report
 
-PERIOD_KINDS = frozenset({"quarter", "year-to-date"})
+PERIOD_KINDS = BAR_PERIODS
 """The periods charted month by month as bars, instead of the thirteen months' lines."""
-ADDITIVE = frozenset({Unit.COUNT, Unit.CURRENCY})
 
 
 def charts_period(report: Report) -> bool:
@@ -55,55 +54,32 @@ def period_months(kpi: KpiValue, period: Period, *, partial_label: Callable[[dt.
                   ) -> list[MonthBar]:
     """The months ``period`` (a KPI's, cut where its data stops) touches, each with its
     figure and last year's same month. A month covered in full takes the monthly series'
-    figures. A month covered in part gets figures only for a count or an amount whose days
-    add up to its months (checked on the period's whole months: a distinct count's do not),
-    this year's days summed, last year's same days the period's last-year total less its
-    whole months; its label names its last day (``partial_label``)."""
+    figures; a month covered in part, whatever the KPI's unit, its figure over those days
+    and over the same days last year (:attr:`KpiValue.partial_month`, computed as the
+    period's value is), None where a source cannot tell them; its label names its last day
+    (``partial_label``)."""
     by_month = {p.start: p.value for p in kpi.monthly}
-    spans = months_between(period.start, period.end)
     out: list[MonthBar] = []
-    whole = []
-    for span in spans:
+    for span in months_between(period.start, period.end):
         month = span.start.replace(day=1)
         if span.start == month and span.end == add_months(month, 1) - dt.timedelta(days=1):
-            whole.append(month)
             out.append(MonthBar(start=month, value=by_month.get(month),
                                 last_year=by_month.get(add_months(month, -12))))
             continue
-        value = last_year = None
-        if _adds_up(kpi, whole):
-            days = [p.value for p in kpi.daily if span.start <= p.start <= span.end]
-            if days and all(v is not None for v in days):
-                value = sum(v for v in days if v is not None)
-            before = [by_month.get(add_months(m, -12)) for m in whole]
-            if kpi.last_year is not None and all(v is not None for v in before):
-                last_year = kpi.last_year - sum(v for v in before if v is not None)
-        out.append(MonthBar(start=month, value=value, last_year=last_year,
-                            label=partial_label(span.end)))
+        days, last_year = kpi.partial_month, kpi.partial_month_last_year
+        out.append(MonthBar(
+            start=month, value=days.value if days is not None and days.start == month else None,
+            last_year=last_year.value if last_year is not None and days is not None
+            and days.start == month else None,
+            label=partial_label(span.end)))
     return out
-
-
-def _adds_up(kpi: KpiValue, whole: list[dt.date]) -> bool:
-    """Whether the KPI's days add up to its months: a count or an amount whose daily figures
-    over the period's whole months sum to those months' figures."""
-    if kpi.definition.unit not in ADDITIVE or not whole:
-        return False
-    by_month = {p.start: p.value for p in kpi.monthly}
-    months = [by_month.get(m) for m in whole]
-    days = [p.value for p in kpi.daily if p.start.replace(day=1) in whole]
-    if any(v is None for v in months) or not days or any(v is None for v in days):
-        return False
-    monthly = sum(v for v in months if v is not None)
-    daily = sum(v for v in days if v is not None)
-    return abs(monthly - daily) <= 1e-6 * max(1.0, abs(monthly))
 
 
 def period_bar_charts(report: Report, style: ChartStyle, targets: dict[str, float],
                       gettext: Any) -> tuple[dict[str, str], set[str], set[str]]:
     """Each KPI's months of the period as bars (quarter and year to date), the keys of
-    those with a partial month, and of those whose partial month gets no bar (a rate, an
-    average, a distinct count: their days do not add up to a month), which the charts'
-    key then explains."""
+    those with a partial month, and of those whose partial month gets no bar (a source that
+    gives the figure for whole months only), which the charts' key then explains."""
     out: dict[str, str] = {}
     partial: set[str] = set()
     unfilled: set[str] = set()

@@ -109,14 +109,16 @@ def _kpi(unit: Unit, monthly: dict[dt.date, float], daily: dict[dt.date, float],
 
 
 def test_a_partial_last_month_is_drawn_as_partial_never_as_a_whole_month():
-    # A quarter whose data stops on 24 November: October whole, November's first 24 days.
+    # A quarter whose data stops on 24 November: October whole, November's first 24 days,
+    # their figure and last year's same days' computed by the pipeline (partial_month).
     period = resolve("2026-Q4", dt.date(2026, 12, 1)).through(dt.date(2026, 11, 24))
     days = {d: 10.0 for d in DateRange(start=dt.date(2026, 10, 1),
                                        end=dt.date(2026, 11, 24)).iter_days()}
     monthly = {dt.date(2025, 10, 1): 250.0, dt.date(2025, 11, 1): 300.0,
                dt.date(2026, 10, 1): 310.0}
-    # Last year's same days (1 October – 24 November 2025): 250 + 200.
     kpi = _kpi(Unit.COUNT, monthly, days, last_year=450.0)
+    kpi.partial_month = SeriesPoint(start=dt.date(2026, 11, 1), value=240.0)
+    kpi.partial_month_last_year = SeriesPoint(start=dt.date(2025, 11, 1), value=200.0)
     months = period_months(kpi, period, partial_label=lambda d: f"to {d:%d %b}")
     assert [(m.start, m.value, m.last_year, m.label) for m in months] == [
         (dt.date(2026, 10, 1), 310.0, 250.0, None),
@@ -126,21 +128,33 @@ def test_a_partial_last_month_is_drawn_as_partial_never_as_a_whole_month():
     assert root.find(f".//{SVG}path[@class='partial']") is not None  # striped
     x_labels = [s.text for s in root.iter("span") if s.get("class") == "chart-x"]
     assert x_labels == ["Oct 2026", "to 24 Nov"]
-    # A rate's days do not add up to its month: the partial month has no bar, only its name.
-    rate = _kpi(Unit.PERCENT, {m: 0.02 for m in monthly}, {d: 0.02 for d in days}, 0.02)
+    # A rate's part of a month is drawn too: its figure over those days, never a month's
+    # (November's whole-month 2.5 % is not the 24 days' 2.1 %).
+    rate = _kpi(Unit.PERCENT, {m: 0.025 for m in monthly}, {d: 0.02 for d in days}, 0.02)
+    rate.partial_month = SeriesPoint(start=dt.date(2026, 11, 1), value=0.021)
+    rate.partial_month_last_year = SeriesPoint(start=dt.date(2025, 11, 1), value=0.019)
     months = period_months(rate, period, partial_label=lambda d: "to 24 Nov")
-    assert (months[-1].value, months[-1].last_year, months[-1].label) == (None, None,
+    assert (months[-1].value, months[-1].last_year, months[-1].label) == (0.021, 0.019,
                                                                           "to 24 Nov")
+    root = ET.fromstring(month_bars(months, locale="en_GB", fmt=fmt, unit=Unit.PERCENT))
+    assert root.find(f".//{SVG}path[@class='partial']") is not None
+    # Figures of another month (a KPI computed for another period) are never borrowed.
+    rate.partial_month = SeriesPoint(start=dt.date(2026, 10, 1), value=0.021)
+    months = period_months(rate, period, partial_label=lambda d: "to 24 Nov")
+    assert (months[-1].value, months[-1].last_year) == (None, None)
 
 
-def test_a_distinct_count_whose_days_do_not_add_up_gets_no_partial_bar():
+def test_a_partial_month_a_source_cannot_tell_is_an_empty_labelled_slot():
     period = resolve("2026-Q4", dt.date(2026, 12, 1)).through(dt.date(2026, 11, 24))
     days = {d: 10.0 for d in DateRange(start=dt.date(2026, 10, 1),
                                        end=dt.date(2026, 11, 24)).iter_days()}
-    # October's unique visitors: 200, not the 310 its days add up to.
+    # Unique visitors from a monthly export: October known, November's first days not; the
+    # days' sum (550) is never drawn in their place.
     kpi = _kpi(Unit.COUNT, {dt.date(2026, 10, 1): 200.0}, days, last_year=None)
+    kpi.partial_month = SeriesPoint(start=dt.date(2026, 11, 1), value=None)
+    kpi.partial_month_last_year = SeriesPoint(start=dt.date(2025, 11, 1), value=None)
     months = period_months(kpi, period, partial_label=lambda d: "to 24 Nov")
-    assert months[-1].value is None and months[-1].partial
+    assert months[-1].value is None and months[-1].last_year is None and months[-1].partial
 
 
 def test_the_channel_mix_is_one_bar_per_row_with_its_name_and_figure_in_html():

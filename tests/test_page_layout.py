@@ -270,20 +270,28 @@ def test_a_bad_headline_is_refused_naming_the_file_the_client_and_the_key(tmp_pa
 
 
 @pytest.mark.pdf
-def test_the_key_says_why_a_rates_part_of_a_month_has_no_bar(laid_out):
-    """A year to date ending on 24 November: a count's part of November is a striped bar, a
-    rate's (conversion rate, over sessions) is an empty slot, which the charts' key
-    explains; a quarter, all whole months, says nothing of it."""
+def test_a_rates_part_of_a_month_is_drawn_and_the_key_says_why_one_is_empty(laid_out):
+    """A year to date ending on 24 November: a count's, a rate's (conversion rate) and an
+    average's (sales cycle) part of November are striped bars named "to 24 Nov"; unique
+    visitors, which the files give by whole months only, get an empty slot, which the key
+    of their charts explains; a quarter, all whole months, says nothing of it."""
     from kpireport.charts import ChartStyle
     from kpireport.report_charts import period_bar_charts
 
-    def unfilled(report: Any) -> set[str]:
-        return period_bar_charts(report, ChartStyle(), {}, str)[2]
+    def partial_and_unfilled(report: Any) -> tuple[set[str], set[str]]:
+        _, partial, unfilled = period_bar_charts(report, ChartStyle(), {}, str)
+        return partial, unfilled
 
-    report, html, _ = laid_out[("acme-robotics", "year-to-date")]
-    assert {"conversion_rate", "sales_cycle_length"} <= unfilled(report)
-    assert "leads" not in unfilled(report)
-    assert "Part of a month (counts and amounts only)" in html
-    quarter, quarter_html, _ = laid_out[("acme-robotics", "2026-Q3")]
-    assert unfilled(quarter) == set()
-    assert "counts and amounts only" not in quarter_html
+    report, html, pages = laid_out[("acme-robotics", "year-to-date")]
+    partial, unfilled = partial_and_unfilled(report)
+    assert {"conversion_rate", "sales_cycle_length", "leads"} <= partial
+    assert unfilled == {"users"}
+    text = " ".join(p.text for p in pages)
+    assert "to 24 Nov" in text
+    assert "Month so far, against the same days last year" in text
+    assert "Month so far (empty for monthly-only data)" in text
+    assert "counts and amounts only" not in html
+    quarter, quarter_html, quarter_pages = laid_out[("acme-robotics", "2026-Q3")]
+    assert partial_and_unfilled(quarter) == (set(), set())
+    assert 'class="partial"' not in quarter_html
+    assert "Month so far" not in " ".join(p.text for p in quarter_pages)

@@ -181,6 +181,8 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
     assert queries.monthly_range is not None  # built with the other series' queries
     value.monthly, _ = monthly_series(binding, queries.monthly, queries.monthly_range, fetched,
                                       answered_by, empty)
+    value.partial_month, value.partial_month_last_year = partial_month(
+        binding, queries, fetched, answered_by)
     value.notes = dedupe(notes)
     if error:
         value.error = error
@@ -191,6 +193,24 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
                                     message="no data for this period",
                                     source=",".join(binding.sources)))
     return value
+
+
+def partial_month(binding: KpiBinding, queries: KpiQueries, fetched: FetchResult,
+                  answered_by: Answers | None = None
+                  ) -> tuple[SeriesPoint | None, SeriesPoint | None]:
+    """The KPI over its period's last month's days so far, and over the same days a year
+    before, each from its total queries (so a rate is its numerator over its denominator on
+    those days): None, None when its period ends with a month; a point whose value is None
+    where a source could not answer (a monthly export, a table a snapshot lacks)."""
+    points: list[SeriesPoint | None] = []
+    for group in (queries.partial_month, queries.partial_month_last_year):
+        if not group:
+            points.append(None)
+            continue
+        figure, _, _ = total(binding, group, fetched, answered_by)
+        start = next(iter(group.values())).range.start
+        points.append(SeriesPoint(start=start, value=figure))
+    return points[0], points[1]
 
 
 def previous_figures(binding: KpiBinding, queries: PerSource, rows: list[dict[str, Any]],

@@ -35,7 +35,7 @@ from kpireport.data import (
 from kpireport.errors import KpiReportError, Problem
 from kpireport.kpis import KpiDefinition
 from kpireport.metrics import STANDARD_METRICS
-from kpireport.periods import Period, add_months
+from kpireport.periods import BAR_PERIODS, Period, add_months, shift_year
 from kpireport.pipeline.columns import column_sources, columns_queries, drop_refused
 from kpireport.plugins import PluginSet
 from kpireport.secrets import register_secret
@@ -504,15 +504,24 @@ class KpiQueries:
     monthly: PerSource = field(default_factory=dict)
     monthly_range: DateRange | None = None
     cumulative: dict[int, PerSource] = field(default_factory=dict)
+    partial_month: PerSource = field(default_factory=dict)
+    """A quarter's or a year to date's period that ends inside a month: that month's days up
+    to its end (:func:`partial_month_ranges`), the charts' striped bar."""
+    partial_month_last_year: PerSource = field(default_factory=dict)
+    """The same days a year before: the striped bar's last-year twin."""
 
     def by_source(self, *, optional: bool = True) -> dict[str, list[Query]]:
         """All of them per source, in the order they are asked (without the optional ones,
-        ``breakdown_previous`` and ``breakdown_columns``, when ``optional`` is False)."""
+        ``breakdown_previous``, ``breakdown_columns`` and the partial month's two, when
+        ``optional`` is False)."""
         out: dict[str, list[Query]] = {}
+        # The partial month only draws a bar: a source that cannot tell a month's first days
+        # (a monthly export) leaves it empty, and is not failed for it.
         groups = [self.breakdown,
                   *([self.breakdown_previous, self.breakdown_columns] if optional else []),
                   self.value, self.previous, self.last_year, self.daily, self.monthly,
-                  *self.cumulative.values()]
+                  *self.cumulative.values(),
+                  *([self.partial_month, self.partial_month_last_year] if optional else [])]
         for source in dict.fromkeys(s for group in groups for s in group):
             out[source] = [group[source] for group in groups if source in group]
         return out
@@ -640,11 +649,34 @@ def kpi_queries(binding: KpiBinding, client: ClientConfig, period: Period) -> Kp
                                                      granularity=Granularity.MONTH)),
         monthly_range=monthly_range,
     )
+    if (ranges := partial_month_ranges(period)) is not None:
+        days, last_year = ranges
+        out.partial_month = _per_source(binding, lambda m: Query(metrics=m, range=days))
+        out.partial_month_last_year = _per_source(binding,
+                                                  lambda m: Query(metrics=m, range=last_year))
     for j, objective in enumerate(client.objectives):
         if objective.kpi == binding.key and objective.kind == "cumulative":
             if (rng := cumulative_range(objective, period)) is not None:
                 out.cumulative[j] = _per_source(binding, lambda m, r=rng: Query(metrics=m, range=r))
     return out
+
+
+def partial_month_ranges(period: Period) -> tuple[DateRange, DateRange] | None:
+    """For a quarter or a year to date (a KPI's, cut where its data stops) that ends inside a
+    month: that month's days up to the end (1–24 November) and the same days a year before
+    (1–24 November last year, the end of the period's own last-year range); None otherwise."""
+    if period.kind not in BAR_PERIODS:
+        return None
+    end = period.end
+    if (end + dt.timedelta(days=1)).day == 1:
+        return None
+    first = end.replace(day=1)
+    if first < period.start:  # a period starting mid-month: no month of its own to draw
+        return None
+    last_year = DateRange(start=shift_year(first), end=period.last_year.end)
+    if last_year.end < last_year.start:
+        return None
+    return DateRange(start=first, end=end), last_year
 
 
 def cumulative_range(objective: ObjectiveConfig, period: Period) -> DateRange | None:
