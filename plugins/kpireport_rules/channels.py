@@ -10,14 +10,18 @@ agency and its client plan in.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from kpireport.formatting import format_number
+from kpireport.formatting import format_number, format_percent
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
 from kpireport_rules import N_, _each, _fmt, _words
 from kpireport_rules.outcomes import Evaluate, worse_than_before
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
 
 CHANNEL_SHARE = 0.05
 """A channel must bring this share of the listed visits to be judged (5 %)…"""
@@ -137,6 +141,10 @@ def channel_efficiency(report: Report) -> Iterator[Finding]:
 
 PAGE_TRAFFIC = ("sessions", "pageviews", "views")
 PAGE_OUTCOMES = ("conversions", "key_events", "orders", "transactions", "purchases", "revenue")
+PAGE_NOUNS = {"conversions": N_("conversions"), "key_events": N_("key events"),
+              "orders": N_("orders"), "transactions": N_("transactions"),
+              "purchases": N_("purchases")}
+"""What a page's count column counts, for its impact ("about 13 conversions a month")."""
 
 
 def pages_without_conversions(report: Report) -> Iterator[Finding]:
@@ -162,19 +170,31 @@ def pages_without_conversions(report: Report) -> Iterator[Finding]:
         # What they would bring at the listed pages' average per visit: an order of size.
         gain = sum(t for _, t in idle) * converted / total / months(report)
         unit = "currency" if outcome == "revenue" else "count"
+        # A share of traffic is an order of size too: "about 8 %", not "7.93 %".
+        share = format_percent(sum(t for _, t in idle) / total, report.locale, 0)
+        text = (N_("%(pages)s drew about %(traffic)s of the traffic listed but no conversion: "
+                   "add a clear call to action (a form, a product link, a booking button) and "
+                   "check that its conversions are tracked.") if len(idle) == 1 else
+                N_("%(pages)s drew about %(traffic)s of the traffic listed but no conversion: "
+                   "add a clear call to action (a form, a product link, a booking button) and "
+                   "check that their conversions are tracked."))
+        amount = _fmt(report, gain if unit == "currency" else round(gain), unit)
+        impact = (_words(N_("about %(gain)s a month at the other pages' average"), gain=amount)
+                  if unit == "currency" else
+                  _each(partial(_counted, gain=amount, noun=PAGE_NOUNS[outcome])))
         yield Finding(
             rule="pages-without-conversions", severity=Severity.WARNING, priority=45,
             title=_words(N_("Busy pages that convert nothing")),
-            text=_words(N_("%(pages)s drew %(traffic)s of the traffic listed but no "
-                           "conversion: add a clear call to action (a form, a product link, a "
-                           "booking button) and check that their conversions are tracked."),
-                        pages=", ".join(p for p, _ in idle),
-                        traffic=_fmt(report, sum(t for _, t in idle) / total, "percent")),
-            impact=_words(N_("about %(gain)s a month at the other pages' average"),
-                          gain=_fmt(report, gain if unit == "currency" else round(gain), unit)),
+            text=_words(text, pages=", ".join(p for p, _ in idle), traffic=share),
+            impact=impact,
             figures={"pages": [p for p, _ in idle], "traffic": [t for _, t in idle],
                      "impact": gain},
             kpis=(kpi.key,))
+
+
+def _counted(words: NullTranslations, _: str, *, gain: str, noun: str) -> str:
+    return words.gettext(N_("about %(gain)s %(noun)s a month at the other pages' "
+                            "average")) % {"gain": gain, "noun": words.gettext(noun)}
 
 
 def ctr_by_position(report: Report) -> Iterator[Finding]:
