@@ -171,3 +171,63 @@ def test_an_odd_day_is_recommended_within_the_last_month_of_the_data_only(report
     assert spike_on(85) == 35 + 2                # a traffic count, 2× its usual away: + 2
     assert spike_on(60) == 35 + 2                # 31 days before the last day: recent
     assert spike_on(59) is None and spike_on(3) is None  # older: not recommended
+
+
+def test_maison_s_quarter_tells_each_outcome_once_and_leads_with_the_biggest_news(reports):
+    report = reports[("maison-lumiere", "2026-Q3")]
+    orders = [f for f in report.findings if "orders" in f.kpis
+              and f.rule.startswith("outcome-")]
+    # One card: −11.1 % on Q2 and +39.0 % on Q3 2025, read as a likely seasonal dip.
+    [card] = orders
+    fr = card.text["fr"].replace("\u202f", " ").replace("\xa0", " ")
+    assert "Commandes : 7 470 (T2 2026 : 8 402, −11,1 % ; T3 2025 : 5 373, +39,0 %)" in fr
+    assert "la baisse est peut-être saisonnière" in fr and "l'a porté" not in fr
+    assert not card.impact  # a seasonal dip is no loss to win back
+    # Revenue, +46.6 % on the year, ranks above the key result at 0 near its target.
+    revenue = next(f for f in report.findings if f.kpis == ("revenue",))
+    zero = [f for f in report.findings if f.rule == "key-result-at-zero"]
+    assert all(revenue.rank > z.rank for z in zero)
+    assert report.findings[0].rule.startswith("outcome-")
+
+
+SIGNS = {  # (value, previous, last year) → the action's opening words, en and fr
+    (130, 100, 110): ("Better on both comparisons", "En progrès sur les deux comparaisons"),
+    (80, 100, 60): ("Down on the period before but better than a year ago: the fall may be "
+                    "seasonal", "En recul sur la période précédente mais meilleur qu'il y a un "
+                    "an"),
+    (80, 60, 100): ("Better than the period before but still short of last year: the "
+                    "recovery has begun", "En progrès sur la période précédente mais encore en "
+                    "deçà de l'an dernier"),
+    (60, 100, 90): ("Find which channels", "Identifier les canaux"),
+}
+
+
+@pytest.mark.parametrize(("figures", "opening"), SIGNS.items())
+def test_the_four_sign_combinations_give_one_coherent_action(reports, figures, opening):
+    from kpireport.kpis import KpiValue
+    from kpireport_rules.outcomes import outcome_down_year_on_year, outcome_movers
+
+    base = reports[("maison-lumiere", None)]
+    definition = base.kpis["orders"].definition
+    value, previous, last_year = figures
+    kpi = KpiValue(key="orders", definition=definition, label="Orders", value=value,
+                   previous=previous, last_year=last_year)
+    report = dataclasses.replace(base, kpis={"orders": kpi}, findings=[], objectives=[],
+                                 brand={}, locale="en_GB", language="en")
+    [card] = [*outcome_movers(report), *outcome_down_year_on_year(report)]
+    en = card.text["en"]
+    assert en.startswith(f"Orders: {value} (September 2026: {previous}, ")
+    assert "; October 2025: " in en and opening[0] in en
+    assert opening[1] in card.text["fr"].replace("\u202f", " ")
+    good = value > previous, value > last_year
+    assert (card.severity == "info") is all(good)
+    if not any(good):  # a fall on both: the biggest gap, with its unit and period
+        assert card.impact["en"] == "40 orders to win back to return to the level of " \
+                                    "September 2026"
+        assert card.impact["fr"].startswith("40 commandes à regagner")
+    # With the analyst's note on the KPI, the card points to it instead of asking why.
+    noted = dataclasses.replace(report, brand={"commentary": "## Note: orders\n\nA price "
+                                               "change on 3 October.\n"})
+    [card] = [*outcome_movers(noted), *outcome_down_year_on_year(noted)]
+    assert ("agency's note on this indicator" in card.text["en"]) is not all(good)
+    assert "Find which channels" not in card.text["en"]
