@@ -266,8 +266,9 @@ def test_findings_are_sorted_by_priority_and_the_summary_names_the_top_three(bas
     assert len(recommended) == 3
     for line, finding in zip(recommended, acme.findings[:3], strict=True):
         assert line.startswith(finding.title["en"])
+    # The impact names the period it goes back to.
     assert recommended[0] == ("Revenue from won deals: −87.6% vs September 2026 — £355,200 "
-                              "to win back to return to the previous period's level")
+                              "to win back to return to the level of September 2026")
 
 
 def test_a_finding_without_priority_takes_its_severity_s():
@@ -288,7 +289,12 @@ def test_outcome_below_last_year(base):
     [finding] = fire("outcome-down-year-on-year", report)
     assert finding.severity == "critical"  # −33.3 %
     assert finding.figures["impact"] == 10
-    assert "20, against 30 a year ago (−33.3%)" in finding.text["en"]
+    # Both comparisons, as every mover card gives them, and its unit in the impact.
+    assert finding.text["en"].startswith(
+        "Won deals: 20 (September 2026: 21, −4.8%; October 2025: 30, −33.3%). Find which")
+    assert finding.impact["en"] == ("10 won deals to win back to return to last year's level "
+                                    "(October 2025)")
+    assert finding.impact["fr"].startswith("10 affaires gagnées à regagner")
     calm = report_with(base, "acme-robotics", "en_GB", won_deals=(28, 27, 30))
     assert fire("outcome-down-year-on-year", calm) == []  # −6.7 %
 
@@ -298,7 +304,7 @@ def test_outcome_movers_name_a_rise_too_and_stay_quiet_when_nothing_moved(base):
                          new_customers=(52, 50, None))
     [finding] = fire("outcome-movers", report)  # +4 % is not news; +30 % is
     assert finding.severity == "info" and finding.kpis == ("leads",)
-    assert "give it more means" in finding.text["en"] and not finding.impact
+    assert "put more means behind it" in finding.text["en"] and not finding.impact
     calm = report_with(base, "northwind-dental", "en_US", leads=(102, 100, None))
     assert fire("outcome-movers", calm) == []
 
@@ -369,7 +375,10 @@ def test_pages_with_traffic_and_no_conversions(base):
                                                         PAGES))
     assert finding.figures["pages"] == ["/blog/guide"]  # /tiny is under 5 % of the traffic
     assert finding.figures["impact"] == pytest.approx(3000 * 150 / 15100)
-    assert finding.impact["en"] == "about 30 a month at the other pages' average"
+    assert finding.impact["en"] == "about 30 conversions a month at the other pages' average"
+    # One page: "its" conversions, and its share of the traffic as an order of size.
+    assert finding.text["en"].startswith("/blog/guide drew about 20% of the traffic")
+    assert "check that its conversions are tracked" in finding.text["en"]
     some = [{**p, "conversions": 5.0} if p["page"] == "/blog/guide" else p for p in PAGES]
     assert fire("pages-without-conversions", table(base, "northwind-dental", "top_pages",
                                                    some)) == []
@@ -500,7 +509,7 @@ def test_a_week_far_outside_the_usual_range_in_a_quarter(base):
     # 13 weeks of 1,000 orders a week (Monday 29 June to Sunday 27 September), the week
     # from 10 August at 2,400: that week's 7 days carry the extra 1,400.
     days = [1000 / 7] * 91
-    for i in range(42, 49):
+    for i in range(70, 77):
         days[i] = 2400 / 7
     report = report_with(base, "maison-lumiere", "en_GB", orders=(sum(days), 12000, None))
     report = dataclasses.replace(report, period=resolve("2026-Q3", dt.date(2026, 12, 1)))
@@ -510,10 +519,20 @@ def test_a_week_far_outside_the_usual_range_in_a_quarter(base):
         SeriesPoint(start=dt.date(2026, 6, 29) + dt.timedelta(days=i), value=v)
         for i, v in enumerate(days)]
     [finding] = fire("unusual-week", report)
-    assert finding.figures == {"kpi": "orders", "week": "2026-08-10",
+    assert finding.figures == {"kpi": "orders", "week": "2026-09-07",
                                "value": pytest.approx(2400), "usual": pytest.approx(1000)}
-    assert "in the week from 10 Aug 2026: 2,400, against a usual 1,000 a week" in \
+    assert "in the week from 7 September 2026: 2,400, against a usual 1,000 a week" in \
         finding.text["en"]
+    assert finding.title["en"] == "An unusual week: from 7 September 2026"
+    # Three weeks earlier, it ended more than a month before the data's last day: context
+    # that the chart shows, no longer a recommendation.
+    old = [1000 / 7] * 91
+    for i in range(42, 49):
+        old[i] = 2400 / 7
+    report.kpis["orders"].daily = [
+        SeriesPoint(start=dt.date(2026, 6, 29) + dt.timedelta(days=i), value=v)
+        for i, v in enumerate(old)]
+    assert fire("unusual-week", report) == []
     calm = [1000 / 7] * 91
     report.kpis["orders"].daily = [
         SeriesPoint(start=dt.date(2026, 6, 29) + dt.timedelta(days=i), value=v)

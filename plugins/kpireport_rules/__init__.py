@@ -28,6 +28,7 @@ from kpireport.formatting import (
     plural_count,
     points_needed,
 )
+from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Rule, Severity
 from kpireport.report import Report, Status
 
@@ -127,6 +128,39 @@ def _period(report: Report, period: Period | DateRange) -> Shown:
 
 def _decimals(report: Report, value: float, decimals: int) -> Shown:
     return localized(report, lambda locale: format_number(value, locale, decimals))
+
+
+def noted_kpis(report: Report) -> frozenset[str]:
+    """The keys (lower case) of the KPIs the analyst's commentary has a note on: a finding
+    about one points to the note, which gives the cause, instead of asking to find it."""
+    commentary = report.brand.get("commentary") if report.brand else None
+    if not commentary:
+        return frozenset()
+    return _noted(commentary)
+
+
+@lru_cache(maxsize=8)
+def _noted(commentary: str) -> frozenset[str]:
+    from kpireport.analyst_notes import parse
+
+    return frozenset(note.key.lower() for note in parse(commentary).notes)
+
+
+def unit_noun(report: Report, kpi: KpiValue) -> dict[str, str]:
+    """What a count of ``kpi`` counts, per language, for "8 won deals to win back": its
+    label with a lower-case first letter (an acronym such as "CTR" kept), in the report's
+    language the client's own label; a language without a label of its own takes it too."""
+
+    def lowered(label: str) -> str:
+        if len(label) > 1 and label[1].isupper():
+            return label
+        return label[:1].lower() + label[1:]
+
+    labels = {lang: kpi.definition.label.get(lang) for lang in _languages(LOCALE_DIR)}
+    nouns = {lang: lowered(label) for lang, label in labels.items() if label}
+    nouns[report.language.split("_")[0]] = lowered(kpi.label)
+    nouns.setdefault("en", lowered(kpi.label))
+    return nouns
 
 
 def _pace(words: NullTranslations, language: str, *, sentence: str, days: int, target: str,

@@ -14,7 +14,7 @@ from statistics import median
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
-from kpireport_rules import N_, Shown, _date, _dates, _fmt, _words
+from kpireport_rules import N_, Shown, _date, _dates, _fmt, _words, noted_kpis
 from kpireport_rules.outcomes import OUTCOMES
 
 WATCHED = (*OUTCOMES, "sessions", "users", "organic_clicks", "ad_spend", "ad_clicks")
@@ -42,9 +42,11 @@ Outlier = tuple[float, KpiValue, dt.date, float, float]
 
 
 def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, float]]],
-              at_least: int) -> Outlier | None:
-    """The point furthest outside its KPI's usual range, among the watched KPIs with at
-    least ``at_least`` points; None when every point is within it."""
+              at_least: int, span: int = 0) -> Outlier | None:
+    """The recent point furthest outside its KPI's usual range, among the watched KPIs
+    with at least ``at_least`` points; None when every recent point is within it. Recent:
+    ending (its first day + ``span`` days) :data:`RECENT` days or fewer before the KPI's
+    last day of data; the usual range is the whole period's."""
     worst: Outlier | None = None
     for kpi in report.kpis.values():
         if kpi.definition.id not in WATCHED or kpi.definition.unit.value not in ("count",
@@ -56,7 +58,10 @@ def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, f
         values = [v for _, v in series]
         middle = median(values)
         spread = 1.4826 * median(abs(v - middle) for v in values)
+        last = max(d for d, _ in _days(kpi))
         for start, value in series:
+            if (last - (start + dt.timedelta(days=span))).days > RECENT:
+                continue
             distance = abs(value - middle)
             if value == 0 or middle <= 0 or distance < GAP * middle:
                 continue
@@ -84,20 +89,29 @@ def _shown(report: Report, kpi: KpiValue, value: float) -> Shown:
 
 
 RECENT = 31
-"""An odd day or week this many days or fewer before the data's last day is current news…"""
-OLD = 15
-"""…an older one drops this much in priority, and 3 more for each further month (up to
-15): in a quarter or a year to date, a one-off event months back is context, not what to
-act on first."""
+"""An odd day or week is recommended only when it ended this many days or fewer before the
+data's last day: in a quarter or a year to date, a one-off event months back is context
+the charts show, not something to act on now."""
 
 
-def _priority(base: int, outlier: Outlier, last: dt.date) -> int:
+def _priority(base: int, outlier: Outlier) -> int:
     """An anomaly's priority: ``base`` (an outcome's or a traffic count's), a little more
-    the further outside its range it is, less the longer ago it ended (``last``)."""
-    score, kpi, _, _, _ = outlier
-    age = (max(d for d, _ in _days(kpi)) - last).days
-    old = 0 if age <= RECENT else OLD + min(15, 3 * (age // 30))
-    return base + min(3, int(score)) - old
+    the further outside its range it is."""
+    return base + min(3, int(outlier[0]))
+
+
+_CAUSE_DAY = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day. Find the "
+                "cause (a campaign, an outage, bot traffic, a tracking fault) and read the "
+                "period's total with it in mind.")
+_NOTED_DAY = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day. The "
+                "agency's note on this indicator, earlier in the report, gives the cause: "
+                "read the period's total with it in mind.")
+_CAUSE_WEEK = N_("%(kpi)s in the week from %(day)s: %(value)s, against a usual %(usual)s a "
+                 "week. Find what changed that week (a campaign started or stopped, a "
+                 "price, an outage, a tracking change).")
+_NOTED_WEEK = N_("%(kpi)s in the week from %(day)s: %(value)s, against a usual %(usual)s a "
+                 "week. The agency's note on this indicator, earlier in the report, gives "
+                 "the cause: read the period's total with it in mind.")
 
 
 def _overlap(day: Outlier | None, week: Outlier | None) -> bool:
@@ -118,19 +132,17 @@ def unusual_day(report: Report) -> Iterator[Finding]:
     worst = _furthest(report, _days, MIN_DAYS)
     if worst is None:
         return
-    week = _furthest(report, _weeks, MIN_WEEKS)
+    week = _furthest(report, _weeks, MIN_WEEKS, 6)
     if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
         return
     _, kpi, day, value, middle = worst
     yield Finding(
         rule="unusual-day", severity=Severity.WARNING,
-        priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst, day),
+        priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst),
+        # One date style, the long one, in the title and the text.
         title=_words(N_("An unusual day: %(day)s"),
-                     day=_date(report, day, "medium")),
-        text=_words(N_("%(kpi)s on %(day)s: %(value)s, against a usual "
-                       "%(usual)s a day. Find the cause (a campaign, an "
-                       "outage, bot traffic, a tracking fault) and read the "
-                       "period's total with it in mind."),
+                     day=_date(report, day, "long")),
+        text=_words(_NOTED_DAY if kpi.key.lower() in noted_kpis(report) else _CAUSE_DAY,
                     kpi=kpi.label, day=_date(report, day, "long"),
                     value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
@@ -142,23 +154,19 @@ def unusual_week(report: Report) -> Iterator[Finding]:
     furthest outside its usual range among the outcomes and the main traffic counts: a
     lasting change that one odd day does not explain (when the odd day of the same KPI
     falls in it and stands further out, that day's finding tells it instead)."""
-    worst = _furthest(report, _weeks, MIN_WEEKS)
+    worst = _furthest(report, _weeks, MIN_WEEKS, 6)
     if worst is None:
         return
     day = _furthest(report, _days, MIN_DAYS)
     if day is not None and _overlap(day, worst) and _excess(day) > _excess(worst):
         return  # the odd day says it
     _, kpi, monday, value, middle = worst
-    week = _date(report, monday, "medium")
+    week = _date(report, monday, "long")
     yield Finding(
         rule="unusual-week", severity=Severity.WARNING,
-        priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst,
-                           monday + dt.timedelta(days=6)),
+        priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst),
         title=_words(N_("An unusual week: from %(day)s"), day=week),
-        text=_words(N_("%(kpi)s in the week from %(day)s: %(value)s, against a "
-                       "usual %(usual)s a week. Find what changed that week (a "
-                       "campaign started or stopped, a price, an outage, a "
-                       "tracking change)."),
+        text=_words(_NOTED_WEEK if kpi.key.lower() in noted_kpis(report) else _CAUSE_WEEK,
                     kpi=kpi.label, day=week, value=_shown(report, kpi, value),
                     usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "week": monday.isoformat(), "value": value, "usual": middle},

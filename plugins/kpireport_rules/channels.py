@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpireport.data import Unit
-from kpireport.formatting import format_value
+from kpireport.formatting import format_percent, format_value
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
 from kpireport_rules import N_, Shown, _decimals, _each, _fmt, _words, in_language, localized
 from kpireport_rules.outcomes import Evaluate, worse_than_before
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
 
 CHANNEL_SHARE = 0.05
 """A channel must bring this share of the listed visits to be judged (5 %)…"""
@@ -146,6 +149,10 @@ def channel_efficiency(report: Report) -> Iterator[Finding]:
 
 PAGE_TRAFFIC = ("sessions", "pageviews", "views")
 PAGE_OUTCOMES = ("conversions", "key_events", "orders", "transactions", "purchases", "revenue")
+PAGE_NOUNS = {"conversions": N_("conversions"), "key_events": N_("key events"),
+              "orders": N_("orders"), "transactions": N_("transactions"),
+              "purchases": N_("purchases")}
+"""What a page's count column counts, for its impact ("about 13 conversions a month")."""
 
 
 def pages_without_conversions(report: Report) -> Iterator[Finding]:
@@ -171,19 +178,33 @@ def pages_without_conversions(report: Report) -> Iterator[Finding]:
         # What they would bring at the listed pages' average per visit: an order of size.
         gain = sum(t for _, t in idle) * converted / total / months(report)
         unit = "currency" if outcome == "revenue" else "count"
+        # A share of traffic is an order of size too: "about 8 %", not "7.93 %".
+        fraction = sum(t for _, t in idle) / total
+        share = localized(report, partial(_whole_percent, fraction))
+        text = (N_("%(pages)s drew about %(traffic)s of the traffic listed but no conversion: "
+                   "add a clear call to action (a form, a product link, a booking button) and "
+                   "check that its conversions are tracked.") if len(idle) == 1 else
+                N_("%(pages)s drew about %(traffic)s of the traffic listed but no conversion: "
+                   "add a clear call to action (a form, a product link, a booking button) and "
+                   "check that their conversions are tracked."))
+        amount = _fmt(report, gain if unit == "currency" else round(gain), unit)
+        impact = (_words(N_("about %(gain)s a month at the other pages' average"), gain=amount)
+                  if unit == "currency" else
+                  _each(partial(_counted, gain=amount, noun=PAGE_NOUNS[outcome])))
         yield Finding(
             rule="pages-without-conversions", severity=Severity.WARNING, priority=45,
             title=_words(N_("Busy pages that convert nothing")),
-            text=_words(N_("%(pages)s drew %(traffic)s of the traffic listed but no "
-                           "conversion: add a clear call to action (a form, a product link, a "
-                           "booking button) and check that their conversions are tracked."),
-                        pages=", ".join(p for p, _ in idle),
-                        traffic=_fmt(report, sum(t for _, t in idle) / total, "percent")),
-            impact=_words(N_("about %(gain)s a month at the other pages' average"),
-                          gain=_fmt(report, gain if unit == "currency" else round(gain), unit)),
+            text=_words(text, pages=", ".join(p for p, _ in idle), traffic=share),
+            impact=impact,
             figures={"pages": [p for p, _ in idle], "traffic": [t for _, t in idle],
                      "impact": gain},
             verbatim=tuple(p for p, _ in idle), kpis=(kpi.key,))
+
+
+def _counted(words: NullTranslations, language: str, *, gain: Shown, noun: str) -> str:
+    return words.gettext(N_("about %(gain)s %(noun)s a month at the other pages' "
+                            "average")) % {"gain": gain.in_language(language),
+                                           "noun": words.gettext(noun)}
 
 
 def ctr_by_position(report: Report) -> Iterator[Finding]:
@@ -345,3 +366,7 @@ def ad_fatigue(report: Report) -> Iterator[Finding]:
                     frequency=_decimals(report, frequency, 1)),
         figures={"frequency": frequency},
         kpis=(shown.key, reach.key))
+
+
+def _whole_percent(fraction: float, locale: str) -> str:
+    return format_percent(fraction, locale, 0)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import KeyResultScore, Report, Status
-from kpireport_rules import N_, Shown, _fmt, _pct, _words
+from kpireport_rules import N_, Shown, _each, _fmt, _pct, _words, in_language, noted_kpis, unit_noun
 from kpireport_rules import _period as _period_words
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
 
 OUTCOMES = ("revenue", "orders", "won_revenue", "won_deals", "new_customers", "qualified_leads",
             "leads", "opportunities", "pipeline_value", "ad_conversions", "ad_purchases",
@@ -64,11 +68,16 @@ class Move:
     def good(self) -> bool:
         return self.kpi.is_better(self.change) is True
 
+    @property
+    def notable(self) -> bool:
+        return abs(self.change) >= MOVER_MIN
+
 
 @dataclass(frozen=True)
 class Mover:
-    """One outcome's moves of the same meaning (good or bad news), biggest first: one
-    finding says them all, so that a KPI up on both comparisons is named once."""
+    """One outcome and its moves on every comparison it has, the period before first: one
+    finding tells them all, with one action that fits both (a KPI is never told as good
+    news on one card and bad news on another)."""
 
     moves: tuple[Move, ...]
 
@@ -78,11 +87,15 @@ class Mover:
 
     @property
     def main(self) -> Move:
-        return self.moves[0]
+        """The biggest of its moves."""
+        return max(self.moves, key=lambda m: abs(m.change))
 
     @property
     def size(self) -> float:
         return abs(self.main.change)
+
+    def on(self, comparison: str) -> Move | None:
+        return next((m for m in self.moves if m.comparison == comparison), None)
 
 
 def _comparisons(report: Report) -> tuple[str, ...]:
@@ -92,61 +105,55 @@ def _comparisons(report: Report) -> tuple[str, ...]:
     return ("previous", "last_year")
 
 
-def _covered(report: Report) -> set[tuple[str, str]]:
-    """The (KPI, comparison) pairs another rule of this plugin already speaks of, with
-    advice of its own: the movers do not repeat them."""
+def _covered(report: Report) -> set[str]:
+    """The KPIs another rule of this plugin already speaks of, with advice of its own: the
+    movers leave them to it (two cards on one KPI could read as two verdicts)."""
     from kpireport_rules import (
         conversions_falling_spend_holding,
         revenue_down_year_on_year,
         sales_cycle_lengthening,
     )
 
-    said: set[tuple[str, str]] = set()
-    for rule, comparison in ((revenue_down_year_on_year, "last_year"),
-                             (sales_cycle_lengthening, "last_year"),
-                             (conversions_falling_spend_holding, "previous"),
-                             (pipeline_shrinking, "previous"), (lost_deals_up, "previous")):
+    said: set[str] = set()
+    for rule in (revenue_down_year_on_year, sales_cycle_lengthening,
+                 conversions_falling_spend_holding, pipeline_shrinking, lost_deals_up):
         for finding in rule(report):
-            said.update((key, comparison) for key in finding.kpis)
+            said.update(finding.kpis)
     return said
 
 
 def all_movers(report: Report) -> list[Mover]:
-    """Every outcome's good and bad moves of :data:`MOVER_MIN` or more that no other rule
-    covers, counts and amounts only (a rate's or a duration's relative change is not how
-    the report tells it), biggest first."""
+    """Every outcome with a move of :data:`MOVER_MIN` or more on a comparison that no other
+    rule covers, counts and amounts only (a rate's or a duration's relative change is not
+    how the report tells it), biggest first; each with all its comparisons."""
     covered = _covered(report)
     found: list[Mover] = []
     for kpi in outcomes(report):
-        if not kpi.relative:
+        if not kpi.relative or kpi.key in covered:
             continue
         moves = []
         for comparison in _comparisons(report):
             before = kpi.previous if comparison == "previous" else kpi.last_year
             change = kpi.change_previous if comparison == "previous" else kpi.change_last_year
-            if (change is None or before is None or abs(change) < MOVER_MIN
-                    or (kpi.key, comparison) in covered):
-                continue
-            moves.append(Move(kpi, comparison, change, before))
-        for good in (True, False):
-            same = sorted((m for m in moves if m.good is good), key=lambda m: -abs(m.change))
-            if same:
-                found.append(Mover(tuple(same)))
+            if change is not None and before is not None:
+                moves.append(Move(kpi, comparison, change, before))
+        if any(m.notable for m in moves):
+            found.append(Mover(tuple(moves)))
     return sorted(found, key=lambda m: -m.size)
 
 
 def movers(report: Report) -> list[Mover]:
-    """The outcome moves the recommendations name: on each comparison the biggest rise and
-    the biggest fall (good or bad news by each KPI's direction), and any other of
+    """The outcomes the recommendations name: on each comparison the biggest rise and the
+    biggest fall (good or bad news by each KPI's direction), and any other moving
     :data:`MOVER` or more, at most :data:`MOVERS`, biggest first."""
     every = all_movers(report)
     chosen: list[Mover] = []
     for comparison in _comparisons(report):
         for good in (True, False):
-            best = max((m for m in every for move in m.moves
-                        if move.comparison == comparison and move.good is good),
-                       key=lambda m: max(abs(mv.change) for mv in m.moves
-                                         if mv.comparison == comparison), default=None)
+            best = max((m for m in every if (mv := m.on(comparison)) is not None
+                        and mv.notable and mv.good is good),
+                       key=lambda m: abs(m.on(comparison).change),  # type: ignore[union-attr]
+                       default=None)
             if best is not None and best not in chosen:
                 chosen.append(best)
     chosen = sorted(chosen, key=lambda m: -m.size)[:MOVERS]
@@ -168,101 +175,152 @@ def _period(report: Report, move: Move) -> Shown:
 
 def _down_year_on_year(mover: Mover) -> bool:
     """A fall whose biggest move is on last year, of :data:`OUTCOME_DROP_YOY` or more: told
-    by :func:`outcome_down_year_on_year`, with its own advice."""
+    by :func:`outcome_down_year_on_year` under its own title."""
     main = mover.main
     return (not main.good and main.comparison == "last_year"
             and main.kpi.definition.direction.value == "higher"
             and main.change <= OUTCOME_DROP_YOY)
 
 
+# What to do, by what the two comparisons say (the period before's, last year's): good news
+# on both, a fall on the period before only (seasonal?), a recovery still short of last
+# year, bad news on both. One comparison only (a year to date) says good or bad.
+_HEAD_ONE = N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s).")
+_HEAD_TWO = N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
+               "%(before2)s, %(change2)s).")
+_ACTION = {
+    (True, True): N_("Better on both comparisons: find what drove this progress and put more "
+                     "means behind it while it works."),
+    (False, True): N_("Down on the period before but better than a year ago: the fall may be "
+                      "seasonal, as the same period last year was weaker still. Check that "
+                      "last year dipped the same way before changing course, and keep what "
+                      "drives the progress on the year."),
+    (True, False): N_("Better than the period before but still short of last year: the "
+                      "recovery has begun. Find what was lost since last year (channels, "
+                      "offers, sales activity) and win it back."),
+    (False, False): N_("Find which channels, products or deals account for the fall and act "
+                       "on those first."),
+}
+_NOTED = {
+    # The analyst's note on the KPI gives the cause: the card points to it, never asks to
+    # look for what the report already says.
+    (False, True): N_("Down on the period before but better than a year ago: the agency's "
+                      "note on this indicator, earlier in the report, explains the fall."),
+    (True, False): N_("Better than the period before but still short of last year: the "
+                      "agency's note on this indicator, earlier in the report, explains it; "
+                      "win back what was lost since last year."),
+    (False, False): N_("The agency's note on this indicator, earlier in the report, gives the "
+                       "cause: act on it first."),
+}
+_PACE = N_("The objective “%(objective)s” still needs a faster pace.")
+
+
+def _case(mover: Mover) -> tuple[bool, bool]:
+    """(good on the period before, good on last year); one comparison counts for both."""
+    first, year = mover.on("previous"), mover.on("last_year")
+    if first is None or year is None:
+        only = mover.main.good
+        return only, only
+    return first.good, year.good
+
+
+def _impact(report: Report, mover: Mover, move: Move, noun: dict[str, str]) -> dict[str, str]:
+    """What winning back ``move``'s fall is worth, in the KPI's unit and naming the period
+    ("8 won deals to win back to return to the level of September 2026")."""
+    kpi = move.kpi
+    gap = abs(move.before - (kpi.value or 0.0))
+    amount = _value(report, kpi, gap)
+    period = _period(report, move)
+    message = (N_("%(amount)s %(noun)s to win back to return to the level of %(period)s")
+               if move.comparison == "previous" else
+               N_("%(amount)s %(noun)s to win back to return to last year's level "
+                  "(%(period)s)"))
+    bare = (N_("%(amount)s to win back to return to the level of %(period)s")
+            if move.comparison == "previous" else
+            N_("%(amount)s to win back to return to last year's level (%(period)s)"))
+    # An amount carries its currency; a count of one cannot take the plural noun.
+    plain = kpi.definition.unit.value == "currency" or gap == 1
+    return _each(lambda words, lang: words.gettext(bare if plain else message) % in_language({
+        "amount": amount, "period": period, "noun": noun.get(lang, noun["en"])}, lang))
+
+
+def mover_finding(report: Report, mover: Mover, rule: str, title: dict[str, str]) -> Finding:
+    """One outcome's card: its value, both comparisons, and the action their signs call for.
+
+    Its priority puts the biggest business news first: a fall ranks 60 + 40 × its size (up
+    to 95), a mixed or good move 50 + 50 × its size (up to 85): a 50 % rise (75) comes
+    before a key result at 0 close to its target (:func:`key_result_at_zero`, 50 to 75)
+    and an objective's pace (70 when off track), a 5 % one (52) after them."""
+    kpi = mover.kpi
+    now = kpi.value or 0.0
+    ordered = sorted(mover.moves, key=lambda m: m.comparison != "previous")
+    values: dict[str, object] = {"kpi": kpi.label, "now": _value(report, kpi, now)}
+    for suffix, move, period in (("", ordered[0], "previous"), ("2", ordered[-1], "other")):
+        values.update({f"before{suffix}": _value(report, kpi, move.before),
+                       f"change{suffix}": _pct(report, move.change),
+                       period: _period(report, move)})
+    figures: dict[str, object] = {"kpi": kpi.key, "value": now}
+    for move in mover.moves:
+        figures["previous" if move.comparison == "previous" else "last_year"] = move.before
+        figures[f"change_{move.comparison}"] = move.change
+    case = _case(mover)
+    noted = kpi.key.lower() in noted_kpis(report)
+    action = _NOTED[case] if noted and case in _NOTED else _ACTION[case]
+    head = _HEAD_TWO if len(ordered) > 1 else _HEAD_ONE
+    pace = next((a for a in report.objectives if a.kpi == kpi.key
+                 and a.status in (Status.AT_RISK, Status.OFF_TRACK)), None)
+
+    def text(words: NullTranslations, language: str) -> str:
+        said = [words.gettext(head) % in_language(values, language), words.gettext(action)]
+        if pace is not None and case[0]:
+            said.append(words.gettext(_PACE) % {"objective": pace.title})
+        return " ".join(said)
+
+    impact: dict[str, str] = {}
+    falls = [m for m in mover.moves if not m.good and m.notable]
+    # A fall the year says is seasonal is not a loss to win back; otherwise the biggest
+    # fall's gap is.
+    if falls and case != (False, True):
+        lost = max(falls, key=lambda m: abs(m.change))
+        impact = _impact(report, mover, lost, unit_noun(report, kpi))
+        figures["impact"] = abs(lost.before - now)
+    if case == (True, True):
+        severity, priority = Severity.INFO, min(85, 50 + round(mover.size * 50))
+    elif case == (False, False):
+        severity = Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING
+        priority = min(95, 60 + round(mover.size * 40))
+    else:
+        severity, priority = Severity.WARNING, min(85, 50 + round(mover.size * 50))
+    return Finding(rule=rule, severity=severity, priority=priority, title=title,
+                   text=_each(text), impact=impact, figures=figures, kpis=(kpi.key,))
+
+
 def outcome_movers(report: Report) -> Iterator[Finding]:
     """The business outcomes that moved most, on the previous period and on last year, up
     and down: on each comparison the biggest rise and the biggest fall of 5 % or more, and
-    any other move of 20 % or more, four outcomes at most. An outcome's moves of the same
-    meaning make one finding. A fall comes with what winning it back is worth; a rise with
-    the advice to build on what drove it."""
+    any other move of 15 % or more, four outcomes at most. Each outcome is one finding
+    giving both comparisons and one action for what they say together (see
+    :func:`mover_finding`, which also explains the ranking)."""
     for mover in movers(report):
         if _down_year_on_year(mover):
             continue
-        kpi, main = mover.kpi, mover.main
-        now = kpi.value or 0.0
-        values = {"kpi": kpi.label, "now": _value(report, kpi, now),
-                  "before": _value(report, kpi, main.before), "change": _pct(report, main.change),
-                  "previous": _period(report, main)}
-        figures: dict[str, object] = {"kpi": kpi.key, "value": now}
-        for move in mover.moves:
-            figures["previous" if move.comparison == "previous" else "last_year"] = move.before
-            figures[f"change_{move.comparison}"] = move.change
-        title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), **values)
-        if len(mover.moves) > 1:
-            # The text tells both in time order, the period before then last year.
-            first, other = sorted(mover.moves, key=lambda m: m.comparison != "previous")
-            values.update(before=_value(report, kpi, first.before),
-                          change=_pct(report, first.change), previous=_period(report, first),
-                          before2=_value(report, kpi, other.before),
-                          change2=_pct(report, other.change), other=_period(report, other))
-        if not main.good:
-            gap = abs(main.before - now)
-            figures["impact"] = gap
-            # The KPI's name heads the sentence, never its subject ("Commandes est…").
-            text = (N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
-                       "%(before2)s, %(change2)s). Find which channels, products or deals "
-                       "account for the fall and act on those first.")
-                    if len(mover.moves) > 1 else
-                    N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s), among the "
-                       "largest moves of the business outcomes. Find which channels, products or "
-                       "deals account for the fall and act on those first."))
-            impact = (N_("%(amount)s to win back to return to the previous period's level")
-                      if main.comparison == "previous" else
-                      N_("%(amount)s to win back to return to last year's level"))
-            yield Finding(
-                rule="outcome-movers",
-                severity=Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING,
-                priority=min(95, 60 + round(mover.size * 40)),
-                title=title,
-                text=_words(text, **values),
-                impact=_words(impact, amount=_value(report, kpi, gap)),
-                figures=figures, kpis=(kpi.key,))
-        else:
-            text = (N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
-                       "%(before2)s, %(change2)s). Find what drove it and give it more means "
-                       "while it works.")
-                    if len(mover.moves) > 1 else
-                    N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s). Find what "
-                       "drove it and give it more means while it works."))
-            yield Finding(
-                rule="outcome-movers", severity=Severity.INFO,
-                priority=min(50, 30 + round(mover.size * 20)),
-                title=title,
-                text=_words(text, **values), figures=figures, kpis=(kpi.key,))
+        main = mover.main
+        title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), kpi=mover.kpi.label,
+                       change=_pct(report, main.change), previous=_period(report, main),
+                       before=_value(report, mover.kpi, main.before))
+        yield mover_finding(report, mover, "outcome-movers", title)
 
 
 def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
     """A business outcome 15 % or more below the same period last year, when that is the
-    biggest of its falls (online revenue has its own rule; a bigger fall on the period
-    before is told by the movers' finding, which names both)."""
+    biggest of its moves (online revenue has its own rule): the same card as the movers',
+    under a title that says it."""
     for mover in all_movers(report):
         if not _down_year_on_year(mover):
             continue
-        kpi, change = mover.kpi, mover.main.change
-        gap = (kpi.last_year or 0.0) - (kpi.value or 0.0)
-        yield Finding(
-            rule="outcome-down-year-on-year",
-            severity=Severity.CRITICAL if change <= -0.30 else Severity.WARNING,
-            priority=min(85, 50 + round(abs(change) * 40)),
-            title=_words(N_("%(kpi)s below last year"), kpi=kpi.label),
-            text=_words(N_("%(kpi)s: %(now)s, against %(before)s a year ago "
-                           "(%(change)s). Compare the channels, offers and "
-                           "sales activity of both periods and restore what "
-                           "was lost."),
-                        kpi=kpi.label, now=_value(report, kpi, kpi.value or 0.0),
-                        before=_value(report, kpi, kpi.last_year or 0.0),
-                        change=_pct(report, change)),
-            impact=_words(N_("%(amount)s to win back to reach last year's level again"),
-                          amount=_value(report, kpi, gap)),
-            figures={"kpi": kpi.key, "value": kpi.value, "last_year": kpi.last_year,
-                     "change_last_year": change, "impact": gap},
-            kpis=(kpi.key,))
+        finding = mover_finding(report, mover, "outcome-down-year-on-year",
+                                _words(N_("%(kpi)s below last year"), kpi=mover.kpi.label))
+        yield finding
 
 
 def objective_missed(report: Report) -> Iterator[Finding]:
@@ -286,8 +344,14 @@ def objective_missed(report: Report) -> Iterator[Finding]:
             kpis=(a.kpi,))
 
 
+KEY_RESULT_AT_ZERO = 50
+"""A key result at 0 ranks from this, plus a point per percent it is from its target (up
+to 25 more)."""
+
+
 def key_result_at_zero(report: Report) -> Iterator[Finding]:
-    """An OKR's key result scoring 0: nothing has moved since its start."""
+    """An OKR's key result scoring 0: nothing has moved since its start. Its priority grows
+    with the distance to its target (50 to 75)."""
     every = report.every_kpi()
     for okr in report.okrs:
         for kr in okr.key_results:
@@ -296,8 +360,12 @@ def key_result_at_zero(report: Report) -> Iterator[Finding]:
             kpi = every.get(kr.kpi)
             unit = kpi.definition.unit.value if kpi else "count"
             dunit = kpi.definition.duration_unit if kpi else "seconds"
+            # Ranked by how far it still is from its target: one close to it (a position
+            # of 10.4 against 9.5) comes after the period's big business moves.
+            far = abs(kr.target - kr.value) / abs(kr.target) if kr.target else 1.0
             yield Finding(
-                rule="key-result-at-zero", severity=Severity.CRITICAL, priority=72,
+                rule="key-result-at-zero", severity=Severity.CRITICAL,
+                priority=KEY_RESULT_AT_ZERO + min(25, round(far * 100)),
                 title=_words(N_("Key result “%(kr)s” scores 0"), kr=kr.title),
                 text=_words(N_("“%(kr)s” (%(okr)s) is at %(value)s, no closer to %(target)s "
                                "than at its start (%(start)s): decide now whether to put "
