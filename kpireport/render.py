@@ -733,6 +733,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "column_value": lambda kpi, name, v: _wrappable(
             prose(_column_value(report, kpi, name, v, gettext))) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
+        # keys: a figure column's unit ("duration"…), for its cells' class (unit-duration).
+        "column_unit": lambda kpi, name: str(Unit(kpi.definition.breakdown.column_units.get(
+            name, Unit.COUNT))),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         # How a table's optional columns are credited to its rows, said once under it.
         "attribution_note": lambda kpi: attribution_note(kpi, report.locale, gettext),
