@@ -211,8 +211,13 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     def x(i: int) -> float:
         return left + pad + ((plot_w - pad) * i / (n - 1) if n > 1 else (plot_w - pad) / 2)
 
+    # A position (1 is best) runs down the axis, as the period's dot charts have it: the
+    # better month is higher on every chart of the report.
+    inverted = unit == Unit.POSITION
+
     def y(v: float) -> float:
-        return top + plot_h * (1 - (v - y_min) / ((y_max - y_min) or 1))
+        share = (v - y_min) / ((y_max - y_min) or 1)
+        return top + plot_h * (share if inverted else 1 - share)
 
     said = [_point_text(p, ly, fmt, locale, last_year_word)
             for p, ly in zip(points, _aligned(last_year, n), strict=True)]
@@ -239,7 +244,7 @@ def line_chart(points: Sequence[SeriesPoint], *, locale: str, unit: Unit | str,
     step = 1 if n <= 7 else 2 if n <= 9 else 3
     shown = [i for i in range(n) if not (n - 1 - i) % step]
     axis_text = axis_labels(
-        [(y(t), s) for t, s in reversed(list(zip(ticks, tick_texts, strict=True)))],
+        sorted(((y(t), s) for t, s in zip(ticks, tick_texts, strict=True)), key=lambda p: p[0]),
         list(zip((x(i) for i in shown), month_labels([points[i].start for i in shown], locale),
                  strict=True)),
         axis=height - bottom + 3, left=left, width=width, first_from=left, last_to=width)
@@ -371,11 +376,12 @@ def progress_bar(progress: float | None, expected: float | None, *, colour: str,
 
 
 def sparkline(points: Sequence[SeriesPoint], *, colour: str = "#1f3a5f",
-              width: int = 148, height: int = 22) -> str:
+              width: int = 148, height: int = 22, inverted: bool = False) -> str:
     """A headline tile's trend: the months as one line with no axis, its last point marked,
     a missing month a break. Its range is the series' own (a sparkline shows the shape, the
     tile prints the figures); a flat series is drawn mid-height. Empty without two months
-    in a row to draw."""
+    in a row to draw. ``inverted``: the lowest value at the top (a position, as on its
+    chart)."""
     if not draws_line(points):
         return ""
     values = [p.value for p in points if p.value is not None]
@@ -388,7 +394,8 @@ def sparkline(points: Sequence[SeriesPoint], *, colour: str = "#1f3a5f",
     def y(v: float) -> float:
         if high == low:
             return height / 2
-        return pad + (height - 2 * pad) * (1 - (v - low) / (high - low))
+        share = (v - low) / (high - low)
+        return pad + (height - 2 * pad) * (share if inverted else 1 - share)
 
     last = max(i for i, p in enumerate(points) if p.value is not None)
     lv = points[last].value

@@ -160,16 +160,19 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
 
 
 def bars_legend(style: ChartStyle, labels: dict[str, str], *, partial: bool = False,
-                target: bool = False) -> str:
+                target: bool = False, bars: bool = True, dots: bool = False) -> str:
     """The key to :func:`month_bars`: this year (filled), last year (hollow), a partial month
-    (striped), the target (dash-dot)."""
+    (striped), the target (dash-dot). Each sample is drawn as the charts it keys draw it: a
+    bar, a position's dot (``dots``), or both side by side for a section with both."""
     def swatch(fill: str, stroke: str, stripes: bool = False) -> str:
         lines = (f'<path d="M1,2h10M1,4.5h10" stroke="{style.grid}" stroke-width="1"/>'
                  if stripes else "")
+        bar = (f'<rect x="0.5" y="0.5" width="11" height="5" fill="{fill}" stroke="{stroke}" '
+               f'stroke-width="1"/>{lines}' if bars or not dots or stripes else "")
+        dot = (f'<circle cx="{16.5 if bar else 6}" cy="3" r="2.5" fill="{fill}" '
+               f'stroke="{stroke}" stroke-width="1"/>' if dots and not stripes else "")
         return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-sample" width="20" '
-                f'height="6" viewBox="0 0 20 6" aria-hidden="true"><rect x="0.5" y="0.5" '
-                f'width="11" height="5" fill="{fill}" stroke="{stroke}" stroke-width="1"/>'
-                f'{lines}</svg>')
+                f'height="6" viewBox="0 0 20 6" aria-hidden="true">{bar}{dot}</svg>')
 
     target_key = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-sample" width="20" '
                   f'height="6" viewBox="0 0 20 6" aria-hidden="true"><line x1="0" y1="3" '

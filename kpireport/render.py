@@ -555,7 +555,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   title=str(kpi.label),
                                   last_year_word=str(gettext("Last year")))
         kpi_charts[key] = Markup(chart)
-        sparklines[key] = Markup(charts.sparkline(current, colour=colours.primary))
+        sparklines[key] = Markup(charts.sparkline(
+            current, colour=colours.primary, inverted=kpi.definition.unit == Unit.POSITION))
     families, family_titles = _families(report)
     sections = [(f, [k for k in report.kpis.values() if k.definition.family == f
                      and k.definition.breakdown is None]) for f in families]
@@ -586,23 +587,13 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
 
         legends = {f: Markup(period_charts.bars_legend(
                        style, words_for(ks), partial=any(k.key in partial for k in ks),
-                       target=any(k.key in targets and k.key in kpi_charts for k in ks)))
+                       target=any(k.key in targets and k.key in kpi_charts for k in ks),
+                       # keys: a position is charted as dots, the rest as bars.
+                       bars=any(k.key in kpi_charts and k.definition.unit != Unit.POSITION
+                                for k in ks),
+                       dots=any(k.key in kpi_charts and k.definition.unit == Unit.POSITION
+                                for k in ks)))
                    for f, ks in sections if any(k.key in kpi_charts for k in ks)}
-    # The key in the top margin of the pages a KPI section carries over to: one for all the
-    # sections (each running element WeasyPrint meets on a new page costs a second layout
-    # of that page), assigned in the first section with charts, cleared after the last.
-    keyed = [f for f, _ in sections if f in legends]
-    charted = [k for f, ks in sections if f in legends for k in ks]
-    if report_charts.charts_period(report):
-        running = period_charts.bars_legend(
-            style, words_for(charted), partial=any(k.key in partial for k in charted),
-            target=any(k.key in targets and k.key in kpi_charts for k in charted))
-    else:
-        running = charts.legend(style, legend,
-                                last_year=any(k.key in with_last_year for k in charted),
-                                target=any(k.key in targets for k in charted))
-    chart_key = ({"legend": Markup(running), "first": keyed[0], "last": keyed[-1]}
-                 if keyed else None)
     table_charts = {k: Markup(c) for k, c in report_charts.share_charts(
         report, style, lambda kpi, name, v: _column_value(report, kpi, name, v, gettext)
     ).items()}
@@ -739,7 +730,6 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         # A headline tile's target status: its KPI's first objective (in the config's order).
         "tile_status": {a.kpi: a for a in reversed(report.objectives)},
         "legends": legends,
-        "chart_key": chart_key,
         "bars": bars,
         "okr_bars": okr_bars,
         "status_colour": {s.value: c for s, c in STATUS_COLOURS.items()},
@@ -753,6 +743,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "column_value": lambda kpi, name, v: _wrappable(
             _column_value(report, kpi, name, v, gettext)) if isinstance(v, str) else
         _column_value(report, kpi, name, v, gettext),
+        # keys: a figure column's unit ("duration"…), for its cells' class (unit-duration).
+        "column_unit": lambda kpi, name: str(Unit(kpi.definition.breakdown.column_units.get(
+            name, Unit.COUNT))),
         "row_change": lambda kpi, i: row_change(report, kpi, i, _translations(env)),
         # How a table's optional columns are credited to its rows, said once under it.
         "attribution_note": lambda kpi: attribution_note(kpi, report.locale, gettext),

@@ -27,8 +27,16 @@ class PageLayout:
     """KPI charts (a family section's) on this page."""
     charts_before_key: int = 0
     """Of those, the ones above the first key a section prints on this page (carried over)."""
-    margin_key: str = ""
-    """The text of the chart key in the page's top margin."""
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    """The chart keys on this page, in order: (the KPI section's id, the key's text)."""
+    margin_text: str = ""
+    """The text in the page's top margin boxes (none since the keys are the sections')."""
+    stacked_keys: bool = False
+    """Whether two keys follow one another with no chart between them."""
+    opened: list[str] = field(default_factory=list)
+    """The KPI sections whose heading (h2) is on this page."""
+    cells: list[tuple[str, str, int]] = field(default_factory=list)
+    """The tables' body cells on this page: (their classes, their text, their lines)."""
 
     @property
     def ends_with_heading(self) -> bool:
@@ -99,31 +107,63 @@ def _classes(box: Any) -> list[str]:
     return (element.get("class") or "").split() if element is not None else []
 
 
-def _charts_and_keys(box: Any) -> tuple[int, int]:
-    """KPI charts on the page, and how many come before the first section key in its flow."""
-    charts, before, keyed = 0, 0, False
-    stack = [(box, False)]
+def _charts_and_keys(box: Any) -> tuple[int, int, list[tuple[str, str]], bool, list[str]]:
+    """KPI charts on the page, how many come before the first section key in its flow, the
+    keys (their section's id and text), whether two keys follow one another, and the
+    sections whose heading is on the page."""
+    charts, before, keyed, stacked, last_was_key = 0, 0, False, False, False
+    keys: list[tuple[str, str]] = []
+    opened: list[str] = []
+    stack: list[tuple[Any, str | None]] = [(box, None)]
     while stack:
-        b, in_family = stack.pop()
+        b, family = stack.pop()
         classes = _classes(b)
-        if "chart-plot" in classes and in_family and b.element_tag == "div":
+        if "chart-plot" in classes and family and b.element_tag == "div":
             charts += 1
             before += not keyed
+            last_was_key = False
             continue
-        if "chart-legend" in classes and in_family:
+        if "chart-legend" in classes and family and b.element_tag == "div":
             keyed = True
-        in_family = in_family or "family" in classes
-        stack.extend((c, in_family) for c in reversed(_in_flow(b)))
-    return charts, before
+            stacked = stacked or last_was_key
+            last_was_key = True
+            keys.append((family, _ids_and_text(b)[1]))
+            continue
+        if b.element_tag == "h2" and family:
+            opened.append(family)
+        if "family" in classes:
+            family = b.element.get("id")
+        stack.extend((c, family) for c in reversed(_in_flow(b)))
+    return charts, before, keys, stacked, opened
 
 
-def _margin_key(box: Any) -> str:
+def _cells(box: Any) -> list[tuple[str, str, int]]:
     from weasyprint.formatting_structure import boxes
 
-    for margin in box.children:
-        if isinstance(margin, boxes.MarginBox) and margin.at_keyword == "@top-right":
-            return _ids_and_text(margin)[1]
-    return ""
+    out = []
+    stack = [box]
+    while stack:
+        b = stack.pop()
+        if isinstance(b, boxes.TableCellBox) and b.element_tag == "td":
+            lines = 0
+            inner = [b]
+            while inner:
+                c = inner.pop()
+                if isinstance(c, boxes.LineBox):
+                    lines += 1
+                else:
+                    inner.extend(_in_flow(c))
+            out.append((" ".join(_classes(b)), _ids_and_text(b)[1], lines))
+            continue
+        stack.extend(reversed(_in_flow(b)))
+    return out
+
+
+def _margin_text(box: Any) -> str:
+    from weasyprint.formatting_structure import boxes
+
+    return " ".join(_ids_and_text(margin)[1] for margin in box.children
+                    if isinstance(margin, boxes.MarginBox) and margin.at_keyword.startswith("@top"))
 
 
 def measure(document: Any) -> list[PageLayout]:
@@ -133,10 +173,12 @@ def measure(document: Any) -> list[PageLayout]:
         box = page._page_box
         top, height = box.content_box_y(), box.height
         ids, text = _ids_and_text(box)
-        charts, before = _charts_and_keys(box)
+        charts, before, keys, stacked, opened = _charts_and_keys(box)
         out.append(PageLayout(number=number, fill=(_bottom(box) - top) / height, ids=ids,
                               last=_last_chain(box), text=text, charts=charts,
-                              charts_before_key=before, margin_key=_margin_key(box)))
+                              charts_before_key=before, keys=keys,
+                              margin_text=_margin_text(box),
+                              stacked_keys=stacked, opened=opened, cells=_cells(box)))
     return out
 
 

@@ -347,3 +347,56 @@ def test_a_duration_axis_steps_in_whole_minutes_and_a_position_is_dots_with_1_on
     assert len(current) == 3 and len(dots) == 6
     # August's 9.0, the best position, is drawn highest (smallest y).
     assert min(current) == current[1]
+
+
+# --- One orientation for a position (issue #15, keys) ------------------------------------
+
+
+def test_a_positions_line_chart_and_sparkline_put_the_better_month_at_the_top():
+    """Review: monthly line charts put 20.0 at the top and 12.0 at the bottom, so an
+    improving position read as a decline, while the period's dot charts put 1 on top."""
+    import html as _html
+    import json
+
+    from kpireport.charts import sparkline
+
+    first = dt.date(2025, 10, 1)
+    # A position improving from 16 to 12 (lower is better).
+    points = [SeriesPoint(start=add_months(first, i), value=16.0 - i / 3) for i in range(13)]
+    chart = line_chart(points, locale="en_GB", unit=Unit.POSITION)
+    marks = json.loads(_html.unescape(re.search(r'data-points="([^"]*)"', chart).group(1)))
+    ys = [y for _, y, _ in marks]
+    assert ys == sorted(ys, reverse=True)  # each month higher than the one before
+    root = ET.fromstring(chart)
+    y_labels = [float(s.text) for s in root.iter("span") if s.get("class") == "chart-y"]
+    assert y_labels == sorted(y_labels) and y_labels[0] <= 12.0  # the smallest on top
+    # A count keeps its axis: the largest value on top.
+    counts = line_chart(points, locale="en_GB", unit=Unit.COUNT)
+    count_marks = json.loads(_html.unescape(re.search(r'data-points="([^"]*)"',
+                                                      counts).group(1)))
+    assert [y for _, y, _ in count_marks] == sorted(y for _, y, _ in count_marks)
+
+    def last_dot_y(svg: str) -> float:
+        return float(re.search(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg).group(1))
+
+    # The tile's trend: the last (best) month at the top when inverted, at the bottom not.
+    assert last_dot_y(sparkline(points, inverted=True)) < 5
+    assert last_dot_y(sparkline(points)) > 15
+
+
+def test_a_dot_charts_key_shows_dots_and_a_mixed_sections_both():
+    from kpireport.period_charts import bars_legend
+
+    words = {"value": "This year", "last_year": "Same months last year"}
+    style = ChartStyle()
+
+    def samples(key: str) -> list[str]:
+        return re.findall(r'<span class="chart-key">(.*?)</span>', key)
+
+    dots = samples(bars_legend(style, words, bars=False, dots=True))
+    assert all("<circle" in s and "<rect" not in s for s in dots) and len(dots) == 2
+    assert 'fill="white"' in dots[1]  # last year hollow, as its dots
+    bars = samples(bars_legend(style, words))
+    assert all("<rect" in s and "<circle" not in s for s in bars)
+    both = samples(bars_legend(style, words, dots=True))
+    assert all("<rect" in s and "<circle" in s for s in both)

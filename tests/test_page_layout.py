@@ -78,19 +78,34 @@ def _sections_on(page: PageLayout) -> list[str]:
 
 @pytest.mark.pdf
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_a_chart_carried_over_to_a_page_keeps_its_key_in_the_top_margin(laid_out, case):
-    report, _, pages = laid_out[case]
+def test_a_section_carried_over_to_a_page_starts_it_with_its_own_key(laid_out, case):
+    """Each page a KPI section carries over to opens with that section's key (its table's
+    header, repeated), naming only the lines and marks its own charts draw; no key in the
+    top margin, none stacked on another, and no chart above its key."""
+    report, html, pages = laid_out[case]
     this_year = "Cette année" if report.language == "fr" else "This year"
+    target = "Cible" if report.language == "fr" else "Target"
+    carried = 0
+    own: dict[str, str] = {}
+    for page in pages:
+        assert page.margin_text == "", (page.number, page.margin_text)
+        assert not page.stacked_keys, (page.number, page.keys)
+        assert page.charts_before_key == 0, (page.number, page.keys)
+        for family, key in page.keys:
+            assert this_year in key
+            # The same key on every page of its section: the section's own.
+            assert own.setdefault(family, key) == key, (page.number, family, key)
+        if page.keys and page.keys[0][0] not in page.opened:
+            carried += 1
+            # A carried section: the page opens with its key.
+            assert page.text.startswith(page.keys[0][1]), (page.number, page.text[:80])
+    for family, key in own.items():
+        section = html.split(f'id="{family}"')[1].split("</section>")[0]
+        # "Target" only where one of the section's charts draws a target line.
+        assert (target in key) == ('class="target"' in section), (family, key)
     if case in (("acme-robotics", None), ("maison-lumiere", None)):
         # Their web and SEO sections go over a page (not a test that cannot fail).
-        assert any(p.charts_before_key for p in pages)
-    for page in pages:
-        if page.charts_before_key:
-            # The key of the section the chart belongs to, above it, in the page's margin.
-            assert this_year in page.margin_key, (page.number, page.margin_key)
-        elif not page.charts:
-            # A page of tables or recommendations after the KPIs carries no chart key.
-            assert page.margin_key == "", (page.number, page.margin_key)
+        assert carried
 
 
 @pytest.mark.pdf
@@ -295,3 +310,74 @@ def test_a_rates_part_of_a_month_is_drawn_and_the_key_says_why_one_is_empty(laid
     assert partial_and_unfilled(quarter) == (set(), set())
     assert 'class="partial"' not in quarter_html
     assert "Month so far" not in " ".join(p.text for p in quarter_pages)
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_a_tables_figures_never_wrap_and_its_titles_have_room(laid_out, case):
+    """Review: Acme's top pages printed "2 mins 10⏎secs" and titles on three lines."""
+    _, _, pages = laid_out[case]
+    cells = [c for p in pages for c in p.cells]
+    durations = [c for c in cells if "unit-duration" in c[0]]
+    if case[0] == "acme-robotics":
+        assert any("mins" in text for _, text, _ in durations)  # "2 mins 10 secs"
+    for classes, text, lines in cells:
+        # A breakdown table's figures (an objective's cell may hold a date on a line of its own).
+        if ("change" in classes or "unit-" in classes) and text:
+            assert lines == 1, (case, classes, text, lines)
+    if case[0] == "acme-robotics":
+        titles = [c for c in cells if "Acme Robotics" in c[1] and "text" in c[0].split()]
+        assert titles and max(lines for _, _, lines in titles) <= 2, titles
+
+
+def _section_pages(pages: list[PageLayout], section: str) -> list[PageLayout]:
+    return [p for p in pages if section in p.ids]
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_a_table_opens_on_its_headings_page_and_its_chart_is_never_alone(laid_out, case):
+    """Review: "The heading and bar chart end one page; the channel table starts the next
+    page without a heading". The heading opens on the table's first rows, and the mix's
+    chart follows the table's last rows."""
+    report, html, pages = laid_out[case]
+    shares = 0
+    for kpi in report.kpis.values():
+        section = f"table-{kpi.key}"
+        if f'id="{section}"' not in html or "<tbody>" not in html.split(f'id="{section}"')[1] \
+                .split("</section>")[0]:
+            continue
+        body = html.split(f'id="{section}"')[1].split("</section>")[0]
+        first_row = re.search(r'<td class="text">(.*?)</td>', body)
+        if first_row is None:
+            continue
+        held = _section_pages(pages, section)
+        first_value = first_row.group(1).replace("/\u200b", "/")
+        opening = held[0].text.replace("\u200b", "")
+        assert str(kpi.label) in opening and first_value in opening, (case, section)
+        if 'class="chart chart-share"' in body:
+            shares += 1
+            # The chart's page also holds some of the table's rows.
+            last = held[-1]
+            assert any(text.isdigit() for classes, text, _ in last.cells
+                       if classes == "rank"), (case, section, last.number)
+    if case[1] is None:
+        assert shares  # every example charts its traffic sources' mix
+
+
+@pytest.mark.pdf
+def test_the_month_s_planned_work_is_not_split_from_its_heading(laid_out):
+    """Review: Maison's "Prévu le mois prochain" split 2 + 2 over pages 8 and 9."""
+    _, html, pages = laid_out[("maison-lumiere", None)]
+    body = html.split('id="actions"')[1].split("</section>")[0]
+    checked = 0
+    for heading, items in re.findall(r"<h3>(.*?)</h3><div class=\"actions-list[^\"]*\">(.*?)</div>",
+                                     body, re.S):
+        texts = [" ".join(re.sub(r"<[^>]+>", "", li).split())
+                 for li in re.findall(r"<li>(.*?)</li>", items, re.S)]
+        assert 2 <= len(texts) <= 6
+        page = next(p for p in pages if heading in p.text)
+        # A short list, whole on its heading's page.
+        assert all(t in page.text for t in texts), (heading, page.number)
+        checked += 1
+    assert checked == 2
