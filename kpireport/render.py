@@ -702,7 +702,6 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "lead_period": _lead_period(report),
         # --- fix-periods: the days the figures cover, said where they are read.
         # Figures stopping before the period's end: the summary's first sentence says so.
-        "lead_coverage": summary.coverage_line(report, gettext),
         "tiles_caption": summary.tiles_caption(report, gettext),
         # The cover's days under the period's name: to the data's last day, never more.
         "cover_range": (formatting.format_days(report.period.start, summary.covered_end(report),

@@ -255,7 +255,7 @@ def test_a_quarters_report_speaks_of_the_quarter_in_french(tmp_path):
     text = text_of(rendered.pdf)
     # The quarter as clients name it, then its days.
     assert "Rapport de performance trimestriel T3 2026 1er juil. – 30 sept. 2026" in text
-    assert "T3 2026, et l'évolution depuis le T2 2026 et le T3 2025 :" in text  # spaces squeezed
+    assert "T3 2026, comparé avec le T2 2026 et le T3 2025 :" in text  # spaces squeezed
     assert "avril 2026" not in text  # the quarter before, not the month it starts with
     # What a source cannot give for a quarter is said in French, without its files' paths.
     squeezed = " ".join(text.split())  # the sentence wraps

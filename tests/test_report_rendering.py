@@ -418,7 +418,7 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     # Unavailable, not also "no data"; the tiles' caption keeps the months' capitals.
     assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
     # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
-    assert ('class="tiles-caption">Q3 2026, and the change since Q2 2026 and Q3 2025:</p>'
+    assert ('class="tiles-caption">Q3 2026, compared with Q2 2026 and Q3 2025:</p>'
             in html)
     assert "1 Apr\u202f–\u202f30 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
