@@ -86,14 +86,14 @@ def covered_end(report: Report) -> dt.date:
 
 
 def _earlier(report: Report, gettext: Callable[[str], str]) -> str:
-    """`` (Google Search Console: to 31 Oct)``: the sources whose figures stop before
+    """`` (Google Search Console: up to 31 Oct)``: the sources whose figures stop before
     :func:`covered_end`, each with its own last day."""
     ends = _figure_ends(report)
     main = covered_end(report)
     colon = formatting.punctuation(":", report.locale)
     parts = []
     for day in sorted(d for d in ends if d < main):
-        when = gettext("to %(day)s") % {
+        when = gettext("up to %(day)s") % {
             "day": formatting.format_skeleton("MMMd", day, report.locale)}
         parts.append(f"{' · '.join(ends[day]) or gettext('some sources')}{colon}{when}")
     return f" ({'; '.join(parts)})" if parts else ""
@@ -123,7 +123,7 @@ def compared_with(report: Report, gettext: Callable[[str], str]) -> str:
 def tiles_caption(report: Report, gettext: Callable[[str], str]) -> str:
     """The summary's one line on what its figures cover, above the headline tiles: the days
     (up to :func:`covered_end`, a source stopping earlier named with its own day) and what
-    they are compared with: "1 Jan – 24 Nov 2026 (Google Search Console: to 31 Oct),
+    they are compared with: "1 Jan – 24 Nov 2026 (Google Search Console: up to 31 Oct),
     compared with the same days of 2025:". Said once: no sentence above it repeats it."""
     period = report.period
     end = covered_end(report)

@@ -179,10 +179,13 @@ def test_a_figure_a_period_cannot_have_is_left_out_of_the_tiles_and_said_once():
     report, plugins = example_report("acme-robotics", period_spec="2026-Q3")
     html, _, _ = render_html(report, plugins)
     assert "Unique visitors" not in tile_labels(html) and "Sessions" in tile_labels(html)
-    said = ("Unique visitors cannot be given for this period: Google Analytics gives it day "
-            "by day, and adding days up would count someone who came on several days several "
-            "times.")
+    # The source gives each calendar month's figure (the chart's bars): the note says so, and
+    # never that it gives it day by day.
+    said = ("Unique visitors cannot be given for this period: Google Analytics gives it per "
+            "calendar month only, and months cannot be added up (someone who came in several "
+            "months would be counted in each).")
     assert html.count(said) == 1
+    assert "day by day" not in html
     # A month has it: its tile is back.
     monthly, plugins = example_report("acme-robotics")
     html, _, _ = render_html(monthly, plugins)
@@ -353,7 +356,7 @@ def summary_lines(config_path: Path) -> tuple[str, str, object]:
 
 
 @pytest.mark.parametrize(("locale", "caption"), [
-    ("en_GB", "1 Jan\u202f–\u202f30 Nov 2026 (Site analytics: to 24 Nov), compared with the "
+    ("en_GB", "1 Jan\u202f–\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared with the "
               "same days of 2025:"),
     ("fr_FR", "1er janv.\u202f–\u202f30 nov. 2026 (Site analytics\u202f: jusqu’au 24 nov.), "
               "comparé avec les mêmes jours de 2025\u202f:"),
@@ -376,7 +379,7 @@ def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
     assert lead == ""
-    assert said == ("1\u202f–\u202f27 Nov 2026 (Site analytics: to 20 Nov), compared with the "
+    assert said == ("1\u202f–\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared with the "
                     "same days of October 2026 and of November 2025:")
 
 
