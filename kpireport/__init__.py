@@ -24,7 +24,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-CONTRACT_VERSION = "1.3"
+CONTRACT_VERSION = "1.4"
 """The plugin contract's version (``MAJOR.MINOR``); see the module's documentation."""
 
 # Public name → the private module that defines it.

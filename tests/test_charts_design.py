@@ -291,7 +291,7 @@ def test_the_examples_quarter_charts_its_months_as_bars_and_is_named_q3(tmp_path
 def test_the_examples_year_to_date_stops_at_its_last_day_of_data(tmp_path):
     text, html = _run(tmp_path, "year-to-date", "maison-lumiere")
     assert "Depuis le début de l’année 2026" in text[:800]
-    assert "Maison Lumière — Depuis le début de l'année 2026" in html
+    assert "Maison Lumière — Depuis le début de l’année 2026" in html
     charts = re.findall(r'<div class="chart chart-bars">.*?</div></div></div>', html, re.S)
     assert charts
     ends = set()

@@ -231,7 +231,7 @@ def test_no_sentence_makes_a_kpis_label_its_subject(html, example):
             in french)
     assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in french
     assert "(+15,9\u202f% par rapport à septembre 2026)" in french
-    assert "the KPI must" not in english and "l'indicateur doit" not in french
+    assert "the KPI must" not in english and "l’indicateur doit" not in french
 
 
 # --- The example's commentary agrees with itself and with its data (finding 17) -------------
@@ -304,7 +304,7 @@ def test_the_french_pdf_reads_as_written(example):
     assert "Octobre 2026" in pages[0]
     # No table heading split inside a word ("Chiffre d'af-faires", "Conver-sions").
     text = "\n".join(pages)
-    assert "Conversions" in text and "Chiffre d'affaires" in text
+    assert "Conversions" in text and "Chiffre d’affaires" in text
     assert not re.search("\\w[\u2010-]\\s*\n?\\s*(faires|sions)\\b", text)
     # The analyst's note keeps its percent with its number.
     assert f"2,3{NNBSP}%" in text

@@ -215,6 +215,9 @@ def test_unique_visitors_say_why_the_period_has_no_figure_as_its_chart_shows(
     users = report.kpis["users"]
     # The figure is not given, the months are: the chart's bars are the source's months.
     assert users.value is None and [m.value for m in users.monthly if m.value is not None]
+    # Contract 1.4: the note's "why" says so, for a rule as for the report.
+    [note] = [n for n in users.notes if n.kind.value == "unavailable"]
+    assert dict(note.params)["why"] == "months"
     page = html[key]
     if key[0] == "acme-robotics":
         said = ("Unique visitors cannot be given for this period: Google Analytics gives it "
