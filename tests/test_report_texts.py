@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import re
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def test_no_line_of_the_pdf_starts_with_a_unit_whose_number_ended_the_line_befor
     """Review: "T3 2025 : 2,96 % +0,57⏎pt", "gagne 1,9⏎place", "16.6 up 2.9⏎places"."""
     for key, pages in pdf_lines.items():
         for number, lines in enumerate(pages, 1):
-            parted = [(a, b) for a, b in zip(lines, lines[1:], strict=False)
+            parted = [(a, b) for a, b in itertools.pairwise(lines)
                       if re.search(r"\d$", a.rstrip()) and UNIT_WORD.match(b.strip())]
             assert parted == [], (key, number)
     # The figures are there, whole, where the review found them parted.
