@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 
 MISSING = "—"
 
+NBSP = "\xa0"
+"""Between a number and its unit word ("2.9\xa0places", "12\xa0days"): a line never ends
+between them. French keeps CLDR's own spaces in its units ("3\u202fs", "3\xa0min")."""
+
+_PLAIN_SPACE_AFTER_DIGIT = re.compile(r"(?<=\d) (?=\S)")
+
+
+def unit_bound(template: str, *names: str) -> str:
+    """``template`` (a catalogue string) with a no-break space after each of the placeholders
+    ``names`` followed by a word: ``"up %(places)s places"`` keeps the figure with its unit
+    whatever the language's word order, the sentence breaking anywhere else."""
+    for name in names:
+        for kind in "sd":
+            template = template.replace(f"%({name}){kind} ", f"%({name}){kind}{NBSP}")
+    return template
+
 
 @lru_cache(maxsize=32)
 def _locale(name: str) -> Locale:
@@ -140,8 +156,10 @@ def _units(value: float, unit: str, locale: str,
     if decimals is None:
         decimals = 0 if float(value).is_integer() else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return _minus(format_unit(round(value, decimals), unit, length=length, format=pattern,
-                              locale=_locale(locale)))
+    text = format_unit(round(value, decimals), unit, length=length, format=pattern,
+                       locale=_locale(locale))
+    # CLDR's English units take a plain space ("29 secs"): a line could end before the unit.
+    return _minus(_PLAIN_SPACE_AFTER_DIGIT.sub(NBSP, text))
 
 
 def needed(value: float, unit: Unit | str, duration_unit: str = "seconds") -> float:
@@ -254,7 +272,7 @@ def format_places(difference: float | None, locale: str, words: Any) -> str:
         text = words.ngettext("up %(places)s place", "up %(places)s places", count)
     else:
         text = words.ngettext("down %(places)s place", "down %(places)s places", count)
-    return str(text) % {"places": number}
+    return unit_bound(str(text), "places") % {"places": number}
 
 
 def changes_relatively(unit: Unit | str) -> bool:
@@ -276,7 +294,8 @@ def format_points(difference: float | None, locale: str, words: Any) -> str:
     shown = round(points, decimals)
     number = format_number(shown, locale, decimals)
     count = 1 if _locale(locale).plural_form(Decimal(f"{shown:.{decimals}f}")) == "one" else 2
-    text = str(words.ngettext("%(points)s pt", "%(points)s pts", count)) % {"points": number}
+    text = unit_bound(str(words.ngettext("%(points)s pt", "%(points)s pts", count)),
+                      "points") % {"points": number}
     return _signed(difference, text, shown == 0)
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from kpireport.data import RELATIVE_UNITS, DataNote, Order, Unit
+from kpireport.typography import apostrophes_for
 
 
 class Direction(StrEnum):
@@ -141,7 +142,9 @@ class KpiDefinition:
         return values.get(self.metrics[0])
 
     def text(self, labels: Labels, language: str) -> str:
-        return labels.get(language) or labels.get(language.split("_")[0]) or labels["en"]
+        # A plugin's label or description is its own prose, never data: French's ’.
+        return apostrophes_for(labels.get(language) or labels.get(language.split("_")[0])
+                               or labels["en"], language)
 
 
 @dataclass(kw_only=True)

@@ -28,6 +28,7 @@ from kpireport.charts import (
     value_ticks,
 )
 from kpireport.data import Unit
+from kpireport.formatting import punctuation
 from kpireport.periods import add_months
 
 
@@ -99,6 +100,7 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
            f'width="{width}" height="{height}" role="img" aria-label="{{summary}}">',
            _grid(ticks, y, left, width - right, style.grid)]
     stripes, said = [], []
+    colon = punctuation(":", locale)  # the aria-label's, as the language sets them
     for i, m in enumerate(months):
         centre = left + slot * (i + 0.5)
         for value, x0, current in ((m.last_year, centre - bar_w - 0.5, False),
@@ -125,9 +127,9 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
             if m.partial and h > 0:
                 stripes.append(_stripes(x0 + (0 if current else 0.5), top_y, bar_w - 1, h))
         if m.value is not None:
-            text = f"{m.label or month_labels([m.start], locale)[0]}: {fmt(m.value)}"
+            text = f"{m.label or month_labels([m.start], locale)[0]}{colon}{fmt(m.value)}"
             if m.last_year is not None:
-                text += f" ({last_year_word}: {fmt(m.last_year)})"
+                text += f" ({last_year_word}{colon}{fmt(m.last_year)})"
             said.append(text)
     if stripes:
         # White on the filled bar, grey on the hollow one: striped in colour and in grey.
@@ -139,9 +141,9 @@ def month_bars(months: Sequence[MonthBar], *, locale: str, fmt: Callable[[float]
                    f'y2="{ty:.1f}" stroke="{style.accent}" stroke-width="1.4" '
                    f'stroke-dasharray="{TARGET_DASH}"/>')
     svg.append("</svg>")
-    summary = "; ".join(said)
+    summary = punctuation(";", locale).join(said)
     if title:
-        summary = f"{title}: {summary}"
+        summary = f"{title}{colon}{summary}"
     svg[0] = svg[0].replace("{summary}", escape(summary))
     # Every month up to six; beyond, every second from the first (January keeps its label
     # and its year), and the last (the report's own month), so that "janv. 2026" fits at
@@ -192,10 +194,11 @@ def bars_legend(style: ChartStyle, labels: dict[str, str], *, partial: bool = Fa
 
 def share_bars(rows: Sequence[tuple[str, float | None]], *, fmt: Callable[[float], str],
                style: ChartStyle | None = None, title: str | None = None,
-               width: int = 520, row_height: int = 16) -> str:
+               width: int = 520, row_height: int = 16, locale: str = "en") -> str:
     """Horizontal bars, one per row, longest first as given: a breakdown's mix (channels).
     Each row's name at the left and its figure after its bar, as HTML; bars from zero, the
-    longest the plot's width. Empty without a positive figure."""
+    longest the plot's width. Empty without a positive figure. ``locale`` sets the
+    aria-label's ": ;" ("Sources de trafic : Recherche naturelle : 53 860 ; …")."""
     style = style or ChartStyle()
     drawn = [(name, v) for name, v in rows if v is not None and v >= 0]
     high = max((v for _, v in drawn), default=0.0)
@@ -205,10 +208,12 @@ def share_bars(rows: Sequence[tuple[str, float | None]], *, fmt: Callable[[float
     plot_w = width - left - right
     height = row_height * len(drawn) + 4
     bar_h = row_height * 0.62
+    colon = punctuation(":", locale)
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-label="'
-           + escape((f"{title}: " if title else "")
-                    + "; ".join(f"{name}: {fmt(v)}" for name, v in drawn)) + '">',
+           + escape((f"{title}{colon}" if title else "")
+                    + punctuation(";", locale).join(f"{name}{colon}{fmt(v)}"
+                                                    for name, v in drawn)) + '">',
            f'<line x1="{left:.1f}" y1="0" x2="{left:.1f}" y2="{height}" stroke="{style.grid}" '
            f'stroke-width="0.8"/>']
     text, below = [], 0.0

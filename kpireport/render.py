@@ -701,7 +701,6 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "lead_period": _lead_period(report),
         # --- fix-periods: the days the figures cover, said where they are read.
         # Figures stopping before the period's end: the summary's first sentence says so.
-        "lead_coverage": summary.coverage_line(report, gettext),
         "tiles_caption": summary.tiles_caption(report, gettext),
         # The cover's days under the period's name: to the data's last day, never more.
         "cover_range": (formatting.format_days(report.period.start, summary.covered_end(report),
@@ -843,7 +842,8 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         if len(days) <= 4:
             when = ", ".join(formatting.format_date(d, locale, "medium") for d in days)
         else:
-            when = gettext("%(count)d days from %(first)s to %(last)s") % {
+            when = formatting.unit_bound(
+                gettext("%(count)d days from %(first)s to %(last)s"), "count") % {
                 "count": len(days), "first": formatting.format_date(days[0], locale, "medium"),
                 "last": formatting.format_date(days[-1], locale, "medium")}
         template = {
@@ -898,6 +898,12 @@ def note_text(note: DataNote, locale: str, gettext: Any,
                            "day by day, and adding days up would count someone who came on "
                            "several days several times.") % {"figure": params["figure"],
                                                              "source": source}
+        if params.get("why") == "months":
+            # The chart beside it shows each month's own figure: the source's, not days added.
+            return gettext("%(figure)s cannot be given for this period: %(source)s gives it per "
+                           "calendar month only, and months cannot be added up (someone who "
+                           "came in several months would be counted in each).") % {
+                "figure": params["figure"], "source": source}
         if params.get("why") == "range":
             return gettext("%(figure)s cannot be given for this period: %(source)s gives it "
                            "only for other periods (such as one per month), which cannot be "
@@ -1066,8 +1072,9 @@ def _objective_gain(report: Report, kpis: dict[str, KpiValue], a: Assessment,
     points = formatting.ceil_to(value * 100, 2)
     # Gettext's plural rules take whole numbers: ask CLDR's ("0,09 point" but "0.09 points").
     count = 1 if Locale.parse(report.locale).plural_form(points) == "one" else 2
-    return words.ngettext("%(points)s percentage point", "%(points)s percentage points",
-                          count) % {"points": formatting.format_number(points, report.locale, 2)}
+    return formatting.unit_bound(
+        words.ngettext("%(points)s percentage point", "%(points)s percentage points", count),
+        "points") % {"points": formatting.format_number(points, report.locale, 2)}
 
 
 # --- Safe fetching ---------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def share_charts(report: Report, style: ChartStyle,
         rows = [(cell(kpi, dimension, row.get(dimension)), row.get(b.metric))
                 for row in kpi.rows]
         chart = share_bars(rows, fmt=_cell_of(cell, kpi, b.metric), style=style,
-                           title=str(kpi.label))
+                           title=str(kpi.label), locale=report.locale)
         if chart:
             out[key] = chart
     return out

@@ -85,17 +85,16 @@ def covered_end(report: Report) -> dt.date:
     return max(_figure_ends(report), default=report.period.end)
 
 
-def _earlier(report: Report, form: str, gettext: Callable[[str], str]) -> str:
-    """`` (Google Search Console: 31 October)``: the sources whose figures stop before
-    :func:`covered_end`, each with its own last day (``form``: a babel skeleton)."""
+def _earlier(report: Report, gettext: Callable[[str], str]) -> str:
+    """`` (Google Search Console: up to 31 Oct)``: the sources whose figures stop before
+    :func:`covered_end`, each with its own last day."""
     ends = _figure_ends(report)
     main = covered_end(report)
     colon = formatting.punctuation(":", report.locale)
     parts = []
     for day in sorted(d for d in ends if d < main):
-        when = formatting.format_skeleton(form, day, report.locale)
-        if form == "MMMd":
-            when = gettext("data to %(day)s") % {"day": when}
+        when = gettext("up to %(day)s") % {
+            "day": formatting.format_skeleton("MMMd", day, report.locale)}
         parts.append(f"{' · '.join(ends[day]) or gettext('some sources')}{colon}{when}")
     return f" ({'; '.join(parts)})" if parts else ""
 
@@ -121,30 +120,17 @@ def compared_with(report: Report, gettext: Callable[[str], str]) -> str:
                                                          "last_year": last_year}
 
 
-def coverage_line(report: Report, gettext: Callable[[str], str]) -> str | None:
-    """The summary's first sentence when figures stop before the period's end (a year to
-    date on 1 December whose analytics end on 24 November and Search Console on 31
-    October): up to which day they go, each source stopping earlier with its own day, and
-    that each is compared with the same days, never the whole period. None when the data
-    covers the whole period: the caption above the tiles names the period then."""
-    ends = _figure_ends(report)
-    if not ends or (len(ends) == 1 and report.period.end in ends):
-        return None
-    day = formatting.format_date(covered_end(report), report.locale)
-    return gettext("Figures up to %(day)s%(earlier)s, each compared with %(compared)s.") % {
-        "day": day, "earlier": _earlier(report, "MMMMd", gettext),
-        "compared": compared_with(report, gettext)}
-
-
 def tiles_caption(report: Report, gettext: Callable[[str], str]) -> str:
-    """The line above the headline tiles: the days they cover (up to :func:`covered_end`,
-    a source stopping earlier named with its own day) and what they are compared with."""
+    """The summary's one line on what its figures cover, above the headline tiles: the days
+    (up to :func:`covered_end`, a source stopping earlier named with its own day) and what
+    they are compared with: "1 Jan – 24 Nov 2026 (Google Search Console: up to 31 Oct),
+    compared with the same days of 2025:". Said once: no sentence above it repeats it."""
     period = report.period
     end = covered_end(report)
     days = (formatting.format_period(period, report.locale) if end >= period.end else
             formatting.format_period(DateRange(start=period.start, end=end), report.locale))
-    return gettext("%(days)s%(earlier)s, and the change since %(compared)s:") % {
-        "days": days[:1].upper() + days[1:], "earlier": _earlier(report, "MMMd", gettext),
+    return gettext("%(days)s%(earlier)s, compared with %(compared)s:") % {
+        "days": days[:1].upper() + days[1:], "earlier": _earlier(report, gettext),
         "compared": compared_with(report, gettext)}
 
 

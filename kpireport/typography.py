@@ -4,10 +4,11 @@ analyst write is printed as the engine's own French strings are.
 French (Imprimerie nationale's rules, with the narrow no-break space U+202F that the
 engine's catalogue and Babel's number groups use): a narrow no-break space before ``; ! ? :``
 and ``%``, inside « guillemets » (for straight double quotes), and in a number's groups
-(``45 000``, as written: no digit is moved or added); a no-break space before ``€``. Web and
-mail addresses are left as they are, and so is the data a sentence quotes (``verbatim``: a
-search query ``peau "glow"``, a page, a campaign's name is printed as its users wrote it).
-Other languages' text is returned unchanged.
+(``45 000``, as written: no digit is moved or added); a no-break space before ``€``; the
+apostrophe ``’`` between two letters (``l’an``). Web and mail addresses are left as they
+are, and so is the data a sentence quotes (``verbatim``: a search query ``peau "glow"``, a
+page, a campaign's name is printed as its users wrote it). Other languages' text is
+returned unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _prose(text: str, quote_open: bool) -> tuple[str, bool]:
     text = _PERCENT.sub(f"\\1{NNBSP}%", text)
     text = _EURO.sub(f"\\1{NBSP}\\2", text)
     text = _GROUPS.sub(lambda m: m.group(1) + re.sub(_SPACES, NNBSP, m.group(2)), text)
+    text = apostrophes(text)
     if _QUOTE in text:
         parts = text.split(_QUOTE)
         out = [parts[0]]
@@ -71,6 +73,24 @@ def _prose(text: str, quote_open: bool) -> tuple[str, bool]:
             quote_open = not quote_open
         text = "".join(out)
     return text, quote_open
+
+
+_APOSTROPHE = re.compile(r"(?<=[^\W\d_])'(?=[^\W\d_])")
+"""A straight apostrophe between two letters (``l'an``, ``aujourd'hui``): not a quote
+opening or closing a word, nor one beside a digit or a sign."""
+
+
+def apostrophes(text: str) -> str:
+    """French prose's apostrophe, the typographic ``’`` (U+2019), for the straight one
+    between two letters: « l’an dernier », « Chiffre d’affaires ». Only for free text that
+    :func:`french` sets: a search query or an address keeps the apostrophe it was given."""
+    return _APOSTROPHE.sub("\u2019", text) if "'" in text else text
+
+
+def apostrophes_for(text: str, language: str) -> str:
+    """``text`` with :func:`apostrophes` in French, unchanged otherwise: for a plugin's or
+    the config's label, printed without the rest of French typography."""
+    return apostrophes(text) if language.split("_")[0].lower() == "fr" else text
 
 
 def _untouched(verbatim: Iterable[str]) -> re.Pattern[str]:

@@ -587,7 +587,7 @@ def test_a_french_report_states_gaps_and_plugin_notes_in_french(tmp_path):
     reader = PdfReader(tmp_path / "out" / "trou" / "trou-2026-10.pdf")
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
     # No label in the config: the plugin's own names the source.
-    assert "Indisponible : Constant (tests) n'a pas pu être lue pour ce rapport." in text
+    assert "Indisponible : Constant (tests) n’a pas pu être lue pour ce rapport." in text
     assert "les chiffres qui en dépendent manquent" in text
     assert "Chiffres du compte de préproduction" in text
     for english in ("could not be read", "Unavailable", "staging", "HTTP"):

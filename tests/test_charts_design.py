@@ -229,7 +229,7 @@ def test_periods_are_named_as_clients_name_them():
     assert period_name(q3, "en_GB", english) == "Q3 2026"
     assert period_name(q3, "fr_FR", french) == "T3 2026"
     assert period_name(ytd, "en_GB", english) == "Year to date 2026"
-    assert period_name(ytd, "fr_FR", french) == "Depuis le début de l'année 2026"
+    assert period_name(ytd, "fr_FR", french) == "Depuis le début de l’année 2026"
     assert period_name(resolve("2026-10", dt.date(2026, 12, 1)), "en_GB", english) == \
         "October 2026"
     mtd = Period(kind="month-to-date", range=DateRange(start=dt.date(2026, 11, 1),
@@ -304,8 +304,8 @@ def test_the_examples_quarter_charts_its_months_as_bars_and_is_named_q3(tmp_path
 @pytest.mark.workers
 def test_the_examples_year_to_date_stops_at_its_last_day_of_data(tmp_path):
     text, html = _run(tmp_path, "year-to-date", "maison-lumiere")
-    assert "Depuis le début de l'année 2026" in text[:800]
-    assert "Maison Lumière — Depuis le début de l'année 2026" in html
+    assert "Depuis le début de l’année 2026" in text[:800]
+    assert "Maison Lumière — Depuis le début de l’année 2026" in html
     charts = re.findall(r'<div class="chart chart-bars">.*?</div></div></div>', html, re.S)
     assert charts
     ends = set()
@@ -335,7 +335,7 @@ def test_a_duration_axis_steps_in_whole_minutes_and_a_position_is_dots_with_1_on
 
     ticks, texts = value_ticks([95.0, 180.0, 200.0], unit="duration", fmt=fmt, zero=True,
                                clock=True)
-    assert all(t % 60 == 0 for t in ticks) and texts[:3] == ["0 secs", "1 min", "2 mins"]
+    assert all(t % 60 == 0 for t in ticks) and texts[:3] == ["0\xa0secs", "1\xa0min", "2\xa0mins"]
     months = [MonthBar(start=dt.date(2026, m, 1), value=v, last_year=ly)
               for m, v, ly in ((7, 12.0, 15.0), (8, 9.0, 14.0), (9, 10.5, 13.0))]
     svg = month_bars(months, locale="en_GB", fmt=lambda v: f"{v:.1f}", unit="position")

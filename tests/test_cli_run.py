@@ -64,7 +64,7 @@ def test_english_report_holds_names_labels_and_statuses(example_run):
 def test_french_report_is_in_french(example_run):
     _, out = example_run
     reader, text = pdf_text(out / "maison-lumiere" / "maison-lumiere-2026-10.pdf")
-    for expected in ("Maison Lumière", "Chiffre d'affaires en ligne", "Taux de conversion",
+    for expected in ("Maison Lumière", "Chiffre d’affaires en ligne", "Taux de conversion",
                      "Clics naturels", "Position moyenne", "octobre 2026"):
         assert expected in text, expected
     assert str(reader.trailer["/Root"]["/Lang"]) == "fr"

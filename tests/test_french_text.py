@@ -93,13 +93,18 @@ def _themes(example):
     ("Enfin !", f"Enfin{NNBSP}!"),
     ("Quoi ?!", f"Quoi{NNBSP}?!"),
     ("proche de 2,3 %.", f"proche de 2,3{NNBSP}%."),
-    ("à 2,4% d'ici", f"à 2,4{NNBSP}% d'ici"),
+    ("à 2,4% d'ici", f"à 2,4{NNBSP}% d’ici"),
     ("45 000 clics", f"45{NNBSP}000 clics"),
     ("1 250 000 vues", f"1{NNBSP}250{NNBSP}000 vues"),
     ("45000 clics", "45000 clics"),  # groups as written: none added
     ("dès 49 €", f"dès 49{NBSP}€"),
     ("2,2 M€ en 2026", f"2,2{NBSP}M€ en 2026"),
-    ('peau "glow" tout l\'hiver', f"peau «{NNBSP}glow{NNBSP}» tout l'hiver"),
+    ('peau "glow" tout l\'hiver', f"peau «{NNBSP}glow{NNBSP}» tout l’hiver"),
+    # The apostrophe between two letters; a quote around a word, a URL's, a foot's stay.
+    ("l'an dernier, aujourd'hui", "l’an dernier, aujourd’hui"),
+    ("le mot 'lumière' ici", "le mot 'lumière' ici"),
+    ("voir https://example.com/l'offre : ici", f"voir https://example.com/l'offre{NNBSP}: ici"),
+    ("un écran 5' et 12'", "un écran 5' et 12'"),
     ("à 10:30 précises", "à 10:30 précises"),
     ("voir https://example.com/a?b=1 : ici", f"voir https://example.com/a?b=1{NNBSP}: ici"),
     ('lien www.example.com/"x" ; fin', f'lien www.example.com/"x"{NNBSP}; fin'),
@@ -143,7 +148,7 @@ def test_maisons_free_text_is_printed_with_french_typography(html):
     text = text_of(page)
     # The config's objective titles and key results, the plugin's descriptions, the analyst's
     # note and commentary, a page title from the data.
-    assert f"Taux de conversion à 2,4{NNBSP}% d'ici fin 2026" in text
+    assert f"Taux de conversion à 2,4{NNBSP}% d’ici fin 2026" in text
     assert f"45{NNBSP}000 clics naturels par mois" in text
     assert f"au-dessus de 2{NNBSP}%" in text
     assert f"la marque{NNBSP}: des personnes" in text
@@ -151,7 +156,7 @@ def test_maisons_free_text_is_printed_with_french_typography(html):
     assert f"proche de 2,3{NNBSP}%" in text
     assert f"novembre{NNBSP}:" in text
     assert f"Black Friday{NNBSP};" in text
-    assert f"2,2{NBSP}M€ de chiffre d'affaires" in text
+    assert f"2,2{NBSP}M€ de chiffre d’affaires" in text
     # (a status badge's "!" is an icon, not punctuation)
     assert not re.search(r"\d %|\d\xa0%| [:;?](?=\s)|\d €", text)
     # Never inside an attribute: the addresses the report links to are as written.
@@ -165,7 +170,7 @@ def test_maisons_free_text_is_printed_with_french_typography(html):
 
 def test_a_source_time_zone_is_named_in_the_reports_language(html):
     french, english = text_of(html["maison-lumiere"]), text_of(html["acme-robotics"])
-    assert "Google Search Console compte ses jours selon l'heure du Pacifique" in french
+    assert "Google Search Console compte ses jours selon l’heure du Pacifique" in french
     assert "Google Search Console counts its days in Pacific Time." in english
     assert "America/Los_Angeles" not in french + english
 
@@ -226,7 +231,7 @@ def test_no_sentence_makes_a_kpis_label_its_subject(html, example):
             in french)
     assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in french
     assert "(+15,9\u202f% par rapport à septembre 2026)" in french
-    assert "the KPI must" not in english and "l'indicateur doit" not in french
+    assert "the KPI must" not in english and "l’indicateur doit" not in french
 
 
 # --- The example's commentary agrees with itself and with its data (finding 17) -------------
@@ -280,8 +285,8 @@ def test_a_rate_column_keeps_one_precision(html):
 
 
 def test_the_csv_sources_credit_reads_as_said_to_a_client(html):
-    assert ("Conversions et chiffre d'affaires" f"{NNBSP}: tels que les indique l'outil "
-            "d'analyse dont provient le fichier.") in text_of(html["maison-lumiere"])
+    assert ("Conversions et chiffre d’affaires" f"{NNBSP}: tels que les indique l’outil "
+            "d’analyse dont provient le fichier.") in text_of(html["maison-lumiere"])
     assert "exported it decides" not in text_of(html["acme-robotics"])
 
 
@@ -299,7 +304,7 @@ def test_the_french_pdf_reads_as_written(example):
     assert "Octobre 2026" in pages[0]
     # No table heading split inside a word ("Chiffre d'af-faires", "Conver-sions").
     text = "\n".join(pages)
-    assert "Conversions" in text and "Chiffre d'affaires" in text
+    assert "Conversions" in text and "Chiffre d’affaires" in text
     assert not re.search("\\w[\u2010-]\\s*\n?\\s*(faires|sions)\\b", text)
     # The analyst's note keeps its percent with its number.
     assert f"2,3{NNBSP}%" in text

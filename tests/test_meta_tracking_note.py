@@ -21,7 +21,7 @@ def test_the_report_words_a_tracking_gap_in_its_language():
         "Meta Ads: the tracking recorded no event on 27 Nov 2026, 28 Nov 2026 while the ads "
         "were running: conversions are likely missing.")
     french = note_text(GAP, "fr_FR", translations(LOCALE, "fr").gettext, {"ads": "Meta Ads"})
-    assert french.startswith("Meta Ads\u202f: le suivi n'a enregistré aucun événement le "
+    assert french.startswith("Meta Ads\u202f: le suivi n’a enregistré aucun événement le "
                              "27 nov. 2026, 28 nov. 2026 alors que les publicités tournaient")
 
 

@@ -104,7 +104,7 @@ def top_pages_section(html: str) -> str:
 
 
 CSV_EN = "Conversions: as reported by the analytics tool the file comes from."
-CSV_FR = ("Conversions et chiffre d'affaires\u202f: tels que les indique l'outil d'analyse dont "
+CSV_FR = ("Conversions et chiffre d’affaires\u202f: tels que les indique l’outil d’analyse dont "
           "provient le fichier.")
 
 
@@ -116,8 +116,8 @@ def test_the_top_pages_say_once_how_the_source_credits_the_columns_in_the_report
     assert french.count(CSV_FR) == 1
     assert french.index("</table>") < french.index(CSV_FR)  # under the table
     assert reports["maison-lumiere"].kpis["top_pages"].column_attribution == {
-        "conversions": "tels que les indique l'outil d'analyse dont provient le fichier",
-        "revenue": "tels que les indique l'outil d'analyse dont provient le fichier"}
+        "conversions": "tels que les indique l’outil d’analyse dont provient le fichier",
+        "revenue": "tels que les indique l’outil d’analyse dont provient le fichier"}
     # English: the one column printed is the one named.
     english = top_pages_section(render_html(reports["acme-robotics"], plugins)[0])
     assert english.count(CSV_EN) == 1
@@ -215,7 +215,7 @@ def test_the_pdf_prints_the_pages_conversions_and_revenue(example):
     flat = re.sub(r"[ \n]+", " ", text)  # (str.split would split at no-break spaces too)
     # The heading may be hyphenated in its narrow column.
     assert "Conversions" in flat.replace("\u2010 ", "")
-    assert "Chiffre d'affaires" in flat
+    assert "Chiffre d’affaires" in flat
     views = by_page("maison-lumiere", "2026-10", "pageviews")
     conversions = by_page("maison-lumiere", "2026-10", "conversions")
     revenue = by_page("maison-lumiere", "2026-10", "revenue")

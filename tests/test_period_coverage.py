@@ -103,16 +103,14 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     from kpireport.render import render_html
 
     html, _, _ = render_html(report, plugins)
-    lead = html[html.index('class="lead"'):]
-    lead = lead[:lead.index("</p>")]
-    # Every figure stops on the 24th: the summary says so once, and compares with last
-    # year's same days; the caption above the tiles names those days, never 30 November.
-    assert lead == ('class="lead">Figures up to 24 November 2026, each compared with the '
-                    'same days of 2025.')
+    # Every figure stops on the 24th: the summary says so once, in the line above its tiles,
+    # naming those days (never 30 November) and comparing with last year's same days.
+    summary = html[html.index('<section class="summary"'):html.index("</section>")]
+    assert 'class="lead"' not in summary and "Figures up to" not in summary
     caption = html[html.index('class="tiles-caption"'):]
     caption = caption[:caption.index("</p>")]
-    assert caption == ('class="tiles-caption">1 Jan\u202f–\u202f24 Nov 2026, and the change '
-                       'since the same days of 2025:')
+    assert caption == ('class="tiles-caption">1 Jan\u202f–\u202f24 Nov 2026, compared with '
+                       'the same days of 2025:')
     assert "30 Nov" not in caption
     # The objectives count from that day, and say so.
     assert ("Days left, expected values and monthly needs are counted as of 24 November "
@@ -181,10 +179,13 @@ def test_a_figure_a_period_cannot_have_is_left_out_of_the_tiles_and_said_once():
     report, plugins = example_report("acme-robotics", period_spec="2026-Q3")
     html, _, _ = render_html(report, plugins)
     assert "Unique visitors" not in tile_labels(html) and "Sessions" in tile_labels(html)
-    said = ("Unique visitors cannot be given for this period: Google Analytics gives it day "
-            "by day, and adding days up would count someone who came on several days several "
-            "times.")
+    # The source gives each calendar month's figure (the chart's bars): the note says so, and
+    # never that it gives it day by day.
+    said = ("Unique visitors cannot be given for this period: Google Analytics gives it per "
+            "calendar month only, and months cannot be added up (someone who came in several "
+            "months would be counted in each).")
     assert html.count(said) == 1
+    assert "day by day" not in html
     # A month has it: its tile is back.
     monthly, plugins = example_report("acme-robotics")
     html, _, _ = render_html(monthly, plugins)
@@ -354,26 +355,22 @@ def summary_lines(config_path: Path) -> tuple[str, str, object]:
     return paragraph("lead"), paragraph("tiles-caption"), report
 
 
-@pytest.mark.parametrize(("locale", "first", "caption"), [
-    ("en_GB", "Figures up to 30 November 2026 (Site analytics: 24 November), each compared "
-              "with the same days of 2025.",
-     "1 Jan\u202f–\u202f30 Nov 2026 (Site analytics: data to 24 Nov), and the change since the "
-     "same days of 2025:"),
-    ("fr_FR", "Chiffres jusqu'au 30 novembre 2026 (Site analytics\u202f: 24 novembre), chacun "
-              "comparé avec les mêmes jours de 2025.",
-     "1er janv.\u202f–\u202f30 nov. 2026 (Site analytics\u202f: données jusqu'au 24 nov.), et "
-     "l'évolution depuis les mêmes jours de 2025\u202f:"),
+@pytest.mark.parametrize(("locale", "caption"), [
+    ("en_GB", "1 Jan\u202f–\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared with the "
+              "same days of 2025:"),
+    ("fr_FR", "1er janv.\u202f–\u202f30 nov. 2026 (Site analytics\u202f: jusqu’au 24 nov.), "
+              "comparé avec les mêmes jours de 2025\u202f:"),
 ])
 def test_sources_ending_on_different_days_make_the_summarys_first_line_say_so(
-        tmp_path, locale, first, caption):
+        tmp_path, locale, caption):
     lead, said, report = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 24), D(2026, 11, 30), locale=locale))
     # The figures really stop on different days: sessions on the 24th, leads on the 30th.
     assert report.kpi_periods["sessions"].end == D(2026, 11, 24)
     assert "leads" not in report.kpi_periods
-    # The first sentence: up to which day, the source stopping earlier with its own day,
-    # compared with the same days; said once (no per-source note repeating it after).
-    assert lead == first
+    # One line: up to which day, the source stopping earlier with its own day, compared
+    # with the same days; said once (no sentence above it, no per-source note after).
+    assert lead == ""
     assert said == caption
     assert "30 Nov 2025" not in lead + said and "30 nov. 2025" not in lead + said
 
@@ -381,10 +378,9 @@ def test_sources_ending_on_different_days_make_the_summarys_first_line_say_so(
 def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_path):
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
-    assert lead == ("Figures up to 27 November 2026 (Site analytics: 20 November), each "
-                    "compared with the same days of October 2026 and of November 2025.")
-    assert said == ("1\u202f–\u202f27 Nov 2026 (Site analytics: data to 20 Nov), and the change "
-                    "since the same days of October 2026 and of November 2025:")
+    assert lead == ""
+    assert said == ("1\u202f–\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared with the "
+                    "same days of October 2026 and of November 2025:")
 
 
 def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
@@ -393,12 +389,12 @@ def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
     assert report.kpi_periods == {}
     # The caption alone says what the tiles cover and compare with: no first line repeating it.
     assert lead == ""
-    assert said == "1 Jan\u202f–\u202f30 Nov 2026, and the change since the same days of 2025:"
+    assert said == "1 Jan\u202f–\u202f30 Nov 2026, compared with the same days of 2025:"
     # Both ending on the same day before the period's end: that day, and the same days.
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
-    assert lead == "Figures up to 24 November 2026, each compared with the same days of 2025."
-    assert said == "1 Jan\u202f–\u202f24 Nov 2026, and the change since the same days of 2025:"
+    assert lead == ""
+    assert said == "1 Jan\u202f–\u202f24 Nov 2026, compared with the same days of 2025:"
 
 
 # --- One function for the days compared, one day for the objectives (fix-periods) -------

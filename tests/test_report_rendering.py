@@ -46,7 +46,7 @@ def test_values_are_formatted_for_the_locale(value, unit, locale, currency, expe
 def test_changes_durations_in_days_and_months():
     assert format_change(0.123, "en_GB") == "+12.3%"
     assert format_change(-0.04, "fr_FR") == f"−4,0{NNBSP}%"
-    assert format_value(22.7, Unit.DURATION, "en_US", duration_unit="days") == "22.7 days"
+    assert format_value(22.7, Unit.DURATION, "en_US", duration_unit="days") == "22.7\xa0days"
     assert format_value(22.7, Unit.DURATION, "fr_FR", duration_unit="days") == f"22,7{NBSP}jours"
     assert format_month(dt.date(2026, 10, 1), "fr_FR") == "octobre 2026"
     assert format_date(dt.date(2026, 1, 1), "fr_FR", "medium") == "1er janv. 2026"
@@ -264,7 +264,7 @@ def test_a_fall_for_the_better_is_listed_as_improved(northwind):
     # Its change stays in its unit (days), as the reader sees it under "Improved".
     before = round(cycle.previous, 1)
     now = round(cycle.value, 1)
-    assert f"(\u2212{before - now:.1f} days vs September 2026)" in line
+    assert f"(\u2212{before - now:.1f}\xa0days vs September 2026)" in line
     assert "an improvement" not in line and "needs attention" not in line
 
 
@@ -338,7 +338,7 @@ def test_a_rates_monthly_gain_is_in_percentage_points():
     assert rate.required_rate * 100 == pytest.approx(0.0916, abs=1e-4)
     html, _, _ = render_html(report, plugins)
     # Not "0,09 %", and rounded up: two months of 0.09 points would fall short.
-    assert "<td>0,10 point de pourcentage</td>" in html
+    assert "<td>0,10\xa0point de pourcentage</td>" in html
 
 
 def test_a_relabelled_kpi_is_described_in_the_clients_words(northwind):
@@ -418,7 +418,7 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     # Unavailable, not also "no data"; the tiles' caption keeps the months' capitals.
     assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
     # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
-    assert ('class="tiles-caption">Q3 2026, and the change since Q2 2026 and Q3 2025:</p>'
+    assert ('class="tiles-caption">Q3 2026, compared with Q2 2026 and Q3 2025:</p>'
             in html)
     assert "1 Apr\u202f–\u202f30 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
@@ -474,13 +474,18 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     # Analytics to 13 November, Search Console's exports to 31 October: the first sentence
     # says the figures stop on different days, never "compared with 1 Jan – 13 Nov 2025".
     # says up to which day they go, Search Console's own day beside it, once.
-    assert 'class="lead">Chiffres jusqu&#39;au 13 novembre 2026 (Google Search Console' \
-        "\u202f: 31 octobre), chacun comparé avec les mêmes jours de 2025.</p>" in html
+    # One line, above the tiles (not a sentence above it saying it again).
+    summary = html[html.index('<section class="summary"'):]
+    summary = summary[:summary.index("</section>")]
+    assert 'class="lead"' not in summary and "Chiffres jusqu" not in summary
     assert 'class="tiles-caption">1er janv.\u202f–\u202f13 nov. 2026 (Google Search ' \
-        "Console\u202f: données jusqu&#39;au 31 oct.), et l&#39;évolution depuis les mêmes " \
-        "jours de 2025\u202f:</p>" in html
-    # The tables' change column says what it compares with: last year's same days.
-    assert "vs mêmes jours l&#39;an dernier" in html and "vs période préc." not in html
+        "Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
+        in html
+    assert summary.count("mêmes jours de 2025") == 1
+    # The tables' change column says what it compares with, in French and as the monthly's
+    # "/ période préc." does: last year's same days.
+    assert "<th class=\"num change\">/ mêmes jours de l’an dernier</th>" in html
+    assert "vs " not in html[html.index('id="family-'):] and "/ période préc." not in html
     assert "Comparé à 1er janv.\u202f–\u202f13 nov. 2025." not in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
@@ -496,11 +501,11 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
 def test_day_durations_keep_a_decimal_but_chart_axes_step_in_whole_days():
     from kpireport.charts import line_chart
 
-    assert format_value(86.0, Unit.DURATION, "en_US", duration_unit="days") == "86.0 days"
+    assert format_value(86.0, Unit.DURATION, "en_US", duration_unit="days") == "86.0\xa0days"
     first = dt.date(2025, 10, 1)
     points = [SeriesPoint(start=add_months(first, i), value=70.0 + 2.5 * i) for i in range(13)]
     svg = line_chart(points, locale="en_US", unit=Unit.DURATION, duration_unit="days")
-    assert ">90 days<" in svg and ".0 days" not in svg
+    assert ">90\xa0days<" in svg and ".0\xa0days" not in svg
 
 
 def format_1(snapshot: bytes, *, months_later: int = 0) -> bytes:

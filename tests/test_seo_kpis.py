@@ -158,7 +158,7 @@ def test_average_position_change_is_in_places(report):
     word = "up" if now < before else "down"
     figures = {row.split(",")[3]: row.split(",")[5] for row in
                figures_csv(report).splitlines() if row.startswith("kpi,avg_position,")}
-    assert figures["difference_previous"] == f"{word} {places} places"
+    assert figures["difference_previous"] == f"{word} {places}\xa0places"
     assert figures["difference_last_year"] == "—"
 
 
@@ -168,7 +168,7 @@ def test_the_report_prints_a_position_change_in_places(report, plugins):
     places = formatting.format_number(round(abs(kpi.difference_previous), 1), "en_GB", 1)
     word = "up" if kpi.difference_previous < 0 else "down"
     good = "better" if word == "up" else "worse"
-    assert f'<span class="delta {good}">{word} {places} places</span>' in html
+    assert f'<span class="delta {good}">{word} {places}\xa0places</span>' in html
     # The labelled empty query and the new tables are in the report.
     for text in ("(empty query)", "Top pages in Google Search", "Branded clicks",
                  "Search clicks by device"):
@@ -196,7 +196,8 @@ class Words:
 def test_format_places(difference, locale, expected):
     text = formatting.format_places(difference, locale, Words())
     number = formatting.format_number(round(abs(difference), 1), locale, 1)
-    assert text == expected.replace("%(places)s", number)
+    # The figure stays with its unit at a line's end: a no-break space between them.
+    assert text == expected.replace("%(places)s ", number + "\xa0")
     assert formatting.format_places(None, locale, Words()) == formatting.MISSING
 
 
@@ -207,7 +208,7 @@ def test_french_report_words_for_places(tmp_path, plugins):
     kpi = report.kpis["avg_position"]
     places = formatting.format_number(round(abs(kpi.difference_previous), 1), "fr_FR", 1)
     verb = "gagne" if kpi.difference_previous < 0 else "perd"
-    assert f"{verb} {places} place" in html
+    assert f"{verb} {places}\xa0place" in html
     assert "(requête vide)" in html and "(empty query)" not in html
 
 
@@ -222,7 +223,7 @@ def test_the_summary_tells_a_position_move_in_places(report):
     # A smaller position number is better: listed under "Improved", not "Worsened".
     assert not any(s.startswith("Average position") for s in rose_or_fell.worsened)
     sentences = [s for s in rose_or_fell.improved if s.startswith("Average position")]
-    assert sentences and "(up 8.0 places vs September 2026)" in sentences[0]
+    assert sentences and "(up 8.0\xa0places vs September 2026)" in sentences[0]
 
 
 def test_a_brand_kpi_without_its_brand_terms_fails_validation(tmp_path, plugins):

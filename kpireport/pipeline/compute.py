@@ -26,6 +26,7 @@ from kpireport.periods import Period, add_months
 from kpireport.pipeline.columns import attribution, fill_columns
 from kpireport.pipeline.fetch import FetchResult
 from kpireport.pipeline.plan import KpiBinding, KpiQueries, PerSource, ReportPlan
+from kpireport.typography import apostrophes_for
 
 Answers = Mapping[tuple[str, Query], Query]
 """(source, a KPI's query) → the query whose table answers it (the plan's ``answered_by``)."""
@@ -97,7 +98,10 @@ def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[
                             plan.answered_by, zero_when_missing=zero)
         if period.partial:
             value.data_end = period.end
-        value.notes = [worded_unavailable(n, plan, binding, value.label)
+        # A distinct count with its calendar months' own figures (a monthly table) is told
+        # as such: the chart's bars are those months, not days added up.
+        by_month = any(m.value is not None for m in value.monthly)
+        value.notes = [worded_unavailable(n, plan, binding, value.label, by_month=by_month)
                        if n.kind is NoteKind.UNAVAILABLE else n for n in value.notes]
         value.currency = foreign_currency(plan, binding, plan.queries[key], fetched)
         value.column_attribution = attribution(binding, value.rows, plan.specs, language)
@@ -106,11 +110,12 @@ def compute_kpis(plan: ReportPlan, fetched: FetchResult, language: str) -> dict[
 
 
 def worded_unavailable(note: DataNote, plan: ReportPlan, binding: KpiBinding,
-                       label: str) -> DataNote:
+                       label: str, *, by_month: bool = False) -> DataNote:
     """An unavailable figure's note with what the report needs to say why in the client's
     words: the figure, and whether it is a distinct count (people counted once per day cannot
-    be added up) or a figure the source gives only for other ranges (monthly exports). Only
-    for files: an API's reason is its own."""
+    be added up; ``by_month``: the source gives its calendar months' own figures, which cannot
+    either) or a figure the source gives only for other ranges (monthly exports). Only for
+    files: an API's reason is its own."""
     files = [s for s in binding.sources if (info := plan.sources_info.get(s)) is None
              or info.missing_days is MissingDays.GAP]
     if not files:  # an API's own reason (Meta's overlapping audiences) is its note's
@@ -119,7 +124,8 @@ def worded_unavailable(note: DataNote, plan: ReportPlan, binding: KpiBinding,
                    and spec.aggregation is Aggregation.DISTINCT
                    for m, s in binding.metric_sources.items()
                    if not note.metrics or m in note.metrics)
-    params = dict(note.params) | {"figure": label, "why": "distinct" if distinct else "range"}
+    why = ("months" if by_month else "distinct") if distinct else "range"
+    params = dict(note.params) | {"figure": label, "why": why}
     return replace(note, params=tuple(params.items()))
 
 
@@ -143,7 +149,8 @@ def compute_kpi(binding: KpiBinding, queries: KpiQueries, period: Period, fetche
                 language: str, answered_by: Answers | None = None, *,
                 zero_when_missing: bool = False) -> KpiValue:
     definition = binding.definition
-    label = binding.ref.label or definition.text(definition.label, language)
+    label = (apostrophes_for(binding.ref.label, language) if binding.ref.label
+             else definition.text(definition.label, language))
     description = binding.ref.description or (
         definition.text(definition.description, language) if definition.description else "")
     value = KpiValue(key=binding.key, definition=definition, label=label, sources=binding.sources,

@@ -17,7 +17,7 @@ from .tidy import TidyFile
 AS_IN_THE_FILE = {
     # Said to the client: where the figures come from, not how the engine treats them.
     "en": "as reported by the analytics tool the file comes from",
-    "fr": "tels que les indique l'outil d'analyse dont provient le fichier",
+    "fr": "tels que les indique l’outil d’analyse dont provient le fichier",
 }
 """How a file's figures split by a dimension are credited (``MetricSpec.attribution``)."""
 

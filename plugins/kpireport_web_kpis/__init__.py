@@ -218,11 +218,12 @@ SEO_KPIS = [
         id="branded_clicks", label={"en": "Branded clicks", "fr": "Clics sur la marque"},
         unit=Unit.COUNT, metrics=("clicks",), family=SEO, filter_on="query",
         description={"en": "Clicks from searches naming the brand (the brand terms of the "
-                           "report's settings). From exports, the sum of the queries listed: "
-                           "Google hides some queries for privacy.",
+                           "report's settings). Taken from exports, these count only the "
+                           "queries listed: Google hides some queries for privacy.",
                      "fr": "Clics depuis des recherches citant la marque (ses termes, donnés "
-                           "dans les réglages du rapport). Depuis les exports, la somme des "
-                           "requêtes listées : Google en masque certaines."},
+                           "dans les réglages du rapport). Tirés des exports, ces clics ne "
+                           "comptent que les requêtes listées : Google en masque certaines "
+                           "pour protéger la vie privée."},
     ),
     KpiDefinition(
         id="non_branded_clicks",
@@ -230,12 +231,12 @@ SEO_KPIS = [
         unit=Unit.COUNT, metrics=("clicks",), family=SEO, filter_on="query",
         filter_negated=True,
         description={"en": "Clicks from searches that do not name the brand: people who found "
-                           "the site without knowing it. From exports, the sum of the queries "
-                           "listed: Google hides some queries for privacy.",
+                           "the site without knowing it. Taken from exports, these count only "
+                           "the queries listed: Google hides some queries for privacy.",
                      "fr": "Clics depuis des recherches qui ne citent pas la marque : des "
-                           "personnes qui ont trouvé le site sans le connaître. Depuis les "
-                           "exports, la somme des requêtes listées : Google en masque "
-                           "certaines."},
+                           "personnes qui ont trouvé le site sans le connaître. Tirés des "
+                           "exports, ces clics ne comptent que les requêtes listées : Google "
+                           "en masque certaines pour protéger la vie privée."},
     ),
     KpiDefinition(
         id="clicks_by_device",

@@ -1,0 +1,233 @@
+"""The third review's text findings on the example reports (issue #15, "texts"): the summary
+says its days and comparisons in one line, a number never ends a line without its unit, French
+has its apostrophe and its spaced ": ;" (in the charts' labels too), and an uncomputable
+distinct count says why in words that agree with its chart of months."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from pypdf import PdfReader
+
+from kpireport import formatting
+from kpireport.config import load_config
+from kpireport.pipeline.report import compute_report
+from kpireport.plugins import load_plugins
+from kpireport.render import render_html, render_report
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_OF_DECEMBER = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
+NBSP, NNBSP = "\xa0", "\u202f"
+
+# (client, period): the monthly, Q3 and year-to-date reports as run on 1 December 2026.
+REPORTS = [("acme-robotics", "2026-Q3"), ("maison-lumiere", "2026-Q3"),
+           ("acme-robotics", "year-to-date"), ("maison-lumiere", "year-to-date"),
+           ("maison-lumiere", "2026-10")]
+
+
+@pytest.fixture(scope="module")
+def reports():
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    return {(c, p): compute_report(config, config.client(c), plugins, period_spec=p,
+                                   now=FIRST_OF_DECEMBER) for c, p in REPORTS}, plugins
+
+
+@pytest.fixture(scope="module")
+def html(reports):
+    computed, plugins = reports
+    return {key: render_html(report, plugins)[0] for key, report in computed.items()}
+
+
+@pytest.fixture(scope="module")
+def pdf_lines(reports):
+    """Each PDF's text, page by page, line by line as WeasyPrint broke them."""
+    computed, plugins = reports
+    out = {}
+    for key in [("acme-robotics", "2026-Q3"), ("maison-lumiere", "2026-Q3"),
+                ("maison-lumiere", "year-to-date")]:
+        reader = PdfReader(io.BytesIO(render_report(computed[key], plugins).pdf))
+        out[key] = [page.extract_text().splitlines() for page in reader.pages]
+    return out
+
+
+def summary_of(page: str) -> str:
+    section = page[page.index('<section class="summary"'):]
+    return section[:section.index("</section>")]
+
+
+# --- 1. The summary's one line ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "line"), [
+    (("acme-robotics", "2026-Q3"), "Q3 2026, compared with Q2 2026 and Q3 2025:"),
+    (("maison-lumiere", "2026-Q3"), f"T3 2026, comparé avec le T2 2026 et le T3 2025{NNBSP}:"),
+    (("maison-lumiere", "2026-10"),
+     f"Octobre 2026, comparé avec septembre 2026 et octobre 2025{NNBSP}:"),
+    (("acme-robotics", "year-to-date"),
+     f"1 Jan{NNBSP}–{NNBSP}24 Nov 2026 (Google Search Console: up to 31 Oct), compared with "
+     "the same days of 2025:"),
+    (("maison-lumiere", "year-to-date"),
+     f"1er janv.{NNBSP}–{NNBSP}24 nov. 2026 (Google Search Console{NNBSP}: jusqu’au 31 oct.), "
+     f"comparé avec les mêmes jours de 2025{NNBSP}:"),
+])
+def test_the_summary_says_its_days_and_comparisons_in_one_line(html, key, line):
+    summary = summary_of(html[key])
+    assert f'<p class="tiles-caption">{line}</p>' in summary
+    # Not a sentence before it saying the days and the comparisons again.
+    assert 'class="lead"' not in summary
+    for said in ("Figures up to", "Chiffres jusqu", "and the change since", "évolution depuis"):
+        assert said not in summary
+    assert summary.count("Google Search Console") <= 1
+
+
+# --- 2. A number with its unit -----------------------------------------------------------------
+
+
+class English:
+    gettext = staticmethod(lambda s: s)
+    ngettext = staticmethod(lambda one, many, n: one if n == 1 else many)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (formatting.format_duration(89, "en_GB"), f"1{NBSP}min 29{NBSP}secs"),
+    (formatting.format_duration(89, "en_US"), f"1{NBSP}min 29{NBSP}sec"),
+    # CLDR's French spaces, kept: a no-break space before "min", a narrow one before "s".
+    (formatting.format_duration(89, "fr_FR"), f"1{NBSP}min 29{NNBSP}s"),
+    (formatting.format_duration(92.5, "en_GB", "days"), f"92.5{NBSP}days"),
+    (formatting.format_duration(90, "en_GB", "days", axis=True), f"90{NBSP}days"),
+    (formatting.format_duration(120, "en_GB", axis=True), f"2{NBSP}mins"),
+    (formatting.format_points(0.0057, "fr_FR", English()), f"+0,57{NBSP}pt"),
+    (formatting.format_points(-0.021, "en_GB", English()), f"\u22122.1{NBSP}pts"),
+    (formatting.format_places(-2.9, "en_GB", English()), f"up 2.9{NBSP}places"),
+    (formatting.format_places(1.0, "en_GB", English()), f"down 1.0{NBSP}places"),
+])
+def test_a_number_is_never_parted_from_its_unit(text, expected):
+    assert text == expected
+
+
+def test_unit_bound_keeps_the_named_figure_with_the_next_word_in_any_word_order():
+    assert formatting.unit_bound("gagne %(places)s place", "places") == \
+        f"gagne %(places)s{NBSP}place"
+    assert formatting.unit_bound("%(count)d jours du %(first)s", "count") == \
+        f"%(count)d{NBSP}jours du %(first)s"
+    # Only the figures named: a source's label before a verb stays breakable.
+    assert formatting.unit_bound("%(source)s gives %(points)s pts", "points") == \
+        f"%(source)s gives %(points)s{NBSP}pts"
+
+
+UNIT_WORD = re.compile(r"^(pts?|places?|points?|secs?|sec|mins?|min|s|days?|jours?)\b")
+
+
+@pytest.mark.pdf
+def test_no_line_of_the_pdf_starts_with_a_unit_whose_number_ended_the_line_before(pdf_lines):
+    """Review: "T3 2025 : 2,96 % +0,57⏎pt", "gagne 1,9⏎place", "16.6 up 2.9⏎places"."""
+    for key, pages in pdf_lines.items():
+        for number, lines in enumerate(pages, 1):
+            parted = [(a, b) for a, b in itertools.pairwise(lines)
+                      if re.search(r"\d$", a.rstrip()) and UNIT_WORD.match(b.strip())]
+            assert parted == [], (key, number)
+    # The figures are there, whole, where the review found them parted.
+    acme = " ".join(" ".join(p) for p in pdf_lines["acme-robotics", "2026-Q3"])
+    assert re.search(r"up 2\.9[\s\xa0]places", acme)
+    maison = " ".join(" ".join(p) for p in pdf_lines["maison-lumiere", "2026-Q3"])
+    assert re.search(r"\+0,57[\s\xa0]pt", maison) and re.search(r"1,9[\s\xa0]place", maison)
+
+
+# --- 3. French details --------------------------------------------------------------------------
+
+
+def _french_strings(po: Path) -> list[str]:
+    with po.open("rb") as f:
+        return [t for m in read_po(f) if m.id and m.string
+                for t in ((m.string,) if isinstance(m.string, str) else m.string)]
+
+
+def test_the_french_catalogue_writes_the_typographic_apostrophe():
+    texts = _french_strings(ROOT / "report_templates" / "default" / "locale" / "fr" /
+                            "LC_MESSAGES" / "kpireport.po")
+    assert [t for t in texts if re.search(r"[^\W\d_]'", t)] == []
+    assert sum("’" in t for t in texts) > 25
+
+
+def test_a_french_report_prints_no_straight_apostrophe_in_its_own_text(html):
+    import html as entities
+
+    for key in (("maison-lumiere", "2026-10"), ("maison-lumiere", "2026-Q3"),
+                ("maison-lumiere", "year-to-date")):
+        body = re.sub(r"<(style|script)\b.*?</\1>", " ", html[key], flags=re.S)
+        text = entities.unescape(re.sub(r"<[^>]+>", " ", body))
+        assert re.findall(r"\S*[^\W\d_]'[^\W\d_]\S*", text) == [], key
+        assert "Chiffre d’affaires en ligne" in text and "l’an dernier" in text.lower()
+
+
+def test_the_year_to_dates_change_column_is_french_and_reads_as_the_monthlys(html):
+    ytd, monthly = html["maison-lumiere", "year-to-date"], html["maison-lumiere", "2026-10"]
+    assert '<th class="num change">/ mêmes jours de l’an dernier</th>' in ytd
+    assert '<th class="num change">/ période préc.</th>' in monthly
+    assert ">vs " not in ytd
+
+
+def test_the_clicks_captions_read_well_in_both_languages(html):
+    from kpireport_web_kpis import SEO_KPIS
+
+    french = html["maison-lumiere", "2026-Q3"]
+    assert ("Tirés des exports, ces clics ne comptent que les requêtes listées"
+            f"{NNBSP}: Google en masque certaines pour protéger la vie privée.") in french
+    assert "Depuis les exports, la somme" not in french
+    # No English client of the example has them: their definitions' own words.
+    for key in ("branded_clicks", "non_branded_clicks"):
+        [kpi] = [k for k in SEO_KPIS if k.id == key]
+        assert kpi.description is not None
+        assert kpi.description["en"].endswith(
+            "Taken from exports, these count only the queries listed: Google hides some "
+            "queries for privacy.")
+
+
+def test_the_charts_labels_space_french_colons_and_semicolons(html):
+    french = html["maison-lumiere", "2026-10"]
+    labels = re.findall(r'role="img" aria-label="([^"]*)"', french)
+    sources = next(x for x in labels if x.startswith("Sources de trafic"))
+    assert sources.startswith(f"Sources de trafic{NNBSP}: Recherche naturelle{NNBSP}: ")
+    assert f"{NNBSP}; Accès direct{NNBSP}: " in sources
+    # Every chart's label: no ":" or ";" glued to the word before it.
+    assert labels and all(not re.search(r"[^\s\u202f][:;]", x) for x in labels)
+    english = html["acme-robotics", "2026-Q3"]
+    assert all(not re.search(r"\u202f[:;]", x)
+               for x in re.findall(r'role="img" aria-label="([^"]*)"', english))
+
+
+# --- 4. Unique visitors in a quarter and a year to date -----------------------------------------
+
+
+@pytest.mark.parametrize("key", [("acme-robotics", "2026-Q3"),
+                                 ("acme-robotics", "year-to-date"),
+                                 ("maison-lumiere", "2026-Q3"),
+                                 ("maison-lumiere", "year-to-date")])
+def test_unique_visitors_say_why_the_period_has_no_figure_as_its_chart_shows(
+        reports, html, key):
+    report = reports[0][key]
+    users = report.kpis["users"]
+    # The figure is not given, the months are: the chart's bars are the source's months.
+    assert users.value is None and [m.value for m in users.monthly if m.value is not None]
+    # Contract 1.4: the note's "why" says so, for a rule as for the report.
+    [note] = [n for n in users.notes if n.kind.value == "unavailable"]
+    assert dict(note.params)["why"] == "months"
+    page = html[key]
+    if key[0] == "acme-robotics":
+        said = ("Unique visitors cannot be given for this period: Google Analytics gives it "
+                "per calendar month only, and months cannot be added up (someone who came in "
+                "several months would be counted in each).")
+    else:
+        said = (f"Impossible de donner «{NNBSP}Visiteurs uniques{NNBSP}» pour cette période"
+                f"{NNBSP}: Google Analytics ne fournit ce chiffre que par mois civil, et les "
+                "mois ne s’additionnent pas (une personne venue plusieurs mois serait comptée "
+                "dans chacun).")
+    assert said in page
+    assert "day by day" not in page and "jour par jour, et additionner" not in page
