@@ -261,23 +261,23 @@ def test_a_table_rows_change_is_between_its_figures_as_printed(example):
     words = English()
     # 1.854 % prints 1.85 %, 1.875 % prints 1.88 % (half to even): −0.03 pts, not −0.02.
     ctr = table_kpi([("q", 0.01854)], [0.01875], Unit.PERCENT)
-    assert row_change(report, ctr, 0, words) == ("\u22120.03 pts", False)
+    assert row_change(report, ctr, 0, words) == ("\u22120.03\xa0pts", False)
     # Both print 1.85 %: no change and no colour (raw, +0.01 pts in green).
     same = table_kpi([("q", 0.01854)], [0.01846], Unit.PERCENT)
-    assert row_change(report, same, 0, words) == ("±0.00 pts", None)
+    assert row_change(report, same, 0, words) == ("±0.00\xa0pts", None)
     # A column whose rates are all 10 % or more prints one decimal: 41.3 % against 40.7 %.
     wide = table_kpi([("a", 0.4126), ("b", 0.2)], [0.4074, 0.2], Unit.PERCENT)
-    assert row_change(report, wide, 0, words) == ("+0.60 pts", True)  # raw: +0.52 pts
+    assert row_change(report, wide, 0, words) == ("+0.60\xa0pts", True)  # raw: +0.52 pts
     # ...and two when one is under 10 %: 41.26 % against 40.74 %.
     mixed = table_kpi([("a", 0.4126), ("b", 0.05)], [0.4074, 0.05], Unit.PERCENT)
-    assert row_change(report, mixed, 0, words) == ("+0.52 pts", True)
+    assert row_change(report, mixed, 0, words) == ("+0.52\xa0pts", True)
     # Positions 4.34 and 4.26 both print 4.3: the same position, uncoloured (raw: 0.1 down).
     lower = Direction.LOWER
     position = table_kpi([("q", 4.34)], [4.26], Unit.POSITION, lower)
     assert row_change(report, position, 0, words) == ("same position", None)
     # 4.3 against 4.2 printed is 0.1 place down (raw 0.18 rounds to 0.2), in red.
     slipped = table_kpi([("q", 4.34)], [4.16], Unit.POSITION, lower)
-    assert row_change(report, slipped, 0, words) == ("down 0.1 places", False)
+    assert row_change(report, slipped, 0, words) == ("down 0.1\xa0places", False)
     # Durations by the second printed: 65 s against 65 s (raw +0.8 s rounds to +1 s).
     seconds = table_kpi([("p", 65.4)], [64.6], Unit.DURATION)
     assert row_change(report, seconds, 0, words)[1] is None
