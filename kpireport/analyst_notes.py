@@ -86,12 +86,12 @@ def parse(text: str | None, *, lists: bool = True) -> AnalystNotes:
     ``lists`` (a report whose sections leave "actions" out), the lists stay in the text."""
     if not text:
         return AnalystNotes(commentary=None)
-    from kpireport.render import _commentary_markdown
+    from kpireport.commentary import commentary_markdown
 
     # Lines as the Markdown parser counts them (str.splitlines would also split at U+2028).
     source = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = source.split("\n")
-    tokens = _commentary_markdown().parse(source)
+    tokens = commentary_markdown().parse(source)
     # Top-level headings only (not one quoted or in a list): first line, the line after it
     # (a setext heading's underline is the heading's), level, title.
     headings: list[tuple[int, int, int, str]] = []

@@ -155,8 +155,8 @@ def _write_client(config: Config, site: ClientSite, folder: Path,
                   theme_path: Path | None) -> None:
     from kpireport.delivery import atomic_write
     from kpireport.periods import from_key
-    from kpireport.render import STATUS_COLOURS, STATUS_LABELS
     from kpireport.report import Status
+    from kpireport.template_context import STATUS_COLOURS, STATUS_LABELS
 
     locale = config.locale_of(site.client)
     env, gettext = _environment(theme_path, locale)
@@ -256,7 +256,7 @@ def _contrast_with_white(colour: str) -> float:
 def _environment(theme_path: Path | None, locale: str) -> tuple[Any, Any]:
     import jinja2
 
-    from kpireport.render import translations
+    from kpireport.templating import translations
 
     language = locale.split("_")[0]
     words = (translations(theme_path / "locale", language) if theme_path is not None

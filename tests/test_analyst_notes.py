@@ -19,10 +19,11 @@ from shared import ROOT, example_copy
 from kpireport import typeface
 from kpireport.analyst_notes import parse
 from kpireport.cli import main
+from kpireport.commentary import commentary_html
 from kpireport.config import load_config
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import commentary_html, render_html, render_report
+from kpireport.render import render_html, render_report
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 UNICODE = "Café Ünïcode — Ελληνικά Русский עברית 🚀✅"

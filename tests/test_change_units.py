@@ -16,12 +16,13 @@ import pytest
 
 from kpireport import Unit
 from kpireport.config import load_config
+from kpireport.figures_csv import figures_csv
 from kpireport.formatting import format_difference, format_points, kpi_change
 from kpireport.kpis import Direction, KpiDefinition, KpiValue
 from kpireport.narrative import summarise
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import figures_csv, render_html
+from kpireport.render import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -236,7 +237,7 @@ def table_kpi(rows, previous, unit=Unit.COUNT, direction=Direction.HIGHER):
 
 
 def test_a_table_rows_change_new_unknown_and_in_its_metrics_unit(example):
-    from kpireport.render import row_change
+    from kpireport.template_context import row_change
 
     reports, _ = example
     report = reports["northwind-dental"]  # en_US
@@ -254,7 +255,7 @@ def test_a_table_rows_change_is_between_its_figures_as_printed(example):
     """Points, places and seconds are worked out from the figures as the column prints them
     (as a KPI's tile does), and the colour follows that printed change: each case below
     reads otherwise from the raw values."""
-    from kpireport.render import row_change
+    from kpireport.template_context import row_change
 
     reports, _ = example
     report = reports["northwind-dental"]  # en_US
@@ -288,7 +289,7 @@ def test_a_table_rows_change_is_between_its_figures_as_printed(example):
 
 
 def test_addresses_wrap_at_their_slashes_only_in_the_report():
-    from kpireport.render import _wrappable
+    from kpireport.template_context import _wrappable
 
     assert _wrappable("/blog/guides/seo") == "/\u200bblog/\u200bguides/\u200bseo"
     assert _wrappable("https://example.com/") == "https://\u200bexample.com/"

@@ -217,7 +217,7 @@ def test_the_burn_up_path_ends_at_the_target_on_the_deadline():
 
 
 def test_periods_are_named_as_clients_name_them():
-    from kpireport.render import translations
+    from kpireport.templating import translations
 
     french = translations(ROOT / "report_templates" / "default" / "locale", "fr").gettext
 
@@ -256,7 +256,7 @@ def test_axis_text_is_at_least_7pt_in_every_theme():
 def test_status_glyphs_are_in_the_fallback_font():
     from fontTools.ttLib import TTFont
 
-    from kpireport.render import STATUS_ICONS
+    from kpireport.template_context import STATUS_ICONS
 
     font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     if not font.is_file():

@@ -8,10 +8,11 @@ import pytest
 from pypdf import PdfReader
 from shared import example_copy
 
+from kpireport.commentary import commentary_html
 from kpireport.config import load_config
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import commentary_html, render_report
+from kpireport.render import render_report
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 

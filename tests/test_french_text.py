@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpireport import render
+from kpireport import render, templating
 from kpireport.config import load_config
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
@@ -49,9 +49,9 @@ def test_a_report_prints_its_own_locale_whatever_was_rendered_before(example, mo
                                                                      order):
     # The compiled template is shared by the process's reports (and kept on disk): a filter
     # of constants folded at compile time would print the first report's locale in the next.
-    cache = render._TemplateCodeCache()
+    cache = templating._TemplateCodeCache()
     cache._disk = None  # this process's compilations only: the order is the test's
-    monkeypatch.setattr(render, "_BYTECODE", cache)
+    monkeypatch.setattr(templating, "_BYTECODE", cache)
     reports, plugins = example
     scores = {c: re.findall(r"Score ([^<]*) / ([^<]*)<", render_html(reports[c], plugins)[0])
               for c in order}
@@ -65,13 +65,13 @@ def test_a_report_prints_its_own_locale_whatever_was_rendered_before(example, mo
 
 def test_a_plugins_filter_is_never_folded_into_the_shared_code(example, monkeypatch):
     # A plugin's filter depends on the report as much as the engine's do.
-    cache = render._TemplateCodeCache()
+    cache = templating._TemplateCodeCache()
     cache._disk = None
-    monkeypatch.setattr(render, "_BYTECODE", cache)
-    env = render.build_environment(*_themes(example), None, "en")
+    monkeypatch.setattr(templating, "_BYTECODE", cache)
+    env = templating.build_environment(*_themes(example), None, "en")
     calls = []
     env.filters["shout"] = lambda v: calls.append(v) or str(v).upper()
-    render._unfoldable(env.filters)
+    templating.unfoldable(env.filters)
     template = env.from_string("{{ 'constant' | shout }} {{ 3 | round }}")
     assert calls == []  # nothing ran when compiling
     assert template.render() == "CONSTANT 3" and calls == ["constant"]
@@ -128,7 +128,7 @@ def test_the_french_engine_spaces_percent_narrowly_and_english_not():
 
 
 def test_a_french_commentary_keeps_its_markdown_code_and_links():
-    from kpireport.render import commentary_html
+    from kpireport.commentary import commentary_html
 
     source = ('Nos priorités pour *novembre* : relancer le "panier" ;\n'
               'voir [le guide](https://example.com/g?a=1 "Titre : x") et `code : "x"`.')
@@ -198,7 +198,7 @@ def test_tiles_say_their_comparison_as_the_language_does(html):
 def test_a_comparisons_period_takes_the_preposition_its_name_needs():
     from kpireport.data import DateRange
     from kpireport.period_words import compared_with
-    from kpireport.render import translations
+    from kpireport.templating import translations
 
     fr = translations(ROOT / "report_templates" / "default" / "locale", "fr").gettext
     en = translations(ROOT / "report_templates" / "default" / "locale", "en").gettext

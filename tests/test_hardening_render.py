@@ -8,9 +8,10 @@ import pytest
 from shared import ROOT
 
 from kpireport.config import load_config
+from kpireport.figures_csv import figures_csv
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import figures_csv, render_html
+from kpireport.render import render_html
 from kpireport.untrusted import CELL_LIMIT
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)

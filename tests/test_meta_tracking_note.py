@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from kpireport import DataNote, NoteKind
 from kpireport.kpis import KpiValue
 from kpireport.plugins import load_plugins
-from kpireport.render import note_text, translations
+from kpireport.template_context import note_text
+from kpireport.templating import translations
 from kpireport_rules import RULES
 
 LOCALE = Path(__file__).resolve().parent.parent / "report_templates" / "default" / "locale"

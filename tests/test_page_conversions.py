@@ -27,7 +27,8 @@ from kpireport.pipeline.fetch import LiveFetcher
 from kpireport.pipeline.plan import plan_client, plan_report
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import render_html, table_columns
+from kpireport.render import render_html
+from kpireport.template_context import table_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "data"

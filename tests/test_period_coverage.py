@@ -194,7 +194,7 @@ def test_a_figure_a_period_cannot_have_is_left_out_of_the_tiles_and_said_once():
 
 def test_a_partly_read_source_says_which_figures_are_missing_by_its_label():
     from kpireport.data import DataNote
-    from kpireport.render import note_text
+    from kpireport.template_context import note_text
 
     note = DataNote(kind=NoteKind.SOURCE_FAILED, source="gsc", message="HTTP 503",
                     params=(("missing", "Top search queries"),))

@@ -10,6 +10,7 @@ from kpireport import snapshots
 from kpireport.batch import snapshot_bytes
 from kpireport.config import load_config
 from kpireport.data import Query
+from kpireport.figures_csv import figures_csv
 from kpireport.periods import resolve, today_in
 from kpireport.pipeline.assess import assess_objectives
 from kpireport.pipeline.compute import compute_kpis
@@ -17,7 +18,7 @@ from kpireport.pipeline.fetch import Fetcher, LiveFetcher, SnapshotFetcher
 from kpireport.pipeline.plan import plan_client, plan_report
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import figures_csv, render_report
+from kpireport.render import render_report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)

@@ -380,7 +380,8 @@ def test_what_is_needed_is_rounded_up_and_the_archive_says_it_as_printed(northwi
     import csv
     import io
 
-    from kpireport.render import figures_csv, render_html
+    from kpireport.figures_csv import figures_csv
+    from kpireport.render import render_html
 
     report, plugins = northwind
     [total] = [a for a in report.objectives if a.key == "new-patients-2026"]
@@ -553,8 +554,9 @@ def test_sections_and_table_units_come_from_the_kpi_definitions():
     """A KPI plugin's own family (heading, place) and breakdown units, none known to the core."""
     import re
 
+    from kpireport.figures_csv import figures_csv
     from kpireport.kpis import Breakdown, Family, KpiDefinition, KpiValue
-    from kpireport.render import figures_csv, render_html
+    from kpireport.render import render_html
 
     report, plugins = example_report("maison-lumiere")  # a French report
     social = Family(id="social", label={"en": "Social media", "fr": "Réseaux sociaux"}, rank=5)

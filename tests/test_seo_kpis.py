@@ -17,10 +17,11 @@ import pytest
 from kpireport import NoteKind, formatting
 from kpireport.config import load_config
 from kpireport.config.checks import check_config
+from kpireport.figures_csv import figures_csv
 from kpireport.narrative import summarise
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
-from kpireport.render import figures_csv, render_html
+from kpireport.render import render_html
 
 DATA = Path(__file__).parent / "data" / "csv"
 NOW = dt.datetime(2026, 11, 5, 9, 0, tzinfo=dt.UTC)  # last month: October 2026

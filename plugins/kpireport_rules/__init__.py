@@ -58,7 +58,7 @@ def _languages(locale_dir: Path) -> tuple[str, ...]:
 def _each(say: Callable[[NullTranslations, str], str]) -> dict[str, str]:
     """``say(words, language)`` for each language: a finding carries all of them."""
     # Imported here: loading the plugins must not load the renderer.
-    from kpireport.render import translations
+    from kpireport.templating import translations
 
     return {lang: say(translations(LOCALE_DIR, lang, DOMAIN), lang)
             for lang in _languages(LOCALE_DIR)}
