@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/render_speed.py   # each client: 3 fresh runs; 5 rounds in-process
 
-Measures, and checks against the report issue's targets:
+Measures (absolute times are printed, not judged: this machine's speed drifts by the hour):
 1. one report in a fresh process (``python -m kpireport run … --client ID``), best of N, for
    each example client, with the project's bytecode compiled as an installed wheel has it,
    and the cost of ``import kpireport.cli`` alone;
@@ -12,12 +12,14 @@ Measures, and checks against the report issue's targets:
    a process rendering them round after round (compute, HTML, PDF split);
 3. the engine's total against WeasyPrint alone laying out and writing the same HTML;
 4. what one chart costs to build.
-Prints JSON; exit status 1 when a target is missed. Not a test: numbers depend on the machine.
+Prints JSON; exit status 1 when a ratio target is missed (the engine against WeasyPrint
+alone) or a report takes more than 9 pages. Not a test: numbers depend on the machine.
 
     .venv/bin/python benchmarks/render_speed.py --vs ../base   # this checkout (A) against B
 
 With ``--vs PATH`` (another checkout with its own ``.venv``), it measures both side by side
-instead, each with its own venv, engine and example (see :func:`side_by_side`).
+instead, each with its own venv, engine and example (see :func:`side_by_side`): fresh-process
+time, WeasyPrint's time per page and per report, each held to 1 plus the run's noise.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE_LIMIT = 9
+"""The most pages an example's report may take (the report issue's limit)."""
 CONFIG = ROOT / "config.example.yaml"
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
@@ -307,8 +311,9 @@ def side_by_side(other: Path, pairs: int, clients: list[str]) -> dict[str, objec
     for root in roots.values():
         subprocess.run([_python(root), "-m", "compileall", "-q", "kpireport", "plugins",
                         "report_templates"], check=True, capture_output=True, cwd=root)
-    series: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": [], "per_page": [],
-                                                    "pages": []} for k in roots}
+    series: dict[str, dict[str, list[float]]] = {
+        k: {"wall": [], "cpu": [], "per_page": [], "per_report": [], "pages": [],
+            "most_pages": []} for k in roots}
     for pair in range(pairs + 1):
         for key, root in roots.items():
             walls, cpus = [], []
@@ -322,15 +327,21 @@ def side_by_side(other: Path, pairs: int, clients: list[str]) -> dict[str, objec
             pages = sum(weasy[c]["pages"] for c in clients)
             series[key]["wall"].append(statistics.mean(walls))
             series[key]["cpu"].append(statistics.mean(cpus))
-            series[key]["per_page"].append(sum(weasy[c]["seconds"] for c in clients) / pages)
+            seconds = sum(weasy[c]["seconds"] for c in clients)
+            series[key]["per_page"].append(seconds / pages)
+            series[key]["per_report"].append(seconds / len(clients))
             series[key]["pages"].append(pages / len(clients))
+            series[key]["most_pages"].append(max(weasy[c]["pages"] for c in clients))
     a, b = series["a"], series["b"]
     return {
         "a": str(roots["a"]), "b": str(roots["b"]), "pairs": pairs, "clients": clients,
         "fresh_process_per_report_s": _summary(a["wall"], b["wall"]),
         "fresh_process_per_report_cpu_s": _summary(a["cpu"], b["cpu"]),
         "weasyprint_per_page_s": _summary(a["per_page"], b["per_page"]),
+        "weasyprint_per_report_s": _summary(a["per_report"], b["per_report"]),
         "pages_per_report": _summary(a["pages"], b["pages"], exact=True),
+        "most_pages": {"a": max(a["most_pages"]), "b": max(b["most_pages"]),
+                       "target": PAGE_LIMIT},
     }
 
 
@@ -358,11 +369,19 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         # Wall time is what a cron job waits; CPU time what it costs, and the steadier of
         # the two on a shared machine: both are held to their target.
+        # Per page and per report both: a report spread over more pages must not pass on its
+        # time per page alone, nor a denser one on its time per report. Its pages are held
+        # to the report issue's limit, not to the other checkout's count.
         checked = {"fresh-process time per report": "fresh_process_per_report_s",
                    "fresh-process CPU time per report": "fresh_process_per_report_cpu_s",
                    "WeasyPrint time per page": "weasyprint_per_page_s",
-                   "pages per report": "pages_per_report"}
-        misses = 0
+                   "WeasyPrint time per report": "weasyprint_per_report_s"}
+        most, pages = result["most_pages"], result["pages_per_report"]
+        assert isinstance(most, dict) and isinstance(pages, dict)
+        misses = int(most["a"] > PAGE_LIMIT)
+        print(f"{'ok  ' if most['a'] <= PAGE_LIMIT else 'MISS'} pages: at most {most['a']} "
+              f"a report (limit {PAGE_LIMIT}; B: {most['b']}; mean A/B "
+              f"{pages['ratio']})", file=sys.stderr)
         for name, key in checked.items():
             figure = result[key]
             assert isinstance(figure, dict)
@@ -385,17 +404,14 @@ def main() -> int:
     print(json.dumps(figures, indent=2))
     one, run = figures["one_process"], figures["one_run"]
     assert isinstance(one, dict) and isinstance(run, dict)
+    # Absolute times are printed, not held to a target: this machine's speed drifts by the
+    # hour, so a speed target is a ratio measured in the same run (here against WeasyPrint
+    # alone; against another checkout with --vs).
     checks = {
-        f"fresh process ≤ 1.5 s ({client}: {f['best_s']} s)": f["best_s"] <= 1.5
-        for client, f in fresh.items()
-    }
-    checks.update({
-        f"many in one run ≤ 0.6 s/report, one worker ({run['per_report_s']} s)":
-            run["per_report_s"] <= 0.6,
         "engine ≤ 1.3 × WeasyPrint alone": one["engine_vs_weasyprint"] <= 1.3,
-        "≥ 8 pages and ≥ 6 charts": all(one["pages"][c] >= 8 and one["charts"][c] >= 6
-                                        for c in clients),
-    })
+        f"≤ {PAGE_LIMIT} pages and ≥ 6 charts a report": all(
+            one["pages"][c] <= PAGE_LIMIT and one["charts"][c] >= 6 for c in clients),
+    }
     for name, ok in checks.items():
         print(f"{'ok  ' if ok else 'MISS'} {name}", file=sys.stderr)
     return 0 if all(checks.values()) else 1
