@@ -144,7 +144,8 @@ def format_duration(seconds: float | None, locale: str, unit: str = "seconds", *
     if axis and secs == 0:
         # A chart's axis steps in whole minutes: "2 min", not "2 min 0 sec".
         return sign + _units(minutes, "duration-minute", locale, "short")
-    return (f"{sign}{_units(minutes, 'duration-minute', locale, 'short')} "
+    # "2 min 10 sec" read as one figure: never parted at a line's end.
+    return (f"{sign}{_units(minutes, 'duration-minute', locale, 'short')}{NBSP}"
             f"{_units(secs, 'duration-second', locale, 'short')}")
 
 
@@ -156,10 +157,25 @@ def _units(value: float, unit: str, locale: str,
     if decimals is None:
         decimals = 0 if float(value).is_integer() else 1
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    # English's short units are CLDR's root English ones ("47 sec", "2 min") in every English
+    # locale: en_001's, which en_GB inherits, pluralise the abbreviations ("47 secs"), which
+    # British style guides do not. Every English locale groups and points figures alike.
+    words = "en" if length == "short" and _language(locale) == "en" else locale
     text = format_unit(round(value, decimals), unit, length=length, format=pattern,
-                       locale=_locale(locale))
+                       locale=_locale(words))
     # CLDR's English units take a plain space ("29 secs"): a line could end before the unit.
     return _minus(_PLAIN_SPACE_AFTER_DIGIT.sub(NBSP, text))
+
+
+def _language(locale: str) -> str:
+    return locale.split("_")[0].lower()
+
+
+def unbreakable(text: str) -> str:
+    """``text`` with its plain spaces made no-break ones: a date ("24\xa0Nov\xa02025"), a
+    month and its year, a short range or a "period: value" pair is never parted at a line's
+    end (the spaces CLDR already sets, narrow or no-break, are kept)."""
+    return text.replace(" ", NBSP)
 
 
 def needed(value: float, unit: Unit | str, duration_unit: str = "seconds") -> float:
@@ -470,6 +486,18 @@ def _interval(first: dt.date, last: dt.date, locale: str) -> str:
     if first.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)
     return text
+
+
+def interval_ends(first: dt.date, last: dt.date, locale: str) -> tuple[str, str]:
+    """The two sides of the locale's own range of days (:func:`_interval`), each unbreakable:
+    ``("Jan\xa01", "Nov\xa024, 2025")`` in en_US, ``("1\xa0Jan", "24\xa0Nov\xa02025")`` in
+    en_GB, ``("1er", "24\xa0nov.\xa02025")`` in French (a month said once when both days
+    share it), for a sentence that joins them in its own words ("du … au …")."""
+    text = _interval(first, last, locale)
+    start, _, end = text.partition("–")
+    if not end:  # one day: no range to part
+        return unbreakable(text), ""
+    return unbreakable(start.strip(" \u202f\u2009")), unbreakable(end.strip(" \u202f\u2009"))
 
 
 def format_days(first: dt.date, last: dt.date, locale: str) -> str:

@@ -25,12 +25,16 @@ def compared_with(span: Span, locale: str, gettext: Any) -> str:
     start, end = span.start, span.end
     if formatting.whole_month(start, end):
         return str(gettext("vs %(month)s")) % {
-            "month": formatting.format_month(start, locale)}
+            "month": formatting.unbreakable(formatting.format_month(start, locale))}
     if formatting.whole_quarter(start, end):
         return str(gettext("vs %(quarter)s")) % {
-            "quarter": formatting.format_quarter(start, locale)}
-    # The year once when both days share it: "1er janv. au 31 oct. 2025".
-    first = (formatting.format_date(start, locale, "d MMM") if start.year == end.year
-             else formatting.format_date(start, locale, "medium"))
-    return str(gettext("vs %(first)s – %(last)s")) % {
-        "first": first, "last": formatting.format_date(end, locale, "medium")}
+            "quarter": formatting.unbreakable(formatting.format_quarter(start, locale))}
+    # The locale's own range of days ("Jan 1 – Nov 24, 2025" in en_US, "1 Jan – 24 Nov
+    # 2025" in en_GB, "du 1er janv. au 24 nov. 2025"), never one side in another locale's
+    # order; the dash between narrow no-break spaces, as the range alone sets it.
+    first, last = formatting.interval_ends(start, end, locale)
+    if not last:  # one day, as the range of it was printed before
+        first = formatting.unbreakable(formatting.format_skeleton("MMMd", start, locale))
+        last = formatting.unbreakable(formatting.format_date(end, locale, "medium"))
+    return (str(gettext("vs %(first)s – %(last)s")) % {"first": first, "last": last}
+            ).replace(" – ", "\u202f–\u202f")

@@ -131,23 +131,19 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport import period_charts, report_charts
 
     if report_charts.charts_period(report):
-        bar_charts, partial, unfilled = report_charts.period_bar_charts(report, style, targets,
+        # The third set, partial months a source leaves empty, is drawn by the chart itself.
+        bar_charts, partial, _ = report_charts.period_bar_charts(report, style, targets,
                                                                         gettext)
         kpi_charts = {k: Markup(c) for k, c in bar_charts.items()}
+        # The striped slot's key names its last day, in one wording in every section ("To 24
+        # Nov, against the same days last year"); a slot a source leaves empty (figures for
+        # whole months only) is explained under its own chart, not in the key.
+        partial_ends = {report.kpi_periods.get(k, report.period).end for k in partial}
         bar_words = legend | {"title": str(gettext("Month by month")),
                               "last_year": str(gettext("Same months last year")),
-                              "partial": str(gettext("Month so far, against the same days "
-                                                     "last year"))}
-        # A source that gives a figure for whole months only leaves its part of a month
-        # empty: the key of the charts holding one says why (in one line, as the others).
-        empty_words = bar_words | {"partial": str(gettext("Month so far (empty for "
-                                                          "monthly-only data)"))}
-
-        def words_for(ks: list[KpiValue]) -> dict[str, str]:
-            return empty_words if any(k.key in unfilled for k in ks) else bar_words
-
+                              "partial": partial_key(partial_ends, report.locale, gettext)}
         legends = {f: Markup(period_charts.bars_legend(
-                       style, words_for(ks), partial=any(k.key in partial for k in ks),
+                       style, bar_words, partial=any(k.key in partial for k in ks),
                        target=any(k.key in targets and k.key in kpi_charts for k in ks),
                        # keys: a position is charted as dots, the rest as bars.
                        bars=any(k.key in kpi_charts and k.definition.unit != Unit.POSITION
@@ -270,9 +266,19 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                         or summary.covered_end(report) < report.period.end else None),
         "whole_period": summary.covers_whole_period(report),
         # A table's change column: a year to date compares with last year's same days.
-        "change_column": (gettext("vs same days last year")
+        # texts2: a short header (a long one stacked on five lines in French), the same
+        # days said once under each table instead (``change_note``).
+        "change_column": (env_translations(env).pgettext("table column", "vs last year")
                           if report.period.previous == report.period.last_year
                           else gettext("vs previous period")),
+        "change_note": (gettext("Changes against the same days of %(year)s.") % {
+            "year": report.period.last_year.start.year}
+            if report.period.previous == report.period.last_year else None),
+        # texts2: "October 2025: £139,200" kept on one line (a compare line may break
+        # between comparisons, never inside a period's name or before its value).
+        "period_value": lambda span, value: formatting.unbreakable(
+            gettext("%(period)s: %(value)s") % {
+                "period": formatting.format_period(span, report.locale), "value": value}),
         # ---
         # A KPI whose data stops early is compared over the same days: those are named.
         "period_of": lambda kpi: report.period_of(kpi.key),
@@ -565,12 +571,39 @@ def table_columns(kpi: KpiValue) -> list[str]:
 
 
 _SLASH = re.compile(r"/(?=[^/])")
+_SEGMENT = re.compile(r"[^/]+")
+LONG_SEGMENT = 18
+"""Characters of an address's part (between slashes) beyond which it may also break before
+its hyphens: about a page column's width, where a slug longer than the column was cut
+mid-word ("creme-de-nuit-regen / erante")."""
+
+
+def _segment(match: re.Match[str]) -> str:
+    part = match.group(0)
+    # After a hyphen, never (a word joiner): a line ending "soins-" reads as a word's
+    # hyphenation. Before one, in a long part only (a zero-width space): "-vitamine-c"
+    # opening a line reads as the address going on.
+    joined = part.replace("-", "-\u2060")
+    return joined.replace("-", "\u200b-") if len(part) > LONG_SEGMENT else joined
 
 
 def _wrappable(text: str) -> str:
     """A page's address that may wrap after each slash (a zero-width space there), not in
-    the middle of a word: ``/blog/guides/`` breaks as ``/blog/`` ``guides/``."""
-    return _SLASH.sub("/\u200b", text) if "/" in text else text
+    the middle of a word: ``/blog/guides/`` breaks as ``/blog/`` ``guides/``; nor after a
+    hyphen (``/soins-`` ``visage`` read as hyphenation): a long part breaks before one."""
+    if "/" not in text:
+        return text
+    return _SLASH.sub("/\u200b", _SEGMENT.sub(_segment, text))
+
+
+def partial_key(ends: set[dt.date], locale: str, gettext: Any) -> str:
+    """The charts' key to a month's striped slot: "To 24 Nov, against the same days last
+    year" (the day unbreakable), the day left out when the section's charts stop on
+    different days (each slot's own label names its day)."""
+    if len(ends) != 1:
+        return str(gettext("Month so far, against the same days last year"))
+    day = formatting.unbreakable(formatting.format_skeleton("MMMd", next(iter(ends)), locale))
+    return str(gettext("To %(day)s, against the same days last year")) % {"day": day}
 
 
 def row_change(report: Report, kpi: KpiValue, index: int,

@@ -62,9 +62,9 @@ def test_a_rate_changes_in_percentage_points(difference, locale, expected):
 
 
 @pytest.mark.parametrize("difference,unit,duration_unit,locale,expected", [
-    (12.4, Unit.DURATION, "seconds", "en_GB", "+12\xa0secs"),
-    (-65, Unit.DURATION, "seconds", "en_GB", "\u22121\xa0min 5\xa0secs"),
-    (0.3, Unit.DURATION, "seconds", "en_GB", "±0\xa0secs"),
+    (12.4, Unit.DURATION, "seconds", "en_GB", "+12\xa0sec"),
+    (-65, Unit.DURATION, "seconds", "en_GB", "\u22121\xa0min\xa05\xa0sec"),
+    (0.3, Unit.DURATION, "seconds", "en_GB", "±0\xa0sec"),
     (-2.46, Unit.DURATION, "days", "en_GB", "\u22122.5\xa0days"),
     (0.4, Unit.RATIO, "seconds", "en_GB", "+0.40×"),
     (-0.12, Unit.NUMBER, "seconds", "en_GB", "\u22120.12"),
@@ -331,7 +331,7 @@ def test_the_previous_periods_tables_are_optional_queries(example):
     (Unit.POSITION, 13.74, 13.66, "same position"),        # both print 13.7
     # northwind's time on page: 1 min 9 sec against 1 min 10 sec, 0.4 s apart.
     (Unit.DURATION, 69.23862872883637, 69.64876696011466, "\u22121\xa0sec"),
-    (Unit.DURATION, 69.6, 70.4, "±0\xa0secs"),                # both print 1 min 10 sec
+    (Unit.DURATION, 69.6, 70.4, "±0\xa0sec"),                # both print 1 min 10 sec
 ])
 def test_a_change_is_the_difference_of_the_figures_as_printed(unit, value, reference,
                                                               expected):

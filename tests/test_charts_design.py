@@ -335,7 +335,7 @@ def test_a_duration_axis_steps_in_whole_minutes_and_a_position_is_dots_with_1_on
 
     ticks, texts = value_ticks([95.0, 180.0, 200.0], unit="duration", fmt=fmt, zero=True,
                                clock=True)
-    assert all(t % 60 == 0 for t in ticks) and texts[:3] == ["0\xa0secs", "1\xa0min", "2\xa0mins"]
+    assert all(t % 60 == 0 for t in ticks) and texts[:3] == ["0\xa0sec", "1\xa0min", "2\xa0min"]
     months = [MonthBar(start=dt.date(2026, m, 1), value=v, last_year=ly)
               for m, v, ly in ((7, 12.0, 15.0), (8, 9.0, 14.0), (9, 10.5, 13.0))]
     svg = month_bars(months, locale="en_GB", fmt=lambda v: f"{v:.1f}", unit="position")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -142,16 +141,16 @@ def test_a_figure_given_for_whole_months_only_leaves_the_slot_empty_and_the_key_
     assert ">to 24 Nov<" in block and 'class="partial"' not in block
     # Not a failure of its source: the optional query asked nothing of it.
     assert not [n for n in report.notes if n.kind is NoteKind.SOURCE_FAILED]
-    # The key of the web family (which holds it) says why; the sales family's, drawn in full,
-    # says what its striped bars are.
+    # Review 4: one wording in every section's key, naming the day; the empty slot is
+    # explained by its own chart's note, not by the key.
     def family_key(family: str) -> str:
         section = html[html.index(f'id="family-{family}"'):]
         key = section[section.index('<div class="chart-legend">'):]
         return key[:key.index("</div>")]
 
-    assert "Month so far (empty for monthly-only data)" in family_key("web")
-    assert "Month so far, against the same days last year" in family_key("commercial")
-    assert "empty for monthly-only data" not in family_key("commercial")
+    said = "To 24\xa0Nov, against the same days last year"
+    assert said in family_key("web") and said in family_key("commercial")
+    assert "Month so far" not in html and "monthly-only" not in html
     assert "counts and amounts only" not in html
 
 
@@ -159,9 +158,9 @@ def test_the_key_is_in_french_for_a_french_client(ytd):
     report, html = ytd["maison-lumiere"]
     assert report.kpis["conversion_rate"].partial_month is not None
     assert report.kpis["conversion_rate"].partial_month.value is not None
-    assert re.search("Mois entamé(, face aux mêmes jours l'an dernier| \\(vide si données "
-                     "mensuelles seules\\))", html.replace("&#39;", "'"))
-    assert "Month so far" not in html
+    assert "Jusqu’au 24\xa0nov., face aux mêmes jours l’an dernier" in html
+    assert "Mois entamé" not in html and "vide si" not in html
+    assert "Month so far" not in html and "To 24" not in html
 
 
 def test_a_whole_quarter_asks_and_draws_no_partial_month(example, tmp_path):
@@ -172,7 +171,7 @@ def test_a_whole_quarter_asks_and_draws_no_partial_month(example, tmp_path):
     assert all(k.partial_month is None and k.partial_month_last_year is None
                for k in report.kpis.values())
     html = render_html(report, plugins)[0]
-    assert 'class="partial"' not in html and "Month so far" not in html
+    assert 'class="partial"' not in html and "against the same days last year" not in html
 
 
 def test_the_partial_months_days_and_last_years_same_days():

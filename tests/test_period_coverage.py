@@ -121,7 +121,7 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     assert "up to the day given in the summary" in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", html.index('class="compare"', start))]
-    assert "1 Jan\u202f–\u202f24 Nov 2025" in line
+    assert "1\xa0Jan\u202f–\u202f24\xa0Nov\xa02025:\xa0" in line
     assert "Total from 1 Jan 2026 to 24 Nov 2026" in html
 
 

@@ -51,7 +51,8 @@ def pdf_lines(reports):
     computed, plugins = reports
     out = {}
     for key in [("acme-robotics", "2026-Q3"), ("maison-lumiere", "2026-Q3"),
-                ("maison-lumiere", "year-to-date")]:
+                ("maison-lumiere", "year-to-date"), ("acme-robotics", "year-to-date"),
+                ("maison-lumiere", "2026-10")]:
         reader = PdfReader(io.BytesIO(render_report(computed[key], plugins).pdf))
         out[key] = [page.extract_text().splitlines() for page in reader.pages]
     return out
@@ -96,13 +97,18 @@ class English:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    (formatting.format_duration(89, "en_GB"), f"1{NBSP}min 29{NBSP}secs"),
-    (formatting.format_duration(89, "en_US"), f"1{NBSP}min 29{NBSP}sec"),
+    # Review 4: English's short units unpluralised in every English locale ("sec", not
+    # en_GB's CLDR "secs"), the whole duration unbreakable.
+    (formatting.format_duration(89, "en_GB"), f"1{NBSP}min{NBSP}29{NBSP}sec"),
+    (formatting.format_duration(89, "en_US"), f"1{NBSP}min{NBSP}29{NBSP}sec"),
+    (formatting.format_duration(47, "en_GB"), f"47{NBSP}sec"),
+    (formatting.format_duration(130, "en_GB"), f"2{NBSP}min{NBSP}10{NBSP}sec"),
     # CLDR's French spaces, kept: a no-break space before "min", a narrow one before "s".
-    (formatting.format_duration(89, "fr_FR"), f"1{NBSP}min 29{NNBSP}s"),
+    (formatting.format_duration(89, "fr_FR"), f"1{NBSP}min{NBSP}29{NNBSP}s"),
     (formatting.format_duration(92.5, "en_GB", "days"), f"92.5{NBSP}days"),
     (formatting.format_duration(90, "en_GB", "days", axis=True), f"90{NBSP}days"),
-    (formatting.format_duration(120, "en_GB", axis=True), f"2{NBSP}mins"),
+    (formatting.format_duration(120, "en_GB", axis=True), f"2{NBSP}min"),
+    (formatting.format_duration(120, "en_US", axis=True), f"2{NBSP}min"),
     (formatting.format_points(0.0057, "fr_FR", English()), f"+0,57{NBSP}pt"),
     (formatting.format_points(-0.021, "en_GB", English()), f"\u22122.1{NBSP}pts"),
     (formatting.format_places(-2.9, "en_GB", English()), f"up 2.9{NBSP}places"),
@@ -174,9 +180,19 @@ def test_a_french_report_prints_no_straight_apostrophe_in_its_own_text(html):
 
 def test_the_year_to_dates_change_column_is_french_and_reads_as_the_monthlys(html):
     ytd, monthly = html["maison-lumiere", "year-to-date"], html["maison-lumiere", "2026-10"]
-    assert '<th class="num change">/ mêmes jours de l’an dernier</th>' in ytd
+    # Review 4: a short header (the long one stacked on five lines), its same days said under
+    # each table that has the column.
+    assert '<th class="num change">/ an dernier</th>' in ytd
     assert '<th class="num change">/ période préc.</th>' in monthly
-    assert ">vs " not in ytd
+    assert ">vs " not in ytd and "mêmes jours de l’an dernier</th>" not in ytd
+    columns = ytd.count('<th class="num change">')
+    assert columns >= 2
+    assert ytd.count('<p class="note">Évolutions par rapport aux mêmes jours de 2025.</p>') \
+        == columns
+    assert "Évolutions par rapport" not in monthly
+    english = html["acme-robotics", "year-to-date"]
+    assert '<th class="num change">vs last year</th>' in english
+    assert '<p class="note">Changes against the same days of 2025.</p>' in english
 
 
 def test_the_clicks_captions_read_well_in_both_languages(html):
@@ -236,3 +252,120 @@ def test_unique_visitors_say_why_the_period_has_no_figure_as_its_chart_shows(
                 "dans chacun).")
     assert said in page
     assert "day by day" not in page and "jour par jour, et additionner" not in page
+
+
+# --- 5. Review 4: dates in the locale's own order, never parted at a line's end -----------------
+
+
+class French:
+    ngettext = English.ngettext
+
+    @staticmethod
+    def gettext(s: str) -> str:
+        return {"vs %(first)s – %(last)s": "par rapport à la période du %(first)s au %(last)s",
+                "vs %(month)s": "par rapport à %(month)s"}.get(s, s)
+
+
+D = dt.date
+RANGES = [(D(2025, 11, 1), D(2025, 11, 24)), (D(2025, 1, 1), D(2025, 11, 24)),
+          (D(2024, 12, 1), D(2025, 1, 24))]
+
+
+@pytest.mark.parametrize(("locale", "words", "expected"), [
+    ("en_US", English, ["vs Nov 1 – 24, 2025", "vs Jan 1 – Nov 24, 2025",
+                        "vs Dec 1, 2024 – Jan 24, 2025"]),
+    ("en_GB", English, ["vs 1 – 24 Nov 2025", "vs 1 Jan – 24 Nov 2025",
+                        "vs 1 Dec 2024 – 24 Jan 2025"]),
+    ("fr_FR", French, ["par rapport à la période du 1er au 24 nov. 2025",
+                       "par rapport à la période du 1er janv. au 24 nov. 2025",
+                       "par rapport à la période du 1er déc. 2024 au 24 janv. 2025"]),
+])
+def test_a_compared_range_is_the_locales_own_and_never_breaks_inside(locale, words, expected):
+    """Review 4: "vs 1 Jan – Nov 24, 2025" in an American report (a British start, an
+    American end), and "vs 1 Jan / – 24 Nov 2025" parted at a line's end."""
+    from types import SimpleNamespace
+
+    from kpireport.period_words import compared_with
+
+    said = [compared_with(SimpleNamespace(start=a, end=b), locale, words.gettext)
+            for a, b in RANGES]
+    plain = [t.replace(NBSP, " ").replace(NNBSP, " ") for t in said]
+    assert plain == expected
+    for text, (first, last) in zip(said, RANGES, strict=True):
+        # The range as the locale prints it alone (the dash between narrow no-break spaces).
+        if locale != "fr_FR":
+            assert text == "vs " + formatting.format_days(first, last, locale).replace(" ", NBSP)
+        # Each day (or side of the range) unbreakable, the sentence's own words around them.
+        ends = formatting.interval_ends(first, last, locale)
+        assert all(" " not in end and end in text for end in ends)
+        assert text.replace(ends[0], "").replace(ends[1], "").strip(
+            NNBSP + "– ") in ("vs", "par rapport à la période du  au")
+    # A whole month keeps its year.
+    month = compared_with(SimpleNamespace(start=D(2025, 10, 1), end=D(2025, 10, 31)), locale,
+                          words.gettext)
+    assert month.endswith(f"{NBSP}2025") and ("October" in month or "octobre" in month)
+
+
+MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
+          "December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|janvier|février|mars|"
+          "avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|janv\\.|févr\\.|"
+          "avr\\.|juil\\.|sept\\.|oct\\.|nov\\.|déc\\.")
+ENDS_PARTED = re.compile(rf"(\b(?:{MONTHS})|(?:\b\d{{1,2}}|1er)\s*[–-]?)$")
+STARTS_YEAR = re.compile(r"^(?:19|20)\d\d\b(?!\s*[-–]\s*\d)")
+STARTS_MONTH_AFTER_DAY = re.compile(rf"^[–-]?\s*(?:{MONTHS})\b")
+
+
+@pytest.mark.pdf
+def test_no_line_of_the_pdf_parts_a_date_or_a_period_from_its_value(pdf_lines):
+    """Review 4: "· October⏎2025: £139,200", « octobre⏎2025 : 133 295 € », "vs 1 Jan⏎– 24
+    Nov 2025", "1 Jan – 24⏎Nov 2025": no line starts with a year, nor ends with a month's
+    name or a day's number whose month opens the next line."""
+    for key, pages in pdf_lines.items():
+        for number, lines in enumerate(pages, 1):
+            for a, b in itertools.pairwise(line.strip() for line in lines):
+                assert not STARTS_YEAR.match(b), (key, number, a, b)
+                # A month's name whose day or range goes on the next line ("vs 1 Jan⏎– 24
+                # Nov"); not a chart's axis of months ending its line.
+                month_ends = re.search(rf"\b(?:{MONTHS})$", a)
+                assert not (month_ends and re.match(r"[–-]", b)), (key, number, a, b)
+                # A range's second day ("1 Jan – 24⏎Nov"), not a table's figure before the
+                # next cell's month.
+                day_ends = re.search(r"–\s*\d{1,2}$", a) or a.endswith("–")
+                assert not (day_ends and STARTS_MONTH_AFTER_DAY.match(b)), (key, number, a, b)
+    # The pairs and ranges the review found parted are there, whole, on one line.
+    maison = [line for page in pdf_lines["maison-lumiere", "2026-10"] for line in page]
+    assert any(re.search(r"octobre[\s\xa0]2025[\s\u202f]:[\s\xa0]", line) for line in maison)
+    acme = [line for page in pdf_lines["acme-robotics", "year-to-date"] for line in page]
+    assert any(re.search(r"vs 1[\s\xa0]Jan[\s\u202f]–[\s\u202f]24[\s\xa0]Nov[\s\xa0]2025",
+                         line) for line in acme)
+
+
+def test_an_address_breaks_at_its_slashes_never_after_a_hyphen():
+    """Review 4: "/produit/serum-eclat-⏎vitamine-c", "/boutique/soins-⏎visage" read as a
+    word's hyphenation."""
+    from kpireport.template_context import _wrappable
+
+    ZWSP, WJ = "\u200b", "\u2060"
+    short = _wrappable("/boutique/soins-visage")
+    assert short == f"/{ZWSP}boutique/{ZWSP}soins-{WJ}visage"
+    # A part longer than a column may break before its hyphens, never after one.
+    long = _wrappable("/produit/creme-de-nuit-regenerante")
+    assert long == (f"/{ZWSP}produit/{ZWSP}creme{ZWSP}-{WJ}de{ZWSP}-{WJ}nuit{ZWSP}-{WJ}"
+                    "regenerante")
+    # The address itself, once the invisible marks are taken out (copy-paste).
+    for text in (short, long):
+        assert text.replace(ZWSP, "").replace(WJ, "") in ("/boutique/soins-visage",
+                                                          "/produit/creme-de-nuit-regenerante")
+    assert _wrappable("Crème anti-âge") == "Crème anti-âge"  # not an address: as it is
+
+
+@pytest.mark.pdf
+def test_the_pdfs_addresses_end_no_line_with_a_hyphen_and_copy_clean(pdf_lines):
+    lines = [line for page in pdf_lines["maison-lumiere", "year-to-date"] for line in page]
+    addresses = [line for line in lines if line.startswith(("/", "-")) or
+                 re.match(r"^\d+ /", line)]
+    assert len(addresses) >= 8
+    assert [line for line in addresses if line.rstrip().endswith("-")] == []
+    text = "\n".join(lines)
+    assert "\u2060" not in text and "\u200b" not in text
+    assert "/boutique/" in text and "soins-visage" in text

@@ -224,7 +224,7 @@ def test_the_summary_tells_a_position_move_in_places(report):
     # A smaller position number is better: listed under "Improved", not "Worsened".
     assert not any(s.startswith("Average position") for s in rose_or_fell.worsened)
     sentences = [s for s in rose_or_fell.improved if s.startswith("Average position")]
-    assert sentences and "(up 8.0\xa0places vs September 2026)" in sentences[0]
+    assert sentences and "(up 8.0\xa0places vs September\xa02026)" in sentences[0]
 
 
 def test_a_brand_kpi_without_its_brand_terms_fails_validation(tmp_path, plugins):
