@@ -130,7 +130,8 @@ def tiles_caption(report: Report, gettext: Callable[[str], str]) -> str:
     days = (formatting.format_period(period, report.locale) if end >= period.end else
             formatting.format_period(DateRange(start=period.start, end=end), report.locale))
     return gettext("%(days)s%(earlier)s, compared with %(compared)s:") % {
-        "days": days[:1].upper() + days[1:], "earlier": _earlier(report, gettext),
+        "days": formatting.unbreakable(days[:1].upper() + days[1:]),
+        "earlier": _earlier(report, gettext),
         "compared": compared_with(report, gettext)}
 
 

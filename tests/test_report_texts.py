@@ -67,18 +67,19 @@ def summary_of(page: str) -> str:
 
 
 @pytest.mark.parametrize(("key", "line"), [
-    (("acme-robotics", "2026-Q3"), "Q3 2026, compared with Q2 2026 and Q3 2025:"),
-    (("maison-lumiere", "2026-Q3"), f"T3 2026, comparé avec le T2 2026 et le T3 2025{NNBSP}:"),
+    (("acme-robotics", "2026-Q3"), "Q3\xa02026, compared with Q2 2026 and Q3 2025:"),
+    (("maison-lumiere", "2026-Q3"), f"T3\xa02026, comparé avec le T2 2026 et le T3 2025{NNBSP}:"),
     (("maison-lumiere", "2026-10"),
-     f"Octobre 2026, comparé avec septembre 2026 et octobre 2025{NNBSP}:"),
+     f"Octobre\xa02026, comparé avec septembre 2026 et octobre 2025{NNBSP}:"),
     (("acme-robotics", "year-to-date"),
-     f"1 Jan{NNBSP}–{NNBSP}24 Nov 2026 (Google Search Console: up to 31 Oct), compared with "
-     "the same days of 2025:"),
+     f"1\xa0Jan{NNBSP}–{NNBSP}24\xa0Nov\xa02026 (Google Search Console: up to 31 Oct), "
+     "compared with the same days of 2025:"),
     (("maison-lumiere", "year-to-date"),
-     f"1er janv.{NNBSP}–{NNBSP}24 nov. 2026 (Google Search Console{NNBSP}: jusqu’au 31 oct.), "
-     f"comparé avec les mêmes jours de 2025{NNBSP}:"),
+     f"1er\xa0janv.{NNBSP}–{NNBSP}24\xa0nov.\xa02026 (Google Search Console{NNBSP}: "
+     f"jusqu’au 31 oct.), comparé avec les mêmes jours de 2025{NNBSP}:"),
 ])
 def test_the_summary_says_its_days_and_comparisons_in_one_line(html, key, line):
+    # The days covered never part at a line's end (no-break spaces inside them).
     summary = summary_of(html[key])
     assert f'<p class="tiles-caption">{line}</p>' in summary
     # Not a sentence before it saying the days and the comparisons again.
