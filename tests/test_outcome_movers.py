@@ -83,7 +83,8 @@ def test_acme_s_quarter_names_its_revenue_doubling_on_last_year(reports):
     # a quarter in new opportunities (70), whose impact names its unit and period.
     assert found.rank == 85 and fall.rank == 70
     assert fall.impact["en"] == "19 new opportunities short of Q2 2026's level"
-    assert fall.impact["fr"].replace("\u202f", " ") == "19 nouvelles opportunités de moins qu'en T2 2026"
+    assert fall.impact["fr"].replace("\u202f", " ") == ("19 nouvelles opportunités de moins "
+                                                       "qu'en T2 2026")
 
 
 @pytest.mark.parametrize("client", ["maison-lumiere", "northwind-dental", "acme-robotics"])

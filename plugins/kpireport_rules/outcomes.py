@@ -437,8 +437,9 @@ def mover_finding(report: Report, mover: Mover, rule: str,
     case = _case(mover)
     noted = noted_by(report, kpi)
     head = _HEAD_TWO if len(ordered) > 1 else _HEAD_ONE
+    opened: dict[str, object] = {}
     if len(ordered) > 1:
-        opening, opened = _OPENING_TWO[case], {}
+        opening = _OPENING_TWO[case]
     else:
         opening, opened = _opening_one(report, mover)
     seasonal = _seasonal(report, mover) if case == (False, True) and len(ordered) > 1 \
