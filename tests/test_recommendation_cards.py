@@ -185,3 +185,32 @@ def test_maison_s_climbing_visitors_of_24_november_are_no_unusual_day(reports):
     report = reports[("maison-lumiere", "ytd")]
     assert not [f for f in report.findings if f.rule == "unusual-day"
                 and f.figures.get("day") == "2026-11-24"]
+
+
+def one_kpi(base, value: float, previous: float, last_year: float, brand=None):
+    kpi = dataclasses.replace(base.kpis["orders"], value=value, previous=previous,
+                              last_year=last_year, monthly=[], daily=[])
+    return dataclasses.replace(base, kpis={"orders": kpi}, findings=[], objectives=[],
+                               brand=brand or {}, locale="en_GB", language="en")
+
+
+def test_a_recovery_short_of_last_year_is_titled_by_its_gap_and_a_ytd_fall_by_its_days(reports):
+    [card] = outcome_movers(one_kpi(reports[("maison-lumiere", "month")], 80, 60, 100))
+    assert card.title["en"] == "Commandes: \u221220.0% vs October 2025"
+    # A year to date's fall: one comparison, named, in both languages.
+    ytd = one_kpi(reports[("maison-lumiere", "ytd")], 80, 100, 100)
+    [card] = outcome_movers(ytd)
+    assert "Below the same days of 2025: find which channels" in card.text["en"]
+    assert "En recul sur les mêmes jours de 2025 : identifier" in plain(card.text["fr"])
+    assert "both" not in card.text["en"]
+
+
+def test_a_note_on_the_section_covers_its_outcomes(reports):
+    acme = reports[("acme-robotics", "month")]
+    report = dataclasses.replace(acme, findings=[], brand={
+        "commentary": "## Note: commercial\n\nTwo deals closed; the rest slipped.\n"})
+    cards = {f.kpis[0]: f for f in outcome_movers(report)}
+    for key in ("won_revenue", "won_deals"):
+        assert "the agency's note on this section, earlier in the report, explains the " \
+            "change" in cards[key].text["en"], key
+        assert not cards[key].impact

@@ -394,12 +394,12 @@ def _impact(report: Report, mover: Mover, move: Move, noun: dict[str, str]) -> d
         "amount": amount, "period": period, "noun": noun.get(lang, noun["en"])}, lang))
 
 
-def _title_move(mover: Mover, case: tuple[bool, bool], seasonal: str | None) -> Move:
-    """The move a card's title names: the one that matters for its case. A fall on the
-    period before is the news of a mixed card (a seasonal one too: its text says why); a
-    recovery still short of last year is told by its gap to last year."""
+def _title_move(mover: Mover, case: tuple[bool, bool]) -> Move:
+    """The move a card's title names: the one that matters for its case. A fall of 5 % or
+    more on the period before is the news of a mixed card (a seasonal one too: its text
+    says why); a recovery still short of last year is told by its gap to last year."""
     if case == (False, True) and (first := mover.on("previous")) is not None \
-            and (first.notable or seasonal not in (None, _SLIGHT)):
+            and first.notable:
         return first
     if case == (True, False) and (year := mover.on("last_year")) is not None:
         return year
@@ -490,7 +490,7 @@ def mover_finding(report: Report, mover: Mover, rule: str,
         impact = _impact(report, mover, lost, unit_noun(report, kpi))
         figures["impact"] = abs(lost.before - now)
     if title is None:
-        main = _title_move(mover, case, seasonal[0] if seasonal else None)
+        main = _title_move(mover, case)
         title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), kpi=kpi.label,
                        change=_pct(report, main.change), previous=_period(report, main),
                        before=_value(report, kpi, main.before))
