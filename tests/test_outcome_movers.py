@@ -82,8 +82,9 @@ def test_acme_s_quarter_names_its_revenue_doubling_on_last_year(reports):
     # The biggest business news first: revenue doubled on the year (85) before a fall of
     # a quarter in new opportunities (70), whose impact names its unit and period.
     assert found.rank == 85 and fall.rank == 70
-    assert fall.impact["en"] == ("19 new opportunities to win back to return to the level of "
-                                 "Q2 2026")
+    assert fall.impact["en"] == "19 new opportunities short of Q2 2026's level"
+    assert fall.impact["fr"].replace("\u202f", " ") == ("19 nouvelles opportunités de moins "
+                                                       "qu'en T2 2026")
 
 
 @pytest.mark.parametrize("client", ["maison-lumiere", "northwind-dental", "acme-robotics"])
@@ -145,11 +146,13 @@ def test_an_old_one_off_event_is_no_recommendation_in_a_year_to_date(reports):
         assert not any(line.startswith(("An unusual", "Une journée", "Une semaine"))
                        for line in top_three(report))
     # The monthly report, whose days are all recent, still has Acme's 1 October, dated in
-    # the long style in its title and text alike.
+    # the long style: one sentence of the qualified leads' card, not a card of its own.
     acme = reports[("acme-robotics", None)]
-    [day] = [f for f in acme.findings if f.rule == "unusual-day"]
-    assert day.title["en"] == "An unusual day: 1 October 2026"
-    assert "on 1 October 2026: 11" in day.text["en"]
+    assert not [f for f in acme.findings if f.rule == "unusual-day"]
+    [card] = [f for f in acme.findings if f.rule == "outcome-movers"
+              and f.kpis == ("qualified_leads",)]
+    assert card.text["en"].endswith("One day stands out: 1 October 2026, with 11 against a "
+                                    "usual 2 a day.")
 
 
 def test_an_odd_day_is_recommended_within_the_last_month_of_the_data_only(reports):
@@ -181,7 +184,10 @@ def test_maison_s_quarter_tells_each_outcome_once_and_leads_with_the_biggest_new
     [card] = orders
     fr = card.text["fr"].replace("\u202f", " ").replace("\xa0", " ")
     assert "Commandes : 7 470 (T2 2026 : 8 402, −11,1 % ; T3 2025 : 5 373, +39,0 %)" in fr
-    assert "la baisse est peut-être saisonnière" in fr and "l'a porté" not in fr
+    # Last year's same move decides: Q3 2025 had fallen 7.2 % on Q2 2025, a seasonal dip.
+    assert ("En recul de 11,1 % sur le T2 2026, comme l'an dernier : le T3 2025 avait déjà "
+            "reculé de 7,2 % sur le T2 2025. Une baisse saisonnière") in fr
+    assert card.title["en"] == "Commandes: \u221211.1% vs Q2 2026"
     assert not card.impact  # a seasonal dip is no loss to win back
     # Revenue, +46.6 % on the year, ranks above the key result at 0 near its target.
     revenue = next(f for f in report.findings if f.kpis == ("revenue",))
@@ -192,13 +198,14 @@ def test_maison_s_quarter_tells_each_outcome_once_and_leads_with_the_biggest_new
 
 SIGNS = {  # (value, previous, last year) → the action's opening words, en and fr
     (130, 100, 110): ("Better on both comparisons", "En progrès sur les deux comparaisons"),
-    (80, 100, 60): ("Down on the period before but better than a year ago: the fall may be "
-                    "seasonal", "En recul sur la période précédente mais meilleur qu'il y a un "
+    (80, 100, 60): ("Down on the period before but better than a year ago: check whether last "
+                    "year fell", "En recul sur la période précédente mais meilleur qu'il y a un "
                     "an"),
     (80, 60, 100): ("Better than the period before but still short of last year: the "
                     "recovery has begun", "En progrès sur la période précédente mais encore en "
                     "deçà de l'an dernier"),
-    (60, 100, 90): ("Find which channels", "Identifier les canaux"),
+    (60, 100, 90): ("Down on both comparisons: find which channels",
+                    "En recul sur les deux comparaisons : identifier les canaux"),
 }
 
 
@@ -222,12 +229,13 @@ def test_the_four_sign_combinations_give_one_coherent_action(reports, figures, o
     good = value > previous, value > last_year
     assert (card.severity == "info") is all(good)
     if not any(good):  # a fall on both: the biggest gap, with its unit and period
-        assert card.impact["en"] == "40 orders to win back to return to the level of " \
-                                    "September 2026"
-        assert card.impact["fr"].startswith("40 commandes à regagner")
+        assert card.impact["en"] == "40 orders short of September 2026's level"
+        assert card.impact["fr"].startswith("40 commandes de moins qu'en septembre 2026")
     # With the analyst's note on the KPI, the card points to it instead of asking why.
     noted = dataclasses.replace(report, brand={"commentary": "## Note: orders\n\nA price "
                                                "change on 3 October.\n"})
     [card] = [*outcome_movers(noted), *outcome_down_year_on_year(noted)]
     assert ("agency's note on this indicator" in card.text["en"]) is not all(good)
-    assert "Find which channels" not in card.text["en"]
+    assert "find which channels" not in card.text["en"].lower()
+    # The note explains the change: no loss to win back, no order to act.
+    assert not card.impact and "act on" not in card.text["en"]

@@ -247,11 +247,17 @@ def test_the_recommendations_of_the_three_example_clients_include_their_biggest_
     assert first.text["en"].startswith(
         "Revenue from won deals: £50,200 (September 2026: £405,400, −87.6%; October 2025: "
         "£139,200, −63.9%)")
-    # 405,400 − 50,200 won in September and not in October.
+    # The analyst's note explains the fall (two deals slipped into November): no loss to
+    # win back, no order to act.
+    assert not first.impact and "impact" not in first.figures
+    assert "agency's note on this indicator, earlier in the report, explains the change" in \
+        first.text["en"] and "act on" not in first.text["en"]
+    # Without the note, 405,400 − 50,200 won in September and not in October.
+    [first, *_] = run_rules(dataclasses.replace(acme, brand={}), plugins)
     assert first.figures["impact"] == 355200
-    assert "£355,200 to win back" in first.impact["en"]
+    assert first.impact["en"] == "£355,200 short of September 2026's level"
     # Words and figures in each language: the French in fr_FR's figures.
-    assert f"355{NNBSP}200{NBSP}£GB à regagner" in first.impact["fr"]
+    assert first.impact["fr"] == f"355{NNBSP}200{NBSP}£GB de moins qu'en septembre 2026"
 
 
 def test_findings_are_sorted_by_priority_and_the_summary_names_the_top_three(base):
@@ -266,9 +272,8 @@ def test_findings_are_sorted_by_priority_and_the_summary_names_the_top_three(bas
     assert len(recommended) == 3
     for line, finding in zip(recommended, acme.findings[:3], strict=True):
         assert line.startswith(finding.title["en"])
-    # The impact names the period it goes back to.
-    assert recommended[0] == ("Revenue from won deals: −87.6% vs September 2026 — £355,200 "
-                              "to win back to return to the level of September 2026")
+    # The note explains the fall: the line has no impact; the next fall's names its period.
+    assert recommended[0] == "Revenue from won deals: −87.6% vs September 2026"
 
 
 def test_a_finding_without_priority_takes_its_severity_s():
@@ -291,10 +296,10 @@ def test_outcome_below_last_year(base):
     assert finding.figures["impact"] == 10
     # Both comparisons, as every mover card gives them, and its unit in the impact.
     assert finding.text["en"].startswith(
-        "Won deals: 20 (September 2026: 21, −4.8%; October 2025: 30, −33.3%). Find which")
-    assert finding.impact["en"] == ("10 won deals to win back to return to last year's level "
-                                    "(October 2025)")
-    assert finding.impact["fr"].startswith("10 affaires gagnées à regagner")
+        "Won deals: 20 (September 2026: 21, −4.8%; October 2025: 30, −33.3%). Down on both "
+        "comparisons: find which")
+    assert finding.impact["en"] == "10 won deals short of last year's level (October 2025)"
+    assert finding.impact["fr"].startswith("10 affaires gagnées de moins que l'an dernier")
     calm = report_with(base, "acme-robotics", "en_GB", won_deals=(28, 27, 30))
     assert fire("outcome-down-year-on-year", calm) == []  # −6.7 %
 
@@ -304,7 +309,10 @@ def test_outcome_movers_name_a_rise_too_and_stay_quiet_when_nothing_moved(base):
                          new_customers=(52, 50, None))
     [finding] = fire("outcome-movers", report)  # +4 % is not news; +30 % is
     assert finding.severity == "info" and finding.kpis == ("leads",)
-    assert "put more means behind it" in finding.text["en"] and not finding.impact
+    # One comparison: the card names it, never "both comparisons".
+    assert ("Better than the period before (September 2026): find what drove this progress "
+            "and invest more in it") in finding.text["en"] and not finding.impact
+    assert "both" not in finding.text["en"]
     calm = report_with(base, "northwind-dental", "en_US", leads=(102, 100, None))
     assert fire("outcome-movers", calm) == []
 

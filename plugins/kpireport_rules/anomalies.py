@@ -59,7 +59,7 @@ def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, f
         middle = median(values)
         spread = 1.4826 * median(abs(v - middle) for v in values)
         last = max(d for d, _ in _days(kpi))
-        for start, value in series:
+        for index, (start, value) in enumerate(series):
             if (last - (start + dt.timedelta(days=span))).days > RECENT:
                 continue
             distance = abs(value - middle)
@@ -67,10 +67,31 @@ def _furthest(report: Report, points: Callable[[KpiValue], list[tuple[dt.date, f
                 continue
             if spread and distance < SPREAD * spread:
                 continue
+            if not span and _climb(values, index, middle):
+                continue
             score = distance / middle
             if worst is None or score > worst[0]:
                 worst = (score, kpi, start, value, middle)
     return worst
+
+
+CLIMB_DAYS = 7
+"""A day is one odd day (a spike) when it also stands out from the days around it, this
+many on each side; else it is part of a climb (or a slide) that the chart shows, not one
+day to explain."""
+
+
+def _climb(values: list[float], index: int, middle: float) -> bool:
+    """Whether the day at ``index`` is part of a lasting move rather than a spike: the
+    median of the days around it (:data:`CLIMB_DAYS` each side) is already halfway from
+    the usual to it, or the day is less than :data:`GAP` of that median away from it (the
+    last of two weeks of climbing visits is no odd day)."""
+    around = [*values[max(0, index - CLIMB_DAYS):index], *values[index + 1:index + 1 + CLIMB_DAYS]]
+    if not around:
+        return False
+    local, value = median(around), values[index]
+    return (abs(local - middle) >= 0.5 * abs(value - middle)
+            or (local > 0 and abs(value - local) < GAP * local))
 
 
 def _weeks(kpi: KpiValue) -> list[tuple[dt.date, float]]:
@@ -106,6 +127,16 @@ _CAUSE_DAY = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day.
 _NOTED_DAY = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day. The "
                 "agency's note on this indicator, earlier in the report, gives the cause: "
                 "read the period's total with it in mind.")
+# A KPI the period's figure cannot be computed for (unique visitors over a quarter) has no
+# total in the report to read the day with.
+_CAUSE_DAY_ALONE = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day. Find "
+                      "the cause (a campaign, an outage, bot traffic, a tracking fault).")
+_NOTED_DAY_ALONE = N_("%(kpi)s on %(day)s: %(value)s, against a usual %(usual)s a day. The "
+                      "agency's note on this indicator, earlier in the report, gives the "
+                      "cause.")
+_NOTED_WEEK_ALONE = N_("%(kpi)s in the week from %(day)s: %(value)s, against a usual "
+                       "%(usual)s a week. The agency's note on this indicator, earlier in the "
+                       "report, gives the cause.")
 _CAUSE_WEEK = N_("%(kpi)s in the week from %(day)s: %(value)s, against a usual %(usual)s a "
                  "week. Find what changed that week (a campaign started or stopped, a "
                  "price, an outage, a tracking change).")
@@ -124,26 +155,44 @@ def _excess(outlier: Outlier) -> float:
     return abs(outlier[3] - outlier[4])
 
 
+def odd_day(report: Report) -> Outlier | None:
+    """The day furthest outside its usual range among the outcomes and the main traffic
+    counts, a spike (the days around it usual, :func:`_climb`), unless the odd week of the
+    same KPI holding it stands further out; None when there is none."""
+    worst = _furthest(report, _days, MIN_DAYS)
+    if worst is None:
+        return None
+    week = _furthest(report, _weeks, MIN_WEEKS, 6)
+    if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
+        return None
+    return worst
+
+
 def unusual_day(report: Report) -> Iterator[Finding]:
     """The day furthest outside its usual range, among the outcomes and the main traffic
     counts (a day with nothing recorded is the tracking-gap rule's): a campaign, an outage,
     bot traffic or a tracking fault to explain before reading the period's total. A day in
-    the odd week of the same KPI that stands further out is told by the week's finding."""
-    worst = _furthest(report, _days, MIN_DAYS)
-    if worst is None:
-        return
-    week = _furthest(report, _weeks, MIN_WEEKS, 6)
-    if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
+    the odd week of the same KPI that stands further out is told by the week's finding; a
+    day in a climb is no odd day; a day of an outcome with a card of its own is one
+    sentence of that card (:func:`kpireport_rules.outcomes.mover_finding`)."""
+    from kpireport_rules.outcomes import carded
+
+    worst = odd_day(report)
+    if worst is None or worst[1].key in carded(report):
         return
     _, kpi, day, value, middle = worst
+    noted = kpi.key.lower() in noted_kpis(report)
+    if kpi.value is None:
+        text = _NOTED_DAY_ALONE if noted else _CAUSE_DAY_ALONE
+    else:
+        text = _NOTED_DAY if noted else _CAUSE_DAY
     yield Finding(
         rule="unusual-day", severity=Severity.WARNING,
         priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst),
         # One date style, the long one, in the title and the text.
         title=_words(N_("An unusual day: %(day)s"),
                      day=_date(report, day, "long")),
-        text=_words(_NOTED_DAY if kpi.key.lower() in noted_kpis(report) else _CAUSE_DAY,
-                    kpi=kpi.label, day=_date(report, day, "long"),
+        text=_words(text, kpi=kpi.label, day=_date(report, day, "long"),
                     value=_shown(report, kpi, value), usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "day": day.isoformat(), "value": value, "usual": middle},
         kpis=(kpi.key,))
@@ -166,7 +215,8 @@ def unusual_week(report: Report) -> Iterator[Finding]:
         rule="unusual-week", severity=Severity.WARNING,
         priority=_priority(52 if kpi.definition.id in OUTCOMES else 38, worst),
         title=_words(N_("An unusual week: from %(day)s"), day=week),
-        text=_words(_NOTED_WEEK if kpi.key.lower() in noted_kpis(report) else _CAUSE_WEEK,
+        text=_words((_NOTED_WEEK if kpi.value is not None else _NOTED_WEEK_ALONE)
+                    if kpi.key.lower() in noted_kpis(report) else _CAUSE_WEEK,
                     kpi=kpi.label, day=week, value=_shown(report, kpi, value),
                     usual=_shown(report, kpi, middle)),
         figures={"kpi": kpi.key, "week": monday.isoformat(), "value": value, "usual": middle},

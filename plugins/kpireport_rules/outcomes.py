@@ -8,14 +8,28 @@ the biggest fall are always named, with any other large move.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kpireport.data import DateRange
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import KeyResultScore, Report, Status
-from kpireport_rules import N_, Shown, _each, _fmt, _pct, _words, in_language, noted_kpis, unit_noun
+from kpireport_rules import (
+    N_,
+    Shown,
+    _date,
+    _each,
+    _fmt,
+    _pct,
+    _words,
+    in_language,
+    localized,
+    noted_kpis,
+    unit_noun,
+)
 from kpireport_rules import _period as _period_words
 
 if TYPE_CHECKING:
@@ -182,37 +196,57 @@ def _down_year_on_year(mover: Mover) -> bool:
             and main.change <= OUTCOME_DROP_YOY)
 
 
-# What to do, by what the two comparisons say (the period before's, last year's): good news
-# on both, a fall on the period before only (seasonal?), a recovery still short of last
-# year, bad news on both. One comparison only (a year to date) says good or bad.
+# What to do, by what the comparisons say. Each card opens with what its comparisons say
+# (both, or the one a year to date has, named), then the action their signs call for.
 _HEAD_ONE = N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s).")
 _HEAD_TWO = N_("%(kpi)s: %(now)s (%(previous)s: %(before)s, %(change)s; %(other)s: "
                "%(before2)s, %(change2)s).")
-_ACTION = {
-    (True, True): N_("Better on both comparisons: find what drove this progress and put more "
-                     "means behind it while it works."),
-    (False, True): N_("Down on the period before but better than a year ago: the fall may be "
-                      "seasonal, as the same period last year was weaker still. Check that "
-                      "last year dipped the same way before changing course, and keep what "
-                      "drives the progress on the year."),
-    (True, False): N_("Better than the period before but still short of last year: the "
-                      "recovery has begun. Find what was lost since last year (channels, "
-                      "offers, sales activity) and win it back."),
-    (False, False): N_("Find which channels, products or deals account for the fall and act "
-                       "on those first."),
+_THEN = N_("%(opening)s: %(then)s")
+_OPENING_TWO = {
+    (True, True): N_("Better on both comparisons"),
+    (False, True): N_("Down on the period before but better than a year ago"),
+    (True, False): N_("Better than the period before but still short of last year"),
+    (False, False): N_("Down on both comparisons"),
 }
-_NOTED = {
-    # The analyst's note on the KPI gives the cause: the card points to it, never asks to
-    # look for what the report already says.
-    (False, True): N_("Down on the period before but better than a year ago: the agency's "
-                      "note on this indicator, earlier in the report, explains the fall."),
-    (True, False): N_("Better than the period before but still short of last year: the "
-                      "agency's note on this indicator, earlier in the report, explains it; "
-                      "win back what was lost since last year."),
-    (False, False): N_("The agency's note on this indicator, earlier in the report, gives the "
-                       "cause: act on it first."),
+# One comparison only: the wording names it ("Better than the same days of 2025").
+_OPENING_ONE = {
+    ("same_days", True): N_("Better than the same days of %(year)s"),
+    ("same_days", False): N_("Below the same days of %(year)s"),
+    ("previous", True): N_("Better than the period before (%(period)s)"),
+    ("previous", False): N_("Below the period before (%(period)s)"),
+    ("last_year", True): N_("Better than last year (%(period)s)"),
+    ("last_year", False): N_("Below last year (%(period)s)"),
 }
-_PACE = N_("The objective “%(objective)s” still needs a faster pace.")
+_GROW = N_("find what drove this progress and invest more in it while it works.")
+_ACT = N_("find which channels, products or deals account for the fall and act on those "
+          "first.")
+_RECOVER = N_("the recovery has begun. Find what was lost since last year (channels, offers, "
+              "sales activity) and win it back.")
+_UNSURE = N_("check whether last year fell at the same time of year before changing course, "
+             "and keep what drives the progress on the year.")
+# The analyst's note explains the change: no order to act, no loss to win back (the note may
+# say it is timing).
+_NOTED_SELF = N_("the agency's note on this indicator, earlier in the report, explains the "
+                 "change.")
+_NOTED_OTHER = N_("the agency's note on “%(noted)s”, earlier in the report, explains the "
+                  "change.")
+_NOTED_SECTION = N_("the agency's note on this section, earlier in the report, explains the "
+                    "change.")
+# Down on the period before, better than a year ago: last year's same move (the comparison
+# period's own change on ITS period before) tells a seasonal dip from a real fall.
+_SEASONAL = N_("Down %(fall)s on %(previous)s, as last year: %(ly)s had already fallen "
+               "%(last)s on %(lyprev)s. A seasonal dip: the progress on the year holds, keep "
+               "what drives it.")
+_DEEPER = N_("Down %(fall)s on %(previous)s, while %(ly)s had fallen only %(last)s on "
+             "%(lyprev)s: the fall goes beyond the season. Find which channels, products or "
+             "deals account for it and act on those first.")
+_NOT_SEASONAL = N_("Down %(fall)s on %(previous)s, while %(ly)s had risen %(last)s on "
+                   "%(lyprev)s: the fall is not seasonal. Find which channels, products or "
+                   "deals account for it and act on those first.")
+_SLIGHT = N_("Slightly down (%(fall)s) on %(previous)s, while %(ly)s had risen %(last)s on "
+             "%(lyprev)s: not a seasonal dip. Watch it, and keep what drives the progress on "
+             "the year.")
+_DAY = N_("One day stands out: %(day)s, with %(value)s against a usual %(usual)s a day.")
 
 
 def _case(mover: Mover) -> tuple[bool, bool]:
@@ -224,33 +258,170 @@ def _case(mover: Mover) -> tuple[bool, bool]:
     return first.good, year.good
 
 
+def _family(kpi: KpiValue) -> str:
+    return str(kpi.definition.family).lower()
+
+
+def _way(kpi: KpiValue) -> bool | None:
+    """Whether it rose (None: unknown) on the period before, else on last year: the move
+    the analyst's note, written for the period, speaks of."""
+    change = kpi.change_previous if kpi.change_previous is not None else kpi.change_last_year
+    return None if not change else change > 0
+
+
+def noted_by(report: Report, kpi: KpiValue) -> tuple[str, str] | None:
+    """Which of the analyst's notes explains ``kpi``'s move: ("self", ""), ("section", "")
+    or ("other", the noted KPI's label); None when none does.
+
+    The rule: a note covers its own KPI; a note on a section (a KPI family) covers that
+    family's outcomes; a note on one outcome covers the other outcomes of its family that
+    moved the same way on the period before (two deals closed: won deals and the revenue
+    from them fell together, one business event)."""
+    noted = noted_kpis(report)
+    if not noted:
+        return None
+    if kpi.key.lower() in noted:
+        return ("self", "")
+    if _family(kpi) in noted:
+        return ("section", "")
+    way = _way(kpi)
+    for other in outcomes(report):
+        if (other.key != kpi.key and other.key.lower() in noted and way is not None
+                and _family(other) == _family(kpi) and _way(other) == way):
+            return ("other", other.label)
+    return None
+
+
+def last_year_move(report: Report, kpi: KpiValue) -> tuple[float, DateRange, DateRange] | None:
+    """Last year's same move: the comparison period a year before (Q3 2025) against ITS
+    period before (Q2 2025), from the KPI's monthly series: (the change, that period, its
+    period before). None when the periods are not whole months of the series or when the
+    months do not add up to the KPI's figure a year before (a count of unique visitors
+    does not add up month by month)."""
+    period = report.period_of(kpi.key).last_year
+    if kpi.last_year is None or period.start.day != 1 \
+            or (period.end + dt.timedelta(days=1)).day != 1:
+        return None
+    months = {p.start: p.value for p in kpi.monthly}
+    span = [d for d in months if period.start <= d <= period.end]
+    first = period.start
+    before: list[dt.date] = []
+    for _ in span:
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+        before.append(first)
+    values = [months.get(d) for d in (*span, *before)]
+    if not span or any(v is None for v in values):
+        return None
+    now = sum(months[d] or 0.0 for d in span)
+    then = sum(months[d] or 0.0 for d in before)
+    if not then or abs(now - kpi.last_year) > 0.005 * abs(kpi.last_year):
+        return None
+    return (now / then - 1, period,
+            DateRange(start=min(before), end=period.start - dt.timedelta(days=1)))
+
+
+def _subject(report: Report, span: DateRange, capital: bool = False) -> Shown:
+    """A period as a sentence's subject or object: French names a quarter with its article
+    ("le T3 2025"), a month without ("septembre 2025")."""
+    from kpireport.formatting import format_period, whole_quarter
+
+    def write(locale: str) -> str:
+        text = format_period(span, locale)
+        if locale.startswith("fr") and whole_quarter(span.start, span.end):
+            text = "le " + text
+        return text[:1].upper() + text[1:] if capital else text
+
+    return localized(report, write)
+
+
+def _bare(report: Report, change: float) -> Shown:
+    """A change without its sign ("5.9%"): the verb says which way."""
+    from kpireport.formatting import format_change
+
+    return localized(report, lambda locale: format_change(abs(change), locale).lstrip("+"))
+
+
+def _seasonal(report: Report, mover: Mover) -> tuple[str, dict[str, object]] | None:
+    """For a fall on the period before with a rise on the year: the sentence saying
+    whether last year fell the same way (seasonal) or not (a real fall), its values, and
+    None when last year's move cannot be told."""
+    fall, move = mover.on("previous"), last_year_move(report, mover.kpi)
+    if fall is None or move is None:
+        return None
+    change, period, before = move
+    values: dict[str, object] = {
+        "fall": _bare(report, fall.change), "previous": _subject(report, _range(report, fall)),
+        "ly": _subject(report, period), "lyprev": _subject(report, before),
+        "last": _bare(report, change)}
+    if change <= fall.change / 2:
+        message = _SEASONAL
+    elif change < 0:
+        message = _DEEPER
+    else:
+        message = _NOT_SEASONAL if fall.notable else _SLIGHT
+    return message, values
+
+
+def _range(report: Report, move: Move) -> DateRange:
+    period = report.period_of(move.kpi.key)
+    return period.previous if move.comparison == "previous" else period.last_year
+
+
+def _opening_one(report: Report, mover: Mover) -> tuple[str, dict[str, object]]:
+    move = mover.moves[0]
+    if report.period.previous == report.period.last_year:
+        return (_OPENING_ONE[("same_days", move.good)],
+                {"year": report.period_of(move.kpi.key).last_year.start.year})
+    return _OPENING_ONE[(move.comparison, move.good)], {"period": _period(report, move)}
+
+
 def _impact(report: Report, mover: Mover, move: Move, noun: dict[str, str]) -> dict[str, str]:
-    """What winning back ``move``'s fall is worth, in the KPI's unit and naming the period
-    ("8 won deals to win back to return to the level of September 2026")."""
+    """How far the value is short of ``move``'s level, in the KPI's unit and naming the
+    period ("8 won deals short of September 2026's level")."""
     kpi = move.kpi
     gap = abs(move.before - (kpi.value or 0.0))
     amount = _value(report, kpi, gap)
     period = _period(report, move)
-    message = (N_("%(amount)s %(noun)s to win back to return to the level of %(period)s")
+    message = (N_("%(amount)s %(noun)s short of %(period)s's level")
                if move.comparison == "previous" else
-               N_("%(amount)s %(noun)s to win back to return to last year's level "
-                  "(%(period)s)"))
-    bare = (N_("%(amount)s to win back to return to the level of %(period)s")
+               N_("%(amount)s %(noun)s short of last year's level (%(period)s)"))
+    bare = (N_("%(amount)s short of %(period)s's level")
             if move.comparison == "previous" else
-            N_("%(amount)s to win back to return to last year's level (%(period)s)"))
+            N_("%(amount)s short of last year's level (%(period)s)"))
     # An amount carries its currency; a count of one cannot take the plural noun.
     plain = kpi.definition.unit.value == "currency" or gap == 1
     return _each(lambda words, lang: words.gettext(bare if plain else message) % in_language({
         "amount": amount, "period": period, "noun": noun.get(lang, noun["en"])}, lang))
 
 
-def mover_finding(report: Report, mover: Mover, rule: str, title: dict[str, str]) -> Finding:
-    """One outcome's card: its value, both comparisons, and the action their signs call for.
+def _title_move(mover: Mover, case: tuple[bool, bool]) -> Move:
+    """The move a card's title names: the one that matters for its case. A fall of 5 % or
+    more on the period before is the news of a mixed card (a seasonal one too: its text
+    says why); a recovery still short of last year is told by its gap to last year."""
+    if case == (False, True) and (first := mover.on("previous")) is not None \
+            and first.notable:
+        return first
+    if case == (True, False) and (year := mover.on("last_year")) is not None:
+        return year
+    return mover.main
+
+
+def mover_finding(report: Report, mover: Mover, rule: str,
+                  title: dict[str, str] | None = None) -> Finding:
+    """One outcome's card: its value, its comparisons, and the action their signs call for.
+
+    With one comparison (a year to date) the card names it. A fall on the period before
+    with a rise on the year is judged by last year's same move (seasonal or not). When the
+    analyst's note explains the move (:func:`noted_by`), the card says so, with no order
+    to act and no loss to win back. An objective's pace is its own card, never repeated
+    here; the period's unusual day of the same KPI, when there is one, is one sentence here.
 
     Its priority puts the biggest business news first: a fall ranks 60 + 40 × its size (up
     to 95), a mixed or good move 50 + 50 × its size (up to 85): a 50 % rise (75) comes
     before a key result at 0 close to its target (:func:`key_result_at_zero`, 50 to 75)
     and an objective's pace (70 when off track), a 5 % one (52) after them."""
+    from kpireport_rules.anomalies import odd_day
+
     kpi = mover.kpi
     now = kpi.value or 0.0
     ordered = sorted(mover.moves, key=lambda m: m.comparison != "previous")
@@ -264,27 +435,66 @@ def mover_finding(report: Report, mover: Mover, rule: str, title: dict[str, str]
         figures["previous" if move.comparison == "previous" else "last_year"] = move.before
         figures[f"change_{move.comparison}"] = move.change
     case = _case(mover)
-    noted = kpi.key.lower() in noted_kpis(report)
-    action = _NOTED[case] if noted and case in _NOTED else _ACTION[case]
+    noted = noted_by(report, kpi)
     head = _HEAD_TWO if len(ordered) > 1 else _HEAD_ONE
-    pace = next((a for a in report.objectives if a.kpi == kpi.key
-                 and a.status in (Status.AT_RISK, Status.OFF_TRACK)), None)
+    opened: dict[str, object] = {}
+    if len(ordered) > 1:
+        opening = _OPENING_TWO[case]
+    else:
+        opening, opened = _opening_one(report, mover)
+    seasonal = _seasonal(report, mover) if case == (False, True) and len(ordered) > 1 \
+        else None
+    if seasonal is not None:
+        figures["last_year_move"] = last_year_move(report, kpi)[0]  # type: ignore[index]
+    if noted is not None and not all(case):
+        then = {"self": _NOTED_SELF, "section": _NOTED_SECTION, "other": _NOTED_OTHER}[noted[0]]
+    elif all(case):
+        then = _GROW
+    elif case == (True, False):
+        then = _RECOVER
+    elif case == (False, True):
+        then = _UNSURE
+    else:
+        then = _ACT
+    day = odd_day(report)
+    day = day if day is not None and day[1].key == kpi.key else None
 
     def text(words: NullTranslations, language: str) -> str:
-        said = [words.gettext(head) % in_language(values, language), words.gettext(action)]
-        if pace is not None and case[0]:
-            said.append(words.gettext(_PACE) % {"objective": pace.title})
+        said = [words.gettext(head) % in_language(values, language)]
+        if seasonal is not None and noted is None:
+            said.append(words.gettext(seasonal[0]) % in_language(seasonal[1], language))
+        else:
+            said.append(words.gettext(_THEN) % {
+                "opening": words.gettext(opening) % in_language(opened, language),
+                "then": words.gettext(then) % {"noted": noted[1] if noted else ""}})
+        if day is not None:
+            said.append(words.gettext(_DAY) % in_language(day_values, language))
         return " ".join(said)
+
+    day_values: dict[str, object] = {}
+    if day is not None:
+        from kpireport_rules.anomalies import _shown
+
+        day_values = {"day": _date(report, day[2], "long"), "value": _shown(report, kpi, day[3]),
+                      "usual": _shown(report, kpi, day[4])}
+        figures["unusual_day"] = day[2].isoformat()
 
     impact: dict[str, str] = {}
     falls = [m for m in mover.moves if not m.good and m.notable]
-    # A fall the year says is seasonal is not a loss to win back; otherwise the biggest
-    # fall's gap is.
-    if falls and case != (False, True):
+    # A seasonal fall is no loss to win back, nor is one the analyst's note explains (it
+    # may be timing); a real fall's gap is, the biggest one.
+    real = case != (False, True) or (seasonal is not None
+                                     and seasonal[0] in (_DEEPER, _NOT_SEASONAL))
+    if falls and real and noted is None:
         lost = max(falls, key=lambda m: abs(m.change))
         impact = _impact(report, mover, lost, unit_noun(report, kpi))
         figures["impact"] = abs(lost.before - now)
-    if case == (True, True):
+    if title is None:
+        main = _title_move(mover, case)
+        title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), kpi=kpi.label,
+                       change=_pct(report, main.change), previous=_period(report, main),
+                       before=_value(report, kpi, main.before))
+    if all(case):
         severity, priority = Severity.INFO, min(85, 50 + round(mover.size * 50))
     elif case == (False, False):
         severity = Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING
@@ -293,6 +503,13 @@ def mover_finding(report: Report, mover: Mover, rule: str, title: dict[str, str]
         severity, priority = Severity.WARNING, min(85, 50 + round(mover.size * 50))
     return Finding(rule=rule, severity=severity, priority=priority, title=title,
                    text=_each(text), impact=impact, figures=figures, kpis=(kpi.key,))
+
+
+def carded(report: Report) -> set[str]:
+    """The keys of the outcomes that have a card of their own (a mover's or a fall on last
+    year's): another rule's finding on the same KPI folds into it."""
+    return ({m.kpi.key for m in movers(report) if not _down_year_on_year(m)}
+            | {m.kpi.key for m in all_movers(report) if _down_year_on_year(m)})
 
 
 def outcome_movers(report: Report) -> Iterator[Finding]:
@@ -304,11 +521,7 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
     for mover in movers(report):
         if _down_year_on_year(mover):
             continue
-        main = mover.main
-        title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), kpi=mover.kpi.label,
-                       change=_pct(report, main.change), previous=_period(report, main),
-                       before=_value(report, mover.kpi, main.before))
-        yield mover_finding(report, mover, "outcome-movers", title)
+        yield mover_finding(report, mover, "outcome-movers")
 
 
 def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
