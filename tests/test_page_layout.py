@@ -315,7 +315,8 @@ def test_a_rates_part_of_a_month_is_drawn_and_the_key_says_why_one_is_empty(laid
 @pytest.mark.pdf
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_a_tables_figures_never_wrap_and_its_titles_have_room(laid_out, case):
-    """Review: Acme's top pages printed "2 mins 10⏎secs" and titles on three lines."""
+    """Review: Acme's top pages printed "2 mins 10⏎secs" and titles on three lines, Maison's
+    (five figure columns) titles on four."""
     _, _, pages = laid_out[case]
     cells = [c for p in pages for c in p.cells]
     durations = [c for c in cells if "unit-duration" in c[0]]
@@ -328,6 +329,12 @@ def test_a_tables_figures_never_wrap_and_its_titles_have_room(laid_out, case):
     if case[0] == "acme-robotics":
         titles = [c for c in cells if "Acme Robotics" in c[1] and "text" in c[0].split()]
         assert titles and max(lines for _, _, lines in titles) <= 2, titles
+    if case[0] == "maison-lumiere":
+        # Review 4: beside five figure columns, titles took four lines ("Crème de nuit
+        # régénérante à l'huile de rose musquée | Maison Lumière").
+        titles = [c for c in cells if "| Maison Lumière" in c[1] and "text" in c[0].split()]
+        assert len(titles) >= 5 and max(lines for _, _, lines in titles) <= 3, titles
+        assert any("rose musquée" in text for _, text, _ in titles)
 
 
 def _section_pages(pages: list[PageLayout], section: str) -> list[PageLayout]:
