@@ -72,6 +72,28 @@ def test_the_monthly_reports_fit_in_nine_pages(laid_out, case):
     assert len(pages) <= MAX_MONTHLY_PAGES
 
 
+# Review 4's page counts: the end of a report is rebalanced, never lengthened.
+PAGES = {("maison-lumiere", None): 9, ("northwind-dental", None): 8, ("acme-robotics", None): 9,
+         ("acme-robotics", "2026-Q3"): 8, ("acme-robotics", "year-to-date"): 8,
+         ("maison-lumiere", "2026-Q3"): 8}
+
+
+@pytest.mark.pdf
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_the_report_ends_on_whole_sections_and_no_page_more(laid_out, case):
+    """Review 4: Northwind's last page held four lines of "How to read this report", Acme's
+    quarter the tail of it. The appendix is on one page, the last, and "About the data"
+    (just before it) on that page too."""
+    _, html, pages = laid_out[case]
+    assert len(pages) <= PAGES.get(case, MAX_MONTHLY_PAGES)
+    on = [p.number for p in pages if "appendix" in p.ids]
+    assert on == [len(pages)], (on, len(pages))
+    if 'id="data-notes"' in html:
+        assert [p.number for p in pages if "data-notes" in p.ids] == [len(pages)]
+    # No stub of a few lines: a whole appendix fills a quarter of a page at least.
+    assert pages[-1].fill >= 0.25, round(pages[-1].fill, 2)
+
+
 def _sections_on(page: PageLayout) -> list[str]:
     return [i for i in page.ids if i not in ("main", "contents-title")]
 
