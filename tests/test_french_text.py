@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpireport import render, templating
+from kpireport import templating
 from kpireport.config import load_config
 from kpireport.pipeline.report import compute_report
 from kpireport.plugins import load_plugins
