@@ -162,9 +162,15 @@ def lay_out(html: str, theme: Any, dirs: list[Path], plugins: PluginSet,
     html = typeface.without_web_faces(html, fonts)
     font_config, faces = typeface.print_fonts(fonts, fetcher,
                                               shared=not typeface.declares_fonts(html))
-    return HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
-                url_fetcher=fetcher).render(font_config=font_config, stylesheets=faces,
-                                            **options)
+    document = HTML(string=html, base_url=Path(theme.path).as_uri() + "/",
+                    url_fetcher=fetcher).render(font_config=font_config, stylesheets=faces,
+                                                **options)
+    # keys2: a page's copy of a section's key names the target only where a chart of that
+    # section on the page draws one (kpireport.page_keys).
+    from kpireport.page_keys import fit_keys_to_pages
+
+    fit_keys_to_pages(document)
+    return document
 
 
 def _fonts_dir(theme: Any, plugins: PluginSet) -> Path | None:

@@ -124,7 +124,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     # One key per family, above its charts, naming only the lines they draw.
     legends = {f: Markup(charts.legend(style, legend,
                                        last_year=any(k.key in with_last_year for k in ks),
-                                       target=any(k.key in targets for k in ks)))
+                                       # keys2: only a chart drawn draws its target
+                                       target=any(k.key in targets and kpi_charts.get(k.key)
+                                                  for k in ks)))
                for f, ks in sections if any(k.key in kpi_charts for k in ks)}
     # --- charts (issue #15, item 5): a quarter's or a year to date's months as bars, the
     # channel mix, the cumulative objectives' burn-up (kpireport.report_charts).
@@ -144,7 +146,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                               "partial": partial_key(partial_ends, report.locale, gettext)}
         legends = {f: Markup(period_charts.bars_legend(
                        style, bar_words, partial=any(k.key in partial for k in ks),
-                       target=any(k.key in targets and k.key in kpi_charts for k in ks),
+                       target=any(k.key in targets and kpi_charts.get(k.key) for k in ks),
                        # keys: a position is charted as dots, the rest as bars.
                        bars=any(k.key in kpi_charts and k.definition.unit != Unit.POSITION
                                 for k in ks),
@@ -497,15 +499,11 @@ def _last_13_months(monthly: list[SeriesPoint],
 
 
 def _chart_targets(report: Report) -> dict[str, float]:
-    """A level objective's target is drawn on its KPI's chart, while it still applies: the
-    chart ends with the report's month, and a line past its deadline would say it does."""
-    out: dict[str, float] = {}
-    last_month = level_period(report.period).start
-    for a in report.objectives:
-        if a.kind == "level" and a.kpi not in out and (
-                a.deadline is None or a.deadline >= last_month):
-            out[a.kpi] = a.target
-    return out
+    """The target line each KPI's chart draws: a level objective's or a key result's
+    (:mod:`kpireport.chart_targets`)."""
+    from kpireport.chart_targets import chart_targets
+
+    return chart_targets(report)
 
 
 def _family_id(family: str | Family) -> str:

@@ -37,6 +37,8 @@ class PageLayout:
     """The KPI sections whose heading (h2) is on this page."""
     cells: list[tuple[str, str, int]] = field(default_factory=list)
     """The tables' body cells on this page: (their classes, their text, their lines)."""
+    targets: list[str] = field(default_factory=list)
+    """The KPI sections with a chart on this page that draws a target line."""
 
     @property
     def ends_with_heading(self) -> bool:
@@ -105,6 +107,23 @@ def _ids_and_text(box: Any) -> tuple[list[str], str]:
 def _classes(box: Any) -> list[str]:
     element = getattr(box, "element", None)
     return (element.get("class") or "").split() if element is not None else []
+
+
+def _targets(box: Any) -> list[str]:
+    """The KPI sections (ids) with a chart on this page that draws a target line."""
+    out: list[str] = []
+    stack: list[tuple[Any, str | None]] = [(box, None)]
+    while stack:
+        b, family = stack.pop()
+        classes = _classes(b)
+        if "chart-plot" in classes and family and b.element_tag == "div":
+            if any(e.get("class") == "target" for e in b.element.iter()) and family not in out:
+                out.append(family)
+            continue
+        if "family" in classes:
+            family = b.element.get("id")
+        stack.extend((c, family) for c in reversed(_in_flow(b)))
+    return out
 
 
 def _charts_and_keys(box: Any) -> tuple[int, int, list[tuple[str, str]], bool, list[str]]:
@@ -178,7 +197,8 @@ def measure(document: Any) -> list[PageLayout]:
                               last=_last_chain(box), text=text, charts=charts,
                               charts_before_key=before, keys=keys,
                               margin_text=_margin_text(box),
-                              stacked_keys=stacked, opened=opened, cells=_cells(box)))
+                              stacked_keys=stacked, opened=opened, cells=_cells(box),
+                              targets=_targets(box)))
     return out
 
 
