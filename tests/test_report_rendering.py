@@ -425,7 +425,7 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     # Unavailable, not also "no data"; the tiles' caption keeps the months' capitals.
     assert {n.kind.value for n in report.kpis["users"].notes} == {"unavailable"}
     # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
-    assert ('class="tiles-caption">Q3 2026, compared with Q2 2026 and Q3 2025:</p>'
+    assert ('class="tiles-caption">Q3\xa02026, compared with Q2 2026 and Q3 2025:</p>'
             in html)
     assert "1 Apr\u202f–\u202f30 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
@@ -485,7 +485,7 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     summary = html[html.index('<section class="summary"'):]
     summary = summary[:summary.index("</section>")]
     assert 'class="lead"' not in summary and "Chiffres jusqu" not in summary
-    assert 'class="tiles-caption">1er janv.\u202f–\u202f13 nov. 2026 (Google Search ' \
+    assert 'class="tiles-caption">1er\xa0janv.\u202f–\u202f13\xa0nov.\xa02026 (Google Search ' \
         "Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
         in html
     assert summary.count("mêmes jours de 2025") == 1
