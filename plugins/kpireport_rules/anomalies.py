@@ -179,6 +179,23 @@ def _excess(outlier: Outlier) -> float:
     return abs(outlier[3] - outlier[4])
 
 
+RUN_SHARE = 0.9
+"""An odd day's run (:func:`odd_run`) tells its odd week's story when it holds this share of
+the week's excess over its usual: the week is those days."""
+
+
+def _run_tells(day: Outlier, week: Outlier) -> bool:
+    """Whether the odd day, with the run of unusual days holding it, stands further out
+    than the odd week of the same KPI holding it: one event, told by the days."""
+    run = odd_run(day)
+    if run is None:
+        return False
+    first, last, total = run
+    if first == last:
+        return _excess(day) > _excess(week)
+    return abs(total - day[4] * ((last - first).days + 1)) >= RUN_SHARE * _excess(week)
+
+
 def odd_day(report: Report) -> Outlier | None:
     """The day furthest outside its usual range among the outcomes and the main traffic
     counts, a spike (the days around it usual, :func:`_climb`), unless the odd week of the
@@ -186,10 +203,10 @@ def odd_day(report: Report) -> Outlier | None:
     worst = _furthest(report, _days, MIN_DAYS)
     if worst is None:
         return None
-    week = _furthest(report, _weeks, MIN_WEEKS, 6)
-    if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
-        return None
     if odd_run(worst) is None:  # a run of unusual days too long for one event: a climb
+        return None
+    week = _furthest(report, _weeks, MIN_WEEKS, 6)
+    if week is not None and _overlap(worst, week) and not _run_tells(worst, week):
         return None
     return worst
 
@@ -290,8 +307,8 @@ def unusual_week(report: Report) -> Iterator[Finding]:
     if worst is None:
         return
     day = _furthest(report, _days, MIN_DAYS)
-    if day is not None and _overlap(day, worst) and _excess(day) > _excess(worst):
-        return  # the odd day says it
+    if day is not None and _overlap(day, worst) and _run_tells(day, worst):
+        return  # the odd day (or its run of days) says it
     _, kpi, monday, value, middle = worst
     week = _date(report, monday, "long")
     yield Finding(
