@@ -129,6 +129,10 @@ def test_the_three_clients_monthly_movers_lead_or_follow_by_size(reports):
     assert not [f for f in acme.findings if f.rule == "outcome-down-year-on-year"]
 
 
+def plain_fr(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
 def top_three(report) -> list[str]:
     return summarise(report, lambda s: s).recommended
 
@@ -145,14 +149,17 @@ def test_an_old_one_off_event_is_no_recommendation_in_a_year_to_date(reports):
         assert not any(f.figures.get("week") == "2026-09-28" for f in odd)
         assert not any(line.startswith(("An unusual", "Une journée", "Une semaine"))
                        for line in top_three(report))
-    # The monthly report, whose days are all recent, still has Acme's 1 October, dated in
-    # the long style: one sentence of the qualified leads' card, not a card of its own.
+    # The monthly report's 1 October is the batch of leads the agency's note on qualified
+    # leads explains: their card points to the note, with no order and no odd day (its
+    # 29–30 September are in no figure of the month), nor a card of its own.
     acme = reports[("acme-robotics", None)]
     assert not [f for f in acme.findings if f.rule == "unusual-day"]
     [card] = [f for f in acme.findings if f.rule == "outcome-movers"
               and f.kpis == ("qualified_leads",)]
-    assert card.text["en"].endswith("One day stands out: 1 October 2026, with 11 against a "
-                                    "usual 2 a day.")
+    assert card.text["en"].endswith("Better on both comparisons: the agency's note on this "
+                                    "indicator, earlier in the report, explains the rise.")
+    assert "invest" not in card.text["en"] and "stands out" not in card.text["en"]
+    assert plain_fr(card.text["fr"]).endswith("explique cette hausse.")
 
 
 def test_an_odd_day_is_recommended_within_the_last_month_of_the_data_only(reports):
@@ -184,11 +191,12 @@ def test_maison_s_quarter_tells_each_outcome_once_and_leads_with_the_biggest_new
     [card] = orders
     fr = card.text["fr"].replace("\u202f", " ").replace("\xa0", " ")
     assert "Commandes : 7 470 (T2 2026 : 8 402, −11,1 % ; T3 2025 : 5 373, +39,0 %)" in fr
-    # Last year's same move decides: Q3 2025 had fallen 7.2 % on Q2 2025, a seasonal dip.
-    assert ("En recul de 11,1 % sur le T2 2026, comme l'an dernier : le T3 2025 avait déjà "
-            "reculé de 7,2 % sur le T2 2025. Une baisse saisonnière") in fr
+    # Last year's same move decides: Q3 2025 had fallen 7.2 % on Q2 2025; −11.1 % is 3.9
+    # points deeper, partly seasonal: an action, and the gap.
+    assert ("En recul de 11,1 % sur le T2 2026, 3,9 points de plus que la baisse de l'an "
+            "dernier (le T3 2025 avait reculé de 7,2 % sur le T2 2025)") in fr
     assert card.title["en"] == "Commandes: \u221211.1% vs Q2 2026"
-    assert not card.impact  # a seasonal dip is no loss to win back
+    assert card.impact["en"] == "932 orders short of Q2 2026's level"
     # Revenue, +46.6 % on the year, ranks above the key result at 0 near its target.
     revenue = next(f for f in report.findings if f.kpis == ("revenue",))
     zero = [f for f in report.findings if f.rule == "key-result-at-zero"]
@@ -235,7 +243,11 @@ def test_the_four_sign_combinations_give_one_coherent_action(reports, figures, o
     noted = dataclasses.replace(report, brand={"commentary": "## Note: orders\n\nA price "
                                                "change on 3 October.\n"})
     [card] = [*outcome_movers(noted), *outcome_down_year_on_year(noted)]
-    assert ("agency's note on this indicator" in card.text["en"]) is not all(good)
+    # Rise or fall: a noted KPI's card points to the note ("explains the rise" for a rise)
+    # and gives no order.
+    assert "agency's note on this indicator" in card.text["en"]
+    assert ("explains the rise" in card.text["en"]) is all(good)
     assert "find which channels" not in card.text["en"].lower()
+    assert "invest more" not in card.text["en"]
     # The note explains the change: no loss to win back, no order to act.
     assert not card.impact and "act on" not in card.text["en"]

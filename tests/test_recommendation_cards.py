@@ -57,15 +57,22 @@ def test_maison_s_quarter_revenue_is_a_seasonal_dip_told_with_last_year_s_figure
     assert change == pytest.approx(q3 / q2 - 1)
     [card] = [f for f in report.findings if f.rule in CARDS and f.kpis == ("revenue",)]
     fr = plain(card.text["fr"])
-    assert ("En recul de 9,4 % sur le T2 2026, comme l'an dernier : le T3 2025 avait déjà "
-            "reculé de 5,9 % sur le T2 2025. Une baisse saisonnière") in fr
-    assert "peut-être saisonnière" not in fr
+    # −9.4 % against last year's −5.9 %: 1.6 times as deep, 3.5 points beyond: partly
+    # seasonal, with an action and the gap to win back.
+    assert ("En recul de 9,4 % sur le T2 2026, 3,5 points de plus que la baisse de l'an "
+            "dernier (le T3 2025 avait reculé de 5,9 % sur le T2 2025) : une baisse en partie "
+            "saisonnière. Identifier") in fr
+    assert "3.5 points beyond last year's dip" in card.text["en"]
+    assert "peut-être saisonnière" not in fr and "le progrès sur un an tient" not in fr
     # The title names the fall on the quarter, not the +46.6 % on the year.
     assert plain(card.title["fr"]).startswith("Chiffre d’affaires en ligne : −9,4 %")
-    assert not card.impact
-    # Each card its own sentence: the figures differ from card to card.
+    assert card.impact["en"] == "€50,867 short of Q2 2026's level"
+    # Each card its own sentence, and no two of the three partly seasonal cards end alike.
     texts = [f.text["fr"] for f in report.findings if f.rule in CARDS]
     assert len(texts) == len(set(texts)) >= 3
+    partly = [f.text["en"] for f in report.findings if "partly seasonal" in f.text["en"]]
+    assert len(partly) == 3
+    assert len({t.rsplit(": partly seasonal.", 1)[1] for t in partly}) == 3
 
 
 def test_northwind_s_quarter_leads_fall_is_not_seasonal(reports):
@@ -214,3 +221,72 @@ def test_a_note_on_the_section_covers_its_outcomes(reports):
         assert "the agency's note on this section, earlier in the report, explains the " \
             "change" in cards[key].text["en"], key
         assert not cards[key].impact
+
+
+def test_a_rise_that_repeats_last_year_s_is_the_season_and_the_year_is_the_news(reports):
+    # Acme's October: new opportunities +87.0 % on September, as last year's 22 → 40
+    # (+81.8 %): the season; the card is titled and ranked by its +7.5 % on October 2025.
+    acme = reports[("acme-robotics", "month")]
+    opportunities = acme.kpis["opportunities"]
+    months = {p.start: p.value for p in opportunities.monthly}
+    assert (months[dt.date(2025, 9, 1)], months[dt.date(2025, 10, 1)]) == (22, 40)
+    [card] = [f for f in acme.findings if f.rule in CARDS and f.kpis == ("opportunities",)]
+    assert card.title["en"] == "New opportunities: +7.5% vs October 2025"
+    assert ("Up 87.0% on September 2026, as last year: October 2025 had already risen 81.8% "
+            "on September 2025, the same season. The real gain is on the year, +7.5% on "
+            "October 2025") in card.text["en"]
+    assert "invest more" not in card.text["en"] and "progress" not in card.text["en"]
+    assert ("En hausse de 87,0 % sur septembre 2026, comme l'an dernier : octobre 2025 avait "
+            "déjà progressé de 81,8 %") in plain(card.text["fr"])
+    assert card.rank == 50 + round(50 * 0.075) and card.figures["seasonal_rise"] is True
+    # Synthetic: +10 % on Q2 2026 with last year's +11.1 % (540 → 600) is the season; with
+    # last year's +1.7 % (590 → 600) it is progress of this year's own.
+    base = reports[("maison-lumiere", "Q3")]
+    [card] = synthetic(base, 540.0, value=1100.0)
+    assert card.title["en"] == "Commandes: +83.3% vs Q3 2025"
+    assert "Q3 2025 had already risen 11.1% on Q2 2025, the same season" in card.text["en"]
+    [card] = synthetic(base, 590.0, value=1100.0)
+    assert "find what drove this progress" in card.text["en"]
+    assert "season" not in card.text["en"]
+
+
+def test_a_fall_within_last_year_s_is_seasonal_one_clearly_deeper_is_partly(reports):
+    base = reports[("maison-lumiere", "Q3")]
+    # −12 % against last year's −10 % (1.2 times): within the season, no gap to win back.
+    [card] = synthetic(base, 2000.0 / 3 * 1.0)
+    assert "Q3 2025 had already fallen 10.0% on Q2 2025. A seasonal dip" in card.text["en"]
+    assert not card.impact
+    # −12 % against last year's −7.7 % (650 → 600): 4.3 points beyond, partly seasonal,
+    # with an action and the gap.
+    [card] = synthetic(base, 650.0)
+    assert ("Down 12.0% on Q2 2026, 4.3 points beyond last year's dip (Q3 2025 had fallen "
+            "7.7% on Q2 2025): partly seasonal. Find which") in card.text["en"]
+    assert "4,3 points de plus que la baisse de l'an dernier" in plain(card.text["fr"])
+    assert card.impact["en"] == "120 commandes short of Q2 2026's level"
+
+
+def test_consecutive_unusual_days_are_one_event_named_by_its_dates_and_total(reports):
+    base = reports[("acme-robotics", "Q3")]
+    usual = [1000.0 + (i % 5 - 2) * 25 for i in range(92)]
+    plateau = [*usual[:80], 3000.0, 3100.0, 2900.0, *usual[83:]]
+    [found] = anomalies.unusual_day(with_users(base, plateau, 92000.0))
+    # 19, 20 and 21 September: 9,000 visitors in three days.
+    assert found.figures["first_day"] == "2026-09-19" and found.figures["last_day"] == \
+        "2026-09-21" and found.figures["total"] == 9000.0
+    assert found.title["en"] == "Unusual days: 19\u202f\u2013\u202f21 Sept 2026"
+    assert found.text["en"].startswith("Sessions, 19\u202f\u2013\u202f21 Sept 2026: 9,000 in "
+                                       "3 days, against a usual 1,000 a day. Find the cause")
+    assert plain(found.text["fr"]).startswith("Sessions, 19–21 sept. 2026 : 9 000 en 3 jours")
+    # A run longer than RUN_DAYS is a climb the chart shows, no event.
+    long_run = [*usual[:80], *[3000.0] * (anomalies.RUN_DAYS + 2), *usual[86:]]
+    assert list(anomalies.unusual_day(with_users(base, long_run, 92000.0))) == []
+
+
+def test_acme_s_quarter_names_its_plateau_of_qualified_leads_not_one_day(reports):
+    report = reports[("acme-robotics", "Q3")]
+    days = {p.start: p.value for p in report.kpis["qualified_leads"].daily}
+    assert (days[dt.date(2026, 9, 29)], days[dt.date(2026, 9, 30)]) == (10, 11)
+    [found] = [f for f in report.findings if f.rule == "unusual-day"]
+    assert found.title["en"].startswith("Unusual days: 29")
+    assert "21 in 2 days, against a usual 1 a day" in found.text["en"]
+    assert "An unusual day" not in found.title["en"]

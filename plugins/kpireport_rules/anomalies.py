@@ -11,10 +11,22 @@ import math
 from collections.abc import Callable, Iterator
 from statistics import median
 
+from kpireport.data import DateRange
 from kpireport.kpis import KpiValue
 from kpireport.recommendations import Finding, Severity
 from kpireport.report import Report
-from kpireport_rules import N_, Shown, _date, _dates, _fmt, _words, noted_kpis
+from kpireport_rules import (
+    N_,
+    Shown,
+    _date,
+    _dates,
+    _each,
+    _fmt,
+    _words,
+    in_language,
+    noted_kpis,
+)
+from kpireport_rules import _period as _period_words
 from kpireport_rules.outcomes import OUTCOMES
 
 WATCHED = (*OUTCOMES, "sessions", "users", "organic_clicks", "ad_spend", "ad_clicks")
@@ -145,6 +157,18 @@ _NOTED_WEEK = N_("%(kpi)s in the week from %(day)s: %(value)s, against a usual %
                  "the cause: read the period's total with it in mind.")
 
 
+# Consecutive unusual days (:func:`odd_run`): one event, named by its dates and total.
+_RUN_HEAD = N_("%(kpi)s, %(span)s: %(total)s in %(days)s days, against a usual %(usual)s a "
+               "day.")
+_RUN_CAUSE = N_("Find the cause (a campaign, an outage, bot traffic, a tracking fault) and "
+                "read the period's total with it in mind.")
+_RUN_CAUSE_ALONE = N_("Find the cause (a campaign, an outage, bot traffic, a tracking fault).")
+_RUN_NOTED = N_("The agency's note on this indicator, earlier in the report, gives the cause: "
+                "read the period's total with it in mind.")
+_RUN_NOTED_ALONE = N_("The agency's note on this indicator, earlier in the report, gives the "
+                      "cause.")
+
+
 def _overlap(day: Outlier | None, week: Outlier | None) -> bool:
     """Whether an odd day falls in the odd week of the same KPI: one event, told once."""
     return (day is not None and week is not None and day[1].key == week[1].key
@@ -155,6 +179,23 @@ def _excess(outlier: Outlier) -> float:
     return abs(outlier[3] - outlier[4])
 
 
+RUN_SHARE = 0.9
+"""An odd day's run (:func:`odd_run`) tells its odd week's story when it holds this share of
+the week's excess over its usual: the week is those days."""
+
+
+def _run_tells(day: Outlier, week: Outlier) -> bool:
+    """Whether the odd day, with the run of unusual days holding it, stands further out
+    than the odd week of the same KPI holding it: one event, told by the days."""
+    run = odd_run(day)
+    if run is None:
+        return False
+    first, last, total = run
+    if first == last:
+        return _excess(day) > _excess(week)
+    return abs(total - day[4] * ((last - first).days + 1)) >= RUN_SHARE * _excess(week)
+
+
 def odd_day(report: Report) -> Outlier | None:
     """The day furthest outside its usual range among the outcomes and the main traffic
     counts, a spike (the days around it usual, :func:`_climb`), unless the odd week of the
@@ -162,10 +203,51 @@ def odd_day(report: Report) -> Outlier | None:
     worst = _furthest(report, _days, MIN_DAYS)
     if worst is None:
         return None
+    if odd_run(worst) is None:  # a run of unusual days too long for one event: a climb
+        return None
     week = _furthest(report, _weeks, MIN_WEEKS, 6)
-    if week is not None and _overlap(worst, week) and _excess(week) >= _excess(worst):
+    if week is not None and _overlap(worst, week) and not _run_tells(worst, week):
         return None
     return worst
+
+
+RUN_DAYS = 4
+"""Consecutive unusual days on the same side of the usual, up to this many, are one event
+(a plateau: a batch of leads qualified over three days), named by its dates and total;
+a longer run is a climb that the chart shows."""
+
+
+def _unusual(value: float, middle: float, spread: float) -> bool:
+    distance = abs(value - middle)
+    return (value != 0 and middle > 0 and distance >= GAP * middle
+            and not (spread and distance < SPREAD * spread))
+
+
+def odd_run(outlier: Outlier) -> tuple[dt.date, dt.date, float] | None:
+    """The run of consecutive unusual days (:func:`_furthest`'s test, on the same side of
+    the usual) holding the odd day: (its first day, its last day, its total). None when the
+    run is longer than :data:`RUN_DAYS` (a climb, no event); the day alone is a run of one."""
+    _, kpi, day, value, middle = outlier
+    series = _days(kpi)
+    values = [v for _, v in series]
+    spread = 1.4826 * median(abs(v - middle) for v in values)
+    index = next(i for i, (d, _) in enumerate(series) if d == day)
+    up = value > middle
+
+    def odd(i: int) -> bool:
+        return (values[i] > middle) is up and _unusual(values[i], middle, spread)
+
+    def next_day(i: int, j: int) -> bool:
+        return (series[j][0] - series[i][0]).days == 1
+
+    first = last = index
+    while first > 0 and next_day(first - 1, first) and odd(first - 1):
+        first -= 1
+    while last + 1 < len(series) and next_day(last, last + 1) and odd(last + 1):
+        last += 1
+    if last - first + 1 > RUN_DAYS:
+        return None
+    return series[first][0], series[last][0], sum(values[first:last + 1])
 
 
 def unusual_day(report: Report) -> Iterator[Finding]:
@@ -182,13 +264,31 @@ def unusual_day(report: Report) -> Iterator[Finding]:
         return
     _, kpi, day, value, middle = worst
     noted = kpi.key.lower() in noted_kpis(report)
+    first, last, total = odd_run(worst) or (day, day, value)
+    priority = _priority(50 if kpi.definition.id in OUTCOMES else 35, worst)
+    if first != last:
+        span = _period_words(report, DateRange(start=first, end=last))
+        count = (last - first).days + 1
+        tail = ((_RUN_NOTED if kpi.value is not None else _RUN_NOTED_ALONE) if noted
+                else (_RUN_CAUSE if kpi.value is not None else _RUN_CAUSE_ALONE))
+        values = {"kpi": kpi.label, "span": span, "total": _shown(report, kpi, total),
+                  "days": count, "usual": _shown(report, kpi, middle)}
+        yield Finding(
+            rule="unusual-day", severity=Severity.WARNING, priority=priority,
+            title=_words(N_("Unusual days: %(span)s"), span=span),
+            text=_each(lambda words, lang: " ".join((
+                words.gettext(_RUN_HEAD) % in_language(values, lang), words.gettext(tail)))),
+            figures={"kpi": kpi.key, "day": day.isoformat(), "first_day": first.isoformat(),
+                     "last_day": last.isoformat(), "value": value, "total": total,
+                     "usual": middle},
+            kpis=(kpi.key,))
+        return
     if kpi.value is None:
         text = _NOTED_DAY_ALONE if noted else _CAUSE_DAY_ALONE
     else:
         text = _NOTED_DAY if noted else _CAUSE_DAY
     yield Finding(
-        rule="unusual-day", severity=Severity.WARNING,
-        priority=_priority(50 if kpi.definition.id in OUTCOMES else 35, worst),
+        rule="unusual-day", severity=Severity.WARNING, priority=priority,
         # One date style, the long one, in the title and the text.
         title=_words(N_("An unusual day: %(day)s"),
                      day=_date(report, day, "long")),
@@ -207,8 +307,8 @@ def unusual_week(report: Report) -> Iterator[Finding]:
     if worst is None:
         return
     day = _furthest(report, _days, MIN_DAYS)
-    if day is not None and _overlap(day, worst) and _excess(day) > _excess(worst):
-        return  # the odd day says it
+    if day is not None and _overlap(day, worst) and _run_tells(day, worst):
+        return  # the odd day (or its run of days) says it
     _, kpi, monday, value, middle = worst
     week = _date(report, monday, "long")
     yield Finding(

@@ -232,14 +232,50 @@ _NOTED_OTHER = N_("the agency's note on “%(noted)s”, earlier in the report, 
                   "change.")
 _NOTED_SECTION = N_("the agency's note on this section, earlier in the report, explains the "
                     "change.")
+_NOTED_SELF_RISE = N_("the agency's note on this indicator, earlier in the report, explains "
+                      "the rise.")
+_NOTED_OTHER_RISE = N_("the agency's note on “%(noted)s”, earlier in the report, explains the "
+                       "rise.")
+_NOTED_SECTION_RISE = N_("the agency's note on this section, earlier in the report, explains "
+                         "the rise.")
 # Down on the period before, better than a year ago: last year's same move (the comparison
-# period's own change on ITS period before) tells a seasonal dip from a real fall.
+# period's own change on ITS period before) tells a seasonal dip from a real fall. A fall
+# within last year's is seasonal; one clearly deeper (SEASON_RATIO × and SEASON_POINTS
+# beyond) is partly seasonal, with an action. The endings vary from card to card: three
+# seasonal cards in a row must not end with one sentence.
 _SEASONAL = N_("Down %(fall)s on %(previous)s, as last year: %(ly)s had already fallen "
-               "%(last)s on %(lyprev)s. A seasonal dip: the progress on the year holds, keep "
-               "what drives it.")
+               "%(last)s on %(lyprev)s.")
+_SEASONAL_ENDS = (
+    N_("A seasonal dip: the progress on the year holds, keep what drives it."),
+    N_("The season explains it: no loss to win back, the gain on the year is what to build "
+       "on."),
+    N_("A dip of the season: the year-on-year figure is the one to watch."),
+)
+_PARTLY = N_("Down %(fall)s on %(previous)s, %(points)s points beyond last year's dip "
+             "(%(ly)s had fallen %(last)s on %(lyprev)s): partly seasonal.")
+_PARTLY_ENDS = (
+    N_("Find which channels, products or deals account for the extra fall and act on those "
+       "first."),
+    N_("Look for what weighed beyond the season (a channel, a product, an offer) and correct "
+       "it first."),
+    N_("Check which part of the business fell further than last year and act there first."),
+)
+# Up on the period before as last year at the same time: the season, not progress; the
+# year-on-year figure is the real news.
+_SEASONAL_RISE = N_("Up %(rise)s on %(previous)s, as last year: %(ly)s had already risen "
+                    "%(last)s on %(lyprev)s, the same season. The real gain is on the year, "
+                    "%(gain)s on %(year)s: find what drove it and keep it going.")
+_SEASONAL_RISE_SHORT = N_("Up %(rise)s on %(previous)s, as last year: %(ly)s had already "
+                          "risen %(last)s on %(lyprev)s, the same season, not a recovery. "
+                          "The year is still %(gain)s on %(year)s: find what was lost since "
+                          "last year and win it back.")
 _DEEPER = N_("Down %(fall)s on %(previous)s, while %(ly)s had fallen only %(last)s on "
              "%(lyprev)s: the fall goes beyond the season. Find which channels, products or "
              "deals account for it and act on those first.")
+SEASON_RATIO = 1.25
+SEASON_POINTS = 0.02
+"""A move on the period before is clearly beyond last year's same move when it is more than
+SEASON_RATIO times as big and SEASON_POINTS (2 points) beyond it."""
 _NOT_SEASONAL = N_("Down %(fall)s on %(previous)s, while %(ly)s had risen %(last)s on "
                    "%(lyprev)s: the fall is not seasonal. Find which channels, products or "
                    "deals account for it and act on those first.")
@@ -247,6 +283,8 @@ _SLIGHT = N_("Slightly down (%(fall)s) on %(previous)s, while %(ly)s had risen %
              "%(lyprev)s: not a seasonal dip. Watch it, and keep what drives the progress on "
              "the year.")
 _DAY = N_("One day stands out: %(day)s, with %(value)s against a usual %(usual)s a day.")
+_RUN = N_("%(days)s days in a row stand out: %(span)s, with %(total)s in all against a usual "
+          "%(usual)s a day.")
 
 
 def _case(mover: Mover) -> tuple[bool, bool]:
@@ -354,12 +392,53 @@ def _seasonal(report: Report, mover: Mover) -> tuple[str, dict[str, object]] | N
         "ly": _subject(report, period), "lyprev": _subject(report, before),
         "last": _bare(report, change)}
     if change <= fall.change / 2:
-        message = _SEASONAL
+        if _beyond(fall.change, change):
+            # From the rounded figures the sentence prints (9.4 % and 5.9 %: 3.5 points).
+            values["points"] = _points(report, round(abs(fall.change), 3)
+                                       - round(abs(change), 3))
+            message = _PARTLY
+        else:
+            message = _SEASONAL
     elif change < 0:
         message = _DEEPER
     else:
         message = _NOT_SEASONAL if fall.notable else _SLIGHT
     return message, values
+
+
+def _beyond(now: float, then: float) -> bool:
+    """Whether move ``now`` is clearly bigger than last year's same move ``then``."""
+    return (abs(now) > SEASON_RATIO * abs(then)
+            and abs(now) - abs(then) > SEASON_POINTS)
+
+
+def _points(report: Report, gap: float) -> Shown:
+    from babel.numbers import format_decimal
+
+    return localized(report, lambda locale: format_decimal(round(gap * 100, 1), "0.0",
+                                                           locale=locale))
+
+
+def _seasonal_rise(report: Report, mover: Mover) -> tuple[str, dict[str, object]] | None:
+    """For a rise on the period before (a notable one) that last year's same move matched
+    (a rise at least half as big, and this one not clearly beyond it): the sentence saying
+    so and naming the year-on-year figure as the real news, and its values; else None."""
+    rise, year = mover.on("previous"), mover.on("last_year")
+    if rise is None or year is None or not rise.good or not rise.notable \
+            or rise.change <= 0:
+        return None
+    move = last_year_move(report, mover.kpi)
+    if move is None:
+        return None
+    change, period, before = move
+    if change < rise.change / 2 or _beyond(rise.change, change):
+        return None
+    values: dict[str, object] = {
+        "rise": _bare(report, rise.change), "previous": _subject(report, _range(report, rise)),
+        "ly": _subject(report, period), "lyprev": _subject(report, before),
+        "last": _bare(report, change), "gain": _pct(report, year.change),
+        "year": _subject(report, _range(report, year))}
+    return (_SEASONAL_RISE if year.good else _SEASONAL_RISE_SHORT), values
 
 
 def _range(report: Report, move: Move) -> DateRange:
@@ -407,14 +486,18 @@ def _title_move(mover: Mover, case: tuple[bool, bool]) -> Move:
 
 
 def mover_finding(report: Report, mover: Mover, rule: str,
-                  title: dict[str, str] | None = None) -> Finding:
+                  title: dict[str, str] | None = None, *, nth: int = 0) -> Finding:
     """One outcome's card: its value, its comparisons, and the action their signs call for.
 
     With one comparison (a year to date) the card names it. A fall on the period before
     with a rise on the year is judged by last year's same move (seasonal or not). When the
     analyst's note explains the move (:func:`noted_by`), the card says so, with no order
     to act and no loss to win back. An objective's pace is its own card, never repeated
-    here; the period's unusual day of the same KPI, when there is one, is one sentence here.
+    here; the period's unusual day (or run of days) of the same KPI, when there is one, is
+    one sentence here, unless the note explains the move. A rise on the period before that
+    repeats last year's same move is the season: the card says so and is titled and ranked
+    by its change on the year. ``nth`` counts the report's seasonal cards before this one:
+    their endings vary.
 
     Its priority puts the biggest business news first: a fall ranks 60 + 40 × its size (up
     to 95), a mixed or good move 50 + 50 × its size (up to 85): a 50 % rise (75) comes
@@ -436,6 +519,10 @@ def mover_finding(report: Report, mover: Mover, rule: str,
         figures[f"change_{move.comparison}"] = move.change
     case = _case(mover)
     noted = noted_by(report, kpi)
+    if noted is not None and noted[0] == "other" and all(case):
+        # Another outcome's note tells a shared fall (two deals lost); a rise of this one
+        # may have its own cause (the season), which the card then tells.
+        noted = None
     head = _HEAD_TWO if len(ordered) > 1 else _HEAD_ONE
     opened: dict[str, object] = {}
     if len(ordered) > 1:
@@ -444,10 +531,16 @@ def mover_finding(report: Report, mover: Mover, rule: str,
         opening, opened = _opening_one(report, mover)
     seasonal = _seasonal(report, mover) if case == (False, True) and len(ordered) > 1 \
         else None
-    if seasonal is not None:
+    rise = _seasonal_rise(report, mover) if case[0] and len(ordered) > 1 else None
+    if seasonal is not None or rise is not None:
         figures["last_year_move"] = last_year_move(report, kpi)[0]  # type: ignore[index]
-    if noted is not None and not all(case):
-        then = {"self": _NOTED_SELF, "section": _NOTED_SECTION, "other": _NOTED_OTHER}[noted[0]]
+    if rise is not None:
+        figures["seasonal_rise"] = True
+    if noted is not None:
+        then = ({"self": _NOTED_SELF_RISE, "section": _NOTED_SECTION_RISE,
+                 "other": _NOTED_OTHER_RISE} if all(case) else
+                {"self": _NOTED_SELF, "section": _NOTED_SECTION,
+                 "other": _NOTED_OTHER})[noted[0]]
     elif all(case):
         then = _GROW
     elif case == (True, False):
@@ -456,51 +549,70 @@ def mover_finding(report: Report, mover: Mover, rule: str,
         then = _UNSURE
     else:
         then = _ACT
-    day = odd_day(report)
+    # The note explains the move, the odd day with it: no second cause to look for.
+    day = odd_day(report) if noted is None else None
     day = day if day is not None and day[1].key == kpi.key else None
+    ending = {_SEASONAL: _SEASONAL_ENDS, _PARTLY: _PARTLY_ENDS}.get(
+        seasonal[0] if seasonal is not None else "", ())
 
     def text(words: NullTranslations, language: str) -> str:
         said = [words.gettext(head) % in_language(values, language)]
         if seasonal is not None and noted is None:
             said.append(words.gettext(seasonal[0]) % in_language(seasonal[1], language))
+            if ending:
+                said.append(words.gettext(ending[nth % len(ending)]))
+        elif rise is not None and noted is None:
+            said.append(words.gettext(rise[0]) % in_language(rise[1], language))
         else:
             said.append(words.gettext(_THEN) % {
                 "opening": words.gettext(opening) % in_language(opened, language),
                 "then": words.gettext(then) % {"noted": noted[1] if noted else ""}})
         if day is not None:
-            said.append(words.gettext(_DAY) % in_language(day_values, language))
+            said.append(words.gettext(_RUN if run[0] != run[1] else _DAY)
+                        % in_language(day_values, language))
         return " ".join(said)
 
     day_values: dict[str, object] = {}
+    run: tuple[dt.date, dt.date, float] = (dt.date.min, dt.date.min, 0.0)
     if day is not None:
-        from kpireport_rules.anomalies import _shown
+        from kpireport_rules.anomalies import _shown, odd_run
 
+        run = odd_run(day) or (day[2], day[2], day[3])
         day_values = {"day": _date(report, day[2], "long"), "value": _shown(report, kpi, day[3]),
-                      "usual": _shown(report, kpi, day[4])}
+                      "usual": _shown(report, kpi, day[4]),
+                      "span": _period_words(report, DateRange(start=run[0], end=run[1])),
+                      "days": (run[1] - run[0]).days + 1, "total": _shown(report, kpi, run[2])}
         figures["unusual_day"] = day[2].isoformat()
+        if run[0] != run[1]:
+            figures["unusual_days"] = [run[0].isoformat(), run[1].isoformat()]
 
     impact: dict[str, str] = {}
     falls = [m for m in mover.moves if not m.good and m.notable]
     # A seasonal fall is no loss to win back, nor is one the analyst's note explains (it
     # may be timing); a real fall's gap is, the biggest one.
     real = case != (False, True) or (seasonal is not None
-                                     and seasonal[0] in (_DEEPER, _NOT_SEASONAL))
+                                     and seasonal[0] in (_DEEPER, _NOT_SEASONAL, _PARTLY))
     if falls and real and noted is None:
         lost = max(falls, key=lambda m: abs(m.change))
         impact = _impact(report, mover, lost, unit_noun(report, kpi))
         figures["impact"] = abs(lost.before - now)
     if title is None:
         main = _title_move(mover, case)
+        if rise is not None:  # the season's rise is no news: the year's change is
+            main = mover.on("last_year") or main
         title = _words(N_("%(kpi)s: %(change)s vs %(previous)s"), kpi=kpi.label,
                        change=_pct(report, main.change), previous=_period(report, main),
                        before=_value(report, kpi, main.before))
+    size = mover.size
+    if rise is not None and (year := mover.on("last_year")) is not None:
+        size = abs(year.change)  # ranked by its real news, the change on the year
     if all(case):
-        severity, priority = Severity.INFO, min(85, 50 + round(mover.size * 50))
+        severity, priority = Severity.INFO, min(85, 50 + round(size * 50))
     elif case == (False, False):
         severity = Severity.CRITICAL if mover.size >= 0.30 else Severity.WARNING
         priority = min(95, 60 + round(mover.size * 40))
     else:
-        severity, priority = Severity.WARNING, min(85, 50 + round(mover.size * 50))
+        severity, priority = Severity.WARNING, min(85, 50 + round(size * 50))
     return Finding(rule=rule, severity=severity, priority=priority, title=title,
                    text=_each(text), impact=impact, figures=figures, kpis=(kpi.key,))
 
@@ -518,10 +630,13 @@ def outcome_movers(report: Report) -> Iterator[Finding]:
     any other move of 15 % or more, four outcomes at most. Each outcome is one finding
     giving both comparisons and one action for what they say together (see
     :func:`mover_finding`, which also explains the ranking)."""
+    seasonal = 0
     for mover in movers(report):
         if _down_year_on_year(mover):
             continue
-        yield mover_finding(report, mover, "outcome-movers")
+        finding = mover_finding(report, mover, "outcome-movers", nth=seasonal)
+        seasonal += "last_year_move" in finding.figures
+        yield finding
 
 
 def outcome_down_year_on_year(report: Report) -> Iterator[Finding]:
