@@ -185,10 +185,9 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     folders = template_folders(env)
     notes = analyst_notes(report, families, printed)
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
+    from kpireport import objective_words, summary
     from kpireport import sections as section_titles
-    from kpireport import summary
     from kpireport.attribution import attribution_note
-    from kpireport import objective_words
     from kpireport.chart_targets import target_lines
     from kpireport.objectives import reference_day
 

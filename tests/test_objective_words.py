@@ -73,7 +73,7 @@ def test_a_level_judged_on_october_needs_the_same_each_month_in_both_reports(rep
 
 
 def test_northwind_year_to_date_needs_20_qualified_leads_a_month_as_october_does(reports):
-    ytd, html = reports[("northwind-dental", "year-to-date")]
+    _, html = reports[("northwind-dental", "year-to-date")]
     _, monthly_html = reports[("northwind-dental", "2026-10")]
     text = _text(html)
     for page in (text, _text(monthly_html)):
@@ -129,7 +129,7 @@ def test_a_chart_names_whose_target_it_draws(reports):
         "Target line: the objective's 80 (the key result aims at 85).")
     # A key result's line, where no level objective holds the KPI.
     assert _caption(html, "New opportunities").endswith("Target line: the key result's 45.")
-    northwind, html = reports[("northwind-dental", "2026-10")]
+    _, html = reports[("northwind-dental", "2026-10")]
     assert _caption(html, "Qualified leads").endswith(
         "Target line: the objective's 550 (the key result aims at 560).")
     _, html = reports[("maison-lumiere", "2026-10")]
