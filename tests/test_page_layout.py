@@ -156,7 +156,7 @@ def test_a_section_carried_over_to_a_page_starts_it_with_its_own_key(laid_out, c
 @pytest.mark.pdf
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_the_summary_is_one_page_and_the_next_starts_another_section(laid_out, case):
-    _, _, pages = laid_out[case]
+    report, _, pages = laid_out[case]
     holding = [p for p in pages if "summary" in p.ids]
     assert len(holding) == 1
     page = holding[0]
@@ -166,7 +166,9 @@ def test_the_summary_is_one_page_and_the_next_starts_another_section(laid_out, c
     assert _sections_on(following)[0] in ("objectives", "okrs") or \
         _sections_on(following)[0].startswith("family-")
     # Its content: tiles, what moved, the objectives and OKRs, the recommendations.
-    for words in ("Improved", "Objectives and OKRs at a glance", "Top recommendations"):
+    # (OKRs named only when it lists some: Acme's Q3 is before they start, review 5.)
+    glance = "Objectives and OKRs at a glance" if report.okrs else "Objectives at a glance"
+    for words in ("Improved", glance, "Top recommendations"):
         if "maison" not in case[0]:
             assert words in page.text
 
