@@ -437,3 +437,14 @@ def test_the_month_s_planned_work_is_not_split_from_its_heading(laid_out):
         assert all(t in page.text for t in texts), (heading, page.number)
         checked += 1
     assert checked == 2
+
+
+@pytest.mark.pdf
+def test_a_chart_with_two_targets_names_the_one_it_draws_on_its_page(laid_out):
+    """Review 5: Acme's qualified leads have an objective of 80 and a key result of 85; the
+    page carrying the chart says, under it, which of the two the dashed line is."""
+    _, _, pages = laid_out[("acme-robotics", None)]
+    text = " ".join(" ".join(p.text.split()) for p in pages)
+    assert "Target line: the objective's 80 (the key result aims at 85)." in text
+    [page] = [p for p in pages if "Target line: the objective's 80" in " ".join(p.text.split())]
+    assert "Qualified leads" in page.text
