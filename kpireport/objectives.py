@@ -27,6 +27,9 @@ Figures, all evaluated on the period's last day (days counted inclusively, both 
   days (at least 1). For
   a cumulative objective it is what each remaining month must bring, for a level one what the
   KPI must gain (negative: lose) each month. None once met, past the deadline or without one.
+  A level judged on a whole month counts the months after that month (October's value needs
+  the same in a year to date stopping on 24 November as in October's report); a report's
+  totals count from its reference day (:func:`reference_day`).
 - ``days_left`` = deadline − period end, in days, never below 0.
 
 Status, first rule that applies:
@@ -197,8 +200,9 @@ def assess(objective: ObjectiveConfig, *, key: str, title: str, kpi_direction: D
 
 def reference_day(period_end: dt.date,
                   running: Iterable[tuple[dt.date, dt.date | None, bool]]) -> dt.date:
-    """The one day a report's objectives are counted from (days left, expected by now, the
-    need per remaining month): the data's last day when it stops before the period's end.
+    """The one day a report's objectives are counted from (days left, a total's expected
+    value and need per remaining month; a level judged on a whole month counts its need
+    from the month after it): the data's last day when it stops before the period's end.
 
     ``running`` gives each objective's data end, deadline and whether it is a total
     (cumulative). A total is judged to its data's last day, so the earliest such day among

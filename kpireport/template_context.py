@@ -185,10 +185,13 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     folders = template_folders(env)
     notes = analyst_notes(report, families, printed)
     # --- The one-page summary and the commentary's own title (issue #15, items 3 and 4).
+    from kpireport import objective_words, summary
     from kpireport import sections as section_titles
-    from kpireport import summary
     from kpireport.attribution import attribution_note
+    from kpireport.chart_targets import target_lines
     from kpireport.objectives import reference_day
+
+    lines = target_lines(report)  # objs3
 
     def commentary_of(text: str | None, folders: Iterable[Path]) -> Markup | None:
         return commentary_html(text, folders, language=report.language)
@@ -222,6 +225,15 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
             (report.period_of(a.kpi).end, a.deadline, a.kind == "cumulative")
             for a in report.objectives])),
         "as_of_data_end": as_of < report.period.end,
+        # --- objs3: what is counted on which day or month, the glance's heading, whose
+        # target a chart draws (kpireport.objective_words; issue #15, review 5) ---
+        "objectives_lead": objective_words.objectives_lead(report, as_of, gettext),
+        "glance_heading": objective_words.glance_heading(report, gettext),
+        "target_line": lambda kpi: (objective_words.target_line_text(
+            line, lambda v: value_filters(report)["value"](v, kpi), gettext)
+            if (line := lines.get(kpi.key)) is not None and kpi.key in kpi_charts
+            and kpi_charts[kpi.key] else None),
+        # --- end objs3 ---
         # The KPIs whose description the appendix gives: those without a chart (a chart's
         # caption says it already).
         "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts

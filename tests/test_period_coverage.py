@@ -113,9 +113,11 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     assert caption == ('class="tiles-caption">1\xa0Jan\u202f–\u202f24\xa0Nov\xa02026, compared '
                        'with the same days of 2025:')
     assert "30 Nov" not in caption
-    # The objectives count from that day, and say so.
-    assert ("Days left, expected values and monthly needs are counted as of 24 November "
-            "2026, the last day with data.") in html
+    # The objectives count from that day, and say so; the level one is judged on October
+    # and its need spread over the months after it (review 5), and the lead says that too.
+    assert ("Totals and days left are counted as of 24\xa0November\xa02026, the last day with "
+            "data. A monthly level is judged on October\xa02026, the last whole month, and its "
+            "monthly need is spread over the months after it.") in html
     # The cover's days end with the data; How to read does not claim the whole period.
     cover = html[html.index('class="report-range"'):]
     assert cover[:cover.index("</p>")] == 'class="report-range">1 Jan\u202f–\u202f24 Nov 2026'

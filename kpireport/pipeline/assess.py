@@ -77,10 +77,15 @@ def assess_objectives(plan: ReportPlan, kpis: Mapping[str, KpiValue],
         if judged is not period:
             assessment.measured_in = judged.start
         if objective.deadline is not None and (period.partial or judged is not period):
-            # Counted from the report's one reference day, as for every other objective in
-            # it: days left and the need per remaining month agree (37 days, 1.2 months).
+            # Days left are counted from the report's one reference day, as for every other
+            # objective in it (37 days from 24 November).
             assessment.days_left = max(0, (objective.deadline - as_of).days)
-            if assessment.required_rate is not None and value is not None:
+            if (assessment.required_rate is not None and value is not None
+                    and objective.kind == "cumulative"):
+                # A total runs to that day: its need is spread over what is left after it
+                # (1.2 months). A level measured on a whole month keeps obj.assess's need,
+                # spread over the months after that one: a year to date and October's own
+                # report give the same need for October's value (review 5).
                 assessment.required_rate = ((objective.target - value)
                                             / obj.months_left(as_of, objective.deadline))
         history = [p for p in kpi.monthly if p.start < objective.start.replace(day=1)]
