@@ -590,10 +590,11 @@ def table_columns(kpi: KpiValue) -> list[str]:
 
 _SLASH = re.compile(r"/(?=[^/])")
 _SEGMENT = re.compile(r"[^/]+")
-LONG_SEGMENT = 18
+LONG_SEGMENT = 26
 """Characters of an address's part (between slashes) beyond which it may also break before
-its hyphens: about a page column's width, where a slug longer than the column was cut
-mid-word ("creme-de-nuit-regen / erante")."""
+its hyphens, as the last resort: a page column's width at its 7pt (style.css, texts3). A
+line takes every break that fits, so a shorter limit broke a slug that fits a line of its
+own ("/produit/serum-eclat⏎-vitamine-c" rather than after "/produit/")."""
 
 
 def _segment(match: re.Match[str]) -> str:
