@@ -450,8 +450,10 @@ def note_text(note: DataNote, locale: str, gettext: Any,
     if note.kind is NoteKind.DATA_END and "end" in params:
         day = formatting.format_date(dt.date.fromisoformat(params["end"]), locale)
         if one_year is not None:  # texts3: one comparison, named
+            # The year kept with the word before it: a line opening on "2025." reads badly.
             return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
-                           "with the same days of %(year)s.") % {
+                           "with the same days of %(year)s.").replace(" %(year)s",
+                                                                     "\xa0%(year)s") % {
                 "source": source, "day": day, "year": one_year}
         return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
                        "with the same days of the periods before.") % {"source": source,
