@@ -110,8 +110,8 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     caption = html[html.index('class="tiles-caption"'):]
     caption = caption[:caption.index("</p>")]
     # The days never part at a line's end: no-break spaces inside them.
-    assert caption == ('class="tiles-caption">1\xa0Jan\u202f–\u2060\u202f24\xa0Nov\xa02026, compared '
-                       'with the same days of 2025:')
+    assert caption == ('class="tiles-caption">1\xa0Jan\u202f–\u2060\u202f24\xa0Nov\xa02026, '
+                       'compared with the same days of 2025:')
     assert "30 Nov" not in caption
     # The objectives count from that day, and say so.
     assert ("Days left, expected values and monthly needs are counted as of 24 November "
@@ -359,8 +359,8 @@ def summary_lines(config_path: Path) -> tuple[str, str, object]:
 
 
 @pytest.mark.parametrize(("locale", "caption"), [
-    ("en_GB", "1 Jan\u202f–\u2060\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared with the "
-              "same days of 2025:"),
+    ("en_GB", "1 Jan\u202f–\u2060\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared "
+              "with the same days of 2025:"),
     ("fr_FR", "1er janv.\u202f–\u2060\u202f30 nov. 2026 (Site analytics\u202f: jusqu’au 24 nov.), "
               "comparé avec les mêmes jours de 2025\u202f:"),
 ])
@@ -382,8 +382,8 @@ def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
     assert lead == ""
-    assert said == ("1\u202f–\u2060\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared with the "
-                    "same days of October 2026 and of November 2025:")
+    assert said == ("1\u202f–\u2060\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared "
+                    "with the same days of October 2026 and of November 2025:")
 
 
 def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):

@@ -486,8 +486,8 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     summary = html[html.index('<section class="summary"'):]
     summary = summary[:summary.index("</section>")]
     assert 'class="lead"' not in summary and "Chiffres jusqu" not in summary
-    assert 'class="tiles-caption">1er\xa0janv.\u202f–\u2060\u202f13\xa0nov.\xa02026 (Google Search ' \
-        "Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
+    assert 'class="tiles-caption">1er\xa0janv.\u202f–\u2060\u202f13\xa0nov.\xa02026 (Google ' \
+        "Search Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
         in html
     assert summary.count("mêmes jours de 2025") == 1
     # The tables' change column says what it compares with, in French and as the monthly's
