@@ -483,6 +483,9 @@ def _interval(first: dt.date, last: dt.date, locale: str) -> str:
     2026``), as :func:`format_date` does."""
     text = dates.format_interval(first, last, skeleton="yMMMd", locale=_locale(locale))
     text = text.replace("\u2009", "\u202f")
+    # texts3: and a word joiner after the dash: a line may break after a dash even before a
+    # no-break space (UAX #14, LB12a), which parted "1 Jan –⏎24 Nov 2025".
+    text = text.replace("–\u202f", "–\u2060\u202f")
     if first.day == 1 and locale.split("_")[0] == "fr":
         text = re.sub(r"^1(?=\D)", "1er", text)
     return text
@@ -497,7 +500,8 @@ def interval_ends(first: dt.date, last: dt.date, locale: str) -> tuple[str, str]
     start, _, end = text.partition("–")
     if not end:  # one day: no range to part
         return unbreakable(text), ""
-    return unbreakable(start.strip(" \u202f\u2009")), unbreakable(end.strip(" \u202f\u2009"))
+    return (unbreakable(start.strip(" \u202f\u2009\u2060")),
+            unbreakable(end.strip(" \u202f\u2009\u2060")))
 
 
 def format_days(first: dt.date, last: dt.date, locale: str) -> str:

@@ -37,4 +37,4 @@ def compared_with(span: Span, locale: str, gettext: Any) -> str:
         first = formatting.unbreakable(formatting.format_skeleton("MMMd", start, locale))
         last = formatting.unbreakable(formatting.format_date(end, locale, "medium"))
     return (str(gettext("vs %(first)s – %(last)s")) % {"first": first, "last": last}
-            ).replace(" – ", "\u202f–\u202f")
+            ).replace(" – ", "\u202f–\u2060\u202f")  # no break after the dash (UAX #14 LB12a)

@@ -202,6 +202,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     commentary_title, commentary = section_titles.leading_heading(
         commentary_of(notes.commentary, folders))
     headline = [k for k in summary.headline_order(report, families) if not uncomputable(k)]
+    # texts3: a year to date has one comparison, last year's same days: its notes name it.
+    one_year = (report.period.last_year.start.year
+                if report.period.previous == report.period.last_year else None)
+    report_notes = {note_text(n, report.locale, gettext, labels, one_year=one_year)
+                    for n in report.notes}
     # ---
     return {
         "brand": brand,
@@ -239,7 +244,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "glossary": [k for k in report.kpis.values() if k.key not in kpi_charts
                      and k not in unavailable_tables],
         "unavailable_tables": list(dict.fromkeys(
-            note_text(n, report.locale, gettext, labels) for k in unavailable_tables
+            note_text(n, report.locale, gettext, labels, one_year=one_year)
+            for k in unavailable_tables
             for n in k.notes if n.kind is NoteKind.UNAVAILABLE)),
         # --- the analyst's notes (issue #15 item 8): kpireport.analyst_notes ---
         "kpi_note": lambda kpi: commentary_of(notes.for_key(kpi.key), folders),
@@ -293,6 +299,8 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "period_value": lambda span, value: formatting.unbreakable(
             gettext("%(period)s: %(value)s") % {
                 "period": formatting.format_period(span, report.locale), "value": value}),
+        # texts3: a compare line's change kept whole ("up\xa02.9\xa0places").
+        "unbreakable": formatting.unbreakable,
         # ---
         # A KPI whose data stops early is compared over the same days: those are named.
         "period_of": lambda kpi: report.period_of(kpi.key),
@@ -343,14 +351,20 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "finding_text": lambda f: tuple(typography.for_language(t, report.language,
                                                                 verbatim=f.verbatim)
                                         for t in f.in_language(report.language)),
-        "note_text": lambda note: note_text(note, report.locale, gettext, labels),
+        "note_text": lambda note: note_text(note, report.locale, gettext, labels,
+                                            one_year=one_year),
         "source_label": lambda name: labels.get(name) or name,
         # Each sentence once: notes about several metrics can read the same to the client.
         "note_texts": lambda notes: list(dict.fromkeys(
-            note_text(note, report.locale, gettext, labels) for note in notes)),
+            note_text(note, report.locale, gettext, labels, one_year=one_year)
+            for note in notes)),
         # A source's time zone (Search Console's Pacific days) is said once, under "About the
         # data", not beside each of its figures.
-        "kpi_notes": lambda kpi: ([n for n in kpi.notes if n.kind is not NoteKind.TIMEZONE]
+        # texts3: so is a note that reads word for word as one of the report's own (Search
+        # Console's "small numbers withheld" was printed under each table and again there).
+        "kpi_notes": lambda kpi: ([n for n in kpi.notes if n.kind is not NoteKind.TIMEZONE
+                                   and note_text(n, report.locale, gettext, labels,
+                                                 one_year=one_year) not in report_notes]
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
@@ -406,10 +420,11 @@ def uncomputable(kpi: KpiValue) -> bool:
 
 
 def note_text(note: DataNote, locale: str, gettext: Any,
-              labels: Mapping[str, str] | None = None) -> str:
+              labels: Mapping[str, str] | None = None, *, one_year: int | None = None) -> str:
     """A data note in the report's language: the standard kinds through the theme's catalogue,
     others through the note's own translations (its message as written otherwise). The source
-    is named by its ``label`` in the config (``labels``), else by its id."""
+    is named by its ``label`` in the config (``labels``), else by its id. ``one_year``: the
+    year whose same days are the report's only comparison (a year to date's)."""
     days = sorted(note.dates)
     # A note about a KPI of several sources names them all ("web,crm").
     source = " · ".join((labels or {}).get(name) or name for name in note.source.split(",")
@@ -446,6 +461,12 @@ def note_text(note: DataNote, locale: str, gettext: Any,
         return gettext("%(source)s: no data for this period.") % {"source": source}
     if note.kind is NoteKind.DATA_END and "end" in params:
         day = formatting.format_date(dt.date.fromisoformat(params["end"]), locale)
+        if one_year is not None:  # texts3: one comparison, named
+            # The year kept with the word before it: a line opening on "2025." reads badly.
+            return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
+                           "with the same days of %(year)s.").replace(" %(year)s",
+                                                                     "\xa0%(year)s") % {
+                "source": source, "day": day, "year": one_year}
         return gettext("%(source)s: figures up to %(day)s, the last day of data, compared "
                        "with the same days of the periods before.") % {"source": source,
                                                                          "day": day}
@@ -486,10 +507,11 @@ def note_text(note: DataNote, locale: str, gettext: Any,
                            "came in several months would be counted in each).") % {
                 "figure": params["figure"], "source": source}
         if params.get("why") == "range":
-            return gettext("%(figure)s cannot be given for this period: %(source)s gives it "
-                           "only for other periods (such as one per month), which cannot be "
-                           "combined into this one.") % {"figure": params["figure"],
-                                                         "source": source}
+            # texts3: a table is a ranking, not a figure; said as a client would.
+            return gettext("%(figure)s cannot be shown for this period: %(source)s gives this "
+                           "ranking for other periods only (month by month, for example), and "
+                           "rankings cannot be combined into one for this period.") % {
+                "figure": params["figure"], "source": source}
         return gettext("%(source)s: this figure cannot be computed for this period from the "
                        "data at hand.") % {"source": source}
     return redact(note.text_for(locale.split("_")[0]))
@@ -582,10 +604,11 @@ def table_columns(kpi: KpiValue) -> list[str]:
 
 _SLASH = re.compile(r"/(?=[^/])")
 _SEGMENT = re.compile(r"[^/]+")
-LONG_SEGMENT = 18
+LONG_SEGMENT = 26
 """Characters of an address's part (between slashes) beyond which it may also break before
-its hyphens: about a page column's width, where a slug longer than the column was cut
-mid-word ("creme-de-nuit-regen / erante")."""
+its hyphens, as the last resort: a page column's width at its 7pt (style.css, texts3). A
+line takes every break that fits, so a shorter limit broke a slug that fits a line of its
+own ("/produit/serum-eclat⏎-vitamine-c" rather than after "/produit/")."""
 
 
 def _segment(match: re.Match[str]) -> str:

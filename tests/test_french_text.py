@@ -214,7 +214,7 @@ def test_a_comparisons_period_takes_the_preposition_its_name_needs():
         "par rapport à la période du 1er\xa0déc.\xa02025 au 13\xa0janv.\xa02026"
     assert compared_with(month, "en_GB", en) == "vs September\xa02026"
     assert compared_with(quarter, "en_GB", en) == "vs Q2\xa02026"
-    assert compared_with(days, "en_GB", en) == "vs 1\xa0Apr\u202f–\u202f13\xa0May\xa02026"
+    assert compared_with(days, "en_GB", en) == "vs 1\xa0Apr\u202f–\u2060\u202f13\xa0May\xa02026"
 
 
 def test_no_sentence_makes_a_kpis_label_its_subject(html, example):

@@ -234,7 +234,9 @@ def test_the_summary_ranks_the_clients_outcomes_first_and_caps_its_lists(laid_ou
     tiles = re.findall(r'<div class="tile-label">(.*?)</div>', summary)
     assert tiles[:4] == ["New patients", "Treatment plans accepted", "Qualified leads", "Leads"]
     assert len(tiles) == 8
-    movers = summary[summary.index('class="narrative movers"'):]
+    # Review 5: one list (improvements only) takes the full width.
+    movers = summary[summary.index('class="narrative movers single"'):]
+    assert "Worsened" not in movers[:movers.index("</ul>")]
     improved = movers[movers.index("Improved"):]
     improved = improved[:improved.index("</ul>")]
     assert 1 <= improved.count("<li>") <= 3

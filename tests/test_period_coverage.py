@@ -110,8 +110,8 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
     caption = html[html.index('class="tiles-caption"'):]
     caption = caption[:caption.index("</p>")]
     # The days never part at a line's end: no-break spaces inside them.
-    assert caption == ('class="tiles-caption">1\xa0Jan\u202f–\u202f24\xa0Nov\xa02026, compared '
-                       'with the same days of 2025:')
+    assert caption == ('class="tiles-caption">1\xa0Jan\u202f–\u2060\u202f24\xa0Nov\xa02026, '
+                       'compared with the same days of 2025:')
     assert "30 Nov" not in caption
     # The objectives count from that day, and say so; the level one is judged on October
     # and its need spread over the months after it (review 5), and the lead says that too.
@@ -120,11 +120,11 @@ def test_a_year_to_date_report_on_the_1st_with_data_ending_a_week_earlier_says_s
             "monthly need is spread over the months after it.") in html
     # The cover's days end with the data; How to read does not claim the whole period.
     cover = html[html.index('class="report-range"'):]
-    assert cover[:cover.index("</p>")] == 'class="report-range">1 Jan\u202f–\u202f24 Nov 2026'
+    assert cover[:cover.index("</p>")] == 'class="report-range">1 Jan\u202f–\u2060\u202f24 Nov 2026'
     assert "up to the day given in the summary" in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", html.index('class="compare"', start))]
-    assert "1\xa0Jan\u202f–\u202f24\xa0Nov\xa02025:\xa0" in line
+    assert "1\xa0Jan\u202f–\u2060\u202f24\xa0Nov\xa02025:\xa0" in line
     assert "Total from 1 Jan 2026 to 24 Nov 2026" in html
 
 
@@ -361,9 +361,9 @@ def summary_lines(config_path: Path) -> tuple[str, str, object]:
 
 
 @pytest.mark.parametrize(("locale", "caption"), [
-    ("en_GB", "1 Jan\u202f–\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared with the "
-              "same days of 2025:"),
-    ("fr_FR", "1er janv.\u202f–\u202f30 nov. 2026 (Site analytics\u202f: jusqu’au 24 nov.), "
+    ("en_GB", "1 Jan\u202f–\u2060\u202f30 Nov 2026 (Site analytics: up to 24 Nov), compared "
+              "with the same days of 2025:"),
+    ("fr_FR", "1er janv.\u202f–\u2060\u202f30 nov. 2026 (Site analytics\u202f: jusqu’au 24 nov.), "
               "comparé avec les mêmes jours de 2025\u202f:"),
 ])
 def test_sources_ending_on_different_days_make_the_summarys_first_line_say_so(
@@ -384,8 +384,8 @@ def test_a_month_whose_sources_end_on_different_days_names_both_comparisons(tmp_
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 20), D(2026, 11, 27), period="2026-11"))
     assert lead == ""
-    assert said == ("1\u202f–\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared with the "
-                    "same days of October 2026 and of November 2025:")
+    assert said == ("1\u202f–\u2060\u202f27 Nov 2026 (Site analytics: up to 20 Nov), compared "
+                    "with the same days of October 2026 and of November 2025:")
 
 
 def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
@@ -394,12 +394,12 @@ def test_sources_covering_the_whole_period_keep_the_summarys_wording(tmp_path):
     assert report.kpi_periods == {}
     # The caption alone says what the tiles cover and compare with: no first line repeating it.
     assert lead == ""
-    assert said == "1 Jan\u202f–\u202f30 Nov 2026, compared with the same days of 2025:"
+    assert said == "1 Jan\u202f–\u2060\u202f30 Nov 2026, compared with the same days of 2025:"
     # Both ending on the same day before the period's end: that day, and the same days.
     lead, said, _ = summary_lines(write_two_sources(
         tmp_path, D(2026, 11, 24), D(2026, 11, 24)))
     assert lead == ""
-    assert said == "1 Jan\u202f–\u202f24 Nov 2026, compared with the same days of 2025:"
+    assert said == "1 Jan\u202f–\u2060\u202f24 Nov 2026, compared with the same days of 2025:"
 
 
 # --- One function for the days compared, one day for the objectives (fix-periods) -------
@@ -437,10 +437,10 @@ def test_objectives_reference_day_is_the_data_last_day_of_running_totals():
 
 @pytest.mark.parametrize(("start", "end", "en", "fr"), [
     (D(2026, 4, 1), D(2026, 6, 30), "Q2 2026", "T2 2026"),
-    (D(2026, 7, 1), D(2026, 9, 29), "1 Jul\u202f–\u202f29 Sept 2026",
-     "1er juil.\u202f–\u202f29 sept. 2026"),
-    (D(2026, 2, 1), D(2026, 4, 30), "1 Feb\u202f–\u202f30 Apr 2026",
-     "1er févr.\u202f–\u202f30 avr. 2026"),
+    (D(2026, 7, 1), D(2026, 9, 29), "1 Jul\u202f–\u2060\u202f29 Sept 2026",
+     "1er juil.\u202f–\u2060\u202f29 sept. 2026"),
+    (D(2026, 2, 1), D(2026, 4, 30), "1 Feb\u202f–\u2060\u202f30 Apr 2026",
+     "1er févr.\u202f–\u2060\u202f30 avr. 2026"),
 ])
 def test_a_whole_quarter_is_named_as_clients_name_it(start, end, en, fr):
     from kpireport.formatting import format_period

@@ -427,7 +427,7 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     # A quarter's caption names its comparisons as the client does: Q2 2026 and Q3 2025.
     assert ('class="tiles-caption">Q3\xa02026, compared with Q2 2026 and Q3 2025:</p>'
             in html)
-    assert "1 Apr\u202f–\u202f30 Jun 2026" not in html
+    assert "1 Apr\u202f–\u2060\u202f30 Jun 2026" not in html
     assert report.okrs == []  # Acme's OKR starts in October
     # No section that only says it cannot be given, nor a line in the contents or the
     # glossary: "About the data" explains it once, in the client's words (which figure, and
@@ -436,11 +436,12 @@ def test_a_quarter_from_monthly_exports_renders_with_its_top_queries_unavailable
     assert html.count("<dt>Top search queries</dt>") == 0
     notes = html[html.index('id="data-notes"'):]
     notes = notes[:notes.index("</section>")]
-    assert "Top search queries cannot be given for this period" in notes
+    assert "Top search queries cannot be shown for this period" in notes
     assert "No data for this period" not in html
-    assert html.count("Top search queries cannot be given for this period: Google Search "
-                      "Console gives it only for other periods (such as one per month), which "
-                      "cannot be combined into this one.") == 1
+    # Review 5: a table is a ranking, said as the client would.
+    assert html.count("Top search queries cannot be shown for this period: Google Search "
+                      "Console gives this ranking for other periods only (month by month, for "
+                      "example), and rankings cannot be combined into one for this period.") == 1
 
 
 def test_a_month_to_date_report_charts_thirteen_months_and_counts_days_from_its_end():
@@ -485,15 +486,15 @@ def test_a_year_to_date_report_compares_with_last_years_same_days_once():
     summary = html[html.index('<section class="summary"'):]
     summary = summary[:summary.index("</section>")]
     assert 'class="lead"' not in summary and "Chiffres jusqu" not in summary
-    assert 'class="tiles-caption">1er\xa0janv.\u202f–\u202f13\xa0nov.\xa02026 (Google Search ' \
-        "Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
+    assert 'class="tiles-caption">1er\xa0janv.\u202f–\u2060\u202f13\xa0nov.\xa02026 (Google ' \
+        "Search Console\u202f: jusqu’au 31 oct.), comparé avec les mêmes jours de 2025\u202f:</p>" \
         in html
     assert summary.count("mêmes jours de 2025") == 1
     # The tables' change column says what it compares with, in French and as the monthly's
     # "/ période préc." does: last year's same days.
     assert "<th class=\"num change\">/ an dernier</th>" in html
     assert "vs " not in html[html.index('id="family-'):] and "/ période préc." not in html
-    assert "Comparé à 1er janv.\u202f–\u202f13 nov. 2025." not in html
+    assert "Comparé à 1er janv.\u202f–\u2060\u202f13 nov. 2025." not in html
     start = html.index("<h3>Sessions</h3>")
     line = html[start:html.index("</p>", start)]
     assert line.count("2025") == 1 and "2024" not in line  # one comparison, last year's

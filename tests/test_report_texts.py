@@ -23,7 +23,7 @@ from kpireport.render import render_html, render_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_OF_DECEMBER = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
-NBSP, NNBSP = "\xa0", "\u202f"
+NBSP, NNBSP, WJ = "\xa0", "\u202f", "\u2060"
 
 # (client, period): the monthly, Q3 and year-to-date reports as run on 1 December 2026.
 REPORTS = [("acme-robotics", "2026-Q3"), ("maison-lumiere", "2026-Q3"),
@@ -72,10 +72,10 @@ def summary_of(page: str) -> str:
     (("maison-lumiere", "2026-10"),
      f"Octobre\xa02026, comparé avec septembre 2026 et octobre 2025{NNBSP}:"),
     (("acme-robotics", "year-to-date"),
-     f"1\xa0Jan{NNBSP}–{NNBSP}24\xa0Nov\xa02026 (Google Search Console: up to 31 Oct), "
+     f"1\xa0Jan{NNBSP}–{WJ}{NNBSP}24\xa0Nov\xa02026 (Google Search Console: up to 31 Oct), "
      "compared with the same days of 2025:"),
     (("maison-lumiere", "year-to-date"),
-     f"1er\xa0janv.{NNBSP}–{NNBSP}24\xa0nov.\xa02026 (Google Search Console{NNBSP}: "
+     f"1er\xa0janv.{NNBSP}–{WJ}{NNBSP}24\xa0nov.\xa02026 (Google Search Console{NNBSP}: "
      f"jusqu’au 31 oct.), comparé avec les mêmes jours de 2025{NNBSP}:"),
 ])
 def test_the_summary_says_its_days_and_comparisons_in_one_line(html, key, line):
@@ -142,7 +142,7 @@ def test_no_line_of_the_pdf_starts_with_a_unit_whose_number_ended_the_line_befor
             assert parted == [], (key, number)
     # The figures are there, whole, where the review found them parted.
     acme = " ".join(" ".join(p) for p in pdf_lines["acme-robotics", "2026-Q3"])
-    assert re.search(r"up 2\.9[\s\xa0]places", acme)
+    assert re.search(r"up[\s\xa0]2\.9[\s\xa0]places", acme)
     maison = " ".join(" ".join(p) for p in pdf_lines["maison-lumiere", "2026-Q3"])
     assert re.search(r"\+0,57[\s\xa0]pt", maison) and re.search(r"1,9[\s\xa0]place", maison)
 
@@ -290,7 +290,10 @@ def test_a_compared_range_is_the_locales_own_and_never_breaks_inside(locale, wor
 
     said = [compared_with(SimpleNamespace(start=a, end=b), locale, words.gettext)
             for a, b in RANGES]
-    plain = [t.replace(NBSP, " ").replace(NNBSP, " ") for t in said]
+    plain = [t.replace(NBSP, " ").replace(NNBSP, " ").replace(WJ, "") for t in said]
+    # texts3: never a break after the dash either (a word joiner: UAX #14 allows one after a
+    # dash before a no-break space, which parted "1 Jan –⏎24 Nov 2025").
+    assert all(f"–{WJ}{NNBSP}" in t for t in said if "–" in t)
     assert plain == expected
     for text, (first, last) in zip(said, RANGES, strict=True):
         # The range as the locale prints it alone (the dash between narrow no-break spaces).
@@ -300,7 +303,7 @@ def test_a_compared_range_is_the_locales_own_and_never_breaks_inside(locale, wor
         ends = formatting.interval_ends(first, last, locale)
         assert all(" " not in end and end in text for end in ends)
         assert text.replace(ends[0], "").replace(ends[1], "").strip(
-            NNBSP + "– ") in ("vs", "par rapport à la période du  au")
+            NNBSP + WJ + "– ") in ("vs", "par rapport à la période du  au")
     # A whole month keeps its year.
     month = compared_with(SimpleNamespace(start=D(2025, 10, 1), end=D(2025, 10, 31)), locale,
                           words.gettext)
@@ -333,6 +336,10 @@ def test_no_line_of_the_pdf_parts_a_date_or_a_period_from_its_value(pdf_lines):
                 # next cell's month.
                 day_ends = re.search(r"–\s*\d{1,2}$", a) or a.endswith("–")
                 assert not (day_ends and STARTS_MONTH_AFTER_DAY.match(b)), (key, number, a, b)
+                # texts3: a range's dash ending a line, its second day opening the next
+                # ("vs 1 Jan –⏎24 Nov 2025", review 5).
+                assert not (a.endswith("–") and re.match(rf"\d{{1,2}}(?:er)?\s(?:{MONTHS})", b)), (
+                    key, number, a, b)
     # The pairs and ranges the review found parted are there, whole, on one line.
     maison = [line for page in pdf_lines["maison-lumiere", "2026-10"] for line in page]
     assert any(re.search(r"octobre[\s\xa0]2025[\s\u202f]:[\s\xa0]", line) for line in maison)
@@ -346,17 +353,24 @@ def test_an_address_breaks_at_its_slashes_never_after_a_hyphen():
     word's hyphenation."""
     from kpireport.template_context import _wrappable
 
-    ZWSP, WJ = "\u200b", "\u2060"
+    ZWSP = "\u200b"
     short = _wrappable("/boutique/soins-visage")
     assert short == f"/{ZWSP}boutique/{ZWSP}soins-{WJ}visage"
-    # A part longer than a column may break before its hyphens, never after one.
-    long = _wrappable("/produit/creme-de-nuit-regenerante")
-    assert long == (f"/{ZWSP}produit/{ZWSP}creme{ZWSP}-{WJ}de{ZWSP}-{WJ}nuit{ZWSP}-{WJ}"
-                    "regenerante")
+    # Review 5: a slug that fits a line of its own breaks only after its slash ("/produit/
+    # serum⏎-eclat-vitamine-c" when a break before its hyphens was allowed: a line takes
+    # every break that fits).
+    fits = _wrappable("/produit/creme-de-nuit-regenerante")
+    assert fits == f"/{ZWSP}produit/{ZWSP}creme-{WJ}de-{WJ}nuit-{WJ}regenerante"
+    # A part longer than a column may break before its hyphens as the last resort, never
+    # after one.
+    long = _wrappable("/blog/how-much-do-dental-implants-cost")
+    assert long == (f"/{ZWSP}blog/{ZWSP}how{ZWSP}-{WJ}much{ZWSP}-{WJ}do{ZWSP}-{WJ}dental"
+                    f"{ZWSP}-{WJ}implants{ZWSP}-{WJ}cost")
     # The address itself, once the invisible marks are taken out (copy-paste).
-    for text in (short, long):
-        assert text.replace(ZWSP, "").replace(WJ, "") in ("/boutique/soins-visage",
-                                                          "/produit/creme-de-nuit-regenerante")
+    for text in (short, fits, long):
+        assert text.replace(ZWSP, "").replace(WJ, "") in (
+            "/boutique/soins-visage", "/produit/creme-de-nuit-regenerante",
+            "/blog/how-much-do-dental-implants-cost")
     assert _wrappable("Crème anti-âge") == "Crème anti-âge"  # not an address: as it is
 
 
@@ -370,3 +384,104 @@ def test_the_pdfs_addresses_end_no_line_with_a_hyphen_and_copy_clean(pdf_lines):
     text = "\n".join(lines)
     assert "\u2060" not in text and "\u200b" not in text
     assert "/boutique/" in text and "soins-visage" in text
+    # Review 5: each slug whole on its line, after its slash ("/produit/⏎serum-eclat-
+    # vitamine-c"), never parted before a hyphen ("/produit/serum⏎-eclat-vitamine-c").
+    assert not [line for line in lines if line.startswith("-")]
+    for slug in ("serum-eclat-vitamine-c", "creme-de-nuit-regenerante"):
+        assert any(line.strip().startswith(slug) for line in lines), slug
+
+
+# --- texts3 (review 5) ---------------------------------------------------------------------
+
+CHANGE_OPENS = re.compile(r"^(?:[+−±]\s?\d|up\b|down\b|gagne\b|perd\b|same position\b)")
+# A line ending on a period's figure ("October 2025: 3,123"), not on a sentence's comma.
+ENDS_WITH_PERIOD_VALUE = re.compile(r"(?:\b(?:19|20)\d\d|\d)[\s\u202f\xa0]?:[^:·]+(?<![,;])$")
+
+
+@pytest.mark.pdf
+def test_no_line_of_a_compare_line_parts_a_figure_from_its_change(pdf_lines):
+    """Review 5: "October 2025: 3,123⏎+44.3%", "up⏎2.9 places", « 2 090⏎+48,6 % »: a
+    period, its figure and its change are one unit; the line breaks only at the "·"."""
+    checked = 0
+    for key, pages in pdf_lines.items():
+        for number, lines in enumerate(pages, 1):
+            for a, b in itertools.pairwise(line.strip() for line in lines):
+                if ENDS_WITH_PERIOD_VALUE.search(a):
+                    checked += 1
+                    assert not CHANGE_OPENS.match(b), (key, number, a, b)
+                assert not re.search(r"\b(?:up|down|gagne|perd)$", a), (key, number, a, b)
+                assert not b.startswith("·"), (key, number, a, b)
+    assert checked > 10  # the compare lines were read: many end a line with a figure
+
+
+def _compare_lines(page: str) -> list[str]:
+    import html as html_module
+
+    found = re.findall(r'<p class="compare">(.*?)</p>', page, flags=re.S)
+    return [html_module.unescape(re.sub(r"<[^>]+>", "", p)) for p in found]
+
+
+@pytest.mark.parametrize("key", [("maison-lumiere", "2026-10"), ("acme-robotics", "2026-Q3"),
+                                 ("acme-robotics", "year-to-date")])
+def test_a_compare_line_may_break_only_after_its_value_and_at_its_dot(html, key):
+    lines = [t for t in _compare_lines(html[key]) if ":" in t]
+    assert len(lines) >= 5
+    two = key[1] != "year-to-date"
+    for text in lines:
+        # A plain space after the KPI's own value, and after the "·" between comparisons.
+        assert text.count(" ") == (2 if two else 1), repr(text)
+        if two:
+            assert f"{NBSP}· " in text, repr(text)
+    if key == ("acme-robotics", "2026-Q3"):
+        assert any(re.search(f"up{NBSP}\\d\\.\\d{NBSP}places", t) for t in lines), lines
+
+
+def test_a_source_wide_note_is_said_once_under_about_the_data(html):
+    """Review 5: "Google Search Console: small numbers withheld…" under two or three tables
+    and again under About the data."""
+    page = html["maison-lumiere", "2026-10"]
+    assert page.count("petits nombres masqués") == 1
+    about = page[page.index('id="data-notes"'):]
+    assert "petits nombres masqués" in about[:about.index("</section>")]
+
+
+@pytest.mark.parametrize(("key", "said", "not_said"), [
+    (("acme-robotics", "year-to-date"),
+     "the last day of data, compared with the same days of 2025.", "periods before"),
+    (("maison-lumiere", "year-to-date"),
+     "dernier jour de données, comparés aux mêmes jours de 2025.", "périodes précédentes"),
+    (("acme-robotics", "2026-Q3"),
+     "Top search queries cannot be shown for this period: Google Search Console gives this "
+     "ranking for other periods only (month by month, for example), and rankings cannot be "
+     "combined into one for this period.", "gives it only"),
+    (("maison-lumiere", "2026-Q3"),
+     "ne fournit ce classement que pour d’autres périodes (mois par mois, par exemple)",
+     "ce chiffre que pour d’autres"),
+])
+def test_about_the_data_names_the_one_comparison_and_calls_a_table_a_ranking(
+        html, key, said, not_said):
+    about = html[key][html[key].index('id="data-notes"'):]
+    about = about[:about.index("</section>")].replace(NBSP, " ").replace(NNBSP, " ")
+    assert said.replace(NNBSP, " ") in about
+    assert not_said not in about
+
+
+def test_a_summary_with_one_list_gives_it_the_full_width(html):
+    """Review 5: Maison's monthly summary lists only improvements, in a half-width column."""
+    for key, page in html.items():
+        movers = re.search(r'<div class="narrative movers( single)?">(.*?)</div>\s*</div>',
+                           page, flags=re.S)
+        if movers is None:
+            continue
+        lists = movers.group(2).count("<ul>")
+        assert (movers.group(1) is not None) == (lists == 1), key
+    assert 'class="narrative movers single"' in html["maison-lumiere", "2026-10"]
+    css = (ROOT / "report_templates/default/style.css").read_text()
+    assert ".movers.single .mover { width: auto;" in css
+
+
+def test_the_examples_english_key_result_writes_its_percentage_unspaced():
+    config = load_config(ROOT / "config.example.yaml")
+    titles = [kr.title for okr in config.client("northwind-dental").okrs
+              for kr in okr.key_results]
+    assert "Keep the conversion rate above 4%" in titles

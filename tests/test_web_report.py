@@ -164,5 +164,6 @@ def test_every_example_reports_headings_go_down_one_level_at_a_time(theme):
         assert skips == [], (client.id, theme, levels)
         # The summary's parts are h3s (they were h4s, straight under the h2).
         assert "<h4" not in html, client.id
-        assert re.search(r'<div class="narrative movers">\s*<div class="mover"><h3>', html), \
+        assert re.search(r'<div class="narrative movers( single)?">\s*<div class="mover"><h3>',
+                         html), \
             client.id
