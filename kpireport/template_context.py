@@ -212,9 +212,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "brand": brand,
         "sections": printed,
         "narrative": _typeset(summarise(report, gettext, env_translations(env).ngettext), prose,
-                              lambda text: typography.for_language(
-                                  text, report.language,
-                                  verbatim=[v for f in report.findings for v in f.verbatim])),
+                              lambda text: _finding_prose(report, text)),
         # The commentary without its opening heading, which titles its section instead.
         "commentary": commentary,
         "commentary_title": commentary_title,
@@ -348,9 +346,11 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
         "objective_gain": lambda a, v: objective_gain_text(report, all_kpis, a, v,
                                                        env_translations(env)),
         # Its prose in the language's typography, the data it quotes as it is.
-        "finding_text": lambda f: tuple(typography.for_language(t, report.language,
-                                                                verbatim=f.verbatim)
-                                        for t in f.in_language(report.language)),
+        # A finding's sentences name periods ("Q2 2025"): their years never start a line.
+        "finding_prose": lambda text: _finding_prose(report, text),
+        "finding_text": lambda f: tuple(typography.hold_years(
+            typography.for_language(t, report.language, verbatim=f.verbatim),
+            verbatim=f.verbatim) for t in f.in_language(report.language)),
         "note_text": lambda note: note_text(note, report.locale, gettext, labels,
                                             one_year=one_year),
         "source_label": lambda name: labels.get(name) or name,
@@ -368,6 +368,14 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
                                   if "data_notes" in printed and report.notes else kpi.notes),
         "generated": formatting.format_date(report.generated_at.date(), report.locale),
     }
+
+
+def _finding_prose(report: Report, text: str) -> str:
+    """A finding's words as the report prints them: the language's typography and years
+    held to their periods, the data the findings quote left as it is."""
+    quoted = [v for f in report.findings for v in f.verbatim]
+    return typography.hold_years(typography.for_language(text, report.language,
+                                                         verbatim=quoted), verbatim=quoted)
 
 
 def _typeset(narrative: Any, prose: Any, findings_prose: Any) -> Any:

@@ -102,6 +102,26 @@ def _untouched(verbatim: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, quoted)) + f"|{_ADDRESS.pattern}", re.I)
 
 
+_BEFORE_YEAR = re.compile(r"(?<=\S) (?=(?:19|20)\d\d\b)")
+"""The plain space between a word and the year after it (``T2 2025``, ``octobre 2025``)."""
+
+
+def hold_years(text: str, *, verbatim: Iterable[str] = ()) -> str:
+    """``text`` with a no-break space before each year, so that a period's name ("T2 2025",
+    "24 Nov 2025") never leaves its year at the start of the next line; addresses and the
+    ``verbatim`` data strings are left as they are. For the generated sentences of the
+    recommendations, which name periods in every language."""
+    if " 19" not in text and " 20" not in text:
+        return text
+    out: list[str] = []
+    last = 0
+    for kept in _untouched(verbatim).finditer(text):
+        out += [_BEFORE_YEAR.sub("\xa0", text[last:kept.start()]), kept.group()]
+        last = kept.end()
+    out.append(_BEFORE_YEAR.sub("\xa0", text[last:]))
+    return "".join(out)
+
+
 def for_language(text: str, language: str, *, verbatim: Iterable[str] = ()) -> str:
     """``text`` as ``language`` (``fr``, ``fr_FR``, ``en``…) sets it: French typography for
     French, unchanged otherwise. ``verbatim``: data strings it quotes, left as they are."""

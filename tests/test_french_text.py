@@ -226,7 +226,7 @@ def test_no_sentence_makes_a_kpis_label_its_subject(html, example):
             label = re.escape(str(kpi.label))
             assert not re.search(f"{label} (est à|est de|est passée?|convertit|a apporté|ne "
                                  f"peut pas|is at|is \\d|rose to|went from|converts)", text)
-    assert f"Commandes{NNBSP}: 3{NNBSP}106 (septembre 2026{NNBSP}: 2{NNBSP}679, " in french
+    assert f"Commandes{NNBSP}: 3{NNBSP}106 (septembre\xa02026{NNBSP}: 2{NNBSP}679, " in french
     assert ("Conversion inférieure à la moyenne du site" f"{NNBSP}: Réseaux sociaux payants"
             in french)
     assert "il faut une hausse de 0,10 point de pourcentage chaque mois restant" in french

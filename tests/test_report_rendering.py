@@ -593,7 +593,11 @@ def test_sections_and_table_units_come_from_the_kpi_definitions():
 def test_the_summary_lists_the_top_three_recommendations_and_each_its_impact():
     import html as htmllib
 
-    from kpireport.typography import for_language
+    from kpireport.typography import for_language, hold_years
+
+    def printed(text: str, language: str) -> str:
+        # The language's typography, and each year held to its period by a no-break space.
+        return hold_years(for_language(text, language))
 
     for client, heading, impact in (("acme-robotics", "Top recommendations", "Expected impact:"),
                                     ("maison-lumiere", "Recommandations prioritaires",
@@ -606,12 +610,12 @@ def test_the_summary_lists_the_top_three_recommendations_and_each_its_impact():
         top = sorted(report.findings, key=lambda f: -f.rank)[:3]
         for finding in top:
             # As the report's language sets it (French spaces, « quotes »).
-            assert for_language(finding.in_language(report.language)[0],
-                                report.language) in summary
+            assert printed(finding.in_language(report.language)[0],
+                           report.language) in summary
         # Each finding with an impact prints it under its text, in the report's language.
         section = page[page.index('id="recommendations"'):]
         with_impact = [f for f in report.findings if f.impact]
         assert with_impact
         for finding in with_impact:
-            assert f"{impact} {for_language(finding.impact_in(report.language), report.language)}" \
+            assert f"{impact} {printed(finding.impact_in(report.language), report.language)}" \
                 in section

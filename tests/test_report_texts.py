@@ -485,3 +485,16 @@ def test_the_examples_english_key_result_writes_its_percentage_unspaced():
     titles = [kr.title for okr in config.client("northwind-dental").okrs
               for kr in okr.key_results]
     assert "Keep the conversion rate above 4%" in titles
+
+
+def test_a_findings_years_stay_with_their_periods_and_its_quoted_data_as_typed():
+    """Review 5: a card's « sur le T2 / 2025 » parted a period from its year at a line's end."""
+    from kpireport.typography import hold_years
+
+    assert hold_years("down 5.9% on Q2 2025, as in October 2025") == \
+        "down 5.9% on Q2\xa02025, as in October\xa02025"
+    # A query the finding quotes is printed as its users typed it; an address too.
+    assert hold_years("“robots 2025” and Q3 2025 (https://x.example/a 2025)",
+                      verbatim=["robots 2025"]) == \
+        "“robots 2025” and Q3\xa02025 (https://x.example/a 2025)"
+    assert hold_years("1 Jan – 24 Nov 2025; 12 2025") == "1 Jan – 24 Nov\xa02025; 12\xa02025"
