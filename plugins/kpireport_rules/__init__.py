@@ -70,14 +70,23 @@ class Shown(str):
 
     _write: Callable[[str], str]
     _locale: str
+    _other: dict[str, str]
 
     def __new__(cls, write: Callable[[str], str], locale: str) -> Shown:
         shown = super().__new__(cls, write(locale))
-        shown._write, shown._locale = write, locale
+        shown._write, shown._locale, shown._other = write, locale, {}
         return shown
 
     def in_language(self, language: str) -> str:
-        return self._write(language_locale(language, self._locale))
+        # Each language's text asks for it again; formatting (a period's range through
+        # Babel) is the cost, so the report's own locale is the string itself and another
+        # is written once.
+        locale = language_locale(language, self._locale)
+        if locale == self._locale:
+            return str.__str__(self)
+        if locale not in self._other:
+            self._other[locale] = self._write(locale)
+        return self._other[locale]
 
 
 def in_language(values: Mapping[str, object], language: str) -> dict[str, object]:
