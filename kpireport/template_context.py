@@ -19,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from kpireport import charts, formatting, typography
+from kpireport.chart_targets import target_lines
 from kpireport.commentary import commentary_html
 from kpireport.data import DataNote, NoteKind, Unit
 from kpireport.kpis import Family, KpiValue, SeriesPoint
@@ -92,7 +93,9 @@ def value_filters(report: Report) -> dict[str, Any]:
 def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     gettext = env_translations(env).gettext
     all_kpis: dict[str, KpiValue] = report.every_kpi()
-    targets = _chart_targets(report)
+    # The target line each KPI's chart draws: a level objective's or a key result's.
+    lines = target_lines(report)
+    targets = {key: line.value for key, line in lines.items()}
     colours = report.colours
     style = charts.ChartStyle(line=colours.primary, accent=colours.accent)
     legend = {"title": str(gettext("Month by month")), "value": str(gettext("This year")),
@@ -188,10 +191,7 @@ def template_context(report: Report, env: jinja2.Environment) -> dict[str, Any]:
     from kpireport import objective_words, summary
     from kpireport import sections as section_titles
     from kpireport.attribution import attribution_note
-    from kpireport.chart_targets import target_lines
     from kpireport.objectives import reference_day
-
-    lines = target_lines(report)  # objs3
 
     def commentary_of(text: str | None, folders: Iterable[Path]) -> Markup | None:
         return commentary_html(text, folders, language=report.language)
@@ -538,14 +538,6 @@ def _last_13_months(monthly: list[SeriesPoint],
     if all(p.value is None for p in previous):
         previous = []
     return current, previous
-
-
-def _chart_targets(report: Report) -> dict[str, float]:
-    """The target line each KPI's chart draws: a level objective's or a key result's
-    (:mod:`kpireport.chart_targets`)."""
-    from kpireport.chart_targets import chart_targets
-
-    return chart_targets(report)
 
 
 def _family_id(family: str | Family) -> str:
