@@ -62,13 +62,12 @@ def glance_heading(report: Report, gettext: Any) -> str:
 def target_line_text(line: TargetLine, value: Callable[[float], str], gettext: Any) -> str:
     """"Target line: the objective's 80 (the key result aims at 85)." under a KPI's chart:
     the key says "Target", the sentence says whose. ``value`` formats a figure of the KPI."""
-    if line.source == "objective":
-        text = str(gettext("Target line: the objective's %(target)s.")) % {
+    if line.source != "objective":
+        return str(gettext("Target line: the key result's %(target)s.")) % {
             "target": value(line.value)}
-    else:
-        text = str(gettext("Target line: the key result's %(target)s.")) % {
+    if line.other is None:
+        return str(gettext("Target line: the objective's %(target)s.")) % {
             "target": value(line.value)}
-    if line.other is not None:
-        text = text[:-1] + str(gettext(" (the key result aims at %(target)s).")) % {
-            "target": value(line.other)}
-    return text
+    # One sentence for the translator, not a fragment glued to another.
+    return str(gettext("Target line: the objective's %(target)s (the key result aims at "
+                       "%(other)s).")) % {"target": value(line.value), "other": value(line.other)}
