@@ -1,5 +1,6 @@
-"""Helpers shared by the tests: the example config made portable, and a server that records
-every request it gets (to prove that nothing was fetched)."""
+"""Helpers shared by the tests: the example's reports computed, the example config made
+portable, and a server that records every request it gets (to prove that nothing was
+fetched)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ import yaml
 from kpireport.data import DateRange
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+"""When the example's monthly reports (October 2026) are computed."""
+
+
+def example_reports(*clients: str, now: dt.datetime = EXAMPLE_NOW) -> tuple[dict[str, Any], Any]:
+    """The example's reports by client id (``clients``, else all), computed as of ``now``,
+    with the plugins that computed them."""
+    from kpireport.config import load_config
+    from kpireport.pipeline.report import compute_report
+    from kpireport.plugins import load_plugins
+
+    config = load_config(ROOT / "config.example.yaml")
+    plugins = load_plugins()
+    chosen = [config.client(c) for c in clients] if clients else list(config.clients)
+    return {c.id: compute_report(config, c, plugins, now=now) for c in chosen}, plugins
 
 
 def example_copy(tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:

@@ -16,13 +16,11 @@ import re
 from pathlib import Path
 
 import pytest
+from shared import example_reports
 
 from kpireport import DataNote, NoteKind
-from kpireport.config import load_config
 from kpireport.formatting import language_locale
 from kpireport.kpis import KpiValue
-from kpireport.pipeline.report import compute_report
-from kpireport.plugins import load_plugins
 from kpireport.recommendations import Finding, Severity
 from kpireport.render import render_html
 from kpireport_rules import RULES
@@ -38,10 +36,7 @@ which French typography would rewrite in free text."""
 @pytest.fixture(scope="module")
 def example():
     """Maison Lumière (fr_FR) and Northwind Dental (en_US), computed once."""
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    return {c: compute_report(config, config.client(c), plugins, now=NOW)
-            for c in ("maison-lumiere", "northwind-dental")}, plugins
+    return example_reports("maison-lumiere", "northwind-dental")
 
 
 def text_of(page: str) -> str:

@@ -7,11 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from shared import example_reports
 
 from kpireport import templating
-from kpireport.config import load_config
-from kpireport.pipeline.report import compute_report
-from kpireport.plugins import load_plugins
 from kpireport.render import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,10 +20,7 @@ NNBSP, NBSP = "\u202f", "\xa0"
 @pytest.fixture(scope="module")
 def example():
     """Maison Lumière (fr_FR) and Acme Robotics (en_GB), computed once."""
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    return {c: compute_report(config, config.client(c), plugins, now=NOW)
-            for c in ("maison-lumiere", "acme-robotics")}, plugins
+    return example_reports("maison-lumiere", "acme-robotics")
 
 
 @pytest.fixture(scope="module")

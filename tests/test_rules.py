@@ -5,12 +5,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from shared import example_reports
 
-from kpireport.config import load_config
 from kpireport.kpis import KpiValue
 from kpireport.pipeline.assess import run_rules
-from kpireport.pipeline.report import compute_report
-from kpireport.plugins import load_plugins
 from kpireport.report import Status
 from kpireport_rules import RULES
 
@@ -21,10 +19,7 @@ NBSP, NNBSP = "\xa0", "\u202f"
 
 @pytest.fixture(scope="module")
 def base():
-    config = load_config(ROOT / "config.example.yaml")
-    plugins = load_plugins()
-    reports = {c.id: compute_report(config, c, plugins, now=NOW) for c in config.clients}
-    return reports, plugins
+    return example_reports()
 
 
 def report_with(base, client: str, locale: str, **values):
